@@ -1,0 +1,373 @@
+//! Where staged datasets live: a stage root on any object store, the
+//! `<root>/<dataset>/` layout, the manifest and the commit protocol.
+//!
+//! Storage goes through `Arc<dyn ObjectStore>`, so a local folder and
+//! `memory://` (and, later, `s3://`, `gs://`, `az://`) share one code path. A
+//! dataset is committed by writing its data files under content-addressed
+//! names first and `_manifest.json` last; files of an earlier run that the new
+//! manifest no longer names are deleted only after that write.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let stage = pqstage_stage::Stage::open("memory://").unwrap();
+//! assert!(stage.read_manifest("violations").await.unwrap().is_none());
+//! # });
+//! ```
+
+mod location;
+pub mod manifest;
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+pub use location::Location;
+pub use manifest::{Manifest, CHECKSUM_ALGORITHM, FORMAT_VERSION, NULL_PARTITION_VALUE};
+
+/// File name of the manifest inside a dataset folder.
+pub const MANIFEST_FILE: &str = "_manifest.json";
+/// Folder of refused rows inside a dataset folder.
+pub const REJECTS_DIR: &str = "_rejects";
+
+/// Errors of the stage.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// The stage location could not be understood.
+    #[error("stage '{location}': {reason}")]
+    Location {
+        /// As given.
+        location: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// No dataset (no manifest) where one was expected.
+    #[error("no staged dataset at {0} (no {MANIFEST_FILE}); run `pqstage convert` first")]
+    NotFound(String),
+    /// A manifest that does not parse or does not add up.
+    #[error("corrupt manifest {path}: {reason}")]
+    CorruptManifest {
+        /// Where it was read.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store failed.
+    #[error("{op} {path}")]
+    Store {
+        /// What was being done (put, get, list, delete).
+        op: &'static str,
+        /// Object path.
+        path: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A local file operation failed.
+    #[error("{op} {path}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// Local path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A stage root: an object store plus a prefix.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    store: Arc<dyn ObjectStore>,
+    location: Location,
+}
+
+impl Stage {
+    /// Opens an existing stage from a path, `file://` URL or `memory://`.
+    ///
+    /// # Errors
+    /// [`StageError::Location`] for schemes this build does not support,
+    /// [`StageError::NotFound`] for a local folder that does not exist.
+    pub fn open(location: &str) -> Result<Self, StageError> {
+        let location = Location::parse(location)?;
+        let store = location.store()?;
+        Ok(Self { store, location })
+    }
+
+    /// Opens a stage to write to, creating a local folder if missing.
+    ///
+    /// # Errors
+    /// As [`Stage::open`], and [`StageError::Io`] when the folder cannot be created.
+    pub fn create(location: &str) -> Result<Self, StageError> {
+        if let Location::Local(root) = Location::parse(location)? {
+            std::fs::create_dir_all(&root).map_err(|source| StageError::Io {
+                op: "create",
+                path: root.clone(),
+                source,
+            })?;
+        }
+        Self::open(location)
+    }
+
+    /// Finds a dataset from a user's STAGE argument: `STAGE/DATASET` when
+    /// `dataset` is given, else STAGE itself when it is a dataset folder, else
+    /// the only dataset under STAGE. Returns the stage root and the manifest.
+    ///
+    /// # Errors
+    /// [`StageError::NotFound`] when there is no dataset, or several and none
+    /// was named; manifest and store errors as [`Stage::read_manifest`].
+    pub async fn locate(location: &str, dataset: Option<&str>) -> Result<(Self, Manifest), StageError> {
+        let stage = Self::open(location)?;
+        if let Some(d) = dataset {
+            let m = stage.read_manifest(d).await?.ok_or_else(|| StageError::NotFound(stage.display(d, "")))?;
+            return Ok((stage, m));
+        }
+        if let Some((parent, name)) = stage.location.split_last() {
+            let here = stage.store.head(&stage.path("", MANIFEST_FILE)).await.is_ok();
+            if here {
+                let store = parent.store()?;
+                let parent = Self { store, location: parent };
+                if let Some(m) = parent.read_manifest(&name).await? {
+                    return Ok((parent, m));
+                }
+            }
+        }
+        let names = stage.list_datasets().await?;
+        match names.as_slice() {
+            [only] => {
+                let m =
+                    stage.read_manifest(only).await?.ok_or_else(|| StageError::NotFound(stage.display(only, "")))?;
+                Ok((stage, m))
+            }
+            [] => Err(StageError::NotFound(stage.url())),
+            many => Err(StageError::Location {
+                location: stage.url(),
+                reason: format!("holds several datasets ({}); name one with --dataset", many.join(", ")),
+            }),
+        }
+    }
+
+    /// The location as given, for messages.
+    pub fn url(&self) -> String {
+        self.location.to_string()
+    }
+
+    /// The local folder of the stage root, when the stage is on the local disk.
+    pub fn local_root(&self) -> Option<&FsPath> {
+        self.location.local_root()
+    }
+
+    /// The object store behind the stage.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// Object path of `rel` inside `dataset`.
+    pub fn path(&self, dataset: &str, rel: &str) -> Path {
+        let mut p = self.location.prefix().clone();
+        for part in dataset.split('/').chain(rel.split('/')).filter(|s| !s.is_empty()) {
+            p = p.clone().join(part);
+        }
+        p
+    }
+
+    /// Human-readable location of `rel` inside `dataset`.
+    pub fn display(&self, dataset: &str, rel: &str) -> String {
+        self.location.display(dataset, rel)
+    }
+
+    /// Reads a dataset's manifest; `Ok(None)` when the dataset does not exist.
+    ///
+    /// # Errors
+    /// [`StageError::CorruptManifest`] when it does not parse or its counts do
+    /// not reconcile, [`StageError::Store`] when the store fails.
+    pub async fn read_manifest(&self, dataset: &str) -> Result<Option<Manifest>, StageError> {
+        let path = self.path(dataset, MANIFEST_FILE);
+        let bytes = match self.store.get(&path).await {
+            Ok(r) => {
+                r.bytes().await.map_err(|source| StageError::Store { op: "read", path: path.to_string(), source })?
+            }
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(source) => return Err(StageError::Store { op: "read", path: path.to_string(), source }),
+        };
+        let corrupt =
+            |reason: String| StageError::CorruptManifest { path: self.display(dataset, MANIFEST_FILE), reason };
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        if m.format_version != FORMAT_VERSION {
+            return Err(corrupt(format!("format_version {} (this pqstage reads {FORMAT_VERSION})", m.format_version)));
+        }
+        m.check_counts().map_err(corrupt)?;
+        Ok(Some(m))
+    }
+
+    /// Writes a manifest in one atomic put: the commit point of a dataset.
+    ///
+    /// # Errors
+    /// [`StageError::Store`] when the put fails; the previous manifest is then unchanged.
+    pub async fn write_manifest(&self, manifest: &Manifest) -> Result<(), StageError> {
+        let path = self.path(&manifest.dataset, MANIFEST_FILE);
+        let mut json = serde_json::to_vec_pretty(manifest).expect("a manifest always serializes");
+        json.push(b'\n');
+        self.store.put(&path, PutPayload::from(Bytes::from(json))).await.map_err(|source| StageError::Store {
+            op: "write",
+            path: path.to_string(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Moves a finished local file to `rel` inside `dataset`. On a local stage
+    /// this is a rename (the file should live on the same file system, see
+    /// [`Stage::scratch_dir`]); elsewhere the file is uploaded and removed.
+    ///
+    /// # Errors
+    /// [`StageError::Io`] or [`StageError::Store`].
+    pub async fn put_file(&self, local: &FsPath, dataset: &str, rel: &str) -> Result<(), StageError> {
+        if let Some(root) = self.local_root() {
+            let dest = root.join(dataset).join(rel);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(|source| StageError::Io {
+                    op: "create",
+                    path: parent.into(),
+                    source,
+                })?;
+            }
+            if std::fs::rename(local, &dest).is_ok() {
+                return Ok(());
+            }
+            std::fs::copy(local, &dest).map_err(|source| StageError::Io {
+                op: "copy to",
+                path: dest.clone(),
+                source,
+            })?;
+            let _ = std::fs::remove_file(local);
+            return Ok(());
+        }
+        let bytes = std::fs::read(local).map_err(|source| StageError::Io { op: "read", path: local.into(), source })?;
+        let path = self.path(dataset, rel);
+        self.store.put(&path, PutPayload::from(Bytes::from(bytes))).await.map_err(|source| StageError::Store {
+            op: "write",
+            path: path.to_string(),
+            source,
+        })?;
+        let _ = std::fs::remove_file(local);
+        Ok(())
+    }
+
+    /// A local folder for a run's temporary files. On a local stage it sits in
+    /// the stage root (same file system, so finished files are renamed into
+    /// place) but outside every dataset folder, so `**/*.parquet` globs over a
+    /// dataset never see half-written files.
+    ///
+    /// # Errors
+    /// [`StageError::Io`] when the folder cannot be created.
+    pub fn scratch_dir(&self, dataset: &str, run_id: &str, base: Option<&FsPath>) -> Result<PathBuf, StageError> {
+        let dir = match (base, self.local_root()) {
+            (Some(b), _) => b.join(format!("pqstage-{dataset}-{run_id}")),
+            (None, Some(root)) => root.join(".pqstage-tmp").join(format!("{dataset}-{run_id}")),
+            (None, None) => std::env::temp_dir().join(format!("pqstage-{dataset}-{run_id}")),
+        };
+        if let Some(parent) = dir.parent() {
+            remove_dead_scratch(parent, dataset);
+        }
+        std::fs::create_dir_all(&dir).map_err(|source| StageError::Io { op: "create", path: dir.clone(), source })?;
+        Ok(dir)
+    }
+
+    /// Deletes objects inside `dataset` that `manifest` does not name and that
+    /// pqstage wrote (Parquet files in partition folders, files under
+    /// `_rejects/`). Returns how many were deleted.
+    ///
+    /// # Errors
+    /// [`StageError::Store`] when listing or deleting fails.
+    pub async fn delete_unreferenced(&self, manifest: &Manifest) -> Result<usize, StageError> {
+        let dataset = &manifest.dataset;
+        let keep: std::collections::HashSet<Path> =
+            manifest.referenced_files().map(|f| self.path(dataset, f)).collect();
+        let prefix = self.path(dataset, "");
+        let objects: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|source| StageError::Store { op: "list", path: prefix.to_string(), source })?;
+        let mut deleted = 0;
+        for o in objects {
+            let rel = o.location.as_ref().strip_prefix(prefix.as_ref()).unwrap_or("").trim_start_matches('/');
+            let ours = rel.starts_with(&format!("{REJECTS_DIR}/"))
+                || (rel.ends_with(".parquet") && rel.rsplit('/').next().is_some_and(|f| f.starts_with("part-")));
+            if ours && !keep.contains(&o.location) {
+                self.store.delete(&o.location).await.map_err(|source| StageError::Store {
+                    op: "delete",
+                    path: o.location.to_string(),
+                    source,
+                })?;
+                deleted += 1;
+            }
+        }
+        if let Some(root) = self.local_root() {
+            remove_empty_dirs(&root.join(dataset));
+        }
+        Ok(deleted)
+    }
+
+    /// Names of the datasets directly under the stage root (folders with a manifest).
+    ///
+    /// # Errors
+    /// [`StageError::Store`] when listing fails.
+    pub async fn list_datasets(&self) -> Result<Vec<String>, StageError> {
+        let prefix = self.location.prefix().clone();
+        let listing = self.store.list_with_delimiter(Some(&prefix)).await.map_err(|source| StageError::Store {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })?;
+        let mut out = Vec::new();
+        for dir in listing.common_prefixes {
+            let name = dir.filename().unwrap_or_default().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            if self.store.head(&dir.clone().join(MANIFEST_FILE)).await.is_ok() {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Removes scratch folders (`…<dataset>-<pid>-<n>`) of runs whose process is
+/// gone, e.g. after a `kill -9`. Only where `/proc` tells which processes live.
+fn remove_dead_scratch(parent: &FsPath, dataset: &str) {
+    if !FsPath::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let rest = name.strip_prefix("pqstage-").unwrap_or(&name);
+        let Some(rest) = rest.strip_prefix(dataset).and_then(|r| r.strip_prefix('-')) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !FsPath::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+fn remove_empty_dirs(dir: &FsPath) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_empty_dirs(&e.path());
+            let _ = std::fs::remove_dir(e.path()); // fails, harmlessly, unless empty
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! `_manifest.json`: the commit point of a staged dataset.
+//!
+//! A reader trusts only the files a manifest names. The manifest is written
+//! last, in one atomic put, so a crashed convert never exposes half a dataset.
+
+use pqstage_spec::Spec;
+use serde::{Deserialize, Serialize};
+
+/// Version of the manifest layout this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Algorithm of every `checksum` field.
+pub const CHECKSUM_ALGORITHM: &str = "xxh3-128";
+/// Directory value of the partition whose key is NULL. DESIGN.md sketched
+/// `year=__null__`, but DuckDB, pyarrow and Polars then read `year` as text;
+/// the Hive convention below is what all of them (and Spark) read as an
+/// integer NULL, and what their own writers produce.
+pub const NULL_PARTITION_VALUE: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// A staged dataset's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Dataset name, also its folder under the stage root.
+    pub dataset: String,
+    /// Program and version that wrote it.
+    pub created_by: String,
+    /// When it was written (RFC 3339, UTC).
+    pub created_at: String,
+    /// Algorithm of all checksums ([`CHECKSUM_ALGORITHM`]).
+    pub checksum_algorithm: String,
+    /// Input files.
+    pub sources: Vec<SourceEntry>,
+    /// Tables of the dataset (one per source schema; one today).
+    pub tables: Vec<TableEntry>,
+}
+
+/// An input file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEntry {
+    /// Path as given on the command line.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Checksum of the file's bytes.
+    pub checksum: String,
+    /// Data rows read from this file (header excluded).
+    pub rows: u64,
+}
+
+/// One table: its spec, partitions, rejects and reconciliation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// Table name.
+    pub name: String,
+    /// Folder of the table relative to the dataset folder ("" for the dataset itself).
+    pub path: String,
+    /// The spec the data was converted with.
+    pub spec: Spec,
+    /// [`Spec::fingerprint`] of `spec`.
+    pub spec_fingerprint: String,
+    /// Name of the Hive partition column, if partitioned.
+    pub partition_column: Option<String>,
+    /// Partitions in key order, NULL last.
+    pub partitions: Vec<PartitionEntry>,
+    /// Rows refused, with the files that keep them.
+    pub rejects: RejectsEntry,
+    /// Data rows read from all sources.
+    pub rows_read: u64,
+    /// Rows written to partitions.
+    pub rows_written: u64,
+    /// Rows refused (kept under `_rejects/`).
+    pub rows_rejected: u64,
+}
+
+/// One partition (`year=1987`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionEntry {
+    /// Key value; `None` is the NULL partition.
+    pub value: Option<i64>,
+    /// Folder relative to the table folder, e.g. `year=1987`; "" if unpartitioned.
+    pub path: String,
+    /// Rows in all files.
+    pub rows: u64,
+    /// Bytes of all files.
+    pub bytes: u64,
+    /// Checksum over the partition's file checksums, in order: equal checksums mean equal data.
+    pub checksum: String,
+    /// Data files in order.
+    pub files: Vec<FileEntry>,
+}
+
+/// One data file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Path relative to the dataset folder.
+    pub path: String,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Checksum of the file's bytes.
+    pub checksum: String,
+}
+
+/// Refused rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectsEntry {
+    /// Rows refused.
+    pub rows: u64,
+    /// Files that keep them (CSV: source, line, column, value, reason, record).
+    pub files: Vec<FileEntry>,
+}
+
+impl Manifest {
+    /// Every file path the manifest names, relative to the dataset folder.
+    pub fn referenced_files(&self) -> impl Iterator<Item = &str> {
+        self.tables.iter().flat_map(|t| {
+            t.partitions.iter().flat_map(|p| p.files.iter()).chain(t.rejects.files.iter()).map(|f| f.path.as_str())
+        })
+    }
+
+    /// Checks the reconciliation `rows_read = rows_written + rows_rejected` and
+    /// that partition and file counts add up.
+    ///
+    /// # Errors
+    /// A message naming the table and the numbers that disagree.
+    pub fn check_counts(&self) -> Result<(), String> {
+        for t in &self.tables {
+            if t.rows_read != t.rows_written + t.rows_rejected {
+                return Err(format!(
+                    "table {}: rows_read {} != rows_written {} + rows_rejected {}",
+                    t.name, t.rows_read, t.rows_written, t.rows_rejected
+                ));
+            }
+            let in_parts: u64 = t.partitions.iter().map(|p| p.rows).sum();
+            if in_parts != t.rows_written {
+                return Err(format!(
+                    "table {}: partitions hold {in_parts} rows, rows_written is {}",
+                    t.name, t.rows_written
+                ));
+            }
+            for p in &t.partitions {
+                let in_files: u64 = p.files.iter().map(|f| f.rows).sum();
+                if in_files != p.rows {
+                    return Err(format!(
+                        "table {}: partition {} files hold {in_files} rows, not {}",
+                        t.name, p.path, p.rows
+                    ));
+                }
+            }
+            if t.rejects.rows != t.rows_rejected {
+                return Err(format!(
+                    "table {}: rejects hold {} rows, rows_rejected is {}",
+                    t.name, t.rejects.rows, t.rows_rejected
+                ));
+            }
+        }
+        let from_sources: u64 = self.sources.iter().map(|s| s.rows).sum();
+        let read: u64 = self.tables.iter().map(|t| t.rows_read).sum();
+        if from_sources != read {
+            return Err(format!("sources hold {from_sources} rows, tables read {read}"));
+        }
+        Ok(())
+    }
+}
+
+/// Hex checksum of `bytes` ([`CHECKSUM_ALGORITHM`]).
+pub fn checksum(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+/// Streaming form of [`checksum`].
+#[derive(Default, Clone)]
+pub struct Checksummer(xxhash_rust::xxh3::Xxh3);
+
+impl Checksummer {
+    /// A fresh hasher.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Feeds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    /// The hex digest of everything fed.
+    pub fn finish(&self) -> String {
+        format!("{:032x}", self.0.digest128())
+    }
+}
+
+/// The folder name of a partition value: `year=1987` or `year=__HIVE_DEFAULT_PARTITION__`.
+pub fn partition_dir(column: &str, value: Option<i64>) -> String {
+    match value {
+        Some(v) => format!("{column}={v}"),
+        None => format!("{column}={NULL_PARTITION_VALUE}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streaming_checksum_equals_one_shot() {
+        let mut c = Checksummer::new();
+        c.update(b"hello ");
+        c.update(b"world");
+        assert_eq!(c.finish(), checksum(b"hello world"));
+        assert_ne!(checksum(b"a"), checksum(b"b"));
+        assert_eq!(checksum(b"").len(), 32);
+    }
+
+    #[test]
+    fn partition_dirs() {
+        assert_eq!(partition_dir("year", Some(1987)), "year=1987");
+        assert_eq!(partition_dir("year", None), "year=__HIVE_DEFAULT_PARTITION__");
+    }
+}
