@@ -1,0 +1,239 @@
+//! Deterministic generators of realistic sample CSV for pqstage demos, tests
+//! and benchmarks.
+//!
+//! The only dataset today is [`Dataset::Violations`]: multi-agency
+//! enforcement citations (OSHA, MSHA, WHD, ...) with 21 columns (see
+//! [`columns`]). It is built to exercise a CSV-to-Parquet converter the way
+//! real public data does:
+//!
+//! * text that looks numeric and must stay text (`site_zip` `02134`,
+//!   `citation_id` `01001A`, `gravity` `05`);
+//! * RFC 4180 quoting: company names with commas (`"ACME ROOFING, INC."`) and
+//!   doubled quotes (`"""BIG JOE"" CONSTRUCTION"`), addresses with embedded
+//!   newlines, and some multi-byte UTF-8 (`NUÑEZ`, `Müller`);
+//! * empty fields (NULLs) at realistic rates, dates over 50 years
+//!   (1975..=2024, for year partitioning), two-decimal money, 64-bit ids;
+//! * repetition (about 200,000 companies drawn with a skew), so dictionary
+//!   encoding has something to find.
+//!
+//! Output is a pure function of `(rows, seed)`: row *i* depends only on the
+//! seed and *i* (rows are generated in independently seeded blocks of 8192),
+//! so any number of [`SampleOptions::threads`] produces byte-identical files,
+//! and a shorter file is a prefix of a longer one with the same seed.
+//!
+//! ```
+//! use pqstage_sample::{columns, write_sample, Dataset, SampleOptions};
+//!
+//! let mut csv = Vec::new();
+//! let opts = SampleOptions { rows: 3, seed: 42, threads: 1 };
+//! let summary = write_sample(Dataset::Violations, &opts, &mut csv)?;
+//! assert_eq!(summary.rows, 3);
+//! assert_eq!(summary.bytes, csv.len() as u64);
+//!
+//! let text = String::from_utf8(csv).unwrap();
+//! let header = text.lines().next().unwrap();
+//! assert_eq!(header, columns(Dataset::Violations).join(","));
+//! assert!(header.starts_with("agency,activity_nr,citation_id,company_name"));
+//! # Ok::<(), pqstage_sample::SampleError>(())
+//! ```
+
+mod fmt;
+mod rng;
+mod violations;
+#[rustfmt::skip] // keep the word lists compact
+mod words;
+
+use std::io::Write;
+use std::sync::mpsc;
+
+use violations::{Violations, BLOCK_ROWS};
+
+/// Which generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dataset {
+    /// Multi-agency enforcement violations (21 columns, ~160 bytes a row).
+    Violations,
+}
+
+impl Dataset {
+    /// Every dataset, in the order their names are listed.
+    pub const ALL: &'static [Dataset] = &[Dataset::Violations];
+
+    /// The name accepted by [`str::parse`] (e.g. `"violations"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Violations => "violations",
+        }
+    }
+}
+
+impl std::fmt::Display for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Dataset {
+    type Err = SampleError;
+
+    /// Parses a dataset name (case-insensitive, surrounding blanks ignored).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        Dataset::ALL
+            .iter()
+            .copied()
+            .find(|d| d.name().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| SampleError::UnknownDataset(s.to_owned()))
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleOptions {
+    /// Number of data rows (the header line is not counted).
+    pub rows: u64,
+    /// PRNG seed; the same `(rows, seed)` always yields the same bytes.
+    pub seed: u64,
+    /// Generator threads; `0` means one per available core. Never affects
+    /// the output, only how fast it is produced.
+    pub threads: usize,
+}
+
+/// What [`write_sample`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleSummary {
+    /// Data rows written (excluding the header).
+    pub rows: u64,
+    /// Bytes written, including the header line.
+    pub bytes: u64,
+}
+
+/// Errors from this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// Writing the output failed.
+    #[error("writing sample: {0}")]
+    Io(#[from] std::io::Error),
+    /// Parsing a [`Dataset`] name failed; the message lists the known names.
+    #[error("unknown dataset `{0}` (known datasets: {known})", known = known_names())]
+    UnknownDataset(String),
+}
+
+fn known_names() -> String {
+    let names: Vec<&str> = Dataset::ALL.iter().map(|d| d.name()).collect();
+    names.join(", ")
+}
+
+/// The checked-in pqstage spec for a dataset (TOML): types, the derived
+/// `company_name_normalized`, the `year(issuance_date)` partition and the
+/// target indexes.
+pub fn spec_toml(dataset: Dataset) -> &'static str {
+    match dataset {
+        Dataset::Violations => include_str!("../specs/violations.toml"),
+    }
+}
+
+/// Column names in file order, for docs/tests.
+pub fn columns(dataset: Dataset) -> &'static [&'static str] {
+    match dataset {
+        Dataset::Violations => violations::COLUMNS,
+    }
+}
+
+/// Filled blocks waiting per worker before it blocks (bounds memory).
+const QUEUE_DEPTH: usize = 2;
+
+/// Writes the header line and `opts.rows` rows of CSV to `out`.
+///
+/// Output depends only on `(rows, seed)`, never on `threads`. Blocks are
+/// generated by `threads` workers and written in order by the calling thread,
+/// which is the only one touching `out` (so `W` need not be `Send`). `out`
+/// receives large `write_all` calls (one per 8192-row block, ~1.2 MB), so it
+/// needs no extra buffering. `out` is flushed at the end.
+pub fn write_sample<W: Write>(
+    dataset: Dataset,
+    opts: &SampleOptions,
+    mut out: W,
+) -> Result<SampleSummary, SampleError> {
+    let gen = match dataset {
+        Dataset::Violations => Violations::new(opts.seed),
+    };
+    let mut header = Vec::new();
+    gen.write_header(&mut header);
+    out.write_all(&header)?;
+    let mut bytes = header.len() as u64;
+
+    let blocks = opts.rows.div_ceil(BLOCK_ROWS);
+    let rows_in = |block: u64| (opts.rows - block * BLOCK_ROWS).min(BLOCK_ROWS);
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let threads = threads.min(usize::try_from(blocks).unwrap_or(usize::MAX));
+
+    if threads <= 1 {
+        let mut writer = gen.block_writer();
+        let mut buf = Vec::new();
+        for block in 0..blocks {
+            buf.clear();
+            writer.write_block(block, rows_in(block), &mut buf);
+            out.write_all(&buf)?;
+            bytes += buf.len() as u64;
+        }
+    } else {
+        bytes += write_parallel(&gen, blocks, threads, &rows_in, &mut out)?;
+    }
+    out.flush()?;
+    Ok(SampleSummary { rows: opts.rows, bytes })
+}
+
+/// Worker `w` generates blocks `w, w + threads, ...` into its own bounded
+/// queue; the caller drains the queues round-robin, which restores block
+/// order with at most `threads * (QUEUE_DEPTH + 1)` blocks in memory.
+/// Written buffers go back to their worker for reuse.
+fn write_parallel<W: Write>(
+    gen: &Violations,
+    blocks: u64,
+    threads: usize,
+    rows_in: &(dyn Fn(u64) -> u64 + Sync),
+    out: &mut W,
+) -> Result<u64, SampleError> {
+    std::thread::scope(|scope| {
+        let mut filled = Vec::with_capacity(threads);
+        let mut recycle = Vec::with_capacity(threads);
+        for worker in 0..threads {
+            let (filled_tx, filled_rx) = mpsc::sync_channel::<Vec<u8>>(QUEUE_DEPTH);
+            let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
+            scope.spawn(move || {
+                let mut writer = gen.block_writer();
+                let mut block = worker as u64;
+                while block < blocks {
+                    let mut buf = recycle_rx.try_recv().unwrap_or_default();
+                    buf.clear();
+                    writer.write_block(block, rows_in(block), &mut buf);
+                    if filled_tx.send(buf).is_err() {
+                        return; // the writer gave up (I/O error)
+                    }
+                    block += threads as u64;
+                }
+            });
+            filled.push(filled_rx);
+            recycle.push(recycle_tx);
+        }
+        let mut bytes = 0u64;
+        for block in 0..blocks {
+            let worker = (block % threads as u64) as usize;
+            let Ok(buf) = filled[worker].recv() else {
+                break; // the worker panicked; `scope` re-raises the panic
+            };
+            out.write_all(&buf)?;
+            bytes += buf.len() as u64;
+            // Ignored if the worker already finished.
+            let _ = recycle[worker].send(buf);
+        }
+        Ok(bytes)
+    })
+}
+
+#[cfg(test)]
+mod tests;
