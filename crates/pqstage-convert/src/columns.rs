@@ -1,0 +1,287 @@
+//! Building one Arrow array per column from a tokenized chunk. Each type has
+//! its own monomorphized loop: no per-value dispatch.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Decimal64Type, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
+};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, BooleanArray, PrimitiveArray, StringArray};
+use arrow_buffer::{BooleanBufferBuilder, NullBufferBuilder, OffsetBuffer};
+use pqstage_spec::{Column, ColumnType, Function};
+
+use crate::normalize::normalize_name_into;
+use crate::parse;
+use crate::plan::Plan;
+use crate::tokenize::Table;
+
+/// Why a row is refused: the first fault found (leftmost column wins).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// Source column index, if one column is at fault.
+    pub column: Option<usize>,
+    /// Reason, following "value 'X' " when `with_value`.
+    pub reason: Cow<'static, str>,
+    /// Whether the message quotes the value.
+    pub with_value: bool,
+}
+
+/// Per-row faults of a chunk.
+pub struct Faults {
+    /// `None` for good rows.
+    pub rows: Vec<Option<Fault>>,
+    /// Number of faulty rows.
+    pub count: usize,
+}
+
+impl Faults {
+    /// No faults for `n` rows.
+    pub fn new(n: usize) -> Self {
+        Self { rows: vec![None; n], count: 0 }
+    }
+    /// Records a fault unless the row already has one.
+    #[inline]
+    pub fn set(&mut self, row: usize, f: Fault) {
+        if self.rows[row].is_none() {
+            self.rows[row] = Some(f);
+            self.count += 1;
+        }
+    }
+    /// Whether the row is faulty.
+    #[inline]
+    pub fn is_bad(&self, row: usize) -> bool {
+        self.rows[row].is_some()
+    }
+}
+
+/// Inputs shared by every column of a chunk.
+pub struct Ctx<'a> {
+    /// Rows in output order (grouped by partition); values are record indices.
+    pub order: &'a [u32],
+    /// Compiled spec.
+    pub plan: &'a Plan,
+    /// Tokenized chunk.
+    pub table: &'a Table,
+    /// Raw chunk bytes.
+    pub data: &'a [u8],
+    /// Whether the whole chunk is valid UTF-8 (then no field needs checking).
+    pub utf8_ok: bool,
+}
+
+fn value_fault(col: usize, reason: impl Into<Cow<'static, str>>) -> Fault {
+    Fault { column: Some(col), reason: reason.into(), with_value: true }
+}
+
+fn utf8_aware(ctx: &Ctx<'_>, bytes: &[u8], col: usize, reason: impl Into<Cow<'static, str>>) -> Fault {
+    if !ctx.utf8_ok && std::str::from_utf8(bytes).is_err() {
+        value_fault(col, "is not valid UTF-8")
+    } else {
+        value_fault(col, reason)
+    }
+}
+
+const NOT_NULL: &str = "NULL in a non-nullable column";
+
+/// Builds a primitive column with `parse`; faults go to `faults`.
+fn primitive<T: ArrowPrimitiveType>(
+    ctx: &Ctx<'_>,
+    col: usize,
+    nullable: bool,
+    faults: &mut Faults,
+    parse: impl Fn(&[u8]) -> Result<T::Native, Cow<'static, str>>,
+) -> PrimitiveArray<T> {
+    let n = ctx.order.len();
+    let mut values: Vec<T::Native> = Vec::with_capacity(n);
+    let mut nulls = NullBufferBuilder::new(n);
+    for &r in ctx.order {
+        let r = r as usize;
+        let f = ctx.table.field(r, col);
+        let b = ctx.table.bytes(ctx.data, r, col);
+        if ctx.plan.is_null(f.quoted(), b) {
+            if !nullable {
+                faults.set(r, Fault { column: Some(col), reason: NOT_NULL.into(), with_value: false });
+            }
+            values.push(T::Native::default());
+            nulls.append_null();
+            continue;
+        }
+        match parse(b) {
+            Ok(v) => {
+                values.push(v);
+                nulls.append_non_null();
+            }
+            Err(why) => {
+                faults.set(r, utf8_aware(ctx, b, col, why));
+                values.push(T::Native::default());
+                nulls.append_null();
+            }
+        }
+    }
+    PrimitiveArray::<T>::new(values.into(), nulls.finish())
+}
+
+fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> StringArray {
+    let n = ctx.order.len();
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    let mut values: Vec<u8> = Vec::with_capacity(n * 16);
+    let mut nulls = NullBufferBuilder::new(n);
+    for &r in ctx.order {
+        let r = r as usize;
+        let f = ctx.table.field(r, col);
+        let b = ctx.table.bytes(ctx.data, r, col);
+        if ctx.plan.is_null(f.quoted(), b) {
+            if !nullable {
+                faults.set(r, Fault { column: Some(col), reason: NOT_NULL.into(), with_value: false });
+            }
+            nulls.append_null();
+        } else if !ctx.utf8_ok && std::str::from_utf8(b).is_err() {
+            faults.set(r, value_fault(col, "is not valid UTF-8"));
+            nulls.append_null();
+        } else {
+            values.extend_from_slice(b);
+            nulls.append_non_null();
+        }
+        offsets.push(values.len() as i32);
+    }
+    StringArray::try_new(OffsetBuffer::new(offsets.into()), values.into(), nulls.finish())
+        .expect("fields were checked to be UTF-8")
+}
+
+fn boolean(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> BooleanArray {
+    let n = ctx.order.len();
+    let mut values = BooleanBufferBuilder::new(n);
+    let mut nulls = NullBufferBuilder::new(n);
+    for &r in ctx.order {
+        let r = r as usize;
+        let f = ctx.table.field(r, col);
+        let b = ctx.table.bytes(ctx.data, r, col);
+        let v = if ctx.plan.is_null(f.quoted(), b) {
+            if !nullable {
+                faults.set(r, Fault { column: Some(col), reason: NOT_NULL.into(), with_value: false });
+            }
+            None
+        } else {
+            match parse::parse_bool(b) {
+                Ok(v) => Some(v),
+                Err(why) => {
+                    faults.set(r, utf8_aware(ctx, b, col, why));
+                    None
+                }
+            }
+        };
+        values.append(v.unwrap_or(false));
+        if v.is_some() {
+            nulls.append_non_null();
+        } else {
+            nulls.append_null();
+        }
+    }
+    BooleanArray::new(values.finish(), nulls.finish())
+}
+
+fn as_str(b: &[u8]) -> Result<&str, Cow<'static, str>> {
+    std::str::from_utf8(b).map_err(|_| Cow::Borrowed("is not valid UTF-8"))
+}
+
+/// Builds the array of source column `col`.
+pub fn build(ctx: &Ctx<'_>, col: usize, spec: &Column, faults: &mut Faults) -> ArrayRef {
+    let nl = spec.nullable;
+    let fmt = spec.format.as_deref();
+    let int = |min: i64, max: i64, name: &'static str| {
+        move |b: &[u8]| parse::parse_int(b, min, max, name).map_err(Cow::Owned)
+    };
+    match spec.ty {
+        ColumnType::Text => Arc::new(text(ctx, col, nl, faults)),
+        ColumnType::Bool => Arc::new(boolean(ctx, col, nl, faults)),
+        ColumnType::Int16 => {
+            let p = int(i16::MIN.into(), i16::MAX.into(), "int16");
+            Arc::new(primitive::<Int16Type>(ctx, col, nl, faults, |b| p(b).map(|v| v as i16)))
+        }
+        ColumnType::Int32 => {
+            let p = int(i32::MIN.into(), i32::MAX.into(), "int32");
+            Arc::new(primitive::<Int32Type>(ctx, col, nl, faults, |b| p(b).map(|v| v as i32)))
+        }
+        ColumnType::Int64 => Arc::new(primitive::<Int64Type>(ctx, col, nl, faults, int(i64::MIN, i64::MAX, "int64"))),
+        ColumnType::Float64 => {
+            Arc::new(primitive::<Float64Type>(ctx, col, nl, faults, |b| parse::parse_f64(b).map_err(Cow::Borrowed)))
+        }
+        ColumnType::Decimal { precision, scale } if precision <= 18 => Arc::new(
+            primitive::<Decimal64Type>(ctx, col, nl, faults, |b| {
+                parse::parse_decimal(b, precision, scale).map(|v| v as i64).map_err(Cow::Owned)
+            })
+            .with_precision_and_scale(precision, scale as i8)
+            .expect("validated precision and scale"),
+        ),
+        ColumnType::Decimal { precision, scale } => Arc::new(
+            primitive::<Decimal128Type>(ctx, col, nl, faults, |b| {
+                parse::parse_decimal(b, precision, scale).map_err(Cow::Owned)
+            })
+            .with_precision_and_scale(precision, scale as i8)
+            .expect("validated precision and scale"),
+        ),
+        ColumnType::Date => Arc::new(match fmt {
+            None => primitive::<Date32Type>(ctx, col, nl, faults, |b| parse::parse_iso_date(b).map_err(Cow::Borrowed)),
+            Some(f) => primitive::<Date32Type>(ctx, col, nl, faults, |b| {
+                parse::parse_date_fmt(as_str(b)?, f).map_err(Cow::Owned)
+            }),
+        }),
+        ColumnType::Timestamp => Arc::new(match fmt {
+            None => primitive::<TimestampMicrosecondType>(ctx, col, nl, faults, |b| {
+                parse::parse_iso_timestamp(b).map_err(Cow::Borrowed)
+            }),
+            Some(f) => primitive::<TimestampMicrosecondType>(ctx, col, nl, faults, |b| {
+                parse::parse_timestamp_fmt(as_str(b)?, f).map_err(Cow::Owned)
+            }),
+        }),
+        ColumnType::TimestampTz => Arc::new(
+            match fmt {
+                None => primitive::<TimestampMicrosecondType>(ctx, col, nl, faults, |b| {
+                    parse::parse_iso_timestamptz(b).map_err(Cow::Borrowed)
+                }),
+                Some(f) => primitive::<TimestampMicrosecondType>(ctx, col, nl, faults, |b| {
+                    parse::parse_timestamptz_fmt(as_str(b)?, f).map_err(Cow::Owned)
+                }),
+            }
+            .with_timezone("UTC"),
+        ),
+    }
+}
+
+/// The calendar year of every row of a date or timestamp column (`None` for NULL).
+pub fn years(array: &dyn Array) -> Vec<Option<i32>> {
+    let year = |d: i64| parse::year_from_days(d) as i32;
+    if let Some(a) = array.as_any().downcast_ref::<PrimitiveArray<Date32Type>>() {
+        return a.iter().map(|v| v.map(|d| year(i64::from(d)))).collect();
+    }
+    let a = array.as_any().downcast_ref::<PrimitiveArray<TimestampMicrosecondType>>().expect("temporal column");
+    a.iter().map(|v| v.map(|t| year(t.div_euclid(86_400_000_000)))).collect()
+}
+
+/// Computes a derived column from its source array.
+pub fn derive(function: Function, source: &dyn Array) -> ArrayRef {
+    match function {
+        Function::Year => Arc::new(PrimitiveArray::<Int32Type>::from(years(source))),
+        f => {
+            let s = source.as_any().downcast_ref::<StringArray>().expect("text column");
+            let mut b = arrow_array::builder::StringBuilder::with_capacity(s.len(), s.values().len());
+            let mut buf = String::new();
+            for v in s.iter() {
+                match v {
+                    None => b.append_null(),
+                    Some(v) => match f {
+                        Function::NormalizeName => {
+                            normalize_name_into(v, &mut buf);
+                            b.append_value(&buf);
+                        }
+                        Function::Upper => b.append_value(v.to_uppercase()),
+                        Function::Lower => b.append_value(v.to_lowercase()),
+                        _ => b.append_value(v.trim()),
+                    },
+                }
+            }
+            Arc::new(b.finish())
+        }
+    }
+}
