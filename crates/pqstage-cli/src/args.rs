@@ -1,0 +1,144 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// pqstage: CSV → typed, year-partitioned Parquet, staged once and loaded fast.
+#[derive(Debug, Parser)]
+#[command(name = "pqstage", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more detail (per-partition tables, timings).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Never draw a progress bar (it is drawn only when stderr is a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate deterministic, realistic sample CSV.
+    Sample(SampleArgs),
+    /// Read CSV files and print an editable spec (TOML) for them.
+    Infer(InferArgs),
+    /// Convert CSV files into a staged dataset of typed, partitioned Parquet.
+    Convert(ConvertArgs),
+    /// Show a staged dataset's manifest: partitions, rows, sizes, rejects, sources.
+    Status(StatusArgs),
+}
+
+/// `pqstage sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Which dataset (violations).
+    pub dataset: String,
+    /// Number of data rows.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Output CSV file ("-" for stdout). Required unless only --spec-out is wanted.
+    #[arg(long, required_unless_present = "spec_out")]
+    pub out: Option<PathBuf>,
+    /// Random seed; the same seed and row count give the same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Generator threads (default: the number of cores). Does not change the output.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Also write the dataset's checked-in spec (TOML) here.
+    #[arg(long, value_name = "FILE")]
+    pub spec_out: Option<PathBuf>,
+}
+
+/// `pqstage infer`.
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// CSV files (same columns).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Partition key, e.g. 'year(issuance_date)'.
+    #[arg(long, value_name = "EXPR")]
+    pub partition_by: Option<String>,
+    /// Look at the first N rows only (faster, may guess too narrow a type).
+    #[arg(long, value_name = "N")]
+    pub sample_rows: Option<u64>,
+    /// Add a derived column, e.g. 'company_name_normalized=normalize_name(company_name)'. Repeatable.
+    #[arg(long, value_name = "NAME=EXPR")]
+    pub derive: Vec<String>,
+    /// Dataset name (default: the first file's name without extension).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Field delimiter (default: guessed from the header line).
+    #[arg(long)]
+    pub delimiter: Option<char>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Write the spec here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `pqstage convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// CSV files, read in order (same columns).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Stage root: a folder, file:// URL or memory://. The dataset goes to STAGE/DATASET/.
+    #[arg(long, value_name = "STAGE")]
+    pub to: String,
+    /// The spec (schema lock). Without it, one is inferred from the whole input.
+    #[arg(long, value_name = "SPEC.toml", conflicts_with = "partition_by")]
+    pub spec: Option<PathBuf>,
+    /// Partition key when inferring, e.g. 'year(issuance_date)'.
+    #[arg(long, value_name = "EXPR")]
+    pub partition_by: Option<String>,
+    /// Dataset name (default: the spec's name, else the first file's name).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Worker threads (default: the number of cores). Does not change the output.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Keep bad rows under _rejects/ and go on, instead of stopping at the first.
+    #[arg(long)]
+    pub rejects: bool,
+    /// Fail (exit 1) once more than N rows are refused; implies --rejects.
+    #[arg(long, value_name = "N")]
+    pub max_rejects: Option<u64>,
+    /// Parquet compression: zstd, zstd:LEVEL, snappy or none.
+    #[arg(long, default_value = "zstd")]
+    pub compression: String,
+    /// Rows per Parquet row group.
+    #[arg(long, value_name = "N")]
+    pub row_group_rows: Option<usize>,
+    /// Start a new file in a partition once a file reaches this size (e.g. 512MB, 1GiB).
+    #[arg(long, value_name = "BYTES")]
+    pub file_size: Option<String>,
+    /// Folder for scratch files (default: inside a local stage, else the system temp folder).
+    #[arg(long, value_name = "DIR")]
+    pub tmp_dir: Option<PathBuf>,
+    /// Bytes per parse chunk (tests use it to prove chunking does not change the output).
+    #[arg(long, hide = true)]
+    pub chunk_size: Option<usize>,
+}
+
+/// `pqstage status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Stage root or dataset folder (a folder, file:// URL or memory://).
+    pub stage: String,
+    /// Dataset under the stage root (default: the only one, or STAGE itself).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Print the manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

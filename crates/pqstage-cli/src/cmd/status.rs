@@ -1,0 +1,71 @@
+//! `pqstage status`.
+
+use pqstage_stage::{Manifest, Stage};
+
+use crate::args::{Cli, StatusArgs};
+use crate::output::{bytes, count, out};
+use crate::Failure;
+
+/// Opens the dataset STAGE names: STAGE/DATASET, STAGE itself, or the only dataset under it.
+pub fn open_dataset(stage_arg: &str, dataset: Option<&str>) -> Result<(Stage, Manifest), Failure> {
+    let rt = super::runtime()?;
+    Ok(rt.block_on(Stage::locate(stage_arg, dataset))?)
+}
+
+pub fn run(cli: &Cli, a: &StatusArgs) -> Result<(), Failure> {
+    let (stage, m) = open_dataset(&a.stage, a.dataset.as_deref())?;
+    if a.json {
+        out(&serde_json::to_string_pretty(&m).expect("serializes"))?;
+        return Ok(());
+    }
+    out(&format!("dataset     {} ({})", m.dataset, stage.display(&m.dataset, "")))?;
+    out(&format!("written     {} by {}", m.created_at, m.created_by))?;
+    for s in &m.sources {
+        out(&format!(
+            "source      {} ({}, {} rows, {} {})",
+            s.path,
+            bytes(s.size),
+            count(s.rows),
+            m.checksum_algorithm,
+            s.checksum
+        ))?;
+    }
+    for t in &m.tables {
+        let files: usize = t.partitions.iter().map(|p| p.files.len()).sum();
+        let size: u64 = t.partitions.iter().map(|p| p.bytes).sum();
+        out(&format!(
+            "rows        {} read = {} written + {} rejected",
+            count(t.rows_read),
+            count(t.rows_written),
+            count(t.rows_rejected)
+        ))?;
+        let keyed: Vec<i64> = t.partitions.iter().filter_map(|p| p.value).collect();
+        let range = match (keyed.first(), keyed.last(), t.partition_column.as_deref()) {
+            (Some(a), Some(b), Some(c)) => format!(", {c} {a}..{b}"),
+            _ => String::new(),
+        };
+        let null =
+            if t.partitions.iter().any(|p| p.value.is_none()) && t.partition_column.is_some() { " + NULL" } else { "" };
+        out(&format!("partitions  {}{range}{null}: {} files, {}", t.partitions.len(), files, bytes(size)))?;
+        if t.rows_rejected > 0 {
+            for f in &t.rejects.files {
+                out(&format!("rejects     {} rows in {}", count(f.rows), stage.display(&m.dataset, &f.path)))?;
+            }
+        }
+        if cli.verbose || t.partitions.len() <= 100 {
+            out("")?;
+            out(&format!("{:<36} {:>12} {:>6} {:>10}  checksum", "partition", "rows", "files", "size"))?;
+            for p in &t.partitions {
+                let name = if p.path.is_empty() { "(unpartitioned)" } else { &p.path };
+                out(&format!(
+                    "{name:<36} {:>12} {:>6} {:>10}  {}",
+                    count(p.rows),
+                    p.files.len(),
+                    bytes(p.bytes),
+                    &p.checksum[..16]
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! The `pqstage` binary: parses arguments, runs a command, prints, and maps
+//! errors to exit codes (0 ok, 1 the data was refused, 2 usage or system
+//! error). A closed stdout (`pqstage status … | head`) is not an error.
+
+mod args;
+mod cmd;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit code when the data was refused (bad rows, too many rejects, validation).
+pub const EXIT_DATA: u8 = 1;
+/// Exit code for usage and system errors.
+pub const EXIT_ERROR: u8 = 2;
+
+/// An error that carries its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub code: u8,
+    /// What went wrong.
+    pub error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        let error = e.into();
+        let code = match error.downcast_ref::<pqstage_convert::ConvertError>() {
+            Some(c) if c.is_data_error() => EXIT_DATA,
+            _ => EXIT_ERROR,
+        };
+        Self { code, error }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let result = cmd::run(&cli);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) if output::is_broken_pipe(&f.error) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("pqstage: error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}

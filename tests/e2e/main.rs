@@ -1,0 +1,9 @@
+//! End-to-end tests: the built `pqstage` binary, run in fresh temporary
+//! folders, on the fixtures in `tests/data/` and on generated samples.
+
+mod util;
+
+mod cli;
+mod convert_errors;
+mod convert_output;
+mod infer;

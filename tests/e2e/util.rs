@@ -1,0 +1,93 @@
+//! Running the binary and reading what it staged.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's `tests/data` folder.
+pub fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
+}
+
+/// A `pqstage` command running in `dir`, with progress off.
+pub fn cmd(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pqstage"));
+    c.current_dir(dir).env("NO_COLOR", "1");
+    c
+}
+
+/// Runs `pqstage ARGS` in `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    cmd(dir).args(args).output().expect("pqstage runs")
+}
+
+/// Runs and asserts success; returns stdout.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = run(dir, args);
+    assert!(o.status.success(), "pqstage {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("utf-8 stdout")
+}
+
+/// A temp folder holding a copy of the fixtures.
+pub fn fixtures() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&data(), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// The manifest of `stage/dataset`.
+pub fn manifest(stage: &Path, dataset: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(stage.join(dataset).join("_manifest.json")).expect("manifest exists");
+    serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+/// Every data file of a manifest: relative path → checksum.
+pub fn files(m: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in m["tables"].as_array().unwrap() {
+        for p in t["partitions"].as_array().unwrap() {
+            for f in p["files"].as_array().unwrap() {
+                out.insert(f["path"].as_str().unwrap().to_string(), f["checksum"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Partition path → checksum.
+pub fn partitions(m: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    m["tables"][0]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["path"].as_str().unwrap().to_string(), p["checksum"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// Reads every row of a Parquet file as record batches.
+pub fn read_parquet(path: &Path) -> Vec<arrow_array::RecordBatch> {
+    let f = std::fs::File::open(path).unwrap();
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
+}
+
+/// Generates `rows` rows of the violations sample and its spec into `dir`.
+pub fn sample(dir: &Path, rows: u64, name: &str) {
+    ok(dir, &["sample", "violations", "--rows", &rows.to_string(), "--out", name, "--spec-out", "violations.toml"]);
+}
