@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# End-to-end conversion benchmark: pqstage vs DuckDB vs Polars, same run, same
+# CSV, each writing year-partitioned (Hive `year=YYYY/`) zstd Parquet.
+#
+# Usage: bash bench/convert.sh          (what `make bench` runs)
+#
+# Environment:
+#   ROWS=18000000   rows in the main CSV (about 2.7 GB)
+#   REPEAT=1        runs per tool; reports the best wall time and the max RSS
+#   PQSTAGE=...     binary (default ${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage)
+#   BENCH_STRICT=1  exit 1 if any target check FAILs (default: report only)
+#   PQSTAGE_SKIP=1  for testing the harness only: skip every pqstage step
+#                   (the CSV must then already exist in bench/data/)
+#
+# Files: bench/data/violations-$ROWS.csv and violations-1000000.csv (generated
+# by `pqstage sample` only when missing; delete them to regenerate),
+# bench/data/violations.spec.toml (regenerated each run), outputs and logs in
+# bench/out/ (each tool's output dir is wiped before each run), the report in
+# bench/out/convert-results.md. Progress goes to stderr, the report to stdout.
+#
+# Units: MB/s and staged MB are 10^6 bytes; peak RSS MB is MiB (KiB from
+# `/usr/bin/time -v` / 1024). Staged size counts only year=*/**.parquet.
+# Peer timings include Python start-up and import (a fraction of a second).
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DATA="$BENCH/data"
+OUT="$BENCH/out"
+VENV="$BENCH/.venv"
+ROWS="${ROWS:-18000000}"
+REPEAT="${REPEAT:-1}"
+SMALL_ROWS=1000000
+JOBS="$(nproc)"
+PQSTAGE="${PQSTAGE:-${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage}"
+SKIP_PQ="${PQSTAGE_SKIP:-0}"
+CSV="$DATA/violations-$ROWS.csv"
+CSV_SMALL="$DATA/violations-$SMALL_ROWS.csv"
+SPEC="$DATA/violations.spec.toml"
+RESULTS="$OUT/results.tsv"
+REPORT="$OUT/convert-results.md"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
+
+[[ "$ROWS" =~ ^[0-9]+$ && "$ROWS" -gt 0 ]] || die "ROWS must be a positive integer, got '$ROWS'"
+[[ "$REPEAT" =~ ^[0-9]+$ && "$REPEAT" -gt 0 ]] || die "REPEAT must be a positive integer, got '$REPEAT'"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
+mkdir -p "$DATA" "$OUT"
+
+# --- peers: virtualenv pinned by requirements.txt ---------------------------
+if [[ ! -x "$VENV/bin/python" ]]; then
+  log "creating $VENV"
+  python3 -m venv "$VENV" || die "python3 -m venv failed"
+fi
+if ! cmp -s "$BENCH/requirements.txt" "$VENV/.requirements.installed"; then
+  log "installing peers from requirements.txt"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$BENCH/requirements.txt" ||
+    die "pip install -r bench/requirements.txt failed"
+  cp "$BENCH/requirements.txt" "$VENV/.requirements.installed"
+fi
+PY="$VENV/bin/python"
+
+# --- pqstage binary, spec and input files ------------------------------------
+if [[ "$SKIP_PQ" != 1 ]]; then
+  [[ -x "$PQSTAGE" ]] || die "pqstage binary not found at $PQSTAGE (build it with cargo build --release, or set PQSTAGE=)"
+  "$PQSTAGE" sample violations --spec-out "$SPEC" || die "pqstage sample --spec-out failed"
+fi
+
+ensure_csv() { # rows path
+  [[ -s "$2" ]] && return 0
+  [[ "$SKIP_PQ" != 1 ]] || die "$2 is missing and PQSTAGE_SKIP=1 cannot generate it"
+  log "generating $2 ($1 rows)"
+  rm -f "$2.tmp"
+  "$PQSTAGE" sample violations --rows "$1" --out "$2.tmp" || die "pqstage sample --rows $1 failed"
+  mv "$2.tmp" "$2"
+}
+ensure_csv "$ROWS" "$CSV"
+RUN_SMALL=0
+if [[ "$SKIP_PQ" != 1 && "$ROWS" != "$SMALL_ROWS" ]]; then
+  RUN_SMALL=1
+  ensure_csv "$SMALL_ROWS" "$CSV_SMALL"
+fi
+
+# --- measurement ---------------------------------------------------------------
+# Seconds from time -v's "Elapsed (wall clock) time (h:mm:ss or m:ss): 1:02.34".
+wall_of() {
+  sed -n 's/.*Elapsed (wall clock) time ([^)]*): *//p' "$1" |
+    awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f\n", s }'
+}
+rss_of() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1"; }
+staged_bytes() { # dir: bytes of */year=*/**.parquet (pqstage stages into STAGE/DATASET/)
+  [[ -d "$1" ]] || { echo 0; return; }
+  find "$1" -mindepth 2 -path "*/year=*" -type f -name '*.parquet' -printf '%s\n' |
+    awk '{ s += $1 } END { printf "%d\n", s }'
+}
+
+: >"$RESULTS"
+rm -f "$OUT"/time-*.txt "$OUT"/log-*.txt
+# measure LABEL ROWS CSV OUTDIR CMD... : REPEAT runs, each a fresh process with
+# a wiped OUTDIR ("-" for none); appends one TSV line to $RESULTS.
+measure() {
+  local label="$1" rows="$2" csv="$3" dir="$4" i tfile logf wall rss best="" maxrss=0
+  shift 4
+  log "warming page cache: $(basename "$csv")"
+  cat "$csv" >/dev/null
+  for ((i = 1; i <= REPEAT; i++)); do
+    [[ "$dir" == - ]] || rm -rf "$dir"
+    tfile="$OUT/time-$label-$i.txt"
+    logf="$OUT/log-$label-$i.txt"
+    log "run $i/$REPEAT: $label"
+    if ! /usr/bin/time -v -o "$tfile" "$@" >"$logf" 2>&1; then
+      tail -n 20 "$logf" >&2 || true
+      die "$label exited non-zero (run $i; log: $logf, command: $*)"
+    fi
+    wall="$(wall_of "$tfile")"
+    rss="$(rss_of "$tfile")"
+    [[ -n "$wall" && -n "$rss" ]] || die "could not parse $tfile"
+    if [[ -z "$best" ]] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best="$wall"; fi
+    if ((rss > maxrss)); then maxrss="$rss"; fi
+    log "  $label: ${wall}s, max RSS ${rss} KiB"
+  done
+  local staged=-
+  if [[ "$dir" != - ]]; then
+    staged="$(staged_bytes "$dir")"
+    ((staged > 0)) || die "$label wrote no year=*/*.parquet under $dir"
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$rows" "$(stat -c %s "$csv")" "$best" "$maxrss" "$staged" >>"$RESULTS"
+}
+
+measure "cat" "$ROWS" "$CSV" - cat "$CSV"
+if [[ "$SKIP_PQ" != 1 ]]; then
+  measure "pqstage" "$ROWS" "$CSV" "$OUT/pqstage" \
+    "$PQSTAGE" convert "$CSV" --to "$OUT/pqstage" --dataset violations --spec "$SPEC" --jobs "$JOBS"
+fi
+measure "duckdb" "$ROWS" "$CSV" "$OUT/duckdb" "$PY" "$BENCH/peers.py" duckdb "$CSV" "$OUT/duckdb"
+measure "polars" "$ROWS" "$CSV" "$OUT/polars" "$PY" "$BENCH/peers.py" polars "$CSV" "$OUT/polars"
+if ((RUN_SMALL)); then
+  measure "pqstage-1M" "$SMALL_ROWS" "$CSV_SMALL" "$OUT/pqstage-1M" \
+    "$PQSTAGE" convert "$CSV_SMALL" --to "$OUT/pqstage-1M" --dataset violations --spec "$SPEC" --jobs "$JOBS"
+fi
+
+# --- report ----------------------------------------------------------------------
+versions() {
+  "$PY" "$BENCH/peers.py" versions
+  if [[ "$SKIP_PQ" != 1 ]]; then "$PQSTAGE" --version; else echo "pqstage skipped (PQSTAGE_SKIP=1)"; fi
+  echo "nproc $JOBS"
+  echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+}
+
+report() {
+  echo "## pqstage convert benchmark ($ROWS rows, $(stat -c %s "$CSV") bytes, REPEAT=$REPEAT)"
+  echo
+  versions | sed 's/^/- /'
+  echo
+  awk -F'\t' -v min_speedup=1.5 -v max_rss_kib=$((256 * 1024)) -v max_size=1.1 \
+      -v skip_pq="$SKIP_PQ" -v run_small="$RUN_SMALL" '
+    { label[NR] = $1; rows[NR] = $2; bytes[NR] = $3; wall[NR] = $4; rss[NR] = $5; staged[NR] = $6; idx[$1] = NR }
+    function ratio(a, b) { return (b > 0) ? sprintf("%.2fx", a / b) : "-" }
+    function mb(x) { return (x == "-") ? "-" : sprintf("%.1f", x / 1e6) }
+    function verdict(ok) { if (!ok) failed = 1; return ok ? "PASS" : "FAIL" }
+    END {
+      d = idx["duckdb"]; p = idx["polars"]
+      peer = (wall[d] <= wall[p]) ? d : p
+      print "| tool | rows | wall s | MB/s | peak RSS MB | staged MB | speed vs faster peer | size vs DuckDB |"
+      print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+      for (i = 1; i <= NR; i++) {
+        same = (label[i] != "cat" && rows[i] == rows[d])
+        name = (label[i] == "cat") ? "cat (page cache, reference)" : label[i]
+        printf "| %s | %d | %.2f | %s | %.0f | %s | %s | %s |\n", name, rows[i], wall[i],
+          (wall[i] > 0 ? sprintf("%.0f", bytes[i] / wall[i] / 1e6) : "-"), rss[i] / 1024, mb(staged[i]),
+          same ? ratio(wall[peer], wall[i]) : "-", same ? ratio(staged[i], staged[d]) : "-"
+      }
+      print ""
+      if (skip_pq == 1) { print "- targets: SKIP (PQSTAGE_SKIP=1)"; exit }
+      q = idx["pqstage"]
+      sp = (wall[q] > 0) ? wall[peer] / wall[q] : 0
+      printf "- throughput: pqstage %.2fx the faster peer (%s), target >= %.1fx: %s\n", sp, label[peer], min_speedup, verdict(sp >= min_speedup)
+      printf "- peak RSS at %d rows: %.0f MB, target <= 256 MB: %s\n", rows[q], rss[q] / 1024, verdict(rss[q] <= max_rss_kib)
+      s = idx["pqstage-1M"]
+      if (run_small == 1) printf "- peak RSS at %d rows: %.0f MB, target <= 256 MB: %s\n", rows[s], rss[s] / 1024, verdict(rss[s] <= max_rss_kib)
+      sz = staged[q] / staged[d]
+      printf "- staged size: pqstage %.3fx DuckDB, target <= %.1fx: %s\n", sz, max_size, verdict(sz <= max_size)
+      print ""
+      print (failed ? "RESULT: FAIL" : "RESULT: PASS")
+    }' "$RESULTS"
+}
+
+report | tee "$REPORT"
+log "report written to $REPORT"
+if [[ "${BENCH_STRICT:-0}" == 1 ]] && grep -q '^RESULT: FAIL' "$REPORT"; then
+  die "targets not met (BENCH_STRICT=1)"
+fi
