@@ -10,6 +10,7 @@ PQSTAGE := $(CARGO_TARGET_DIR)/release/pqstage
 
 ROWS ?= 1000000
 STAGE ?= staging
+DATASET ?= violations
 SAMPLES := staging/_samples
 CSV ?= $(SAMPLES)/violations-$(ROWS).csv
 SPEC ?= $(SAMPLES)/violations.toml
@@ -33,13 +34,13 @@ $(SPEC): | build
 ## sample: generate ROWS rows of the violations sample (and its spec) under staging/_samples/
 sample: $(CSV)
 
-## convert: convert the sample into $(STAGE)/violations with the checked-in spec
+## convert: convert the sample into $(STAGE)/$(DATASET) with the checked-in spec
 convert: build $(CSV) $(SPEC)
-	$(PQSTAGE) convert $(CSV) --spec $(SPEC) --to $(STAGE)
+	$(PQSTAGE) convert $(CSV) --spec $(SPEC) --to $(STAGE) --dataset $(DATASET)
 
 ## status: show the staged dataset
 status: build
-	$(PQSTAGE) status $(STAGE)/violations
+	$(PQSTAGE) status $(STAGE) --dataset $(DATASET)
 
 ## demo: sample -> convert -> status, no server and no network needed
 demo: convert status
@@ -67,4 +68,4 @@ lint:
 	cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
 clean:
-	rm -rf $(STAGE)/violations $(SAMPLES) $(STAGE)/.pqstage-tmp
+	rm -rf $(STAGE)/$(DATASET) $(SAMPLES) $(STAGE)/.pqstage-tmp

@@ -231,3 +231,73 @@ fn status_summarises_the_manifest() {
     let json: serde_json::Value = serde_json::from_str(&ok(dir.path(), &["status", "stage", "--json"])).unwrap();
     assert_eq!(json["tables"][0]["rows_written"], 5);
 }
+
+#[test]
+fn file_size_row_groups_and_compression_are_applied() {
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), 40_000, "v.csv");
+    let args = ["--file-size", "20kB", "--row-group-rows", "200", "--compression", "snappy", "--jobs", "2"];
+    convert(dir.path(), "v.csv", "a", &args);
+    convert(
+        dir.path(),
+        "v.csv",
+        "b",
+        &["--file-size", "20kB", "--row-group-rows", "200", "--compression", "snappy", "--jobs", "1"],
+    );
+    let m = manifest(&dir.path().join("a"), "violations");
+    assert_eq!(files(&m), files(&manifest(&dir.path().join("b"), "violations")), "rolled files are deterministic too");
+    let mut rolled = 0;
+    for p in m["tables"][0]["partitions"].as_array().unwrap() {
+        let fs = p["files"].as_array().unwrap();
+        let rows: u64 = fs.iter().map(|f| f["rows"].as_u64().unwrap()).sum();
+        assert_eq!(rows, p["rows"].as_u64().unwrap());
+        rolled += usize::from(fs.len() > 1);
+        for (i, f) in fs.iter().enumerate() {
+            let path = f["path"].as_str().unwrap();
+            assert!(path.contains(&format!("/part-{i:05}-")), "{path}");
+            let reader =
+                SerializedFileReader::new(std::fs::File::open(dir.path().join("a/violations").join(path)).unwrap())
+                    .unwrap();
+            let meta = reader.metadata();
+            assert_eq!(meta.file_metadata().num_rows() as u64, f["rows"].as_u64().unwrap());
+            for rg in meta.row_groups() {
+                assert!(rg.num_rows() <= 200, "row group of {} rows", rg.num_rows());
+                assert!(rg.columns().iter().all(|c| c.compression() == Compression::SNAPPY));
+            }
+            if i + 1 < fs.len() {
+                assert!(
+                    f["bytes"].as_u64().unwrap() >= 20_000,
+                    "only the last file of a partition is under --file-size"
+                );
+            }
+        }
+    }
+    assert!(rolled > 10, "most partitions rolled over to a second file ({rolled})");
+}
+
+#[test]
+fn a_dataset_has_one_writer_at_a_time() {
+    let dir = crate::util::fixtures();
+    let tmp = dir.path().join("stage/.pqstage-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A live holder (this test process) keeps others out.
+    std::fs::write(tmp.join("small.lock"), std::process::id().to_string()).unwrap();
+    let o = run(dir.path(), &["convert", "good.csv", "--spec", "small.toml", "--to", "stage"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "is being written by another pqstage (process {}); wait for it to finish",
+            std::process::id()
+        )),
+        "{err}"
+    );
+    assert!(!dir.path().join("stage/small/_manifest.json").exists());
+    // A lock whose process is gone is taken over, and released afterwards.
+    std::fs::write(tmp.join("small.lock"), "4194303").unwrap();
+    ok(dir.path(), &["convert", "good.csv", "--spec", "small.toml", "--to", "stage"]);
+    assert!(!tmp.exists(), "lock and scratch are gone after the run");
+}

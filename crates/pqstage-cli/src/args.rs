@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// pqstage: CSV → typed, year-partitioned Parquet, staged once and loaded fast.
+/// CSV to typed, year-partitioned Parquet, staged once (locally today; object
+/// stores and the PostgreSQL and DuckDB loaders are on their way).
 #[derive(Debug, Parser)]
-#[command(name = "pqstage", version, about, max_term_width = 100)]
+#[command(name = "pqstage", version, max_term_width = 100)]
 pub struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true)]

@@ -27,7 +27,7 @@ impl Bar {
             let bar = ProgressBar::new(progress.bytes_total.load(Ordering::Relaxed));
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                    "{spinner} {msg} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),

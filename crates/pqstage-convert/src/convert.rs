@@ -242,6 +242,7 @@ pub fn convert(
     let started = Instant::now();
     let plan = Plan::new(&opts.spec);
     let run_id = format!("{}-{}", std::process::id(), started.elapsed().as_nanos() ^ now_nanos());
+    let _lock = stage.lock(&opts.dataset)?;
     let scratch = stage.scratch_dir(&opts.dataset, &run_id, opts.tmp_dir.as_deref())?;
     let _guard = ScratchGuard(scratch.clone());
     let total: u64 = opts.sources.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();

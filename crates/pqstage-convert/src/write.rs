@@ -96,25 +96,45 @@ pub fn write_partition(
      -> Result<(), ConvertError> {
         let batch = ctx.plan.complete(batch);
         let props = props.get_or_insert_with(|| choose_dictionaries(ctx.props.clone(), &batch, spilled.rows));
-        if open.is_none() {
-            let tmp = ctx.scratch.join(format!("out-{tag}-{}.parquet.tmp", files.len()));
-            let file =
-                File::create(&tmp).map_err(|source| ConvertError::Io { op: "creating", path: tmp.clone(), source })?;
-            let sink = Hashing { inner: BufWriter::with_capacity(1 << 20, file), hasher: Checksummer::new(), bytes: 0 };
-            // No embedded Arrow schema: readers take types from Parquet's own
-            // logical types, so DECIMAL(12,2) reads as decimal everywhere.
-            let options = ArrowWriterOptions::new().with_properties(props.clone()).with_skip_arrow_metadata(true);
-            let writer = ArrowWriter::try_new_with_options(sink, ctx.plan.schema.clone(), options).map_err(encode)?;
-            *open = Some(OpenFile { writer, tmp, rows: 0 });
-        }
-        let f = open.as_mut().expect("opened above");
-        f.rows += batch.num_rows() as u64;
-        f.writer.write(&batch).map_err(encode)?;
-        if f.writer.in_progress_rows() >= ctx.row_group_rows {
-            f.writer.flush().map_err(encode)?;
-        }
-        if f.writer.bytes_written() as u64 >= ctx.file_size {
-            files.push(finish_file(ctx, &dir, files.len(), open.take().expect("open"))?);
+        let mut rest = Some(batch);
+        while let Some(batch) = rest.take() {
+            if open.is_none() {
+                let tmp = ctx.scratch.join(format!("out-{tag}-{}.parquet.tmp", files.len()));
+                let file = File::create(&tmp).map_err(|source| ConvertError::Io {
+                    op: "creating",
+                    path: tmp.clone(),
+                    source,
+                })?;
+                let sink =
+                    Hashing { inner: BufWriter::with_capacity(1 << 20, file), hasher: Checksummer::new(), bytes: 0 };
+                // No embedded Arrow schema: readers take types from Parquet's own
+                // logical types, so DECIMAL(12,2) reads as decimal everywhere.
+                let options = ArrowWriterOptions::new().with_properties(props.clone()).with_skip_arrow_metadata(true);
+                let writer =
+                    ArrowWriter::try_new_with_options(sink, ctx.plan.schema.clone(), options).map_err(encode)?;
+                *open = Some(OpenFile { writer, tmp, rows: 0 });
+            }
+            let f = open.as_mut().expect("opened above");
+            // Cut at row-group boundaries so every finished row group is checked
+            // against --file-size; the cuts depend only on row positions.
+            let room = ctx.row_group_rows - f.writer.in_progress_rows();
+            let head = if batch.num_rows() > room {
+                rest = Some(batch.slice(room, batch.num_rows() - room));
+                batch.slice(0, room)
+            } else {
+                batch
+            };
+            f.rows += head.num_rows() as u64;
+            f.writer.write(&head).map_err(encode)?;
+            if f.writer.in_progress_rows() >= ctx.row_group_rows {
+                f.writer.flush().map_err(encode)?;
+            }
+            // bytes_written grows only when a row group lands (the writer also
+            // flushes by itself at the row-group size), so this rolls exactly
+            // at row-group ends.
+            if f.writer.bytes_written() as u64 >= ctx.file_size {
+                files.push(finish_file(ctx, &dir, files.len(), open.take().expect("open"))?);
+            }
         }
         Ok(())
     };

@@ -66,6 +66,14 @@ pub enum StageError {
         #[source]
         source: object_store::Error,
     },
+    /// Another process is writing the dataset.
+    #[error("{dataset} is being written by another pqstage (process {pid}); wait for it to finish")]
+    Locked {
+        /// The dataset.
+        dataset: String,
+        /// The holder's process id (0 if unknown).
+        pid: u32,
+    },
     /// A local file operation failed.
     #[error("{op} {path}")]
     Io {
@@ -278,6 +286,45 @@ impl Stage {
         Ok(dir)
     }
 
+    /// Takes the write lock of a dataset on a local stage, so two converts
+    /// into one dataset cannot interleave their commits (one's clean-up would
+    /// delete the other's files). A lock left by a process that no longer
+    /// runs is taken over. Object stores have no lock yet: run one writer per
+    /// dataset there. The lock is released when the guard is dropped.
+    ///
+    /// # Errors
+    /// [`StageError::Locked`] naming the process holding it.
+    pub fn lock(&self, dataset: &str) -> Result<DatasetLock, StageError> {
+        let Some(root) = self.local_root() else { return Ok(DatasetLock(None)) };
+        let dir = root.join(".pqstage-tmp");
+        std::fs::create_dir_all(&dir).map_err(|source| StageError::Io { op: "create", path: dir.clone(), source })?;
+        let path = dir.join(format!("{dataset}.lock"));
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    let _ = write!(f, "{}", std::process::id());
+                    return Ok(DatasetLock(Some(path)));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
+                    let alive = holder.is_some_and(|pid| {
+                        !FsPath::new("/proc/self").exists() || FsPath::new(&format!("/proc/{pid}")).exists()
+                    });
+                    if alive {
+                        return Err(StageError::Locked {
+                            dataset: self.display(dataset, ""),
+                            pid: holder.unwrap_or(0),
+                        });
+                    }
+                    let _ = std::fs::remove_file(&path); // stale: its process is gone
+                }
+                Err(source) => return Err(StageError::Io { op: "create", path, source }),
+            }
+        }
+        Err(StageError::Locked { dataset: self.display(dataset, ""), pid: 0 })
+    }
+
     /// Deletes objects inside `dataset` that `manifest` does not name and that
     /// pqstage wrote (Parquet files in partition folders, files under
     /// `_rejects/`). Returns how many were deleted.
@@ -355,6 +402,21 @@ fn remove_dead_scratch(parent: &FsPath, dataset: &str) {
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
         if pid != std::process::id() && !FsPath::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Holds a dataset's write lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct DatasetLock(Option<PathBuf>);
+
+impl Drop for DatasetLock {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(&p);
+            if let Some(parent) = p.parent() {
+                let _ = std::fs::remove_dir(parent); // only if empty
+            }
         }
     }
 }

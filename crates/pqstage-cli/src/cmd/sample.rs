@@ -13,6 +13,11 @@ use crate::Failure;
 pub fn run(cli: &Cli, a: &SampleArgs) -> Result<(), Failure> {
     let dataset: Dataset = a.dataset.parse()?;
     let opts = SampleOptions { rows: a.rows, seed: a.seed, threads: a.threads.unwrap_or(0) };
+    for path in [&a.spec_out, &a.out].into_iter().flatten().filter(|p| p.as_os_str() != "-") {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+    }
     if let Some(path) = &a.spec_out {
         std::fs::write(path, spec_toml(dataset)).with_context(|| format!("writing {}", path.display()))?;
     }
