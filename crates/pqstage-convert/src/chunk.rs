@@ -87,11 +87,10 @@ pub fn process(plan: &Plan, chunk: &Chunk, table: &mut Table) -> ChunkOutput {
         }
     }
     let utf8_ok = std::str::from_utf8(data).is_ok();
-    let natural: Vec<u32> = (0..n as u32).collect();
     // Columns are built in input order (sequential access to the tokenized
     // chunk); rows are then grouped by partition key with one `take` per
     // column, after which each partition is a zero-copy slice.
-    let ctx = Ctx { order: &natural, plan, table, data, utf8_ok };
+    let ctx = Ctx { plan, table, data, utf8_ok };
     let arrays: Vec<ArrayRef> =
         plan.spec.columns.iter().enumerate().map(|(c, col)| columns::build(&ctx, c, col, &mut faults)).collect();
     let keys: Vec<Option<i32>> = match plan.partition_source {

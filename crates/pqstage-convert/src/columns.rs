@@ -57,8 +57,6 @@ impl Faults {
 
 /// Inputs shared by every column of a chunk.
 pub struct Ctx<'a> {
-    /// Rows in output order (grouped by partition); values are record indices.
-    pub order: &'a [u32],
     /// Compiled spec.
     pub plan: &'a Plan,
     /// Tokenized chunk.
@@ -83,6 +81,17 @@ fn utf8_aware(ctx: &Ctx<'_>, bytes: &[u8], col: usize, reason: impl Into<Cow<'st
 
 const NOT_NULL: &str = "NULL in a non-nullable column";
 
+/// Whether field `col` of row `r` is NULL; a NULL in a non-nullable column is
+/// recorded as the row's fault.
+#[inline]
+fn null_at(ctx: &Ctx<'_>, r: usize, col: usize, nullable: bool, faults: &mut Faults) -> bool {
+    let null = ctx.plan.is_null(ctx.table.field(r, col).quoted(), ctx.table.bytes(ctx.data, r, col));
+    if null && !nullable {
+        faults.set(r, Fault { column: Some(col), reason: NOT_NULL.into(), with_value: false });
+    }
+    null
+}
+
 /// Builds a primitive column with `parse`; faults go to `faults`.
 fn primitive<T: ArrowPrimitiveType>(
     ctx: &Ctx<'_>,
@@ -91,21 +100,16 @@ fn primitive<T: ArrowPrimitiveType>(
     faults: &mut Faults,
     parse: impl Fn(&[u8]) -> Result<T::Native, Cow<'static, str>>,
 ) -> PrimitiveArray<T> {
-    let n = ctx.order.len();
+    let n = ctx.table.records.len();
     let mut values: Vec<T::Native> = Vec::with_capacity(n);
     let mut nulls = NullBufferBuilder::new(n);
-    for &r in ctx.order {
-        let r = r as usize;
-        let f = ctx.table.field(r, col);
-        let b = ctx.table.bytes(ctx.data, r, col);
-        if ctx.plan.is_null(f.quoted(), b) {
-            if !nullable {
-                faults.set(r, Fault { column: Some(col), reason: NOT_NULL.into(), with_value: false });
-            }
+    for r in 0..n {
+        if null_at(ctx, r, col, nullable, faults) {
             values.push(T::Native::default());
             nulls.append_null();
             continue;
         }
+        let b = ctx.table.bytes(ctx.data, r, col);
         match parse(b) {
             Ok(v) => {
                 values.push(v);
@@ -122,19 +126,14 @@ fn primitive<T: ArrowPrimitiveType>(
 }
 
 fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> StringArray {
-    let n = ctx.order.len();
+    let n = ctx.table.records.len();
     let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
     offsets.push(0);
     let mut values: Vec<u8> = Vec::with_capacity(n * 16);
     let mut nulls = NullBufferBuilder::new(n);
-    for &r in ctx.order {
-        let r = r as usize;
-        let f = ctx.table.field(r, col);
+    for r in 0..n {
         let b = ctx.table.bytes(ctx.data, r, col);
-        if ctx.plan.is_null(f.quoted(), b) {
-            if !nullable {
-                faults.set(r, Fault { column: Some(col), reason: NOT_NULL.into(), with_value: false });
-            }
+        if null_at(ctx, r, col, nullable, faults) {
             nulls.append_null();
         } else if !ctx.utf8_ok && std::str::from_utf8(b).is_err() {
             faults.set(r, value_fault(col, "is not valid UTF-8"));
@@ -150,17 +149,12 @@ fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> Strin
 }
 
 fn boolean(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> BooleanArray {
-    let n = ctx.order.len();
+    let n = ctx.table.records.len();
     let mut values = BooleanBufferBuilder::new(n);
     let mut nulls = NullBufferBuilder::new(n);
-    for &r in ctx.order {
-        let r = r as usize;
-        let f = ctx.table.field(r, col);
+    for r in 0..n {
         let b = ctx.table.bytes(ctx.data, r, col);
-        let v = if ctx.plan.is_null(f.quoted(), b) {
-            if !nullable {
-                faults.set(r, Fault { column: Some(col), reason: NOT_NULL.into(), with_value: false });
-            }
+        let v = if null_at(ctx, r, col, nullable, faults) {
             None
         } else {
             match parse::parse_bool(b) {
