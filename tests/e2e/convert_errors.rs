@@ -201,3 +201,29 @@ fn a_missing_input_is_a_system_error() {
         "pqstage: error: opening nope.csv: No such file or directory (os error 2)"
     );
 }
+
+#[test]
+fn several_sources_are_read_in_order_and_each_header_is_checked() {
+    let dir = fixtures();
+    let out = ok(dir.path(), &["convert", "good.csv", "good.csv", "--spec", "small.toml", "--to", "stage", "-q"]);
+    assert!(out.is_empty());
+    let m = crate::util::manifest(&dir.path().join("stage"), "small");
+    let sources: Vec<(&str, u64)> = m["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["path"].as_str().unwrap(), s["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sources, vec![("good.csv", 5), ("good.csv", 5)]);
+    assert_eq!(m["tables"][0]["rows_written"], 10);
+
+    // A mismatched header in the second file refuses the whole run.
+    let o =
+        run(dir.path(), &["convert", "good.csv", "bad/header_mismatch.csv", "--spec", "small.toml", "--to", "other"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).trim_end(),
+        "pqstage: error: bad/header_mismatch.csv: header does not match the spec: column 4 is 'date', the spec says 'day'"
+    );
+    assert!(!dir.path().join("other/small/_manifest.json").exists());
+}

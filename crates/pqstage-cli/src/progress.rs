@@ -46,12 +46,12 @@ impl Bar {
                     bar.reset_eta();
                 }
                 if encoding {
-                    bar.set_message("encoding");
+                    bar.set_message("2/2 encoding");
                     bar.set_position(progress.partitions_done.load(Ordering::Relaxed));
                 } else {
                     let rows = progress.rows_done.load(Ordering::Relaxed);
                     let secs = bar.elapsed().as_secs_f64().max(0.001);
-                    bar.set_message(format!("parsing {:.0}k rows/s", rows as f64 / secs / 1000.0));
+                    bar.set_message(format!("1/2 parsing {:.0}k rows/s", rows as f64 / secs / 1000.0));
                     bar.set_position(progress.bytes_done.load(Ordering::Relaxed));
                 }
                 std::thread::sleep(Duration::from_millis(100));
