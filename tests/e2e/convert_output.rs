@@ -173,6 +173,10 @@ fn rerun_with_the_same_input_is_byte_identical() {
     let out = convert(dir.path(), "v.csv", "stage", &[]);
     let second = manifest(&dir.path().join("stage"), "violations");
     assert_eq!(files(&first), files(&second));
+    // Nor does the source's name matter.
+    std::fs::copy(dir.path().join("v.csv"), dir.path().join("renamed.csv")).unwrap();
+    convert(dir.path(), "renamed.csv", "other", &["--dataset", "violations"]);
+    assert_eq!(files(&first), files(&manifest(&dir.path().join("other"), "violations")));
     assert!(out.starts_with("converted 5,000 rows into 50 partitions (0 rejected)"), "{out}");
 }
 
