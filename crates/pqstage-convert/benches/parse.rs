@@ -2,6 +2,9 @@
 //! tokenizing + typing + grouping it by year (`chunk::process`). Throughput is
 //! in input bytes; row counts are asserted inside the loop.
 
+// criterion_group! generates an undocumented `pub fn benches`.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pqstage_convert::chunk::{process, Chunk};
 use pqstage_convert::plan::Plan;
