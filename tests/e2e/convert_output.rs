@@ -305,3 +305,45 @@ fn a_dataset_has_one_writer_at_a_time() {
     ok(dir.path(), &["convert", "good.csv", "--spec", "small.toml", "--to", "stage"]);
     assert!(!tmp.exists(), "lock and scratch are gone after the run");
 }
+
+#[test]
+fn more_partitions_than_open_spill_files() {
+    // 300 years in scattered order: more partitions than the spill keeps open
+    // at once (128), so segments are closed and reopened during the run.
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,day,note\n");
+    let mut want: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+    for i in 0..30_000u64 {
+        let year = 1700 + (i * 7919 % 300) as i64;
+        *want.entry(year).or_default() += 1;
+        csv.push_str(&format!("{i},{year}-0{}-1{},\"row {i}, year {year}\"\n", 1 + i % 9, i % 10));
+    }
+    std::fs::write(dir.path().join("wide.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("wide.toml"),
+        "[[columns]]\nname = \"id\"\ntype = \"int64\"\n[[columns]]\nname = \"day\"\ntype = \"date\"\n\
+         [[columns]]\nname = \"note\"\ntype = \"text\"\n[partition]\nby = \"year(day)\"\n",
+    )
+    .unwrap();
+    for (stage, jobs) in [("a", "1"), ("b", "2")] {
+        let args =
+            ["convert", "wide.csv", "--spec", "wide.toml", "--to", stage, "--jobs", jobs, "--chunk-size", "8192"];
+        ok(dir.path(), &args);
+    }
+    let m = manifest(&dir.path().join("a"), "wide");
+    assert_eq!(files(&m), files(&manifest(&dir.path().join("b"), "wide")));
+    let got: std::collections::BTreeMap<i64, u64> = m["tables"][0]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["value"].as_i64().unwrap(), p["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    // Rows keep input order inside a partition across reopened segments.
+    let first = files(&m).into_keys().find(|p| p.starts_with("year=1700/")).unwrap();
+    let ids: Vec<i64> = read_parquet(&dir.path().join("a/wide").join(first))
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<arrow_array::types::Int64Type>().values().to_vec())
+        .collect();
+    assert!(ids.len() == 100 && ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
