@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 
-use crate::columns::{self, Ctx, Faults};
+use crate::columns::{self, Ctx, Fault, Faults};
 use crate::error::RowError;
 use crate::plan::Plan;
 use crate::spill;
@@ -63,27 +63,13 @@ pub fn process(plan: &Plan, chunk: &Chunk, table: &mut Table) -> ChunkOutput {
     let mut faults = Faults::new(n);
     for (r, rec) in table.records.iter().enumerate() {
         if let Some(open) = rec.unterminated {
+            let line = chunk.first_line + u64::from(open);
             faults.set(
                 r,
-                columns::Fault {
-                    column: None,
-                    reason: format!(
-                        "unterminated quoted field: the quote opened on line {} never closes",
-                        chunk.first_line + u64::from(open)
-                    )
-                    .into(),
-                    with_value: false,
-                },
+                Fault::record(format!("unterminated quoted field: the quote opened on line {line} never closes")),
             );
         } else if rec.fields as usize != ncols {
-            faults.set(
-                r,
-                columns::Fault {
-                    column: None,
-                    reason: format!("expected {ncols} fields, found {}", rec.fields).into(),
-                    with_value: false,
-                },
-            );
+            faults.set(r, Fault::record(format!("expected {ncols} fields, found {}", rec.fields)));
         }
     }
     let utf8_ok = std::str::from_utf8(data).is_ok();

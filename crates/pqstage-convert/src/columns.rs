@@ -67,15 +67,22 @@ pub struct Ctx<'a> {
     pub utf8_ok: bool,
 }
 
-fn value_fault(col: usize, reason: impl Into<Cow<'static, str>>) -> Fault {
-    Fault { column: Some(col), reason: reason.into(), with_value: true }
+impl Fault {
+    /// The whole record is at fault (ragged, unterminated quote).
+    pub fn record(reason: String) -> Self {
+        Self { column: None, reason: reason.into(), with_value: false }
+    }
+    /// A value of column `col` is at fault; the message quotes it.
+    pub fn value(col: usize, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self { column: Some(col), reason: reason.into(), with_value: true }
+    }
 }
 
 fn utf8_aware(ctx: &Ctx<'_>, bytes: &[u8], col: usize, reason: impl Into<Cow<'static, str>>) -> Fault {
     if !ctx.utf8_ok && std::str::from_utf8(bytes).is_err() {
-        value_fault(col, "is not valid UTF-8")
+        Fault::value(col, "is not valid UTF-8")
     } else {
-        value_fault(col, reason)
+        Fault::value(col, reason)
     }
 }
 
@@ -87,7 +94,7 @@ const NOT_NULL: &str = "NULL in a non-nullable column";
 fn null_at(ctx: &Ctx<'_>, r: usize, col: usize, nullable: bool, faults: &mut Faults) -> bool {
     let null = ctx.plan.is_null(ctx.table.field(r, col).quoted(), ctx.table.bytes(ctx.data, r, col));
     if null && !nullable {
-        faults.set(r, Fault { column: Some(col), reason: NOT_NULL.into(), with_value: false });
+        faults.set(r, Fault { column: Some(col), reason: Cow::Borrowed(NOT_NULL), with_value: false });
     }
     null
 }
@@ -136,7 +143,7 @@ fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> Strin
         if null_at(ctx, r, col, nullable, faults) {
             nulls.append_null();
         } else if !ctx.utf8_ok && std::str::from_utf8(b).is_err() {
-            faults.set(r, value_fault(col, "is not valid UTF-8"));
+            faults.set(r, Fault::value(col, "is not valid UTF-8"));
             nulls.append_null();
         } else {
             values.extend_from_slice(b);

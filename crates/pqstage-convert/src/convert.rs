@@ -217,15 +217,18 @@ enum Item {
     Failed(ConvertError),
 }
 
-/// Removes the scratch folder however the run ends.
+/// Removes the scratch folder however the run ends (the dataset lock, dropped
+/// after it, removes the stage's scratch parent once it is empty).
 struct ScratchGuard(PathBuf);
 impl Drop for ScratchGuard {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-        if let Some(parent) = self.0.parent().filter(|p| p.ends_with(".pqstage-tmp")) {
-            let _ = std::fs::remove_dir(parent);
-        }
     }
+}
+
+/// What wrote the files, in the manifest and in every Parquet footer.
+fn created_by() -> String {
+    format!("pqstage {}", env!("CARGO_PKG_VERSION"))
 }
 
 /// Converts the sources into the stage and commits the manifest.
@@ -241,9 +244,8 @@ pub fn convert(
 ) -> Result<ConvertSummary, ConvertError> {
     let started = Instant::now();
     let plan = Plan::new(&opts.spec);
-    let run_id = format!("{}-{}", std::process::id(), started.elapsed().as_nanos() ^ now_nanos());
     let _lock = stage.lock(&opts.dataset)?;
-    let scratch = stage.scratch_dir(&opts.dataset, &run_id, opts.tmp_dir.as_deref())?;
+    let scratch = stage.scratch_dir(&opts.dataset, opts.tmp_dir.as_deref())?;
     let _guard = ScratchGuard(scratch.clone());
     let total: u64 = opts.sources.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     opts.progress.bytes_total.store(total, Ordering::Relaxed);
@@ -314,7 +316,7 @@ pub fn convert(
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         dataset: opts.dataset.clone(),
-        created_by: format!("pqstage {}", env!("CARGO_PKG_VERSION")),
+        created_by: created_by(),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         checksum_algorithm: CHECKSUM_ALGORITHM.into(),
         sources: phase1.sources,
@@ -345,10 +347,6 @@ pub fn convert(
     })
 }
 
-fn now_nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
-}
-
 fn writer_props(opts: &ConvertOptions) -> WriterPropertiesBuilder {
     let compression = match opts.codec {
         Codec::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l).expect("checked in build")),
@@ -358,7 +356,48 @@ fn writer_props(opts: &ConvertOptions) -> WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(compression)
         .set_max_row_group_row_count(Some(opts.row_group_rows))
-        .set_created_by(format!("pqstage {}", env!("CARGO_PKG_VERSION")))
+        .set_created_by(created_by())
+}
+
+/// The calling thread's side of phase one: takes chunk results in input
+/// order, counts, keeps or refuses bad rows and spills the good ones.
+struct Sequencer<'a> {
+    opts: &'a ConvertOptions,
+    spill: Spill,
+    rejects: Option<&'a mut RejectsWriter>,
+    row_counts: Vec<u64>,
+    rows_read: u64,
+    rows_rejected: u64,
+    first_reject: Option<RowError>,
+}
+
+impl Sequencer<'_> {
+    fn take(&mut self, out: ChunkOutput) -> Result<(), ConvertError> {
+        self.rows_read += out.rows;
+        self.row_counts[out.source] += out.rows;
+        for r in out.rejects {
+            self.reject(r)?;
+        }
+        for (key, batch) in out.parts {
+            self.spill.append(key, batch)?;
+        }
+        self.opts.progress.bytes_done.fetch_add(out.bytes, Ordering::Relaxed);
+        self.opts.progress.rows_done.fetch_add(out.rows, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn reject(&mut self, r: RowError) -> Result<(), ConvertError> {
+        self.rows_rejected += 1;
+        let Some(w) = self.rejects.as_deref_mut() else { return Err(ConvertError::BadRow(Box::new(r))) };
+        w.write(&r)?;
+        let first = self.first_reject.get_or_insert(r);
+        match self.opts.max_rejects {
+            Some(max) if self.rows_rejected > max => {
+                Err(ConvertError::TooManyRejects { count: self.rows_rejected, max, first: Box::new(first.clone()) })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 struct Phase1 {
@@ -372,7 +411,7 @@ fn read_and_spill(
     plan: &Plan,
     opts: &ConvertOptions,
     scratch: &std::path::Path,
-    mut rejects: Option<&mut RejectsWriter>,
+    rejects: Option<&mut RejectsWriter>,
 ) -> Result<Phase1, ConvertError> {
     let in_flight = opts.jobs + 2;
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(opts.jobs);
@@ -385,12 +424,16 @@ fn read_and_spill(
     let expected: Vec<String> = plan.spec.columns.iter().map(|c| c.name.clone()).collect();
     let quote = plan.spec.dialect.quote as u8;
 
-    let mut spill = Spill::new(scratch.join("spill"), plan.source_schema.clone())?;
-    let mut row_counts = vec![0u64; opts.sources.len()];
+    let mut sequencer = Sequencer {
+        opts,
+        spill: Spill::new(scratch.join("spill"), plan.source_schema.clone())?,
+        rejects,
+        row_counts: vec![0u64; opts.sources.len()],
+        rows_read: 0,
+        rows_rejected: 0,
+        first_reject: None,
+    };
     let mut stats: Vec<Option<SourceStats>> = vec![None; opts.sources.len()];
-    let mut rows_read = 0u64;
-    let mut rows_rejected = 0u64;
-    let mut first_reject: Option<RowError> = None;
 
     let outcome = std::thread::scope(|s| -> Result<(), ConvertError> {
         // Reader.
@@ -460,32 +503,7 @@ fn read_and_spill(
                         Item::SourceDone(i, st) => stats[i] = Some(st),
                         Item::Chunk(out) => {
                             let _ = permit_tx.send(());
-                            rows_read += out.rows;
-                            row_counts[out.source] += out.rows;
-                            for r in &out.rejects {
-                                rows_rejected += 1;
-                                if first_reject.is_none() {
-                                    first_reject = Some(r.clone());
-                                }
-                                match rejects.as_deref_mut() {
-                                    None => return Err(ConvertError::BadRow(Box::new(r.clone()))),
-                                    Some(w) => w.write(r)?,
-                                }
-                                if let Some(max) = opts.max_rejects {
-                                    if rows_rejected > max {
-                                        return Err(ConvertError::TooManyRejects {
-                                            count: rows_rejected,
-                                            max,
-                                            first: Box::new(first_reject.clone().expect("set above")),
-                                        });
-                                    }
-                                }
-                            }
-                            for (key, batch) in out.parts {
-                                spill.append(key, batch)?;
-                            }
-                            opts.progress.bytes_done.fetch_add(out.bytes, Ordering::Relaxed);
-                            opts.progress.rows_done.fetch_add(out.rows, Ordering::Relaxed);
+                            sequencer.take(out)?;
                         }
                     }
                 }
@@ -500,16 +518,16 @@ fn read_and_spill(
         result
     });
     outcome?;
-    let parts = spill.finish()?;
+    let parts = sequencer.spill.finish()?;
     let sources = opts
         .sources
         .iter()
         .zip(stats)
-        .zip(row_counts)
+        .zip(sequencer.row_counts)
         .map(|((p, st), rows)| {
             let st = st.expect("every source reported");
             SourceEntry { path: p.display().to_string(), size: st.size, checksum: st.checksum, rows }
         })
         .collect();
-    Ok(Phase1 { parts, sources, rows_read, rows_rejected })
+    Ok(Phase1 { parts, sources, rows_read: sequencer.rows_read, rows_rejected: sequencer.rows_rejected })
 }

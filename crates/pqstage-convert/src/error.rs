@@ -134,6 +134,11 @@ impl ConvertError {
         )
     }
 
+    /// Maps an I/O error on `path` while doing `op`.
+    pub(crate) fn io<'p>(op: &'static str, path: &'p std::path::Path) -> impl FnOnce(std::io::Error) -> Self + 'p {
+        move |source| Self::Io { op, path: path.to_path_buf(), source }
+    }
+
     pub(crate) fn encode(context: impl Into<String>, e: impl fmt::Display) -> Self {
         Self::Encode { context: context.into(), message: e.to_string() }
     }

@@ -19,6 +19,9 @@ use crate::parse;
 use crate::split;
 use crate::tokenize::{Table, Tokenizer};
 
+/// Most columns a header may name.
+pub const MAX_COLUMNS: usize = 4096;
+
 /// Spellings that may mean NULL.
 pub const NULL_CANDIDATES: &[&str] = &["NULL", "\\N", "NA", "N/A"];
 
@@ -267,22 +270,20 @@ pub fn sniff_delimiter(line: &[u8]) -> char {
 
 fn header_names(path: &Path, delimiter: Option<char>) -> Result<(char, Vec<String>), ConvertError> {
     use std::io::Read;
-    let io = |source| ConvertError::Io { op: "reading", path: path.to_path_buf(), source };
-    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut f = std::fs::File::open(path).map_err(ConvertError::io("opening", path))?;
     let mut buf = vec![0u8; 1 << 20];
-    let n = f.read(&mut buf).map_err(io)?;
+    let n = f.read(&mut buf).map_err(ConvertError::io("reading", path))?;
     buf.truncate(n);
     if buf.is_empty() {
         return Err(ConvertError::EmptyFile(path.display().to_string()));
     }
-    let end = memchr::memchr(b'\n', &buf).map_or(buf.len(), |i| i + 1);
-    let delim = delimiter.unwrap_or_else(|| sniff_delimiter(&buf[..end]));
-    let mut t = Table::default();
-    Tokenizer::new(delim as u8, b'"').tokenize(&buf[..end], 4096, &mut t);
-    let count = t.records.first().map_or(0, |r| r.fields as usize).min(4096);
-    let names = (0..count)
-        .map(|c| String::from_utf8_lossy(t.bytes(&buf, 0, c)).trim_start_matches('\u{feff}').to_string())
-        .collect();
+    let first_line = memchr::memchr(b'\n', &buf).map_or(buf.len(), |i| i + 1);
+    let delim = delimiter.unwrap_or_else(|| sniff_delimiter(&buf[..first_line]));
+    let end = split::first_boundary(&buf, b'"').unwrap_or(buf.len());
+    let (found, names) = split::header_fields(&buf[..end], &Tokenizer::new(delim as u8, b'"'), MAX_COLUMNS);
+    if found > MAX_COLUMNS {
+        return Err(ConvertError::Options(format!("{}: more than {MAX_COLUMNS} columns", path.display())));
+    }
     Ok((delim, names))
 }
 

@@ -29,12 +29,14 @@
 pub mod chunk;
 pub mod columns;
 pub mod convert;
+pub mod dictionary;
 pub mod error;
 pub mod infer;
 pub mod normalize;
 pub mod parse;
 pub mod plan;
 pub mod rejects;
+pub mod sink;
 pub mod spill;
 pub mod split;
 pub mod tokenize;

@@ -1,25 +1,20 @@
 //! `_rejects/`: refused rows as CSV (source, line, column, value, reason, record),
 //! readable by people, spreadsheets and every CSV reader.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
-use pqstage_stage::manifest::Checksummer;
-
 use crate::error::{ConvertError, RowError};
+use crate::sink::HashingFile;
 
 /// Header of a rejects file.
 pub const HEADER: &str = "source,line,column,value,reason,record\n";
 
 /// Writes refused rows to a scratch file.
 pub struct RejectsWriter {
-    out: BufWriter<File>,
-    path: PathBuf,
-    hasher: Checksummer,
+    out: HashingFile,
     /// Rows written.
     pub rows: u64,
-    bytes: u64,
 }
 
 fn push_field(line: &mut String, s: &str) {
@@ -38,22 +33,13 @@ impl RejectsWriter {
     /// # Errors
     /// When the file cannot be created.
     pub fn create(path: PathBuf) -> Result<Self, ConvertError> {
-        let file =
-            File::create(&path).map_err(|source| ConvertError::Io { op: "creating", path: path.clone(), source })?;
-        let mut w = Self { out: BufWriter::new(file), path, hasher: Checksummer::new(), rows: 0, bytes: 0 };
+        let mut w = Self { out: HashingFile::create(&path, 64 << 10)?, rows: 0 };
         w.put(HEADER)?;
         Ok(w)
     }
 
     fn put(&mut self, s: &str) -> Result<(), ConvertError> {
-        self.out.write_all(s.as_bytes()).map_err(|source| ConvertError::Io {
-            op: "writing",
-            path: self.path.clone(),
-            source,
-        })?;
-        self.hasher.update(s.as_bytes());
-        self.bytes += s.len() as u64;
-        Ok(())
+        self.out.write_all(s.as_bytes()).map_err(ConvertError::io("writing", self.out.path()))
     }
 
     /// Appends one refused row.
@@ -83,8 +69,7 @@ impl RejectsWriter {
     ///
     /// # Errors
     /// When flushing fails.
-    pub fn finish(mut self) -> Result<(PathBuf, String, u64), ConvertError> {
-        self.out.flush().map_err(|source| ConvertError::Io { op: "writing", path: self.path.clone(), source })?;
-        Ok((self.path, self.hasher.finish(), self.bytes))
+    pub fn finish(self) -> Result<(PathBuf, String, u64), ConvertError> {
+        self.out.finish()
     }
 }

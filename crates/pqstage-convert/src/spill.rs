@@ -82,13 +82,9 @@ pub struct Spill {
     budget: usize,
 }
 
-fn io(op: &'static str, path: &Path, e: impl Into<std::io::Error>) -> ConvertError {
-    ConvertError::Io { op, path: path.to_path_buf(), source: e.into() }
-}
-
 fn arrow_io(op: &'static str, path: &Path, e: arrow_schema::ArrowError) -> ConvertError {
     match e {
-        arrow_schema::ArrowError::IoError(_, source) => io(op, path, source),
+        arrow_schema::ArrowError::IoError(_, source) => ConvertError::io(op, path)(source),
         e => ConvertError::encode(format!("{op} {}", path.display()), e),
     }
 }
@@ -107,7 +103,7 @@ impl Spill {
     /// # Errors
     /// When the folder cannot be created.
     pub fn with_budget(dir: PathBuf, schema: SchemaRef, budget: usize) -> Result<Self, ConvertError> {
-        std::fs::create_dir_all(&dir).map_err(|e| io("creating", &dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(ConvertError::io("creating", &dir))?;
         Ok(Self { dir, schema, parts: BTreeMap::new(), pending: 0, budget })
     }
 
@@ -144,7 +140,7 @@ impl Spill {
             .write(true)
             .append(part.on_disk)
             .open(&path)
-            .map_err(|e| io("writing", &path, e))?;
+            .map_err(ConvertError::io("writing", &path))?;
         let mut w = BufWriter::with_capacity(WRITE_BUFFER, file);
         if !part.on_disk {
             let schema = IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(
@@ -158,9 +154,9 @@ impl Spill {
             write_message(&mut w, data, &ipc_options()).map_err(|e| arrow_io("writing", &path, e))?;
         }
         if last {
-            w.write_all(&EOS).map_err(|e| io("writing", &path, e))?;
+            w.write_all(&EOS).map_err(ConvertError::io("writing", &path))?;
         }
-        w.flush().map_err(|e| io("writing", &path, e))?;
+        w.flush().map_err(ConvertError::io("writing", &path))?;
         part.on_disk = true;
         self.pending -= part.pending_bytes;
         part.pending_bytes = 0;
@@ -185,7 +181,7 @@ impl Spilled {
     /// The partition's batches in input order.
     pub fn batches(&self) -> impl Iterator<Item = Result<RecordBatch, ConvertError>> + '_ {
         self.segments.iter().flat_map(|path| {
-            let reader = File::open(path).map_err(|e| io("reading", path, e)).and_then(|f| {
+            let reader = File::open(path).map_err(ConvertError::io("reading", path)).and_then(|f| {
                 StreamReader::try_new(BufReader::with_capacity(READ_BUFFER, f), None)
                     .map_err(|e| arrow_io("reading", path, e))
             });

@@ -30,6 +30,8 @@ pub use manifest::{Manifest, CHECKSUM_ALGORITHM, FORMAT_VERSION, NULL_PARTITION_
 
 /// File name of the manifest inside a dataset folder.
 pub const MANIFEST_FILE: &str = "_manifest.json";
+/// Folder, in a local stage root, of scratch files and dataset locks.
+pub const SCRATCH_DIR: &str = ".pqstage-tmp";
 /// Folder of refused rows inside a dataset folder.
 pub const REJECTS_DIR: &str = "_rejects";
 
@@ -176,11 +178,11 @@ impl Stage {
 
     /// Object path of `rel` inside `dataset`.
     pub fn path(&self, dataset: &str, rel: &str) -> Path {
-        let mut p = self.location.prefix().clone();
-        for part in dataset.split('/').chain(rel.split('/')).filter(|s| !s.is_empty()) {
-            p = p.clone().join(part);
-        }
-        p
+        dataset
+            .split('/')
+            .chain(rel.split('/'))
+            .filter(|s| !s.is_empty())
+            .fold(self.location.prefix().clone(), Path::join)
     }
 
     /// Human-readable location of `rel` inside `dataset`.
@@ -273,15 +275,15 @@ impl Stage {
     ///
     /// # Errors
     /// [`StageError::Io`] when the folder cannot be created.
-    pub fn scratch_dir(&self, dataset: &str, run_id: &str, base: Option<&FsPath>) -> Result<PathBuf, StageError> {
-        let dir = match (base, self.local_root()) {
-            (Some(b), _) => b.join(format!("pqstage-{dataset}-{run_id}")),
-            (None, Some(root)) => root.join(".pqstage-tmp").join(format!("{dataset}-{run_id}")),
-            (None, None) => std::env::temp_dir().join(format!("pqstage-{dataset}-{run_id}")),
+    pub fn scratch_dir(&self, dataset: &str, base: Option<&FsPath>) -> Result<PathBuf, StageError> {
+        let parent = match (base, self.local_root()) {
+            (Some(b), _) => b.to_path_buf(),
+            (None, Some(root)) => root.join(SCRATCH_DIR),
+            (None, None) => std::env::temp_dir(),
         };
-        if let Some(parent) = dir.parent() {
-            remove_dead_scratch(parent, dataset);
-        }
+        remove_dead_scratch(&parent);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let dir = parent.join(format!("pqstage-{}-{nanos}-{dataset}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|source| StageError::Io { op: "create", path: dir.clone(), source })?;
         Ok(dir)
     }
@@ -296,7 +298,7 @@ impl Stage {
     /// [`StageError::Locked`] naming the process holding it.
     pub fn lock(&self, dataset: &str) -> Result<DatasetLock, StageError> {
         let Some(root) = self.local_root() else { return Ok(DatasetLock(None)) };
-        let dir = root.join(".pqstage-tmp");
+        let dir = root.join(SCRATCH_DIR);
         std::fs::create_dir_all(&dir).map_err(|source| StageError::Io { op: "create", path: dir.clone(), source })?;
         let path = dir.join(format!("{dataset}.lock"));
         for _ in 0..2 {
@@ -308,9 +310,7 @@ impl Stage {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let holder = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
-                    let alive = holder.is_some_and(|pid| {
-                        !FsPath::new("/proc/self").exists() || FsPath::new(&format!("/proc/{pid}")).exists()
-                    });
+                    let alive = holder.is_some_and(|pid| process_alive(pid) != Some(false));
                     if alive {
                         return Err(StageError::Locked {
                             dataset: self.display(dataset, ""),
@@ -388,22 +388,23 @@ impl Stage {
     }
 }
 
-/// Removes scratch folders (`…<dataset>-<pid>-<n>`) of runs whose process is
-/// gone, e.g. after a `kill -9`. Only where `/proc` tells which processes live.
-fn remove_dead_scratch(parent: &FsPath, dataset: &str) {
-    if !FsPath::new("/proc/self").exists() {
-        return;
-    }
+/// Removes scratch folders (`pqstage-<pid>-<n>-<dataset>`) of runs whose
+/// process is gone, e.g. after a `kill -9`. Only where `/proc` tells which
+/// processes live.
+fn remove_dead_scratch(parent: &FsPath) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let rest = name.strip_prefix("pqstage-").unwrap_or(&name);
-        let Some(rest) = rest.strip_prefix(dataset).and_then(|r| r.strip_prefix('-')) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
-        if pid != std::process::id() && !FsPath::new(&format!("/proc/{pid}")).exists() {
+        let pid = name.strip_prefix("pqstage-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+        if pid.and_then(process_alive) == Some(false) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
+}
+
+/// Whether process `pid` runs; `None` where the system cannot tell (no `/proc`).
+fn process_alive(pid: u32) -> Option<bool> {
+    FsPath::new("/proc/self").exists().then(|| FsPath::new(&format!("/proc/{pid}")).exists())
 }
 
 /// Holds a dataset's write lock; dropping it releases the lock.
