@@ -15,6 +15,8 @@ fn help_matches_golden_files() {
         ("infer", vec!["infer", "--help"]),
         ("convert", vec!["convert", "--help"]),
         ("status", vec!["status", "--help"]),
+        ("load-duckdb", vec!["load", "duckdb", "--help"]),
+        ("summary", vec!["summary", "--help"]),
     ] {
         let got = ok(dir.path(), &args);
         let path = data().join("help").join(format!("{name}.txt"));

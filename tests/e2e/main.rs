@@ -7,3 +7,4 @@ mod cli;
 mod convert_errors;
 mod convert_output;
 mod infer;
+mod load_duckdb;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// CSV to typed, year-partitioned Parquet, staged once (locally today; object
-/// stores and the PostgreSQL and DuckDB loaders are on their way).
+/// CSV to typed, year-partitioned Parquet, staged once and loaded into DuckDB
+/// quickly and incrementally (object stores and PostgreSQL are on their way).
 #[derive(Debug, Parser)]
 #[command(name = "pqstage", version, max_term_width = 100)]
 pub struct Cli {
@@ -34,6 +34,57 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Show a staged dataset's manifest: partitions, rows, sizes, rejects, sources.
     Status(StatusArgs),
+    /// Load a staged dataset into a database.
+    #[command(subcommand)]
+    Load(LoadCommand),
+    /// Print the summary queries of sql/duckdb/ for a loaded table, as aligned tables.
+    Summary(SummaryArgs),
+}
+
+/// `pqstage load`.
+#[derive(Debug, Subcommand)]
+pub enum LoadCommand {
+    /// Load into a DuckDB file: new and changed partitions only, in one transaction.
+    Duckdb(LoadDuckdbArgs),
+}
+
+/// `pqstage load duckdb`.
+#[derive(Debug, Args)]
+pub struct LoadDuckdbArgs {
+    /// Stage root or dataset folder (a local folder or file:// URL).
+    pub stage: String,
+    /// The DuckDB database file (created if missing).
+    #[arg(long, value_name = "FILE.duckdb")]
+    pub db: PathBuf,
+    /// Target table, NAME or SCHEMA.NAME (default: the staged table's name).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Dataset under the stage root (default: the only one, or STAGE itself).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Only these partitions, e.g. 2019,2020 (`null` is the NULL partition). Repeatable.
+    #[arg(long, value_name = "YEARS", value_delimiter = ',')]
+    pub years: Vec<String>,
+    /// Reload every selected partition, even unchanged ones.
+    #[arg(long)]
+    pub force: bool,
+    /// DuckDB worker threads (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Skip checking the staged files' checksums against the manifest.
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+/// `pqstage summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// The DuckDB database file.
+    #[arg(long, value_name = "FILE.duckdb")]
+    pub db: PathBuf,
+    /// The table, NAME or SCHEMA.NAME.
+    #[arg(long, default_value = "violations")]
+    pub table: String,
 }
 
 /// `pqstage sample`.

@@ -28,10 +28,9 @@ pub struct Failure {
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Self {
         let error = e.into();
-        let code = match error.downcast_ref::<pqstage_convert::ConvertError>() {
-            Some(c) if c.is_data_error() => EXIT_DATA,
-            _ => EXIT_ERROR,
-        };
+        let data = error.downcast_ref::<pqstage_convert::ConvertError>().is_some_and(|c| c.is_data_error())
+            || error.downcast_ref::<pqstage_duckdb::DuckdbError>().is_some_and(|c| c.is_data_error());
+        let code = if data { EXIT_DATA } else { EXIT_ERROR };
         Self { code, error }
     }
 }

@@ -2,10 +2,12 @@
 
 mod convert;
 mod infer;
+mod load;
 mod sample;
 mod status;
+mod summary;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, LoadCommand};
 use crate::Failure;
 
 /// Runs the command line.
@@ -15,6 +17,8 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Infer(a) => infer::run(cli, a),
         Command::Convert(a) => convert::run(cli, a),
         Command::Status(a) => status::run(cli, a),
+        Command::Load(LoadCommand::Duckdb(a)) => load::duckdb(cli, a),
+        Command::Summary(a) => summary::run(cli, a),
     }
 }
 

@@ -1,0 +1,506 @@
+//! Loads a staged dataset into a DuckDB table.
+//!
+//! DuckDB reads the Parquet itself (`read_parquet` over exactly the files the
+//! manifest names), so the load costs what DuckDB's own
+//! `CREATE TABLE … AS SELECT * FROM read_parquet(…)` costs. Around it:
+//!
+//! - the table is typed from the spec, and an existing table whose columns
+//!   disagree with the spec is refused, never altered;
+//! - `pqstage.load_state`, in the same DuckDB file, records each partition's
+//!   manifest checksum; an unchanged partition is skipped, a changed one is
+//!   replaced (delete that key, insert its files);
+//! - everything happens in one transaction, rows per partition are checked
+//!   against the manifest before the commit, and an interrupted or refused
+//!   load leaves the previous table exactly as it was.
+
+mod error;
+mod sql;
+mod summary;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use duckdb::{params, Config, Connection};
+use pqstage_stage::manifest::{partition_dir, Checksummer, PartitionEntry, TableEntry};
+use pqstage_stage::{Manifest, Stage};
+
+pub use error::DuckdbError;
+pub use summary::{summaries, Cell, ResultTable};
+
+use sql::{ident, literal, render, type_name, TableName};
+
+/// What to load and how.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The DuckDB database file (created if missing).
+    pub db: PathBuf,
+    /// Target table: `name` or `schema.name`.
+    pub table: String,
+    /// Only these partition keys (`None` in the list is the NULL partition); all when `None`.
+    pub years: Option<Vec<Option<i64>>>,
+    /// Reload every selected partition, even unchanged ones.
+    pub force: bool,
+    /// DuckDB worker threads (default: DuckDB's, the number of cores).
+    pub threads: Option<usize>,
+    /// Check each file's checksum against the manifest before loading it.
+    pub verify_checksums: bool,
+}
+
+/// Why a partition was (or was not) loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Loaded: not in the table before.
+    New,
+    /// Replaced: its checksum in the manifest changed.
+    Changed,
+    /// Replaced: the state matched but the table did not hold what the state says.
+    Repaired(String),
+    /// Replaced because `--force` was given.
+    Forced,
+    /// Skipped: the table already holds this partition's data.
+    Unchanged,
+    /// Deleted: the table held this key, the manifest no longer does.
+    Removed,
+}
+
+impl Action {
+    /// True when the partition's rows were (re)inserted.
+    pub fn loaded(&self) -> bool {
+        matches!(self, Self::New | Self::Changed | Self::Repaired(_) | Self::Forced)
+    }
+}
+
+/// One partition's outcome.
+#[derive(Debug, Clone)]
+pub struct PartitionReport {
+    /// Folder name, e.g. `year=1987`.
+    pub path: String,
+    /// Key value (`None`: the NULL partition, or an unpartitioned table).
+    pub value: Option<i64>,
+    /// Rows the table holds for it after the load (0 when removed).
+    pub rows: u64,
+    /// What was done.
+    pub action: Action,
+}
+
+/// The outcome of a load.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// The table, quoted.
+    pub table: String,
+    /// True when the table was created (or re-created) by this load.
+    pub created: bool,
+    /// Every partition in scope, in key order.
+    pub partitions: Vec<PartitionReport>,
+    /// Rows inserted.
+    pub rows_loaded: u64,
+    /// Rows the table holds after the load.
+    pub rows_total: u64,
+    /// Seconds spent checking the staged files.
+    pub verify_seconds: f64,
+    /// Seconds from opening the database to the commit.
+    pub seconds: f64,
+}
+
+/// Opens a DuckDB file for writing, with extension auto-loading off: nothing
+/// is ever fetched from the network at run time.
+///
+/// # Errors
+/// [`DuckdbError::Locked`] when another process holds the file, else
+/// [`DuckdbError::Open`].
+pub fn open(db: &Path, threads: Option<usize>, read_only: bool) -> Result<Connection, DuckdbError> {
+    let open_err = |source: duckdb::Error| {
+        let text = source.to_string();
+        if text.contains("Could not set lock") || text.contains("Conflicting lock") {
+            DuckdbError::Locked { db: db.to_path_buf(), detail: text }
+        } else {
+            DuckdbError::Open { db: db.to_path_buf(), source }
+        }
+    };
+    let mut config = Config::default().enable_autoload_extension(false).map_err(open_err)?;
+    if read_only {
+        config = config.access_mode(duckdb::AccessMode::ReadOnly).map_err(open_err)?;
+    }
+    if let Some(n) = threads {
+        config = config.threads(n as i64).map_err(open_err)?;
+    }
+    if !read_only {
+        if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| DuckdbError::Io {
+                op: "create folder",
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+    } else if !db.exists() {
+        return Err(DuckdbError::NoDatabase(db.to_path_buf()));
+    }
+    Connection::open_with_flags(db, config).map_err(open_err)
+}
+
+/// Picks the manifest table to load into `target`: the only one, or the one
+/// with the target's name.
+fn source_table<'m>(manifest: &'m Manifest, target: &TableName) -> Result<&'m TableEntry, DuckdbError> {
+    match manifest.tables.as_slice() {
+        [only] => Ok(only),
+        many => many.iter().find(|t| t.name == target.name).ok_or_else(|| DuckdbError::WhichTable {
+            dataset: manifest.dataset.clone(),
+            tables: many.iter().map(|t| t.name.clone()).collect(),
+        }),
+    }
+}
+
+/// The plan for one partition key.
+struct Step<'m> {
+    key: Option<i64>,
+    path: String,
+    entry: Option<&'m PartitionEntry>,
+    action: Action,
+}
+
+/// Loads the dataset `manifest` of `stage` into the DuckDB table of `opts`.
+///
+/// # Errors
+/// See [`DuckdbError`]; on any error nothing is committed.
+pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<LoadReport, DuckdbError> {
+    let started = Instant::now();
+    let target = TableName::parse(&opts.table).ok_or_else(|| DuckdbError::BadTableName(opts.table.clone()))?;
+    let table = source_table(manifest, &target)?;
+    let root = stage.local_root().ok_or_else(|| DuckdbError::NotLocal(stage.url()))?;
+    let dataset_dir = std::path::absolute(root.join(&manifest.dataset)).map_err(|source| DuckdbError::Io {
+        op: "resolve",
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let columns = table.spec.output_columns();
+    let pcol = table.partition_column.clone();
+    if let (Some(keys), None) = (&opts.years, &pcol) {
+        if !keys.is_empty() {
+            return Err(DuckdbError::NotPartitioned(table.name.clone()));
+        }
+    }
+    let in_scope = |key: Option<i64>| opts.years.as_ref().is_none_or(|ys| ys.contains(&key));
+
+    let mut conn = open(&opts.db, opts.threads, false)?;
+    conn.execute_batch(sql::STATE).map_err(|e| DuckdbError::sql("create pqstage.load_state", e))?;
+    let tx = conn.transaction().map_err(|e| DuckdbError::sql("begin", e))?;
+
+    // What the database holds now.
+    let existing = table_columns(&tx, &target)?;
+    if let Some(have) = &existing {
+        check_columns(&target, have, &columns)?;
+    }
+    let quoted = target.quoted();
+    let recreate = existing.is_none() || (opts.force && opts.years.is_none());
+    let actual = match (&existing, recreate) {
+        (Some(_), false) => rows_per_key(&tx, &quoted, pcol.as_deref())?,
+        _ => BTreeMap::new(),
+    };
+    let state = if recreate { BTreeMap::new() } else { load_state(&tx, &opts.table)? };
+
+    // The plan: every key in the manifest, the table or the state, in scope.
+    let mut steps: Vec<Step<'_>> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for p in &table.partitions {
+        if !in_scope(p.value) {
+            continue;
+        }
+        seen.insert(p.value);
+        let action = if existing.is_none() {
+            Action::New
+        } else if opts.force {
+            Action::Forced
+        } else {
+            match (state.get(&p.value), actual.get(&p.value).copied().unwrap_or(0)) {
+                (None, 0) => Action::New,
+                (None, n) => Action::Repaired(format!("the table holds {n} rows pqstage did not record")),
+                (Some(s), _) if s.checksum != p.checksum => Action::Changed,
+                (Some(s), n) if s.rows != p.rows || n != p.rows => {
+                    Action::Repaired(format!("the table holds {n} rows, the manifest says {}", p.rows))
+                }
+                (Some(_), _) => Action::Unchanged,
+            }
+        };
+        steps.push(Step { key: p.value, path: p.path.clone(), entry: Some(p), action });
+    }
+    let stale: BTreeSet<Option<i64>> =
+        actual.keys().chain(state.keys()).copied().filter(|k| in_scope(*k) && !seen.contains(k)).collect();
+    for key in stale {
+        let path = pcol.as_deref().map(|c| partition_dir(c, key)).unwrap_or_default();
+        steps.push(Step { key, path, entry: None, action: Action::Removed });
+    }
+    steps.sort_by_key(|s| (s.key.is_none(), s.key));
+
+    // Check the staged files before touching the table.
+    let verify_started = Instant::now();
+    let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
+    check_files(&dataset_dir, &to_load, opts.verify_checksums, opts.threads)?;
+    let verify_seconds = verify_started.elapsed().as_secs_f64();
+
+    // Apply.
+    let column_list = columns.iter().map(|c| ident(&c.name)).collect::<Vec<_>>().join(", ");
+    if recreate {
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS {quoted};"))
+            .map_err(|e| DuckdbError::sql("drop the old table", e))?;
+        tx.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {};", ident(&target.schema)))
+            .map_err(|e| DuckdbError::sql("create schema", e))?;
+        let defs = columns
+            .iter()
+            .map(|c| {
+                let not_null = if c.nullable { "" } else { " NOT NULL" };
+                format!("{} {}{not_null}", ident(&c.name), type_name(c.ty))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        tx.execute_batch(&render(sql::CREATE_TABLE, &[("table", &quoted), ("columns", &defs)]))
+            .map_err(|e| DuckdbError::sql("create the table", e))?;
+        tx.execute("DELETE FROM pqstage.load_state WHERE table_name = ?", params![opts.table])
+            .map_err(|e| DuckdbError::sql("reset pqstage.load_state", e))?;
+    } else {
+        // Every key being replaced or removed that the table holds rows of.
+        let keys: Vec<Option<i64>> = steps
+            .iter()
+            .filter(|s| s.action != Action::Unchanged && actual.get(&s.key).is_some_and(|n| *n > 0))
+            .map(|s| s.key)
+            .collect();
+        if let Some(cond) = key_condition(pcol.as_deref(), &keys) {
+            tx.execute_batch(&format!("DELETE FROM {quoted} WHERE {cond};"))
+                .map_err(|e| DuckdbError::sql("delete the replaced partitions", e))?;
+        }
+        for s in steps.iter().filter(|s| s.action != Action::Unchanged) {
+            tx.execute(
+                "DELETE FROM pqstage.load_state WHERE table_name = ? AND partition_path = ?",
+                params![opts.table, s.path],
+            )
+            .map_err(|e| DuckdbError::sql("update pqstage.load_state", e))?;
+        }
+    }
+    let files: Vec<String> = to_load
+        .iter()
+        .flat_map(|p| p.files.iter())
+        .map(|f| literal(&dataset_dir.join(&f.path).to_string_lossy()))
+        .collect();
+    if !files.is_empty() {
+        let hive_types = match &pcol {
+            Some(c) => format!("{{{}: 'INTEGER'}}", literal(c)),
+            None => "{}".to_string(),
+        };
+        let insert = render(
+            sql::INSERT_PARTITIONS,
+            &[
+                ("table", &quoted),
+                ("columns", &column_list),
+                ("files", &format!("[{}]", files.join(", "))),
+                ("hive_types", &hive_types),
+            ],
+        );
+        tx.execute_batch(&insert).map_err(DuckdbError::read)?;
+    }
+    for s in steps.iter().filter(|s| s.action.loaded()) {
+        let p = s.entry.expect("loaded steps have a manifest entry");
+        tx.execute(
+            "INSERT INTO pqstage.load_state (table_name, partition_path, partition_value, checksum, rows, dataset, \
+             manifest_created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![opts.table, p.path, p.value, p.checksum, p.rows as i64, manifest.dataset, manifest.created_at],
+        )
+        .map_err(|e| DuckdbError::sql("update pqstage.load_state", e))?;
+    }
+
+    // Reconcile with the manifest before committing.
+    let after = rows_per_key(&tx, &quoted, pcol.as_deref())?;
+    let mut partitions = Vec::with_capacity(steps.len());
+    for s in steps {
+        let held = after.get(&s.key).copied().unwrap_or(0);
+        let expected = s.entry.map_or(0, |p| p.rows);
+        if held != expected {
+            return Err(DuckdbError::CountMismatch {
+                table: opts.table.clone(),
+                partition: if s.path.is_empty() { "(all rows)".into() } else { s.path },
+                expected,
+                actual: held,
+            });
+        }
+        partitions.push(PartitionReport { path: s.path, value: s.key, rows: held, action: s.action });
+    }
+    tx.commit().map_err(|e| DuckdbError::sql("commit", e))?;
+
+    let rows_loaded = partitions.iter().filter(|p| p.action.loaded()).map(|p| p.rows).sum();
+    Ok(LoadReport {
+        table: quoted,
+        created: recreate,
+        partitions,
+        rows_loaded,
+        rows_total: after.values().sum(),
+        verify_seconds,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// `year IN (…) OR year IS NULL` for the keys; `true` for an unpartitioned table.
+fn key_condition(pcol: Option<&str>, keys: &[Option<i64>]) -> Option<String> {
+    if keys.is_empty() {
+        return None;
+    }
+    let Some(col) = pcol else { return Some("true".into()) };
+    let col = ident(col);
+    let values: Vec<String> = keys.iter().flatten().map(i64::to_string).collect();
+    let mut parts = Vec::new();
+    if !values.is_empty() {
+        parts.push(format!("{col} IN ({})", values.join(", ")));
+    }
+    if keys.iter().any(Option::is_none) {
+        parts.push(format!("{col} IS NULL"));
+    }
+    Some(parts.join(" OR "))
+}
+
+/// Columns (name, DuckDB type) of the table, or `None` when it does not exist.
+fn table_columns(conn: &Connection, t: &TableName) -> Result<Option<Vec<(String, String)>>, DuckdbError> {
+    let mut stmt = conn.prepare(sql::TABLE_COLUMNS).map_err(|e| DuckdbError::sql("read the table's columns", e))?;
+    let rows = stmt
+        .query_map(params![t.schema, t.name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| DuckdbError::sql("read the table's columns", e))?;
+    Ok(if rows.is_empty() { None } else { Some(rows) })
+}
+
+/// Refuses a table whose columns are not the spec's, by name, order and type.
+fn check_columns(
+    t: &TableName,
+    have: &[(String, String)],
+    want: &[pqstage_spec::OutputColumn],
+) -> Result<(), DuckdbError> {
+    let table = format!("{}.{}", t.schema, t.name);
+    for (i, w) in want.iter().enumerate() {
+        let wanted = type_name(w.ty);
+        match have.iter().position(|(n, _)| *n == w.name) {
+            None => {
+                return Err(DuckdbError::Conflict {
+                    table,
+                    column: w.name.clone(),
+                    reason: format!("the spec has it ({wanted}), the table does not"),
+                })
+            }
+            Some(j) if have[j].1 != wanted => {
+                return Err(DuckdbError::Conflict {
+                    table,
+                    column: w.name.clone(),
+                    reason: format!("the table has {}, the spec says {wanted}", have[j].1),
+                })
+            }
+            Some(j) if j != i => {
+                return Err(DuckdbError::Conflict {
+                    table,
+                    column: w.name.clone(),
+                    reason: format!("it is column {} of the table, column {} of the spec", j + 1, i + 1),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((name, ty)) = have.iter().find(|(n, _)| !want.iter().any(|w| w.name == *n)) {
+        return Err(DuckdbError::Conflict {
+            table,
+            column: name.clone(),
+            reason: format!("the table has it ({ty}), the spec does not"),
+        });
+    }
+    Ok(())
+}
+
+/// Rows per partition key the table holds.
+fn rows_per_key(conn: &Connection, table: &str, pcol: Option<&str>) -> Result<BTreeMap<Option<i64>, u64>, DuckdbError> {
+    let query = match pcol {
+        Some(c) => format!("SELECT CAST({} AS BIGINT), count(*) FROM {table} GROUP BY ALL", ident(c)),
+        None => format!("SELECT CAST(NULL AS BIGINT), count(*) FROM {table} HAVING count(*) > 0"),
+    };
+    let mut stmt = conn.prepare(&query).map_err(|e| DuckdbError::sql("count rows per partition", e))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)? as u64)))
+        .and_then(Iterator::collect::<Result<BTreeMap<_, _>, _>>)
+        .map_err(|e| DuckdbError::sql("count rows per partition", e))?;
+    Ok(rows)
+}
+
+/// A row of `pqstage.load_state`.
+struct StateRow {
+    checksum: String,
+    rows: u64,
+}
+
+fn load_state(conn: &Connection, table: &str) -> Result<BTreeMap<Option<i64>, StateRow>, DuckdbError> {
+    let mut stmt = conn
+        .prepare("SELECT partition_value, checksum, rows FROM pqstage.load_state WHERE table_name = ?")
+        .map_err(|e| DuckdbError::sql("read pqstage.load_state", e))?;
+    let rows = stmt
+        .query_map(params![table], |r| {
+            Ok((r.get::<_, Option<i64>>(0)?, StateRow { checksum: r.get(1)?, rows: r.get::<_, i64>(2)? as u64 }))
+        })
+        .and_then(Iterator::collect::<Result<BTreeMap<_, _>, _>>)
+        .map_err(|e| DuckdbError::sql("read pqstage.load_state", e))?;
+    Ok(rows)
+}
+
+/// Checks that every file to load exists with the manifest's size and, when
+/// asked, its checksum. Files are hashed on `threads` threads.
+fn check_files(
+    dir: &Path,
+    partitions: &[&PartitionEntry],
+    checksums: bool,
+    threads: Option<usize>,
+) -> Result<(), DuckdbError> {
+    let files: Vec<_> = partitions.iter().flat_map(|p| p.files.iter()).collect();
+    for f in &files {
+        let path = dir.join(&f.path);
+        let meta = std::fs::metadata(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => DuckdbError::MissingFile(path.clone()),
+            _ => DuckdbError::Io { op: "stat", path: path.clone(), source },
+        })?;
+        if meta.len() != f.bytes {
+            return Err(DuckdbError::CorruptFile {
+                path,
+                reason: format!("{} bytes, the manifest says {}", meta.len(), f.bytes),
+            });
+        }
+    }
+    if !checksums || files.is_empty() {
+        return Ok(());
+    }
+    let workers = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+        .clamp(1, files.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), DuckdbError> {
+                    let mut buf = vec![0u8; 1 << 20];
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { return Ok(()) };
+                        let path = dir.join(&f.path);
+                        let io = |source| DuckdbError::Io { op: "read", path: path.clone(), source };
+                        let mut file = std::fs::File::open(&path).map_err(io)?;
+                        let mut sum = Checksummer::new();
+                        loop {
+                            let n = file.read(&mut buf).map_err(io)?;
+                            if n == 0 {
+                                break;
+                            }
+                            sum.update(&buf[..n]);
+                        }
+                        if sum.finish() != f.checksum {
+                            return Err(DuckdbError::CorruptFile {
+                                path: path.clone(),
+                                reason: "its checksum is not the manifest's (the file changed after convert)".into(),
+                            });
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| h.join().expect("checksum worker panicked"))
+    })
+}
