@@ -8,6 +8,23 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/pqstage/target
 export CARGO_TARGET_DIR
 PQSTAGE := $(CARGO_TARGET_DIR)/release/pqstage
 
+# DuckDB: by default link DuckDB's official prebuilt libduckdb (fetched once
+# per machine from the npm registry, checksum pinned) instead of compiling its
+# C++ (about 40 minutes on two cores). DUCKDB_BUILD=bundled compiles it, as
+# `cargo install` does.
+DUCKDB_BUILD ?= prebuilt
+ifeq ($(DUCKDB_BUILD),prebuilt)
+DUCKDB_LIB_DIR ?= $(HOME)/.cache/pqstage/libduckdb-1.5.6
+export DUCKDB_LIB_DIR
+CARGO_FEATURES := --no-default-features
+DUCKDB_LIB := $(DUCKDB_LIB_DIR)/libduckdb.so
+else ifeq ($(DUCKDB_BUILD),bundled)
+CARGO_FEATURES :=
+DUCKDB_LIB :=
+else
+$(error DUCKDB_BUILD must be prebuilt or bundled, not '$(DUCKDB_BUILD)')
+endif
+
 ROWS ?= 1000000
 STAGE ?= staging
 DATASET ?= violations
@@ -15,13 +32,18 @@ SAMPLES := staging/_samples
 CSV ?= $(SAMPLES)/violations-$(ROWS).csv
 SPEC ?= $(SAMPLES)/violations.toml
 PYTHON ?= python3
+DB ?= $(STAGE)/demo.duckdb
+TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status demo test test-rust test-readers bench lint clean
+.PHONY: all build sample convert status load-duckdb summary demo test test-rust test-readers bench bench-convert bench-load-duckdb lint clean
 
 all: build
 
-build:
-	cargo build --release --locked -p pqstage-cli
+build: $(DUCKDB_LIB)
+	cargo build --release --locked -p pqstage-cli $(CARGO_FEATURES)
+
+$(DUCKDB_LIB_DIR)/libduckdb.so:
+	bash crates/pqstage-duckdb/fetch-libduckdb.sh $(DUCKDB_LIB_DIR)
 
 $(CSV): | build
 	@mkdir -p $(dir $(CSV))
@@ -42,30 +64,48 @@ convert: build $(CSV) $(SPEC)
 status: build
 	$(PQSTAGE) status $(STAGE) --dataset $(DATASET)
 
-## demo: sample -> convert -> status, no server and no network needed
-demo: convert status
+## load-duckdb: load the staged dataset into $(DB) (only new and changed partitions)
+load-duckdb: build
+	$(PQSTAGE) load duckdb $(STAGE) --dataset $(DATASET) --db $(DB) --table $(TABLE)
+
+## summary: print the summary queries of sql/duckdb/ for the loaded table
+summary: build
+	$(PQSTAGE) summary --db $(DB) --table $(TABLE)
+
+## demo: 1M sample rows -> convert -> load into DuckDB -> summary; no server, no network
+demo: convert load-duckdb summary
 	@echo
-	@echo "Staged at $(STAGE)/violations (Hive layout, zstd Parquet, manifest in _manifest.json)."
-	@echo "Try:  duckdb -c \"SELECT year, count(*) FROM read_parquet('$(STAGE)/violations/**/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY 1\""
-	@echo "  or: python3 -c \"import pyarrow.dataset as ds; print(ds.dataset('$(STAGE)/violations', format='parquet', partitioning='hive').count_rows())\""
+	@echo "Staged Parquet:  $(STAGE)/$(DATASET)/ (Hive year=YYYY/ folders, manifest in _manifest.json)"
+	@echo "DuckDB table:    $(TABLE) in $(DB)"
+	@echo
+	@echo "Next:"
+	@echo "  duckdb $(DB) \"SELECT agency, count(*) FROM $(TABLE) WHERE year >= 2010 GROUP BY ALL ORDER BY 2 DESC\""
+	@echo "  python3 -c \"import duckdb; print(duckdb.connect('$(DB)', read_only=True).sql('SELECT year, count(*) FROM $(TABLE) GROUP BY ALL ORDER BY 1'))\""
+	@echo "  make demo again: nothing changed, so the load skips every partition"
 
 ## test: every test: unit, property, end-to-end (the built binary), and other engines reading the staged layout
 test: test-rust test-readers
 
-test-rust:
-	cargo test --release --locked --workspace
+test-rust: $(DUCKDB_LIB)
+	cargo test --release --locked --workspace $(CARGO_FEATURES)
 
 test-readers: build
 	bash tests/readers/run.sh $(PQSTAGE)
 
 ## bench: convert benchmark against DuckDB and Polars (ROWS=18000000 by default there); see BENCHMARKS.md
-bench: build
+bench: bench-convert bench-load-duckdb
+
+bench-convert: build
 	bash bench/convert.sh
 
+## bench-load-duckdb: load benchmark against DuckDB's own CREATE TABLE AS read_parquet (see BENCHMARKS.md)
+bench-load-duckdb: build
+	bash bench/load_duckdb.sh
+
 ## lint: formatting and clippy with warnings as errors
-lint:
+lint: $(DUCKDB_LIB)
 	cargo fmt --all -- --check
-	cargo clippy --release --locked --workspace --all-targets -- -D warnings
+	cargo clippy --release --locked --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
 
 clean:
-	rm -rf $(STAGE)/$(DATASET) $(SAMPLES) $(STAGE)/.pqstage-tmp
+	rm -rf $(STAGE)/$(DATASET) $(SAMPLES) $(STAGE)/.pqstage-tmp $(DB) $(DB).wal

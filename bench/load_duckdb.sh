@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# DuckDB load benchmark: `pqstage load duckdb` against DuckDB's own
+# `CREATE TABLE t AS SELECT * FROM read_parquet('…/**/*.parquet', hive_partitioning = true)`
+# from Python, on the same staged files, in the same run. Two peers:
+#   duckdb 1.5.6 — the engine pqstage links (the like-for-like comparison),
+#   duckdb 2.0.0 — the newest on PyPI.
+# Also: reload of an unchanged dataset, and the load after a correction to one
+# record (re-convert, then load: one partition replaced).
+#
+# Usage: bash bench/load_duckdb.sh          (part of `make bench`)
+#
+# Environment:
+#   ROWS=18000000   rows of the sample (the CSV is shared with bench/convert.sh)
+#   REPEAT=1        runs per measurement; the best wall time and the max RSS are reported
+#   PQSTAGE=...     binary (default ${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage)
+#
+# Files: bench/data/violations-$ROWS.csv (generated when missing) and a
+# corrected copy (one citation_id changed), the staged dataset in
+# bench/out/load/stage, DuckDB files and logs in bench/out/load, the report in
+# bench/out/load-duckdb-results.md. Peak RSS is MiB (`/usr/bin/time -v`).
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DATA="$BENCH/data"
+OUT="$BENCH/out/load"
+ROWS="${ROWS:-18000000}"
+REPEAT="${REPEAT:-1}"
+PQSTAGE="${PQSTAGE:-${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage}"
+CSV="$DATA/violations-$ROWS.csv"
+CSV_FIXED="$DATA/violations-$ROWS-corrected.csv"
+SPEC="$DATA/violations.spec.toml"
+STAGE="$OUT/stage"
+RESULTS="$OUT/results.tsv"
+REPORT="$BENCH/out/load-duckdb-results.md"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
+
+[[ "$ROWS" =~ ^[0-9]+$ && "$ROWS" -gt 0 ]] || die "ROWS must be a positive integer, got '$ROWS'"
+[[ "$REPEAT" =~ ^[0-9]+$ && "$REPEAT" -gt 0 ]] || die "REPEAT must be a positive integer, got '$REPEAT'"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
+[[ -x "$PQSTAGE" ]] || die "pqstage binary not found at $PQSTAGE (make build, or set PQSTAGE=)"
+mkdir -p "$DATA" "$OUT"
+
+# --- peers: one virtualenv per DuckDB version --------------------------------
+venv() { # name version -> prints the python
+  local dir="$BENCH/.venv-duckdb-$2"
+  if [[ ! -x "$dir/bin/python" ]] || ! "$dir/bin/python" -c "import duckdb, sys; sys.exit(duckdb.__version__ != '$2')" 2>/dev/null; then
+    log "installing duckdb==$2 into $dir"
+    python3 -m venv "$dir" >&2 || die "python3 -m venv failed"
+    "$dir/bin/pip" install -q --disable-pip-version-check "duckdb==$2" >&2 || die "pip install duckdb==$2 failed"
+  fi
+  echo "$dir/bin/python"
+}
+PY15="$(venv peer 1.5.6)"
+PY20="$(venv peer 2.0.0)"
+
+# --- data: the sample, a corrected copy, the staged dataset ------------------
+"$PQSTAGE" sample violations --spec-out "$SPEC"
+if [[ ! -s "$CSV" ]]; then
+  log "generating $CSV ($ROWS rows)"
+  "$PQSTAGE" sample violations --rows "$ROWS" --out "$CSV.tmp" && mv "$CSV.tmp" "$CSV"
+fi
+if [[ ! -s "$CSV_FIXED" || "$CSV_FIXED" -ot "$CSV" ]]; then
+  log "writing the corrected copy (one citation_id changed, same length)"
+  cp "$CSV" "$CSV_FIXED.tmp"
+  # The 1000th line that starts a record of OSHA: flip the last character of
+  # its citation_id (third field) in place.
+  "$PY20" - "$CSV_FIXED.tmp" <<'EOF'
+import sys
+path = sys.argv[1]
+with open(path, "r+b") as f:
+    seen, offset = 0, 0
+    for line in f:
+        if line.startswith(b"OSHA,"):
+            seen += 1
+            if seen == 1000:
+                fields = line.split(b",", 3)
+                pos = offset + len(fields[0]) + len(fields[1]) + len(fields[2]) + 1
+                f.seek(pos)
+                old = f.read(1)
+                f.seek(pos)
+                f.write(b"X" if old != b"X" else b"Y")
+                break
+        offset += len(line)
+    else:
+        sys.exit("no record to correct")
+EOF
+  mv "$CSV_FIXED.tmp" "$CSV_FIXED"
+fi
+convert() { # csv
+  "$PQSTAGE" convert "$1" --spec "$SPEC" --to "$STAGE" --dataset violations --no-progress >/dev/null
+}
+
+# --- measurement ---------------------------------------------------------------
+wall_of() {
+  sed -n 's/.*Elapsed (wall clock) time ([^)]*): *//p' "$1" |
+    awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f\n", s }'
+}
+rss_of() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1"; }
+: >"$RESULTS"
+# once LABEL CMD... : one timed run, appended to $RESULTS
+once() {
+  local label="$1" tfile="$OUT/time-$1.txt" logf="$OUT/log-$1.txt"
+  shift
+  if ! /usr/bin/time -v -o "$tfile" "$@" >"$logf" 2>&1; then
+    tail -n 20 "$logf" >&2 || true
+    die "$label failed (log: $logf)"
+  fi
+  printf '%s\t%s\t%s\n' "$label" "$(wall_of "$tfile")" "$(rss_of "$tfile")" >>"$RESULTS"
+  log "  $label: $(wall_of "$tfile") s, max RSS $(rss_of "$tfile") KiB; $(head -c 200 "$logf" | head -1)"
+}
+ctas() { # python db
+  rm -f "$2" "$2.wal"
+  "$1" -c '
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("CREATE TABLE t AS SELECT * FROM read_parquet(?, hive_partitioning = true)", [sys.argv[2] + "/**/*.parquet"])
+n = con.execute("SELECT count(*) FROM t").fetchone()[0]
+con.close()
+print(f"duckdb {duckdb.__version__}: {n} rows")
+' "$2" "$STAGE/violations"
+}
+full_load() {
+  rm -f "$OUT/pqstage.duckdb" "$OUT/pqstage.duckdb.wal"
+  "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pqstage.duckdb" --no-progress
+}
+
+log "converting $CSV into $STAGE"
+convert "$CSV"
+for ((i = 1; i <= REPEAT; i++)); do
+  log "run $i/$REPEAT"
+  cat "$STAGE"/violations/*/*.parquet >/dev/null # same page cache for everyone
+  once "duckdb-1.5.6" ctas "$PY15" "$OUT/peer15.duckdb"
+  once "duckdb-2.0.0" ctas "$PY20" "$OUT/peer20.duckdb"
+  once "pqstage" full_load
+  once "pqstage-unchanged" "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pqstage.duckdb" --no-progress
+  # A correction: re-convert (not timed), load, then restore the original.
+  convert "$CSV_FIXED"
+  once "pqstage-correction" "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pqstage.duckdb" --no-progress
+  grep -q '^loaded 1 partitions' "$OUT/log-pqstage-correction.txt" || die "the correction did not reload exactly one partition"
+  convert "$CSV"
+done
+
+# --- report ----------------------------------------------------------------------
+{
+  echo "## pqstage load duckdb benchmark ($ROWS rows, REPEAT=$REPEAT)"
+  echo
+  echo "- $("$PQSTAGE" --version), linking DuckDB 1.5.6; peers: Python duckdb 1.5.6 and 2.0.0"
+  echo "- staged: $(du -sb "$STAGE/violations" | cut -f1) bytes in $(find "$STAGE/violations" -name '*.parquet' -path '*year=*' | wc -l) files"
+  echo "- nproc $(nproc); cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo
+  awk -F'\t' '
+    { if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if ($3 > rss[$1]) rss[$1] = $3; if (!($1 in seen)) { order[++n] = $1; seen[$1] = 1 } }
+    function verdict(ok) { if (!ok) failed = 1; return ok ? "PASS" : "FAIL" }
+    END {
+      print "| run | wall s (best) | peak RSS MB | vs pqstage full load |"
+      print "| --- | ---: | ---: | ---: |"
+      for (i = 1; i <= n; i++) { l = order[i]; printf "| %s | %.2f | %.0f | %.2fx |\n", l, best[l], rss[l] / 1024, best[l] / best["pqstage"] }
+      print ""
+      r15 = best["pqstage"] / best["duckdb-1.5.6"]; r20 = best["pqstage"] / best["duckdb-2.0.0"]
+      printf "- full load: %.2fx DuckDB 1.5.6 CTAS (same engine), target <= 1.10x: %s\n", r15, verdict(r15 <= 1.10)
+      printf "- full load: %.2fx DuckDB 2.0.0 CTAS (newer engine), target <= 1.10x: %s\n", r20, verdict(r20 <= 1.10)
+      printf "- unchanged reload: %.2f s, target < 1 s: %s\n", best["pqstage-unchanged"], verdict(best["pqstage-unchanged"] < 1)
+      c = best["pqstage-correction"] / best["pqstage"]
+      printf "- correction reload: %.3fx the full load, target <= 0.2x: %s\n", c, verdict(c <= 0.2)
+      print ""
+      print (failed ? "RESULT: FAIL" : "RESULT: PASS")
+    }' "$RESULTS"
+} | tee "$REPORT"
+log "report written to $REPORT"
