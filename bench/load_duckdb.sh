@@ -110,30 +110,15 @@ once() {
   printf '%s\t%s\t%s\n' "$label" "$(wall_of "$tfile")" "$(rss_of "$tfile")" >>"$RESULTS"
   log "  $label: $(wall_of "$tfile") s, max RSS $(rss_of "$tfile") KiB; $(head -c 200 "$logf" | head -1)"
 }
-ctas() { # python db
-  rm -f "$2" "$2.wal"
-  "$1" -c '
-import sys, duckdb
-con = duckdb.connect(sys.argv[1])
-con.execute("CREATE TABLE t AS SELECT * FROM read_parquet(?, hive_partitioning = true)", [sys.argv[2] + "/**/*.parquet"])
-n = con.execute("SELECT count(*) FROM t").fetchone()[0]
-con.close()
-print(f"duckdb {duckdb.__version__}: {n} rows")
-' "$2" "$STAGE/violations"
-}
-full_load() {
-  rm -f "$OUT/pqstage.duckdb" "$OUT/pqstage.duckdb.wal"
-  "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pqstage.duckdb" --no-progress
-}
-
 log "converting $CSV into $STAGE"
 convert "$CSV"
 for ((i = 1; i <= REPEAT; i++)); do
   log "run $i/$REPEAT"
   cat "$STAGE"/violations/*/*.parquet >/dev/null # same page cache for everyone
-  once "duckdb-1.5.6" ctas "$PY15" "$OUT/peer15.duckdb"
-  once "duckdb-2.0.0" ctas "$PY20" "$OUT/peer20.duckdb"
-  once "pqstage" full_load
+  once "duckdb-1.5.6" "$PY15" "$BENCH/ctas.py" "$OUT/peer15.duckdb" "$STAGE/violations"
+  once "duckdb-2.0.0" "$PY20" "$BENCH/ctas.py" "$OUT/peer20.duckdb" "$STAGE/violations"
+  rm -f "$OUT/pqstage.duckdb" "$OUT/pqstage.duckdb.wal"
+  once "pqstage" "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pqstage.duckdb" --no-progress
   once "pqstage-unchanged" "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pqstage.duckdb" --no-progress
   # A correction: re-convert (not timed), load, then restore the original.
   convert "$CSV_FIXED"

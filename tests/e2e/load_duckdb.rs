@@ -391,3 +391,18 @@ fn group(n: i64) -> String {
     }
     out
 }
+
+#[test]
+fn a_database_file_named_like_a_schema_works() {
+    // The file's name is DuckDB's catalog name: `pqstage.duckdb` and
+    // `main.duckdb` collide with the schemas pqstage uses unless qualified.
+    let dir = staged_sample(1_000);
+    for db in ["pqstage.duckdb", "main.duckdb"] {
+        let out = ok(dir.path(), &["load", "duckdb", "stage", "--db", db, "--table", "main.violations"]);
+        assert!(out.contains("(1,000 rows)"), "{db}: {out}");
+        let out = ok(dir.path(), &["load", "duckdb", "stage", "--db", db, "--table", "main.violations"]);
+        assert!(out.contains("partitions unchanged, skipped"), "{db}: {out}");
+        let out = ok(dir.path(), &["summary", "--db", db, "--table", "main.violations"]);
+        assert!(out.contains("year  violations"), "{db}: {out}");
+    }
+}

@@ -29,7 +29,7 @@ use pqstage_stage::{Manifest, Stage};
 pub use error::DuckdbError;
 pub use summary::{summaries, Cell, ResultTable};
 
-use sql::{ident, literal, render, type_name, TableName};
+use sql::{ident, literal, render, state_table, type_name, TableName};
 
 /// What to load and how.
 #[derive(Debug, Clone)]
@@ -184,7 +184,10 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
     let in_scope = |key: Option<i64>| opts.years.as_ref().is_none_or(|ys| ys.contains(&key));
 
     let mut conn = open(&opts.db, opts.threads, false)?;
-    conn.execute_batch(sql::STATE).map_err(|e| DuckdbError::sql("create pqstage.load_state", e))?;
+    let catalog = sql::catalog(&conn).map_err(|e| DuckdbError::sql("read the catalog name", e))?;
+    let state_tbl = state_table(&catalog);
+    conn.execute_batch(&render(sql::STATE, &[("catalog", &ident(&catalog))]))
+        .map_err(|e| DuckdbError::sql("create pqstage.load_state", e))?;
     let tx = conn.transaction().map_err(|e| DuckdbError::sql("begin", e))?;
 
     // What the database holds now.
@@ -192,13 +195,13 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
     if let Some(have) = &existing {
         check_columns(&target, have, &columns)?;
     }
-    let quoted = target.quoted();
+    let quoted = target.qualified(&catalog);
     let recreate = existing.is_none() || (opts.force && opts.years.is_none());
     let actual = match (&existing, recreate) {
         (Some(_), false) => rows_per_key(&tx, &quoted, pcol.as_deref())?,
         _ => BTreeMap::new(),
     };
-    let state = if recreate { BTreeMap::new() } else { load_state(&tx, &opts.table)? };
+    let state = if recreate { BTreeMap::new() } else { load_state(&tx, &state_tbl, &opts.table)? };
 
     // The plan: every key in the manifest, the table or the state, in scope.
     let mut steps: Vec<Step<'_>> = Vec::new();
@@ -244,7 +247,7 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
     if recreate {
         tx.execute_batch(&format!("DROP TABLE IF EXISTS {quoted};"))
             .map_err(|e| DuckdbError::sql("drop the old table", e))?;
-        tx.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {};", ident(&target.schema)))
+        tx.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {}.{};", ident(&catalog), ident(&target.schema)))
             .map_err(|e| DuckdbError::sql("create schema", e))?;
         let defs = columns
             .iter()
@@ -256,7 +259,7 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
             .join(", ");
         tx.execute_batch(&render(sql::CREATE_TABLE, &[("table", &quoted), ("columns", &defs)]))
             .map_err(|e| DuckdbError::sql("create the table", e))?;
-        tx.execute("DELETE FROM pqstage.load_state WHERE table_name = ?", params![opts.table])
+        tx.execute(&format!("DELETE FROM {state_tbl} WHERE table_name = ?"), params![opts.table])
             .map_err(|e| DuckdbError::sql("reset pqstage.load_state", e))?;
     } else {
         // Every key being replaced or removed that the table holds rows of.
@@ -271,7 +274,7 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
         }
         for s in steps.iter().filter(|s| s.action != Action::Unchanged) {
             tx.execute(
-                "DELETE FROM pqstage.load_state WHERE table_name = ? AND partition_path = ?",
+                &format!("DELETE FROM {state_tbl} WHERE table_name = ? AND partition_path = ?"),
                 params![opts.table, s.path],
             )
             .map_err(|e| DuckdbError::sql("update pqstage.load_state", e))?;
@@ -301,8 +304,10 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
     for s in steps.iter().filter(|s| s.action.loaded()) {
         let p = s.entry.expect("loaded steps have a manifest entry");
         tx.execute(
-            "INSERT INTO pqstage.load_state (table_name, partition_path, partition_value, checksum, rows, dataset, \
-             manifest_created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            &format!(
+                "INSERT INTO {state_tbl} (table_name, partition_path, partition_value, checksum, rows, dataset, \
+                 manifest_created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
             params![opts.table, p.path, p.value, p.checksum, p.rows as i64, manifest.dataset, manifest.created_at],
         )
         .map_err(|e| DuckdbError::sql("update pqstage.load_state", e))?;
@@ -328,7 +333,7 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
 
     let rows_loaded = partitions.iter().filter(|p| p.action.loaded()).map(|p| p.rows).sum();
     Ok(LoadReport {
-        table: quoted,
+        table: target.quoted(),
         created: recreate,
         partitions,
         rows_loaded,
@@ -430,9 +435,9 @@ struct StateRow {
     rows: u64,
 }
 
-fn load_state(conn: &Connection, table: &str) -> Result<BTreeMap<Option<i64>, StateRow>, DuckdbError> {
+fn load_state(conn: &Connection, state_tbl: &str, table: &str) -> Result<BTreeMap<Option<i64>, StateRow>, DuckdbError> {
     let mut stmt = conn
-        .prepare("SELECT partition_value, checksum, rows FROM pqstage.load_state WHERE table_name = ?")
+        .prepare(&format!("SELECT partition_value, checksum, rows FROM {state_tbl} WHERE table_name = ?"))
         .map_err(|e| DuckdbError::sql("read pqstage.load_state", e))?;
     let rows = stmt
         .query_map(params![table], |r| {

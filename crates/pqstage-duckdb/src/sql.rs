@@ -3,7 +3,7 @@
 
 use pqstage_spec::ColumnType;
 
-/// Creates the `pqstage.load_state` table if missing.
+/// Creates the `pqstage.load_state` table if missing (`{catalog}`: the quoted catalog).
 pub const STATE: &str = include_str!("../../../sql/duckdb/state.sql");
 /// `CREATE TABLE {table} ({columns})`.
 pub const CREATE_TABLE: &str = include_str!("../../../sql/duckdb/create_table.sql");
@@ -74,10 +74,26 @@ impl TableName {
         Some(Self { schema: schema.to_string(), name: name.to_string() })
     }
 
-    /// `"schema"."name"`.
+    /// `"schema"."name"`, for messages.
     pub fn quoted(&self) -> String {
         format!("{}.{}", ident(&self.schema), ident(&self.name))
     }
+
+    /// `"catalog"."schema"."name"`: unambiguous even when the database file's
+    /// name (its catalog) equals a schema's, as `main.duckdb` or `pqstage.duckdb` do.
+    pub fn qualified(&self, catalog: &str) -> String {
+        format!("{}.{}", ident(catalog), self.quoted())
+    }
+}
+
+/// The state table, `"catalog".pqstage.load_state`.
+pub fn state_table(catalog: &str) -> String {
+    format!("{}.pqstage.load_state", ident(catalog))
+}
+
+/// The catalog (database) name DuckDB gave the open file.
+pub fn catalog(conn: &duckdb::Connection) -> Result<String, duckdb::Error> {
+    conn.query_row("SELECT current_database()", [], |r| r.get(0))
 }
 
 #[cfg(test)]
@@ -96,6 +112,7 @@ mod tests {
         assert_eq!(TableName::parse("s.v").unwrap().quoted(), r#""s"."v""#);
         assert!(TableName::parse("a.b.c").is_none());
         assert!(TableName::parse(".v").is_none());
+        assert_eq!(TableName::parse("v").unwrap().qualified("main"), r#""main"."main"."v""#);
     }
 
     #[test]

@@ -37,17 +37,19 @@ pub struct ResultTable {
 pub fn summaries(db: &Path, table: &str) -> Result<Vec<ResultTable>, DuckdbError> {
     let t = TableName::parse(table).ok_or_else(|| DuckdbError::BadTableName(table.to_string()))?;
     let conn = crate::open(db, None, true)?;
-    [sql::SUMMARY_BY_YEAR, sql::SUMMARY_TOP_COMPANIES].iter().map(|q| run(&conn, q, &t)).collect()
+    let catalog = sql::catalog(&conn).map_err(|e| DuckdbError::sql("read the catalog name", e))?;
+    let qualified = t.qualified(&catalog);
+    [sql::SUMMARY_BY_YEAR, sql::SUMMARY_TOP_COMPANIES].iter().map(|q| run(&conn, q, &qualified)).collect()
 }
 
-fn run(conn: &duckdb::Connection, template: &str, t: &TableName) -> Result<ResultTable, DuckdbError> {
+fn run(conn: &duckdb::Connection, template: &str, table: &str) -> Result<ResultTable, DuckdbError> {
     let title = template
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("--"))
         .map(|l| l.trim().trim_end_matches('.').to_string())
         .unwrap_or_default();
-    let query = render(template, &[("table", &t.quoted())]);
+    let query = render(template, &[("table", table)]);
     let what = "run a summary query";
     let mut stmt = conn.prepare(&query).map_err(|e| DuckdbError::sql(what, e))?;
     let mut rows = Vec::new();
