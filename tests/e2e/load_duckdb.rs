@@ -63,6 +63,9 @@ fn every_type_round_trips() {
     let out = ok(dir.path(), &["load", "duckdb", "stage", "--db", "t.duckdb"]);
     assert!(out.starts_with("loaded 5 partitions (5 rows) into \"main\".\"types\" (created)"), "{out}");
     let db = dir.path().join("t.duckdb");
+    // A new file gets the newest storage format of the linked DuckDB.
+    let version = query(&db, "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 't'");
+    assert_eq!(version, vec![vec![Some("v1.5.0+".to_string())]]);
 
     let types = query(&db, "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'types' ORDER BY ordinal_position");
     let types: Vec<String> = types

