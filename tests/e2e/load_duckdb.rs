@@ -177,6 +177,10 @@ fn rerun_skips_unchanged_and_a_correction_reloads_one_year() {
     let out = load(dir.path(), &["--years", "1990,1991", "--force"]);
     assert!(out.starts_with("loaded 2 partitions"), "{out}");
     assert!(!out.contains("skipped"), "partitions outside --years are not considered: {out}");
+    let o = run(dir.path(), &["load", "duckdb", "stage", "--db", "v.duckdb", "--years", "1850"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--years: year=1850 is not a partition of violations, nor loaded in the table"), "{err}");
     assert_eq!(per_year(&db, "violations"), manifest_per_year(&stage, "violations"));
 }
 

@@ -42,6 +42,14 @@ pub enum DuckdbError {
     /// `--years` was given for an unpartitioned table.
     #[error("table {0} is not partitioned; --years does not apply")]
     NotPartitioned(String),
+    /// `--years` named a partition that is neither staged nor loaded.
+    #[error("--years: {partition} is not a partition of {dataset}, nor loaded in the table")]
+    NoSuchPartition {
+        /// The partition asked for.
+        partition: String,
+        /// The dataset.
+        dataset: String,
+    },
     /// The existing table's columns are not the spec's.
     #[error(
         "table {table} conflicts with the staged spec at column {column}: {reason}; \

@@ -242,6 +242,15 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
         steps.push(Step { key, path, entry: None, action: Action::Removed });
     }
     steps.sort_by_key(|s| (s.key.is_none(), s.key));
+    if let Some(asked) = &opts.years {
+        if let Some(missing) = asked.iter().find(|k| !steps.iter().any(|s| s.key == **k)) {
+            let col = pcol.as_deref().unwrap_or("year");
+            return Err(DuckdbError::NoSuchPartition {
+                partition: partition_dir(col, *missing),
+                dataset: manifest.dataset.clone(),
+            });
+        }
+    }
 
     // Check the staged files before touching the table.
     let verify_started = Instant::now();
