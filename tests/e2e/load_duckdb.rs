@@ -367,7 +367,7 @@ fn rows_that_disagree_with_the_manifest_fail_with_exit_1() {
 
 #[test]
 fn summary_prints_the_named_queries() {
-    let dir = staged_sample(10_000);
+    let dir = staged_sample(50_000);
     load(dir.path(), &[]);
     let db = dir.path().join("v.duckdb");
     let out = ok(dir.path(), &["summary", "--db", "v.duckdb", "--table", "violations"]);
@@ -382,6 +382,7 @@ fn summary_prints_the_named_queries() {
             lines.iter().find(|l| l.starts_with(&format!("{year} "))).unwrap_or_else(|| panic!("{year} in {out}"));
         assert_eq!(&line[header_end - formatted.len()..header_end], formatted, "{line}");
     }
+    assert!(lines.iter().any(|l| l.starts_with("NULL ")), "the NULL year has its own line: {out}");
     let top = lines.iter().position(|l| l.starts_with("The ten companies")).unwrap();
     assert_eq!(lines.len() - top, 3 + 10, "title, header, rule and ten companies: {out}");
 }

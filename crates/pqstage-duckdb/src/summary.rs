@@ -11,7 +11,7 @@ use crate::DuckdbError;
 /// One formatted value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
-    /// The value as text ("" for NULL).
+    /// The value as text ("NULL" for NULL).
     pub text: String,
     /// True for numbers (printed right-aligned).
     pub numeric: bool,
@@ -71,7 +71,7 @@ fn cell(v: &Value, column: &str) -> Cell {
     let group = !column.ends_with("year");
     let num = |s: String| Cell { text: if group { group_digits(&s) } else { s }, numeric: true };
     match v {
-        Value::Null => Cell { text: String::new(), numeric: false },
+        Value::Null => Cell { text: "NULL".into(), numeric: false },
         Value::Boolean(b) => Cell { text: b.to_string(), numeric: false },
         Value::TinyInt(x) => num(x.to_string()),
         Value::SmallInt(x) => num(x.to_string()),
@@ -128,6 +128,6 @@ mod tests {
     fn years_are_not_grouped() {
         assert_eq!(cell(&Value::Int(1987), "year").text, "1987");
         assert_eq!(cell(&Value::BigInt(1987), "violations").text, "1,987");
-        assert!(!cell(&Value::Null, "year").numeric);
+        assert_eq!(cell(&Value::Null, "year"), Cell { text: "NULL".into(), numeric: false });
     }
 }
