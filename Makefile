@@ -33,9 +33,11 @@ CSV ?= $(SAMPLES)/violations-$(ROWS).csv
 SPEC ?= $(SAMPLES)/violations.toml
 PYTHON ?= python3
 DB ?= $(STAGE)/demo.duckdb
+PG := tests/pg/pg.sh
+PG_TEST_PORT ?= 55433
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb summary demo test test-rust test-readers bench bench-convert bench-load-duckdb lint clean
+.PHONY: all build sample convert status load-duckdb summary demo test test-rust test-readers pg-up pg-down bench bench-convert bench-load-duckdb lint clean
 
 all: build
 
@@ -86,8 +88,27 @@ demo: convert load-duckdb summary
 ## test: every test: unit, property, end-to-end (the built binary), and other engines reading the staged layout
 test: test-rust test-readers
 
+# The PostgreSQL tests need a server: test-rust starts a throwaway one on its
+# own port (tests/pg/pg.sh), unless PQSTAGE_PG_URL names one already running.
 test-rust: $(DUCKDB_LIB)
-	cargo test --release --locked --workspace $(CARGO_FEATURES)
+	@if [ -n "$$PQSTAGE_PG_URL" ]; then \
+	  echo "using the PostgreSQL at $$PQSTAGE_PG_URL"; \
+	  cargo test --release --locked --workspace $(CARGO_FEATURES); \
+	else \
+	  export PQSTAGE_PG_PORT=$(PG_TEST_PORT); \
+	  url=$$(bash $(PG) up) || exit 1; \
+	  echo "started a throwaway PostgreSQL at $$url"; \
+	  PQSTAGE_PG_URL=$$url cargo test --release --locked --workspace $(CARGO_FEATURES); rc=$$?; \
+	  bash $(PG) down; exit $$rc; \
+	fi
+
+## pg-up: start a throwaway PostgreSQL for manual use (prints its URL; PQSTAGE_PG_PORT, default 55432)
+pg-up:
+	@bash $(PG) up
+
+## pg-down: stop it and delete its data
+pg-down:
+	@bash $(PG) down
 
 test-readers: build
 	bash tests/readers/run.sh $(PQSTAGE)
