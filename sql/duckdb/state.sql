@@ -1,7 +1,7 @@
 -- pqstage's record of what each table holds: one row per loaded partition,
 -- with the manifest checksum it was loaded from. Lives in the DuckDB file
--- beside the data, so it commits and rolls back with the data. {catalog} is
--- the quoted catalog name (the file's name): a file called pqstage.duckdb has a
+-- beside the data, so it commits and rolls back with the data. Placeholder:
+-- catalog, the quoted catalog name (the file's name): a file called pqstage.duckdb has a
 -- catalog named like the schema, and only the full name is unambiguous.
 CREATE SCHEMA IF NOT EXISTS {catalog}.pqstage;
 CREATE TABLE IF NOT EXISTS {catalog}.pqstage.load_state (

@@ -16,6 +16,7 @@ fn help_matches_golden_files() {
         ("convert", vec!["convert", "--help"]),
         ("status", vec!["status", "--help"]),
         ("load-duckdb", vec!["load", "duckdb", "--help"]),
+        ("load-postgres", vec!["load", "postgres", "--help"]),
         ("summary", vec!["summary", "--help"]),
     ] {
         let got = ok(dir.path(), &args);

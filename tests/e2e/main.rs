@@ -8,3 +8,4 @@ mod convert_errors;
 mod convert_output;
 mod infer;
 mod load_duckdb;
+mod load_postgres;

@@ -16,7 +16,7 @@ set -euo pipefail
 port="${PQSTAGE_PG_PORT:-55432}"
 dir="${PQSTAGE_PG_DIR:-/tmp/pqstage-pg-$port}"
 bin="${PQSTAGE_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
-url="postgres://pqstage@127.0.0.1:$port/pqstage"
+url="postgres://pqtest@127.0.0.1:$port/pqstage"
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 [[ -x "$bin/initdb" && -x "$bin/pg_ctl" ]] ||
@@ -36,7 +36,7 @@ case "${1:-}" in
     mkdir -p "$dir"
     [[ "$(id -u)" == 0 ]] && chown postgres: "$dir"
     if [[ ! -f "$dir/data/PG_VERSION" ]]; then
-      as_server "$bin/initdb" -D "$dir/data" -U pqstage --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
+      as_server "$bin/initdb" -D "$dir/data" -U pqtest --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     fi
     if ! as_server "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
@@ -44,8 +44,8 @@ case "${1:-}" in
         -o "-p $port -k $dir -c listen_addresses=127.0.0.1 ${PQSTAGE_PG_OPTS:-}" start >/dev/null ||
         { tail -20 "$dir/server.log" >&2; die "pg_ctl start failed (port $port in use?)"; }
     fi
-    if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U pqstage -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'pqstage'" | grep -q 1; then
-      "$bin/psql" -h 127.0.0.1 -p "$port" -U pqstage -d postgres -qc "CREATE DATABASE pqstage" >/dev/null
+    if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U pqtest -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'pqstage'" | grep -q 1; then
+      "$bin/psql" -h 127.0.0.1 -p "$port" -U pqtest -d postgres -qc "CREATE DATABASE pqstage" >/dev/null
     fi
     echo "$url"
     ;;

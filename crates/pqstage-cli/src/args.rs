@@ -46,6 +46,42 @@ pub enum Command {
 pub enum LoadCommand {
     /// Load into a DuckDB file: new and changed partitions only, in one transaction.
     Duckdb(LoadDuckdbArgs),
+    /// Load into a year-partitioned PostgreSQL table: binary COPY, one transaction per year, swapped in.
+    Postgres(LoadPostgresArgs),
+}
+
+/// `pqstage load postgres`.
+#[derive(Debug, Args)]
+pub struct LoadPostgresArgs {
+    /// Stage root or dataset folder (a local folder or file:// URL).
+    pub stage: String,
+    /// postgres://user[:password]@host[:port]/database (default: libpq's PG* environment variables).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Target table (default: the staged table's name).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Schema of the target table.
+    #[arg(long, default_value = "public")]
+    pub schema: String,
+    /// Dataset under the stage root (default: the only one, or STAGE itself).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Years loaded at once, each on its own connection (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// An index besides the spec's, e.g. --index company_name,year. Repeatable.
+    #[arg(long, value_name = "COLS")]
+    pub index: Vec<String>,
+    /// Only these partitions, e.g. 2019,2020 (`null` is the NULL partition). Repeatable.
+    #[arg(long, value_name = "YEARS", value_delimiter = ',')]
+    pub years: Vec<String>,
+    /// Reload every selected partition, even unchanged ones.
+    #[arg(long)]
+    pub force: bool,
+    /// Skip checking the staged files' checksums against the manifest.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 /// `pqstage load duckdb`.

@@ -29,7 +29,8 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Self {
         let error = e.into();
         let data = error.downcast_ref::<pqstage_convert::ConvertError>().is_some_and(|c| c.is_data_error())
-            || error.downcast_ref::<pqstage_duckdb::DuckdbError>().is_some_and(|c| c.is_data_error());
+            || error.downcast_ref::<pqstage_duckdb::DuckdbError>().is_some_and(|c| c.is_data_error())
+            || error.downcast_ref::<pqstage_postgres::PgError>().is_some_and(|c| c.is_data_error());
         let code = if data { EXIT_DATA } else { EXIT_ERROR };
         Self { code, error }
     }

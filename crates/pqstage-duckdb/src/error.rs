@@ -111,6 +111,17 @@ pub enum DuckdbError {
     },
 }
 
+impl From<pqstage_stage::verify::FileProblem> for DuckdbError {
+    fn from(p: pqstage_stage::verify::FileProblem) -> Self {
+        use pqstage_stage::verify::FileProblem;
+        match p {
+            FileProblem::Missing(path) => Self::MissingFile(path),
+            FileProblem::Corrupt { path, reason } => Self::CorruptFile { path, reason },
+            FileProblem::Io { path, source } => Self::Io { op: "read", path, source },
+        }
+    }
+}
+
 impl DuckdbError {
     pub(crate) fn sql(what: &'static str, source: duckdb::Error) -> Self {
         Self::Sql { what, source }

@@ -17,13 +17,15 @@ mod error;
 mod sql;
 mod summary;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use duckdb::{params, Config, Connection};
-use pqstage_stage::manifest::{partition_dir, Checksummer, PartitionEntry, TableEntry};
+use pqstage_stage::manifest::{PartitionEntry, TableEntry};
+pub use pqstage_stage::plan::Action;
+use pqstage_stage::plan::{plan, Recorded};
+use pqstage_stage::verify::check_files;
 use pqstage_stage::{Manifest, Stage};
 
 pub use error::DuckdbError;
@@ -46,30 +48,6 @@ pub struct LoadOptions {
     pub threads: Option<usize>,
     /// Check each file's checksum against the manifest before loading it.
     pub verify_checksums: bool,
-}
-
-/// Why a partition was (or was not) loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Loaded: not in the table before.
-    New,
-    /// Replaced: its checksum in the manifest changed.
-    Changed,
-    /// Replaced: the state matched but the table did not hold what the state says.
-    Repaired(String),
-    /// Replaced because `--force` was given.
-    Forced,
-    /// Skipped: the table already holds this partition's data.
-    Unchanged,
-    /// Deleted: the table held this key, the manifest no longer does.
-    Removed,
-}
-
-impl Action {
-    /// True when the partition's rows were (re)inserted.
-    pub fn loaded(&self) -> bool {
-        matches!(self, Self::New | Self::Changed | Self::Repaired(_) | Self::Forced)
-    }
 }
 
 /// One partition's outcome.
@@ -159,14 +137,6 @@ fn source_table<'m>(manifest: &'m Manifest, target: &TableName) -> Result<&'m Ta
     }
 }
 
-/// The plan for one partition key.
-struct Step<'m> {
-    key: Option<i64>,
-    path: String,
-    entry: Option<&'m PartitionEntry>,
-    action: Action,
-}
-
 /// Loads the dataset `manifest` of `stage` into the DuckDB table of `opts`.
 ///
 /// # Errors
@@ -188,7 +158,6 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
             return Err(DuckdbError::NotPartitioned(table.name.clone()));
         }
     }
-    let in_scope = |key: Option<i64>| opts.years.as_ref().is_none_or(|ys| ys.contains(&key));
 
     let mut conn = open(&opts.db, opts.threads, false)?;
     let catalog = sql::catalog(&conn).map_err(|e| DuckdbError::sql("read the catalog name", e))?;
@@ -211,51 +180,13 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
     let state = if recreate { BTreeMap::new() } else { load_state(&tx, &state_tbl, &opts.table)? };
 
     // The plan: every key in the manifest, the table or the state, in scope.
-    let mut steps: Vec<Step<'_>> = Vec::new();
-    let mut seen = BTreeSet::new();
-    for p in &table.partitions {
-        if !in_scope(p.value) {
-            continue;
-        }
-        seen.insert(p.value);
-        let action = if existing.is_none() {
-            Action::New
-        } else if opts.force {
-            Action::Forced
-        } else {
-            match (state.get(&p.value), actual.get(&p.value).copied().unwrap_or(0)) {
-                (None, 0) => Action::New,
-                (None, n) => Action::Repaired(format!("the table holds {n} rows pqstage did not record")),
-                (Some(s), _) if s.checksum != p.checksum => Action::Changed,
-                (Some(s), n) if s.rows != p.rows || n != p.rows => {
-                    Action::Repaired(format!("the table holds {n} rows, the manifest says {}", p.rows))
-                }
-                (Some(_), _) => Action::Unchanged,
-            }
-        };
-        steps.push(Step { key: p.value, path: p.path.clone(), entry: Some(p), action });
-    }
-    let stale: BTreeSet<Option<i64>> =
-        actual.keys().chain(state.keys()).copied().filter(|k| in_scope(*k) && !seen.contains(k)).collect();
-    for key in stale {
-        let path = pcol.as_deref().map(|c| partition_dir(c, key)).unwrap_or_default();
-        steps.push(Step { key, path, entry: None, action: Action::Removed });
-    }
-    steps.sort_by_key(|s| (s.key.is_none(), s.key));
-    if let Some(asked) = &opts.years {
-        if let Some(missing) = asked.iter().find(|k| !steps.iter().any(|s| s.key == **k)) {
-            let col = pcol.as_deref().unwrap_or("year");
-            return Err(DuckdbError::NoSuchPartition {
-                partition: partition_dir(col, *missing),
-                dataset: manifest.dataset.clone(),
-            });
-        }
-    }
+    let steps = plan(table, &state, &actual, existing.is_some(), opts.force, opts.years.as_deref())
+        .map_err(|partition| DuckdbError::NoSuchPartition { partition, dataset: manifest.dataset.clone() })?;
 
     // Check the staged files before touching the table.
     let verify_started = Instant::now();
     let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
-    check_files(&dataset_dir, &to_load, opts.verify_checksums, opts.threads)?;
+    check_files(&dataset_dir, &to_load, opts.verify_checksums, opts.threads).map_err(DuckdbError::from)?;
     let verify_seconds = verify_started.elapsed().as_secs_f64();
 
     // Apply.
@@ -445,83 +376,15 @@ fn rows_per_key(conn: &Connection, table: &str, pcol: Option<&str>) -> Result<BT
     Ok(rows)
 }
 
-/// A row of `pqstage.load_state`.
-struct StateRow {
-    checksum: String,
-    rows: u64,
-}
-
-fn load_state(conn: &Connection, state_tbl: &str, table: &str) -> Result<BTreeMap<Option<i64>, StateRow>, DuckdbError> {
+fn load_state(conn: &Connection, state_tbl: &str, table: &str) -> Result<BTreeMap<Option<i64>, Recorded>, DuckdbError> {
     let mut stmt = conn
         .prepare(&format!("SELECT partition_value, checksum, rows FROM {state_tbl} WHERE table_name = ?"))
         .map_err(|e| DuckdbError::sql("read pqstage.load_state", e))?;
     let rows = stmt
         .query_map(params![table], |r| {
-            Ok((r.get::<_, Option<i64>>(0)?, StateRow { checksum: r.get(1)?, rows: r.get::<_, i64>(2)? as u64 }))
+            Ok((r.get::<_, Option<i64>>(0)?, Recorded { checksum: r.get(1)?, rows: r.get::<_, i64>(2)? as u64 }))
         })
         .and_then(Iterator::collect::<Result<BTreeMap<_, _>, _>>)
         .map_err(|e| DuckdbError::sql("read pqstage.load_state", e))?;
     Ok(rows)
-}
-
-/// Checks that every file to load exists with the manifest's size and, when
-/// asked, its checksum. Files are hashed on `threads` threads.
-fn check_files(
-    dir: &Path,
-    partitions: &[&PartitionEntry],
-    checksums: bool,
-    threads: Option<usize>,
-) -> Result<(), DuckdbError> {
-    let files: Vec<_> = partitions.iter().flat_map(|p| p.files.iter()).collect();
-    for f in &files {
-        let path = dir.join(&f.path);
-        let meta = std::fs::metadata(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => DuckdbError::MissingFile(path.clone()),
-            _ => DuckdbError::Io { op: "stat", path: path.clone(), source },
-        })?;
-        if meta.len() != f.bytes {
-            return Err(DuckdbError::CorruptFile {
-                path,
-                reason: format!("{} bytes, the manifest says {}", meta.len(), f.bytes),
-            });
-        }
-    }
-    if !checksums || files.is_empty() {
-        return Ok(());
-    }
-    let workers = threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
-        .clamp(1, files.len());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| -> Result<(), DuckdbError> {
-                    let mut buf = vec![0u8; 1 << 20];
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(f) = files.get(i) else { return Ok(()) };
-                        let path = dir.join(&f.path);
-                        let io = |source| DuckdbError::Io { op: "read", path: path.clone(), source };
-                        let mut file = std::fs::File::open(&path).map_err(io)?;
-                        let mut sum = Checksummer::new();
-                        loop {
-                            let n = file.read(&mut buf).map_err(io)?;
-                            if n == 0 {
-                                break;
-                            }
-                            sum.update(&buf[..n]);
-                        }
-                        if sum.finish() != f.checksum {
-                            return Err(DuckdbError::CorruptFile {
-                                path: path.clone(),
-                                reason: "its checksum is not the manifest's (the file changed after convert)".into(),
-                            });
-                        }
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().try_for_each(|h| h.join().expect("checksum worker panicked"))
-    })
 }

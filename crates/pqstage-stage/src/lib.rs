@@ -16,6 +16,8 @@
 
 mod location;
 pub mod manifest;
+pub mod plan;
+pub mod verify;
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;

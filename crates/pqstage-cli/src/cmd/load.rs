@@ -1,10 +1,13 @@
-//! `pqstage load duckdb`.
+//! `pqstage load duckdb` and `pqstage load postgres`.
 
 use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use pqstage_duckdb::{Action, LoadOptions};
 
-use crate::args::{Cli, LoadDuckdbArgs};
+use crate::args::{Cli, LoadDuckdbArgs, LoadPostgresArgs};
 use crate::output::{count, out};
 use crate::Failure;
 
@@ -83,6 +86,91 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
     }
     if cli.verbose {
         out(&format!("checked staged files in {:.2} s", r.verify_seconds))?;
+    }
+    Ok(())
+}
+
+pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
+    let (stage, manifest) = super::status::open_dataset(&a.stage, a.dataset.as_deref())?;
+    let table = a.table.clone().or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
+    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let opts = pqstage_postgres::LoadOptions {
+        db: a.db.clone(),
+        schema: a.schema.clone(),
+        table,
+        jobs,
+        indexes: a.index.iter().map(|i| i.split(',').map(|c| c.trim().to_string()).collect()).collect(),
+        years: parse_years(&a.years)?,
+        force: a.force,
+        verify_checksums: !a.no_verify,
+    };
+    let progress = Arc::new(pqstage_postgres::Progress::default());
+    let talk = !cli.quiet && !cli.no_progress && std::io::stderr().is_terminal();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = talk.then(|| {
+        let (p, stop) = (progress.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                let (sent, total) = (p.rows_sent.load(Ordering::Relaxed), p.rows_total.load(Ordering::Relaxed));
+                let rate = sent as f64 / start.elapsed().as_secs_f64().max(0.001);
+                let eta = if rate > 0.0 { (total.saturating_sub(sent)) as f64 / rate } else { 0.0 };
+                eprint!(
+                    "\r\x1b[2K{}/{} partitions, {} of {} rows, {} rows/s, ETA {:.0} s",
+                    p.partitions_done.load(Ordering::Relaxed),
+                    p.partitions_total.load(Ordering::Relaxed),
+                    count(sent),
+                    count(total),
+                    count(rate as u64),
+                    eta
+                );
+            }
+            eprint!("\r\x1b[2K");
+        })
+    });
+    let result = pqstage_postgres::load(&stage, &manifest, &opts, &progress);
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = ticker {
+        let _ = t.join();
+    }
+    let r = result?;
+    if cli.quiet {
+        return Ok(());
+    }
+    let n = |f: fn(&Action) -> bool| r.partitions.iter().filter(|p| f(&p.action)).count();
+    let (loaded, unchanged, removed) =
+        (n(Action::loaded), n(|a| *a == Action::Unchanged), n(|a| *a == Action::Removed));
+    let head = if loaded == 0 && removed == 0 {
+        format!("{unchanged} partitions unchanged, skipped")
+    } else {
+        let mut s = format!("loaded {loaded} partitions ({} rows) into {}", count(r.rows_loaded), r.table);
+        if r.created {
+            s.push_str(" (created)");
+        }
+        if unchanged > 0 {
+            s.push_str(&format!(", {unchanged} unchanged, skipped"));
+        }
+        if removed > 0 {
+            s.push_str(&format!(", {removed} removed"));
+        }
+        s
+    };
+    out(&format!("{head} ({:.2} s)", r.seconds))?;
+    if loaded + removed > 0 || cli.verbose {
+        out(&format!("  {:<34} {:>12} {:>9}  result", "partition", "rows", "seconds"))?;
+        for p in &r.partitions {
+            let what = match &p.action {
+                Action::Unchanged if !cli.verbose => continue,
+                Action::Unchanged => "skipped (unchanged)".to_string(),
+                Action::New => "loaded (new)".to_string(),
+                Action::Changed => "loaded (changed)".to_string(),
+                Action::Repaired(why) => format!("reloaded: {why}"),
+                Action::Forced => "reloaded (--force)".to_string(),
+                Action::Removed => "removed (no longer staged)".to_string(),
+            };
+            out(&format!("  {:<34} {:>12} {:>9.2}  {what}", p.path, count(p.rows), p.seconds))?;
+        }
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Convert(a) => convert::run(cli, a),
         Command::Status(a) => status::run(cli, a),
         Command::Load(LoadCommand::Duckdb(a)) => load::duckdb(cli, a),
+        Command::Load(LoadCommand::Postgres(a)) => load::postgres(cli, a),
         Command::Summary(a) => summary::run(cli, a),
     }
 }

@@ -1,0 +1,621 @@
+//! `pqstage load postgres`: each year is one unit of work, in one transaction
+//! on its own connection:
+//!
+//! 1. create a standalone table shaped like the parent;
+//! 2. `COPY … FROM STDIN (FORMAT binary, FREEZE)`, encoded from the Parquet's
+//!    Arrow batches; the row count COPY reports must be the manifest's;
+//! 3. the CHECK constraint matching the partition bound, the indexes, ANALYZE;
+//! 4. detach and drop the old partition, attach the new one, record the
+//!    manifest checksum in `pqstage.load_state`; commit.
+//!
+//! Readers see the old year until the commit and the new one after it. A
+//! killed load rolls back the open transactions, so no half table is left;
+//! years committed before are recorded, so a rerun loads only the rest.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use pqstage_spec::{ColumnType, OutputColumn};
+use pqstage_stage::manifest::{PartitionEntry, TableEntry};
+use pqstage_stage::plan::{plan, Action, Recorded, Step};
+use pqstage_stage::verify::{check_files, FileProblem};
+use pqstage_stage::{Manifest, Stage};
+
+use crate::encode::{encode_batch, Constant, HEADER, TRAILER};
+use crate::error::PgError;
+
+const STATE: &str = include_str!("../../../sql/postgres/state.sql");
+const CREATE_PARENT: &str = include_str!("../../../sql/postgres/create_parent.sql");
+const CREATE_LOAD_TABLE: &str = include_str!("../../../sql/postgres/create_load_table.sql");
+const COPY: &str = include_str!("../../../sql/postgres/copy.sql");
+const SWAP: &str = include_str!("../../../sql/postgres/swap.sql");
+const PARTITIONS: &str = include_str!("../../../sql/postgres/partitions.sql");
+const TABLE_COLUMNS: &str = include_str!("../../../sql/postgres/table_columns.sql");
+
+/// What to load and how.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Connection URL; `None`: libpq's `PG*` environment variables.
+    pub db: Option<String>,
+    /// Schema of the target table.
+    pub schema: String,
+    /// Target table.
+    pub table: String,
+    /// Partitions loaded at once, each on its own connection.
+    pub jobs: usize,
+    /// Indexes besides the spec's, each a list of columns.
+    pub indexes: Vec<Vec<String>>,
+    /// Only these partition keys; all when `None`.
+    pub years: Option<Vec<Option<i64>>>,
+    /// Reload every selected partition, even unchanged ones.
+    pub force: bool,
+    /// Check each file's checksum against the manifest before loading.
+    pub verify_checksums: bool,
+}
+
+/// Counters a progress display can poll.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Partitions to load.
+    pub partitions_total: AtomicUsize,
+    /// Partitions committed.
+    pub partitions_done: AtomicUsize,
+    /// Rows to load.
+    pub rows_total: AtomicU64,
+    /// Rows sent so far.
+    pub rows_sent: AtomicU64,
+}
+
+/// One partition's outcome.
+#[derive(Debug, Clone)]
+pub struct PartitionReport {
+    /// Folder name, e.g. `year=1987`.
+    pub path: String,
+    /// Key value (`None`: the NULL partition).
+    pub value: Option<i64>,
+    /// Rows the partition holds after the load (0 when removed).
+    pub rows: u64,
+    /// What was done.
+    pub action: Action,
+    /// Seconds the partition's transaction took (0 when skipped).
+    pub seconds: f64,
+}
+
+/// The outcome of a load.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// The parent table, quoted.
+    pub table: String,
+    /// True when the parent table was created by this load.
+    pub created: bool,
+    /// Every partition in scope, in key order.
+    pub partitions: Vec<PartitionReport>,
+    /// Rows loaded.
+    pub rows_loaded: u64,
+    /// Seconds in all.
+    pub seconds: f64,
+}
+
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn render(template: &str, vars: &[(&str, &str)]) -> String {
+    vars.iter().fold(template.to_string(), |s, (k, v)| s.replace(&format!("{{{k}}}"), v))
+}
+
+/// PostgreSQL's name of a spec type, as `format_type` spells it.
+pub fn pg_type(ty: ColumnType) -> String {
+    match ty {
+        ColumnType::Bool => "boolean".into(),
+        ColumnType::Int16 => "smallint".into(),
+        ColumnType::Int32 => "integer".into(),
+        ColumnType::Int64 => "bigint".into(),
+        ColumnType::Float64 => "double precision".into(),
+        ColumnType::Decimal { precision, scale } => format!("numeric({precision},{scale})"),
+        ColumnType::Date => "date".into(),
+        ColumnType::Timestamp => "timestamp without time zone".into(),
+        ColumnType::TimestampTz => "timestamp with time zone".into(),
+        ColumnType::Text => "text".into(),
+    }
+}
+
+/// The connection settings: the URL, or libpq's environment variables.
+pub fn config(db: Option<&str>) -> Result<postgres::Config, PgError> {
+    if let Some(url) = db {
+        return url.parse().map_err(|_| PgError::BadUrl(url.to_string()));
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let mut c = postgres::Config::new();
+    let user = env("PGUSER").or_else(|| env("USER")).unwrap_or_else(|| "postgres".into());
+    c.host(&env("PGHOST").unwrap_or_else(|| "/var/run/postgresql".into()));
+    c.port(env("PGPORT").and_then(|p| p.parse().ok()).unwrap_or(5432));
+    c.dbname(&env("PGDATABASE").unwrap_or_else(|| user.clone()));
+    c.user(&user);
+    if let Some(p) = env("PGPASSWORD") {
+        c.password(p);
+    }
+    c.application_name(&env("PGAPPNAME").unwrap_or_else(|| "pqstage".into()));
+    Ok(c)
+}
+
+/// Where a configuration points, for messages (never the password).
+fn describe(c: &postgres::Config) -> String {
+    let host = match c.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", c.get_dbname().unwrap_or(""))
+}
+
+/// Connects, turning failures into [`PgError::Unreachable`] or [`PgError::Auth`].
+pub fn connect(c: &postgres::Config) -> Result<postgres::Client, PgError> {
+    c.connect(postgres::NoTls).map_err(|e| {
+        let target = describe(c);
+        match e.as_db_error() {
+            Some(db) if db.code().code().starts_with("28") => {
+                PgError::Auth { target, user: c.get_user().unwrap_or("").to_string(), detail: db.message().to_string() }
+            }
+            Some(db) => PgError::Unreachable { target, detail: db.message().to_string() },
+            None => {
+                let detail = std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
+                PgError::Unreachable { target, detail }
+            }
+        }
+    })
+}
+
+/// Names of a partition's tables: the attached one and the one being loaded.
+fn partition_names(table: &str, key: Option<i64>) -> (String, String) {
+    let suffix = match key {
+        Some(y) if y < 0 => format!("_pm{}", y.unsigned_abs()),
+        Some(y) => format!("_p{y}"),
+        None => "_pnull".to_string(),
+    };
+    // PostgreSQL truncates names at 63 bytes; keep the suffixes.
+    let mut base = table.to_string();
+    while base.len() + suffix.len() + "_load".len() > 63 {
+        base.pop();
+    }
+    (format!("{base}{suffix}"), format!("{base}{suffix}_load"))
+}
+
+/// The shared plan of a load, read by every worker.
+struct Job<'a> {
+    opts: &'a LoadOptions,
+    config: postgres::Config,
+    table: &'a TableEntry,
+    dataset: &'a str,
+    dataset_dir: PathBuf,
+    parent: String,
+    key: String,
+    columns: Vec<OutputColumn>,
+    indexes: Vec<Vec<String>>,
+    attached: BTreeMap<Option<i64>, String>,
+    swap: Mutex<()>,
+    failed: AtomicBool,
+    progress: &'a Progress,
+}
+
+/// Loads the dataset `manifest` of `stage` into the PostgreSQL table of `opts`.
+///
+/// # Errors
+/// See [`PgError`]. Partitions committed before an error stay loaded.
+pub fn load(
+    stage: &Stage,
+    manifest: &Manifest,
+    opts: &LoadOptions,
+    progress: &Progress,
+) -> Result<LoadReport, PgError> {
+    let started = Instant::now();
+    let table = match manifest.tables.as_slice() {
+        [only] => only,
+        many => many.iter().find(|t| t.name == opts.table).ok_or_else(|| PgError::NoSuchPartition {
+            partition: format!("table {}", opts.table),
+            dataset: manifest.dataset.clone(),
+        })?,
+    };
+    let key = table.partition_column.clone().ok_or_else(|| PgError::NotPartitioned(table.name.clone()))?;
+    let root = stage.local_root().ok_or_else(|| PgError::NotLocal(stage.url()))?;
+    let dataset_dir = root.join(&manifest.dataset);
+    let columns = table.spec.output_columns();
+    let parent = format!("{}.{}", ident(&opts.schema), ident(&opts.table));
+    let mut indexes = table.spec.target.indexes.clone();
+    indexes.extend(opts.indexes.iter().cloned());
+    indexes.dedup();
+
+    let config = config(opts.db.as_deref())?;
+    let mut client = connect(&config)?;
+    client.batch_execute(STATE).map_err(|e| PgError::sql("create pqstage.load_state", &e))?;
+
+    // The parent: check it, or create it with its indexes.
+    let have: Vec<(String, String)> = client
+        .query(TABLE_COLUMNS, &[&parent])
+        .map_err(|e| PgError::sql("read the table's columns", &e))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let created = have.is_empty();
+    if created {
+        let defs = columns
+            .iter()
+            .map(|c| format!("{} {}{}", ident(&c.name), pg_type(c.ty), if c.nullable { "" } else { " NOT NULL" }))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ddl = format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\n{}",
+            ident(&opts.schema),
+            render(CREATE_PARENT, &[("table", &parent), ("columns", &defs), ("key", &ident(&key))])
+        );
+        client.batch_execute(&ddl).map_err(|e| PgError::sql(format!("create {parent}"), &e))?;
+    } else {
+        check_columns(&parent, &have, &columns)?;
+    }
+    for cols in &indexes {
+        if let Some(bad) = cols.iter().find(|c| !columns.iter().any(|o| o.name == **c)) {
+            return Err(PgError::Conflict {
+                table: parent.clone(),
+                column: bad.clone(),
+                reason: "an index names it, but the spec has no such column".into(),
+            });
+        }
+        let name = index_name(&opts.table, cols);
+        let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+        client
+            .batch_execute(&format!("CREATE INDEX IF NOT EXISTS {} ON {parent} ({list})", ident(&name)))
+            .map_err(|e| PgError::sql(format!("create index on {parent} ({list})"), &e))?;
+    }
+
+    // What the database holds: attached partitions, their rows, the state.
+    let mut attached = BTreeMap::new();
+    for r in client.query(PARTITIONS, &[&parent]).map_err(|e| PgError::sql("list partitions", &e))? {
+        let name: String = r.get(0);
+        let bound: String = r.get(1);
+        attached.insert(bound_key(&bound), name);
+    }
+    let mut held = BTreeMap::new();
+    if !attached.is_empty() {
+        let q = format!("SELECT {k}::bigint, count(*) FROM {parent} GROUP BY 1", k = ident(&key));
+        for r in client.query(&q, &[]).map_err(|e| PgError::sql("count rows per partition", &e))? {
+            held.insert(r.get::<_, Option<i64>>(0), r.get::<_, i64>(1) as u64);
+        }
+    }
+    let mut state = BTreeMap::new();
+    for r in client
+        .query(
+            "SELECT partition_value, checksum, rows FROM pqstage.load_state WHERE table_schema = $1 AND table_name = $2",
+            &[&opts.schema, &opts.table],
+        )
+        .map_err(|e| PgError::sql("read pqstage.load_state", &e))?
+    {
+        let key: Option<i64> = r.get(0);
+        if attached.contains_key(&key) {
+            state.insert(key, Recorded { checksum: r.get(1), rows: r.get::<_, i64>(2) as u64 });
+        }
+    }
+
+    let steps = plan(table, &state, &held, !created, opts.force, opts.years.as_deref())
+        .map_err(|partition| PgError::NoSuchPartition { partition, dataset: manifest.dataset.clone() })?;
+    let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
+    check_files(&dataset_dir, &to_load, opts.verify_checksums, Some(opts.jobs)).map_err(|p| match p {
+        FileProblem::Missing(path) => PgError::MissingFile(path),
+        FileProblem::Corrupt { path, reason } => PgError::CorruptFile { path, reason },
+        FileProblem::Io { path, source } => PgError::CorruptFile { path, reason: source.to_string() },
+    })?;
+    progress.partitions_total.store(to_load.len(), Ordering::Relaxed);
+    progress.rows_total.store(to_load.iter().map(|p| p.rows).sum(), Ordering::Relaxed);
+
+    // Keys no longer staged: detach and drop, in one short transaction each.
+    for s in steps.iter().filter(|s| s.action == Action::Removed) {
+        let mut tx = client.transaction().map_err(|e| PgError::sql("begin", &e))?;
+        if let Some(name) = attached.get(&s.key) {
+            let part = format!("{}.{}", ident(&opts.schema), ident(name));
+            tx.batch_execute(&format!("ALTER TABLE {parent} DETACH PARTITION {part}; DROP TABLE {part};"))
+                .map_err(|e| PgError::sql(format!("remove {}", s.path), &e))?;
+        }
+        tx.execute(
+            "DELETE FROM pqstage.load_state WHERE table_schema = $1 AND table_name = $2 AND partition_path = $3",
+            &[&opts.schema, &opts.table, &s.path],
+        )
+        .map_err(|e| PgError::sql("update pqstage.load_state", &e))?;
+        tx.commit().map_err(|e| PgError::sql("commit", &e))?;
+    }
+    drop(client);
+
+    // Load: `jobs` workers, each on its own connection, biggest partitions first.
+    let job = Job {
+        opts,
+        config,
+        table,
+        dataset: &manifest.dataset,
+        dataset_dir,
+        parent: parent.clone(),
+        key,
+        columns,
+        indexes,
+        attached,
+        swap: Mutex::new(()),
+        failed: AtomicBool::new(false),
+        progress,
+    };
+    let mut queue: Vec<&Step<'_>> = steps.iter().filter(|s| s.action.loaded()).collect();
+    queue.sort_by_key(|s| std::cmp::Reverse(s.entry.map_or(0, |p| p.rows)));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<BTreeMap<Option<i64>, Result<f64, PgError>>> = Mutex::new(BTreeMap::new());
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.clamp(1, queue.len().max(1)) {
+            scope.spawn(|| {
+                let mut client = None;
+                loop {
+                    if job.failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(step) = queue.get(i) else { return };
+                    let t = Instant::now();
+                    let r = match client.as_mut() {
+                        Some(c) => Ok(c),
+                        None => connect(&job.config).map(|c| client.insert(c)),
+                    }
+                    .and_then(|c| job.load_partition(c, step));
+                    if r.is_err() {
+                        job.failed.store(true, Ordering::Relaxed);
+                    }
+                    results.lock().expect("results lock").insert(step.key, r.map(|()| t.elapsed().as_secs_f64()));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results lock");
+    if let Some(key) = results.iter().find(|(_, r)| r.is_err()).map(|(k, _)| *k) {
+        return Err(results.remove(&key).expect("present").expect_err("an error"));
+    }
+
+    let partitions: Vec<PartitionReport> = steps
+        .iter()
+        .map(|s| PartitionReport {
+            path: s.path.clone(),
+            value: s.key,
+            rows: s.entry.map_or(0, |p| p.rows),
+            action: s.action.clone(),
+            seconds: results.get(&s.key).and_then(|r| r.as_ref().ok()).copied().unwrap_or(0.0),
+        })
+        .collect();
+    Ok(LoadReport {
+        table: parent,
+        created,
+        rows_loaded: partitions.iter().filter(|p| p.action.loaded()).map(|p| p.rows).sum(),
+        partitions,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+impl Job<'_> {
+    /// One partition, in one transaction: create, COPY, constrain, index,
+    /// analyse, swap, record.
+    fn load_partition(&self, client: &mut postgres::Client, step: &Step<'_>) -> Result<(), PgError> {
+        let entry = step.entry.expect("a loaded step has a manifest entry");
+        let schema = ident(&self.opts.schema);
+        let (final_name, load_name) = partition_names(&self.opts.table, step.key);
+        let load = format!("{schema}.{}", ident(&load_name));
+        let final_ = format!("{schema}.{}", ident(&final_name));
+        let what = |w: &str| format!("{w} {} ({})", step.path, load);
+        let sql = |w: &str, e: postgres::Error| PgError::sql(what(w), &e);
+
+        let mut tx = client.transaction().map_err(|e| sql("begin", e))?;
+        let defs = self
+            .columns
+            .iter()
+            .map(|c| format!("{} {}{}", ident(&c.name), pg_type(c.ty), if c.nullable { "" } else { " NOT NULL" }))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tx.batch_execute(&render(CREATE_LOAD_TABLE, &[("table", &load), ("columns", &defs)]))
+            .map_err(|e| sql("create", e))?;
+
+        // COPY, encoded from the Parquet batches.
+        let names = self.columns.iter().map(|c| ident(&c.name)).collect::<Vec<_>>().join(", ");
+        let copy = render(COPY, &[("table", &load), ("names", &names)]);
+        let mut writer = tx.copy_in(&copy).map_err(|e| sql("copy into", e))?;
+        let constant = [Constant::Int4(step.key.map(|y| y as i32))];
+        let file_columns: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).filter(|n| *n != self.key).collect();
+        let mut buf = Vec::with_capacity(2 << 20);
+        buf.extend_from_slice(HEADER);
+        let io = |e: std::io::Error| PgError::Sql { what: what("copy into"), detail: e.to_string() };
+        for f in &entry.files {
+            let path = self.dataset_dir.join(&f.path);
+            for batch in read_parquet(&path, &file_columns)? {
+                encode_batch(&batch, &constant, &mut buf)
+                    .map_err(|source| PgError::Encode { path: path.clone(), source })?;
+                self.progress.rows_sent.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                if buf.len() >= 1 << 20 {
+                    writer.write_all(&buf).map_err(io)?;
+                    buf.clear();
+                }
+            }
+        }
+        buf.extend_from_slice(TRAILER);
+        writer.write_all(&buf).map_err(io)?;
+        let copied = writer.finish().map_err(|e| sql("copy into", e))?;
+        if copied != entry.rows {
+            return Err(PgError::CountMismatch {
+                table: self.parent.clone(),
+                partition: step.path.clone(),
+                expected: entry.rows,
+                actual: copied,
+            });
+        }
+
+        // Bound, indexes, statistics.
+        let k = ident(&self.key);
+        let (check, bound) = match step.key {
+            Some(y) => (
+                format!("{k} IS NOT NULL AND {k} >= {y} AND {k} < {}", y + 1),
+                format!("FOR VALUES FROM ({y}) TO ({})", y + 1),
+            ),
+            None => (format!("{k} IS NULL"), "DEFAULT".to_string()),
+        };
+        let mut ddl =
+            format!("ALTER TABLE {load} ADD CONSTRAINT {} CHECK ({check});\n", ident(&format!("{final_name}_bound")));
+        for cols in &self.indexes {
+            let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+            ddl.push_str(&format!("CREATE INDEX ON {load} ({list});\n"));
+        }
+        ddl.push_str(&format!("ANALYZE {load};"));
+        tx.batch_execute(&ddl).map_err(|e| sql("index and analyze", e))?;
+
+        // The swap, one at a time: it is short, and serialising it keeps two
+        // partitions' DETACH/ATTACH from waiting on each other.
+        let _swap = self.swap.lock().expect("swap lock");
+        let detach = match self.attached.get(&step.key) {
+            Some(old) => {
+                let old = format!("{schema}.{}", ident(old));
+                format!("ALTER TABLE {} DETACH PARTITION {old};\nDROP TABLE {old};", self.parent)
+            }
+            None => format!("DROP TABLE IF EXISTS {final_};"),
+        };
+        let swap = render(
+            SWAP,
+            &[
+                ("detach", &detach),
+                ("load", &load),
+                ("final_name", &ident(&final_name)),
+                ("parent", &self.parent),
+                ("final", &final_),
+                ("bound", &bound),
+            ],
+        );
+        tx.batch_execute(&swap).map_err(|e| sql("swap in", e))?;
+        tx.execute(
+            "INSERT INTO pqstage.load_state (table_schema, table_name, partition_path, partition_value, \
+             partition_table, checksum, rows, dataset) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (table_schema, table_name, partition_path) DO UPDATE SET partition_value = \
+             EXCLUDED.partition_value, partition_table = EXCLUDED.partition_table, checksum = EXCLUDED.checksum, \
+             rows = EXCLUDED.rows, dataset = EXCLUDED.dataset, loaded_at = now()",
+            &[
+                &self.opts.schema,
+                &self.opts.table,
+                &step.path,
+                &step.key,
+                &final_name,
+                &entry.checksum,
+                &(entry.rows as i64),
+                &self.dataset,
+            ],
+        )
+        .map_err(|e| sql("record", e))?;
+        tx.commit().map_err(|e| sql("commit", e))?;
+        self.progress.partitions_done.fetch_add(1, Ordering::Relaxed);
+        let _ = self.table;
+        Ok(())
+    }
+}
+
+/// The record batches of a staged Parquet file, columns in `columns` order.
+fn read_parquet(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>, PgError> {
+    let corrupt = |reason: String| PgError::CorruptFile { path: path.to_path_buf(), reason };
+    let file = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => PgError::MissingFile(path.to_path_buf()),
+        _ => corrupt(e.to_string()),
+    })?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| corrupt(e.to_string()))?
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| corrupt(e.to_string()))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| corrupt(e.to_string()))?;
+        let picked = columns
+            .iter()
+            .map(|name| {
+                batch
+                    .column_by_name(name)
+                    .cloned()
+                    .map(|c| (*name, c))
+                    .ok_or_else(|| corrupt(format!("it has no column {name}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(RecordBatch::try_from_iter(picked).map_err(|e| corrupt(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// The key of a partition bound: `FOR VALUES FROM (1987) TO (1988)` → 1987, `DEFAULT` → NULL.
+fn bound_key(bound: &str) -> Option<i64> {
+    let from = bound.split("FROM (").nth(1)?;
+    from.split(')').next()?.trim().trim_matches('\'').parse().ok()
+}
+
+/// A stable index name: `violations_agency_company_name_idx`, cut to 63 bytes.
+fn index_name(table: &str, cols: &[String]) -> String {
+    let mut name = format!("{table}_{}_idx", cols.join("_"));
+    if name.len() > 63 {
+        let hash = format!("{:08x}", xxhash_rust::xxh3::xxh3_64(name.as_bytes()) as u32);
+        name.truncate(63 - 9);
+        while !name.is_char_boundary(name.len()) {
+            name.pop();
+        }
+        name = format!("{name}_{hash}");
+    }
+    name
+}
+
+/// Refuses a table whose columns are not the spec's.
+fn check_columns(table: &str, have: &[(String, String)], want: &[OutputColumn]) -> Result<(), PgError> {
+    let conflict =
+        |column: &str, reason: String| PgError::Conflict { table: table.into(), column: column.into(), reason };
+    for (i, w) in want.iter().enumerate() {
+        let wanted = pg_type(w.ty);
+        match have.iter().position(|(n, _)| *n == w.name) {
+            None => return Err(conflict(&w.name, format!("the spec has it ({wanted}), the table does not"))),
+            Some(j) if have[j].1 != wanted => {
+                return Err(conflict(&w.name, format!("the table has {}, the spec says {wanted}", have[j].1)))
+            }
+            Some(j) if j != i => {
+                return Err(conflict(
+                    &w.name,
+                    format!("it is column {} of the table, column {} of the spec", j + 1, i + 1),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((name, ty)) = have.iter().find(|(n, _)| !want.iter().any(|w| w.name == *n)) {
+        return Err(conflict(name, format!("the table has it ({ty}), the spec does not")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_parse() {
+        assert_eq!(bound_key("FOR VALUES FROM (1987) TO (1988)"), Some(1987));
+        assert_eq!(bound_key("FOR VALUES FROM ('-5') TO ('-4')"), Some(-5));
+        assert_eq!(bound_key("DEFAULT"), None);
+    }
+
+    #[test]
+    fn names_fit_postgresql_limits() {
+        assert_eq!(partition_names("v", Some(1987)), ("v_p1987".into(), "v_p1987_load".into()));
+        assert_eq!(partition_names("v", None).0, "v_pnull");
+        let long = "x".repeat(80);
+        let (a, b) = partition_names(&long, Some(2020));
+        assert!(a.ends_with("_p2020") && b.len() <= 63, "{a} {b}");
+        let idx = index_name(&long, &["agency".into()]);
+        assert!(idx.len() <= 63, "{idx}");
+        assert_eq!(index_name("v", &["a".into(), "b".into()]), "v_a_b_idx");
+    }
+}

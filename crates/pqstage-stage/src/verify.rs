@@ -1,0 +1,94 @@
+//! Checks that the files a manifest names are there and intact, before a
+//! loader reads them.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::manifest::{Checksummer, PartitionEntry};
+
+/// A staged file that is not what its manifest says.
+#[derive(Debug, thiserror::Error)]
+pub enum FileProblem {
+    /// The file is missing.
+    #[error("staged file {} is missing (the manifest names it)", .0.display())]
+    Missing(PathBuf),
+    /// Its size or checksum differs from the manifest's.
+    #[error("staged file {} is corrupt: {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
+    },
+    /// It could not be read.
+    #[error("read {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Checks that every file to load exists with the manifest's size and, when
+/// asked, its checksum. Files are hashed on `threads` threads.
+pub fn check_files(
+    dir: &Path,
+    partitions: &[&PartitionEntry],
+    checksums: bool,
+    threads: Option<usize>,
+) -> Result<(), FileProblem> {
+    let files: Vec<_> = partitions.iter().flat_map(|p| p.files.iter()).collect();
+    for f in &files {
+        let path = dir.join(&f.path);
+        let meta = std::fs::metadata(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => FileProblem::Missing(path.clone()),
+            _ => FileProblem::Io { path: path.clone(), source },
+        })?;
+        if meta.len() != f.bytes {
+            return Err(FileProblem::Corrupt {
+                path,
+                reason: format!("{} bytes, the manifest says {}", meta.len(), f.bytes),
+            });
+        }
+    }
+    if !checksums || files.is_empty() {
+        return Ok(());
+    }
+    let workers = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+        .clamp(1, files.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), FileProblem> {
+                    let mut buf = vec![0u8; 1 << 20];
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { return Ok(()) };
+                        let path = dir.join(&f.path);
+                        let io = |source| FileProblem::Io { path: path.clone(), source };
+                        let mut file = std::fs::File::open(&path).map_err(io)?;
+                        let mut sum = Checksummer::new();
+                        loop {
+                            let n = file.read(&mut buf).map_err(io)?;
+                            if n == 0 {
+                                break;
+                            }
+                            sum.update(&buf[..n]);
+                        }
+                        if sum.finish() != f.checksum {
+                            return Err(FileProblem::Corrupt {
+                                path: path.clone(),
+                                reason: "its checksum is not the manifest's (the file changed after convert)".into(),
+                            });
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| h.join().expect("checksum worker panicked"))
+    })
+}

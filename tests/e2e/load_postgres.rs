@@ -1,0 +1,389 @@
+//! `pqstage load postgres` against a real PostgreSQL (started by `make test`,
+//! named by PQSTAGE_PG_URL). Each test loads its own table.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::util::{fixtures, manifest, ok, run, sample};
+
+fn url() -> String {
+    std::env::var("PQSTAGE_PG_URL").expect(
+        "PQSTAGE_PG_URL is not set: run `make test` (it starts a throwaway PostgreSQL), \
+         or `make pg-up` and export the URL it prints",
+    )
+}
+
+fn client() -> postgres::Client {
+    postgres::Client::connect(&url(), postgres::NoTls).expect("PostgreSQL is reachable")
+}
+
+/// Rows per year of `table`, as text ("NULL" for the NULL key), in key order.
+fn per_year(table: &str) -> Vec<(String, i64)> {
+    client()
+        .query(&format!("SELECT year::text, count(*) FROM {table} GROUP BY year ORDER BY year NULLS LAST"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<_, Option<String>>(0).unwrap_or_else(|| "NULL".into()), r.get(1)))
+        .collect()
+}
+
+fn manifest_per_year(stage: &Path) -> Vec<(String, i64)> {
+    let m = manifest(stage, "violations");
+    m["tables"][0]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["value"].as_i64().map_or("NULL".into(), |v| v.to_string()), p["rows"].as_i64().unwrap()))
+        .collect()
+}
+
+fn load(dir: &Path, table: &str, extra: &[&str]) -> String {
+    let url = url();
+    let mut args = vec!["load", "postgres", "stage", "--db", &url, "--table", table, "--no-progress"];
+    args.extend(extra);
+    ok(dir, &args)
+}
+
+/// Tables whose name ends in `_load`: what a failed load must not leave behind.
+fn orphans(table: &str) -> Vec<String> {
+    client()
+        .query(
+            "SELECT relname::text FROM pg_class WHERE relname LIKE $1 AND relkind = 'r'",
+            &[&format!("{table}%_load")],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Drops what an earlier run of a test left in the server (a named server may
+/// outlive `make test`).
+fn fresh(table: &str) {
+    let mut c = client();
+    c.batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE")).unwrap();
+    let _ = c.execute("DELETE FROM pqstage.load_state WHERE table_name = $1", &[&table]);
+}
+
+fn staged_sample(rows: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), rows, "v.csv");
+    ok(dir.path(), &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
+    dir
+}
+
+#[test]
+fn every_type_round_trips() {
+    fresh("pg_types");
+    let dir = fixtures();
+    ok(dir.path(), &["convert", "types.csv", "--spec", "types.toml", "--to", "stage", "--no-progress"]);
+    let out = load(dir.path(), "pg_types", &[]);
+    assert!(out.starts_with("loaded 5 partitions (5 rows) into \"public\".\"pg_types\" (created)"), "{out}");
+    let mut c = client();
+    let types: Vec<String> = c
+        .query(
+            "SELECT attname || ' ' || format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END \
+             FROM pg_attribute WHERE attrelid = 'pg_types'::regclass AND attnum > 0 ORDER BY attnum",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "id integer not null",
+            "b boolean",
+            "i16 smallint",
+            "i64 bigint",
+            "f double precision",
+            "d numeric(38,10)",
+            "money numeric(12,2)",
+            "day date",
+            "ts timestamp without time zone",
+            "tz timestamp with time zone",
+            "t text",
+            "year integer",
+        ]
+    );
+    c.batch_execute("SET TimeZone = 'UTC'").unwrap();
+    let rows: Vec<Vec<Option<String>>> = c
+        .query(
+            "SELECT id::text, b::text, i16::text, i64::text, f::text, d::text, money::text, day::text, ts::text, \
+             tz::text, t, year::text FROM pg_types ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (0..12).map(|i| r.get(i)).collect())
+        .collect();
+    let row = |i: usize| rows[i].iter().map(|v| v.as_deref().unwrap_or("NULL")).collect::<Vec<_>>();
+    assert_eq!(
+        row(0),
+        [
+            "1",
+            "true",
+            "-32768",
+            "-9223372036854775808",
+            "NaN",
+            "-1234567890123456789012345678.0123456789",
+            "-0.01",
+            "1900-01-01",
+            "1900-01-01 00:00:00",
+            "1969-12-31 23:59:59.999999+00",
+            "Café \"quoted\", ünïcode ✓",
+            "1900",
+        ]
+    );
+    assert_eq!(
+        row(1),
+        [
+            "2",
+            "false",
+            "32767",
+            "9223372036854775807",
+            "Infinity",
+            "9999999999999999999999999999.9999999999",
+            "9999999999.99",
+            "2100-12-31",
+            "2262-04-11 23:47:16.854775",
+            "2038-01-19 01:14:08+00",
+            "",
+            "2100",
+        ]
+    );
+    assert_eq!(row(2), ["3", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"]);
+    assert_eq!((row(3)[4], row(3)[10]), ("-Infinity", "two\nlines, 00501"));
+    assert_eq!((row(4)[9], row(4)[10]), ("1969-07-21 01:17:40+00", "  spaced  "));
+    // The NULL date went to the DEFAULT partition.
+    let default: String = c
+        .query_one(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'pg_types'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(default, "pg_types_pnull");
+}
+
+#[test]
+fn rerun_skips_and_a_correction_reloads_one_year() {
+    fresh("pg_rerun");
+    let dir = staged_sample(20_000);
+    let stage = dir.path().join("stage");
+    let out = load(dir.path(), "pg_rerun", &[]);
+    assert!(out.contains("(20,000 rows) into \"public\".\"pg_rerun\" (created)"), "{out}");
+    assert_eq!(per_year("pg_rerun"), manifest_per_year(&stage));
+    let parts = manifest_per_year(&stage).len();
+
+    let out = load(dir.path(), "pg_rerun", &[]);
+    assert!(out.starts_with(&format!("{parts} partitions unchanged, skipped")), "{out}");
+
+    // Correct one record's citation_id, re-convert: one year is reloaded.
+    let csv = std::fs::read_to_string(dir.path().join("v.csv")).unwrap();
+    let mut lines: Vec<String> = csv.lines().map(String::from).collect();
+    let i = lines.iter().position(|l| l.starts_with("OSHA,")).unwrap();
+    let f: Vec<&str> = lines[i].splitn(4, ',').collect();
+    lines[i] = format!("{},{},CORRECTED,{}", f[0], f[1], f[3]);
+    std::fs::write(dir.path().join("v.csv"), lines.join("\n") + "\n").unwrap();
+    ok(dir.path(), &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
+    let out = load(dir.path(), "pg_rerun", &[]);
+    let year: i32 =
+        client().query_one("SELECT year FROM pg_rerun WHERE citation_id = 'CORRECTED'", &[]).unwrap().get(0);
+    assert!(out.starts_with("loaded 1 partitions ("), "{out}");
+    assert!(out.contains(&format!("{} unchanged, skipped", parts - 1)), "{out}");
+    assert!(out.contains(&format!("year={year}")) && out.contains("loaded (changed)"), "{out}");
+    assert_eq!(per_year("pg_rerun"), manifest_per_year(&stage));
+    let recorded: String = client()
+        .query_one(
+            "SELECT checksum FROM pqstage.load_state WHERE table_name = 'pg_rerun' AND partition_value = $1",
+            &[&i64::from(year)],
+        )
+        .unwrap()
+        .get(0);
+    let m = manifest(&stage, "violations");
+    let p = m["tables"][0]["partitions"].as_array().unwrap().iter().find(|p| p["value"] == year).unwrap();
+    assert_eq!(recorded, p["checksum"].as_str().unwrap());
+}
+
+#[test]
+fn a_dropped_or_changed_partition_is_reloaded_although_its_checksum_matches() {
+    fresh("pg_repair");
+    let dir = staged_sample(5_000);
+    load(dir.path(), "pg_repair", &[]);
+    let mut c = client();
+    c.batch_execute("DROP TABLE pg_repair_p1990; DELETE FROM pg_repair WHERE year = 2000 AND activity_nr % 2 = 0")
+        .unwrap();
+    let out = load(dir.path(), "pg_repair", &[]);
+    assert!(out.starts_with("loaded 2 partitions"), "{out}");
+    assert!(out.contains("year=1990") && out.contains("loaded (new)"), "{out}");
+    assert!(out.contains("year=2000") && out.contains("reloaded: the table holds"), "{out}");
+    assert_eq!(per_year("pg_repair"), manifest_per_year(&dir.path().join("stage")));
+}
+
+#[test]
+fn a_killed_load_resumes_and_leaves_no_orphans() {
+    fresh("pg_kill");
+    let dir = staged_sample(400_000);
+    let url = url();
+    let mut child = crate::util::cmd(dir.path())
+        .args(["load", "postgres", "stage", "--db", &url, "--table", "pg_kill", "--jobs", "1", "--no-progress"])
+        .spawn()
+        .unwrap();
+    // Kill -9 once a few years are committed and more are to come.
+    let started = Instant::now();
+    loop {
+        let done: i64 = client()
+            .query_one("SELECT count(*) FROM pqstage.load_state WHERE table_name = 'pg_kill'", &[])
+            .map_or(0, |r| r.get(0));
+        if done >= 3 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the load finished before it could be killed");
+        assert!(started.elapsed() < Duration::from_secs(120), "no partition was committed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The killed transaction is rolled back by the server: no half table.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !orphans("pg_kill").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(orphans("pg_kill"), Vec::<String>::new());
+    let committed: i64 =
+        client().query_one("SELECT count(*) FROM pqstage.load_state WHERE table_name = 'pg_kill'", &[]).unwrap().get(0);
+    let parts = manifest_per_year(&dir.path().join("stage")).len() as i64;
+    assert!(committed < parts, "the kill came before the end");
+
+    let out = load(dir.path(), "pg_kill", &[]);
+    assert!(out.starts_with(&format!("loaded {} partitions", parts - committed)), "{out}");
+    assert!(out.contains(&format!("{committed} unchanged, skipped")), "{out}");
+    assert_eq!(per_year("pg_kill"), manifest_per_year(&dir.path().join("stage")));
+}
+
+#[test]
+fn a_terminated_backend_fails_cleanly_and_the_rerun_finishes() {
+    fresh("pg_term");
+    let dir = staged_sample(400_000);
+    let url = url();
+    let child = crate::util::cmd(dir.path())
+        .args(["load", "postgres", "stage", "--db", &url, "--table", "pg_term", "--jobs", "1", "--no-progress"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Terminate the backend that is copying into a _load table.
+    let started = Instant::now();
+    loop {
+        let n: i64 = client()
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE pid <> pg_backend_pid() AND state = 'active' \
+                   AND query LIKE '%COPY \"public\".\"pg_term_p%_load\"%'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "never saw the COPY");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("pqstage: error: PostgreSQL:"), "{err}");
+    assert_eq!(orphans("pg_term"), Vec::<String>::new());
+    load(dir.path(), "pg_term", &[]);
+    assert_eq!(per_year("pg_term"), manifest_per_year(&dir.path().join("stage")));
+}
+
+#[test]
+fn readers_see_the_old_year_or_the_new_one_never_a_gap() {
+    fresh("pg_swap");
+    let dir = staged_sample(200_000);
+    load(dir.path(), "pg_swap", &[]);
+    let before = per_year("pg_swap");
+    let expected: std::collections::BTreeMap<String, i64> = before.iter().cloned().collect();
+
+    // Readers count every year while a forced reload swaps each one.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = client();
+            let mut seen = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let rows = c.query("SELECT year::text, count(*) FROM pg_swap GROUP BY year", &[]).unwrap();
+                let total: i64 = rows.iter().map(|r| r.get::<_, i64>(1)).sum();
+                assert_eq!(total, 200_000, "a reader saw {total} rows");
+                for r in &rows {
+                    let y: Option<String> = r.get(0);
+                    let y = y.unwrap_or_else(|| "NULL".into());
+                    assert_eq!(Some(&r.get::<_, i64>(1)), expected.get(&y), "year {y}");
+                }
+                seen += 1;
+            }
+            seen
+        })
+    };
+    let out = load(dir.path(), "pg_swap", &["--force"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.join().expect("no reader saw a missing or partial year");
+    assert!(reads > 5, "the readers ran during the load ({reads} reads)");
+    assert!(out.contains("reloaded (--force)"), "{out}");
+    assert_eq!(per_year("pg_swap"), before);
+}
+
+#[test]
+fn errors_are_clear() {
+    fresh("pg_conflict");
+    fresh("pg_count");
+    let dir = staged_sample(1_000);
+    // A table whose columns conflict with the spec.
+    client().batch_execute("CREATE TABLE public.pg_conflict (agency text, activity_nr text)").unwrap();
+    let url = url();
+    let o = run(dir.path(), &["load", "postgres", "stage", "--db", &url, "--table", "pg_conflict"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "table \"public\".\"pg_conflict\" conflicts with the staged spec at column activity_nr: the table has text, the spec says bigint"
+        ),
+        "{err}"
+    );
+
+    // Nothing listens on this port.
+    let o = run(dir.path(), &["load", "postgres", "stage", "--db", "postgres://pqstage@127.0.0.1:9/x"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cannot reach PostgreSQL at 127.0.0.1:9/x"), "{err}");
+
+    // A role the server does not know.
+    let bad_user = url.replacen("pqtest@", "nobody_here@", 1);
+    let o = run(dir.path(), &["load", "postgres", "stage", "--db", &bad_user]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refused user nobody_here"), "{err}");
+
+    // Rows that disagree with the manifest: exit 1, partition named, rolled back.
+    let path = dir.path().join("stage/violations/_manifest.json");
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let bump = |v: &mut serde_json::Value| *v = (v.as_u64().unwrap() + 1).into();
+    let t = &mut m["tables"][0];
+    bump(&mut t["partitions"][0]["rows"]);
+    bump(&mut t["partitions"][0]["files"][0]["rows"]);
+    bump(&mut t["rows_written"]);
+    bump(&mut t["rows_read"]);
+    bump(&mut m["sources"][0]["rows"]);
+    let name = m["tables"][0]["partitions"][0]["path"].as_str().unwrap().to_string();
+    std::fs::write(&path, serde_json::to_string(&m).unwrap()).unwrap();
+    let o = run(dir.path(), &["load", "postgres", "stage", "--db", &url, "--table", "pg_count", "--jobs", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("partition {name} received")) && err.contains("rolled back"), "{err}");
+    assert_eq!(orphans("pg_count"), Vec::<String>::new());
+}
