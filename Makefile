@@ -37,7 +37,7 @@ PG := tests/pg/pg.sh
 PG_TEST_PORT ?= 55433
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb summary demo test test-rust test-readers pg-up pg-down bench bench-convert bench-load-duckdb lint clean
+.PHONY: all build sample convert status load-duckdb summary demo test test-rust test-readers pg-up pg-down bench bench-convert bench-load-duckdb bench-load-postgres lint clean
 
 all: build
 
@@ -114,7 +114,7 @@ test-readers: build
 	bash tests/readers/run.sh $(PQSTAGE)
 
 ## bench: convert benchmark against DuckDB and Polars (ROWS=18000000 by default there); see BENCHMARKS.md
-bench: bench-convert bench-load-duckdb
+bench: bench-convert bench-load-duckdb bench-load-postgres
 
 bench-convert: build
 	bash bench/convert.sh
@@ -122,6 +122,10 @@ bench-convert: build
 ## bench-load-duckdb: load benchmark against DuckDB's own CREATE TABLE AS read_parquet (see BENCHMARKS.md)
 bench-load-duckdb: build
 	bash bench/load_duckdb.sh
+
+## bench-load-postgres: load benchmark against psql \copy + CREATE INDEX and pgpq (see BENCHMARKS.md)
+bench-load-postgres: build
+	bash bench/load_postgres.sh
 
 ## lint: formatting and clippy with warnings as errors
 lint: $(DUCKDB_LIB)

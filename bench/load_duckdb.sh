@@ -66,30 +66,7 @@ if [[ ! -s "$CSV" ]]; then
 fi
 if [[ ! -s "$CSV_FIXED" || "$CSV_FIXED" -ot "$CSV" ]]; then
   log "writing the corrected copy (one citation_id changed, same length)"
-  cp "$CSV" "$CSV_FIXED.tmp"
-  # The 1000th line that starts a record of OSHA: flip the last character of
-  # its citation_id (third field) in place.
-  "$PY20" - "$CSV_FIXED.tmp" <<'EOF'
-import sys
-path = sys.argv[1]
-with open(path, "r+b") as f:
-    seen, offset = 0, 0
-    for line in f:
-        if line.startswith(b"OSHA,"):
-            seen += 1
-            if seen == 1000:
-                fields = line.split(b",", 3)
-                pos = offset + len(fields[0]) + len(fields[1]) + len(fields[2]) + 1
-                f.seek(pos)
-                old = f.read(1)
-                f.seek(pos)
-                f.write(b"X" if old != b"X" else b"Y")
-                break
-        offset += len(line)
-    else:
-        sys.exit("no record to correct")
-EOF
-  mv "$CSV_FIXED.tmp" "$CSV_FIXED"
+  python3 "$BENCH/correct_one_record.py" "$CSV" "$CSV_FIXED"
 fi
 convert() { # csv
   "$PQSTAGE" convert "$1" --spec "$SPEC" --to "$STAGE" --dataset violations --no-progress >/dev/null

@@ -213,8 +213,10 @@ fn a_dropped_or_changed_partition_is_reloaded_although_its_checksum_matches() {
     fresh("pg_repair");
     let dir = staged_sample(5_000);
     load(dir.path(), "pg_repair", &[]);
-    let mut c = client();
-    c.batch_execute("DROP TABLE pg_repair_p1990; DELETE FROM pg_repair WHERE year = 2000 AND activity_nr % 2 = 0")
+    // The session ends before the load (its statistics are flushed then; a
+    // still-open session flushes them within about a second of going idle).
+    client()
+        .batch_execute("DROP TABLE pg_repair_p1990; DELETE FROM pg_repair WHERE year = 2000 AND activity_nr % 2 = 0")
         .unwrap();
     let out = load(dir.path(), "pg_repair", &[]);
     assert!(out.starts_with("loaded 2 partitions"), "{out}");
@@ -368,6 +370,24 @@ fn errors_are_clear() {
     let o = run(dir.path(), &["load", "postgres", "stage", "--db", &bad_user]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("refused user nobody_here"), "{err}");
+
+    // A staged file changed after convert: named, and its year is not loaded.
+    let m = manifest(&dir.path().join("stage"), "violations");
+    let first =
+        dir.path().join("stage/violations").join(m["tables"][0]["partitions"][0]["files"][0]["path"].as_str().unwrap());
+    let bytes = std::fs::read(&first).unwrap();
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 0xff;
+    std::fs::write(&first, &flipped).unwrap();
+    let o = run(dir.path(), &["load", "postgres", "stage", "--db", &url, "--table", "pg_count", "--jobs", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("staged file {} is corrupt: its checksum is not the manifest's", first.display())),
+        "{err}"
+    );
+    std::fs::write(&first, &bytes).unwrap();
+    fresh("pg_count");
 
     // Rows that disagree with the manifest: exit 1, partition named, rolled back.
     let path = dir.path().join("stage/violations/_manifest.json");

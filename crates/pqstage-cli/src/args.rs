@@ -71,8 +71,11 @@ pub struct LoadPostgresArgs {
     #[arg(long)]
     pub jobs: Option<usize>,
     /// An index besides the spec's, e.g. --index company_name,year. Repeatable.
-    #[arg(long, value_name = "COLS")]
+    #[arg(long, value_name = "COLS", conflicts_with = "no_indexes")]
     pub index: Vec<String>,
+    /// Build no indexes (not even the spec's); for loading first and indexing later.
+    #[arg(long)]
+    pub no_indexes: bool,
     /// Only these partitions, e.g. 2019,2020 (`null` is the NULL partition). Repeatable.
     #[arg(long, value_name = "YEARS", value_delimiter = ',')]
     pub years: Vec<String>,

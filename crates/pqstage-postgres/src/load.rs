@@ -52,6 +52,8 @@ pub struct LoadOptions {
     pub jobs: usize,
     /// Indexes besides the spec's, each a list of columns.
     pub indexes: Vec<Vec<String>>,
+    /// Build no indexes at all (neither the spec's nor `indexes`).
+    pub no_indexes: bool,
     /// Only these partition keys; all when `None`.
     pub years: Option<Vec<Option<i64>>>,
     /// Reload every selected partition, even unchanged ones.
@@ -233,6 +235,9 @@ pub fn load(
     let mut indexes = table.spec.target.indexes.clone();
     indexes.extend(opts.indexes.iter().cloned());
     indexes.dedup();
+    if opts.no_indexes {
+        indexes.clear();
+    }
 
     let config = config(opts.db.as_deref())?;
     let mut client = connect(&config)?;
@@ -276,19 +281,15 @@ pub fn load(
             .map_err(|e| PgError::sql(format!("create index on {parent} ({list})"), &e))?;
     }
 
-    // What the database holds: attached partitions, their rows, the state.
+    // What the database holds: attached partitions, the state, the rows.
     let mut attached = BTreeMap::new();
+    let mut counters = BTreeMap::new();
     for r in client.query(PARTITIONS, &[&parent]).map_err(|e| PgError::sql("list partitions", &e))? {
         let name: String = r.get(0);
-        let bound: String = r.get(1);
-        attached.insert(bound_key(&bound), name);
-    }
-    let mut held = BTreeMap::new();
-    if !attached.is_empty() {
-        let q = format!("SELECT {k}::bigint, count(*) FROM {parent} GROUP BY 1", k = ident(&key));
-        for r in client.query(&q, &[]).map_err(|e| PgError::sql("count rows per partition", &e))? {
-            held.insert(r.get::<_, Option<i64>>(0), r.get::<_, i64>(1) as u64);
-        }
+        let key = bound_key(&r.get::<_, String>(1));
+        let c: (Option<i64>, Option<i64>, Option<i64>) = (r.get(2), r.get(3), r.get(4));
+        counters.insert(key, c);
+        attached.insert(key, name);
     }
     let mut state = BTreeMap::new();
     for r in client
@@ -303,15 +304,31 @@ pub fn load(
             state.insert(key, Recorded { checksum: r.get(1), rows: r.get::<_, i64>(2) as u64 });
         }
     }
+    // Rows per partition: a partition pqstage loaded whose counters show
+    // exactly the rows it inserted, and no update or delete since, holds
+    // them; any other is counted.
+    let mut held = BTreeMap::new();
+    for (key, name) in &attached {
+        let trusted = match (state.get(key), counters.get(key)) {
+            (Some(s), Some((Some(ins), Some(0), Some(0)))) => *ins as u64 == s.rows,
+            _ => false,
+        };
+        let n = if trusted {
+            state[key].rows
+        } else {
+            let q = format!("SELECT count(*) FROM ONLY {}.{}", ident(&opts.schema), ident(name));
+            client.query_one(&q, &[]).map_err(|e| PgError::sql(format!("count rows of {name}"), &e))?.get::<_, i64>(0)
+                as u64
+        };
+        held.insert(*key, n);
+    }
 
     let steps = plan(table, &state, &held, !created, opts.force, opts.years.as_deref())
         .map_err(|partition| PgError::NoSuchPartition { partition, dataset: manifest.dataset.clone() })?;
     let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
-    check_files(&dataset_dir, &to_load, opts.verify_checksums, Some(opts.jobs)).map_err(|p| match p {
-        FileProblem::Missing(path) => PgError::MissingFile(path),
-        FileProblem::Corrupt { path, reason } => PgError::CorruptFile { path, reason },
-        FileProblem::Io { path, source } => PgError::CorruptFile { path, reason: source.to_string() },
-    })?;
+    // Sizes now, for every year; checksums per year, just before its COPY
+    // reads the same files (so they are read from disk once).
+    check_files(&dataset_dir, &to_load, false, None).map_err(file_problem)?;
     progress.partitions_total.store(to_load.len(), Ordering::Relaxed);
     progress.rows_total.store(to_load.iter().map(|p| p.rows).sum(), Ordering::Relaxed);
 
@@ -412,6 +429,17 @@ impl Job<'_> {
         let what = |w: &str| format!("{w} {} ({})", step.path, load);
         let sql = |w: &str, e: postgres::Error| PgError::sql(what(w), &e);
 
+        let k = ident(&self.key);
+        let (check, bound) = match step.key {
+            Some(y) => (
+                format!("{k} IS NOT NULL AND {k} >= {y} AND {k} < {}", y + 1),
+                format!("FOR VALUES FROM ({y}) TO ({})", y + 1),
+            ),
+            None => (format!("{k} IS NULL"), "DEFAULT".to_string()),
+        };
+        if self.opts.verify_checksums {
+            check_files(&self.dataset_dir, &[entry], true, Some(1)).map_err(file_problem)?;
+        }
         let mut tx = client.transaction().map_err(|e| sql("begin", e))?;
         let defs = self
             .columns
@@ -419,8 +447,12 @@ impl Job<'_> {
             .map(|c| format!("{} {}{}", ident(&c.name), pg_type(c.ty), if c.nullable { "" } else { " NOT NULL" }))
             .collect::<Vec<_>>()
             .join(", ");
-        tx.batch_execute(&render(CREATE_LOAD_TABLE, &[("table", &load), ("columns", &defs)]))
-            .map_err(|e| sql("create", e))?;
+        let check_name = ident(&format!("{final_name}_bound"));
+        tx.batch_execute(&render(
+            CREATE_LOAD_TABLE,
+            &[("table", &load), ("columns", &defs), ("check_name", &check_name), ("check", &check)],
+        ))
+        .map_err(|e| sql("create", e))?;
 
         // COPY, encoded from the Parquet batches.
         let names = self.columns.iter().map(|c| ident(&c.name)).collect::<Vec<_>>().join(", ");
@@ -433,7 +465,7 @@ impl Job<'_> {
         let io = |e: std::io::Error| PgError::Sql { what: what("copy into"), detail: e.to_string() };
         for f in &entry.files {
             let path = self.dataset_dir.join(&f.path);
-            for batch in read_parquet(&path, &file_columns)? {
+            for_each_batch(&path, &file_columns, |batch| {
                 encode_batch(&batch, &constant, &mut buf)
                     .map_err(|source| PgError::Encode { path: path.clone(), source })?;
                 self.progress.rows_sent.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
@@ -441,7 +473,8 @@ impl Job<'_> {
                     writer.write_all(&buf).map_err(io)?;
                     buf.clear();
                 }
-            }
+                Ok(())
+            })?;
         }
         buf.extend_from_slice(TRAILER);
         writer.write_all(&buf).map_err(io)?;
@@ -455,17 +488,8 @@ impl Job<'_> {
             });
         }
 
-        // Bound, indexes, statistics.
-        let k = ident(&self.key);
-        let (check, bound) = match step.key {
-            Some(y) => (
-                format!("{k} IS NOT NULL AND {k} >= {y} AND {k} < {}", y + 1),
-                format!("FOR VALUES FROM ({y}) TO ({})", y + 1),
-            ),
-            None => (format!("{k} IS NULL"), "DEFAULT".to_string()),
-        };
-        let mut ddl =
-            format!("ALTER TABLE {load} ADD CONSTRAINT {} CHECK ({check});\n", ident(&format!("{final_name}_bound")));
+        // Indexes, statistics.
+        let mut ddl = String::new();
         for cols in &self.indexes {
             let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
             ddl.push_str(&format!("CREATE INDEX ON {load} ({list});\n"));
@@ -520,8 +544,13 @@ impl Job<'_> {
     }
 }
 
-/// The record batches of a staged Parquet file, columns in `columns` order.
-fn read_parquet(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>, PgError> {
+/// Calls `f` with each record batch of a staged Parquet file, columns in
+/// `columns` order; one batch in memory at a time.
+fn for_each_batch(
+    path: &Path,
+    columns: &[&str],
+    mut f: impl FnMut(RecordBatch) -> Result<(), PgError>,
+) -> Result<(), PgError> {
     let corrupt = |reason: String| PgError::CorruptFile { path: path.to_path_buf(), reason };
     let file = File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => PgError::MissingFile(path.to_path_buf()),
@@ -532,7 +561,6 @@ fn read_parquet(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>, PgErr
         .with_batch_size(8192)
         .build()
         .map_err(|e| corrupt(e.to_string()))?;
-    let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(e.to_string()))?;
         let picked = columns
@@ -545,9 +573,17 @@ fn read_parquet(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>, PgErr
                     .ok_or_else(|| corrupt(format!("it has no column {name}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        out.push(RecordBatch::try_from_iter(picked).map_err(|e| corrupt(e.to_string()))?);
+        f(RecordBatch::try_from_iter(picked).map_err(|e| corrupt(e.to_string()))?)?;
     }
-    Ok(out)
+    Ok(())
+}
+
+fn file_problem(p: FileProblem) -> PgError {
+    match p {
+        FileProblem::Missing(path) => PgError::MissingFile(path),
+        FileProblem::Corrupt { path, reason } => PgError::CorruptFile { path, reason },
+        FileProblem::Io { path, source } => PgError::CorruptFile { path, reason: source.to_string() },
+    }
 }
 
 /// The key of a partition bound: `FOR VALUES FROM (1987) TO (1988)` → 1987, `DEFAULT` → NULL.

@@ -100,6 +100,7 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
         table,
         jobs,
         indexes: a.index.iter().map(|i| i.split(',').map(|c| c.trim().to_string()).collect()).collect(),
+        no_indexes: a.no_indexes,
         years: parse_years(&a.years)?,
         force: a.force,
         verify_checksums: !a.no_verify,

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# PostgreSQL load benchmark, same server, same run, the 18M-row sample:
+#   psql \copy of the CSV into an equivalent year-partitioned table, then the
+#     same three CREATE INDEX statements and ANALYZE;
+#   pqstage load postgres with those indexes (the spec's) and ANALYZE;
+#   pgpq 0.12 + psycopg 3 streaming the staged Parquet into the same table
+#     shape, without indexes, against pqstage load postgres --no-indexes;
+#   pqstage: an unchanged rerun, and the load after a one-record correction.
+#
+# Usage: bash bench/load_postgres.sh          (part of `make bench`)
+#
+# Environment: ROWS (default 18000000), REPEAT (default 1), PQSTAGE (binary),
+# JOBS (default nproc). The server is a throwaway one (tests/pg/pg.sh) on
+# port 55440 with default settings; it is deleted at the end.
+#
+# Files: shares bench/data/ (the CSV and its corrected copy, generated when
+# missing) and the staged dataset bench/out/load/stage with bench/load_duckdb.sh; logs in
+# bench/out/pg, the report in bench/out/load-postgres-results.md.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$BENCH")"
+DATA="$BENCH/data"
+OUT="$BENCH/out/pg"
+STAGE="$BENCH/out/load/stage"
+ROWS="${ROWS:-18000000}"
+REPEAT="${REPEAT:-1}"
+JOBS="${JOBS:-$(nproc)}"
+PQSTAGE="${PQSTAGE:-${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage}"
+CSV="$DATA/violations-$ROWS.csv"
+CSV_FIXED="$DATA/violations-$ROWS-corrected.csv"
+SPEC="$DATA/violations.spec.toml"
+RESULTS="$OUT/results.tsv"
+REPORT="$BENCH/out/load-postgres-results.md"
+export PQSTAGE_PG_PORT=55440
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
+[[ -x "$PQSTAGE" ]] || die "pqstage binary not found at $PQSTAGE (make build)"
+mkdir -p "$OUT" "$DATA"
+if [[ ! -s "$CSV" ]]; then
+  log "generating $CSV ($ROWS rows)"
+  "$PQSTAGE" sample violations --rows "$ROWS" --out "$CSV.tmp" && mv "$CSV.tmp" "$CSV"
+fi
+if [[ ! -s "$CSV_FIXED" || "$CSV_FIXED" -ot "$CSV" ]]; then
+  python3 "$BENCH/correct_one_record.py" "$CSV" "$CSV_FIXED"
+fi
+
+# --- peers -----------------------------------------------------------------------
+VENV="$BENCH/.venv-pgpq"
+if [[ ! -x "$VENV/bin/python" ]]; then
+  log "installing pgpq, psycopg and pyarrow into $VENV"
+  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check \
+    pgpq==0.12.0 "psycopg[binary]==3.3.9" pyarrow==26.0.1 || die "pip install failed"
+fi
+PSQL="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql"
+
+URL="$(bash "$ROOT/tests/pg/pg.sh" up)"
+trap 'bash "$ROOT/tests/pg/pg.sh" down' EXIT
+log "server at $URL"
+sql() { "$PSQL" "$URL" -qX -v ON_ERROR_STOP=1 "$@"; }
+
+"$PQSTAGE" sample violations --spec-out "$SPEC"
+convert() { "$PQSTAGE" convert "$1" --spec "$SPEC" --to "$STAGE" --dataset violations --no-progress >/dev/null; }
+log "converting $CSV into $STAGE"
+convert "$CSV"
+
+wall_of() {
+  sed -n 's/.*Elapsed (wall clock) time ([^)]*): *//p' "$1" |
+    awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f\n", s }'
+}
+rss_of() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1"; }
+: >"$RESULTS"
+once() { # LABEL CMD...
+  local label="$1" tfile="$OUT/time-$1.txt" logf="$OUT/log-$1.txt"
+  shift
+  if ! /usr/bin/time -v -o "$tfile" "$@" >"$logf" 2>&1; then
+    tail -n 20 "$logf" >&2 || true
+    die "$label failed (log: $logf)"
+  fi
+  printf '%s\t%s\t%s\n' "$label" "$(wall_of "$tfile")" "$(rss_of "$tfile")" >>"$RESULTS"
+  log "  $label: $(wall_of "$tfile") s, client max RSS $(rss_of "$tfile") KiB"
+}
+
+# The psql peer's table: the CSV's 21 columns, partitioned by year ranges of
+# issuance_date (PostgreSQL cannot partition on a generated year column).
+psql_table() {
+  local t="$1"
+  {
+    echo "DROP TABLE IF EXISTS $t CASCADE;"
+    echo "CREATE TABLE $t (agency text NOT NULL, activity_nr bigint NOT NULL, citation_id text NOT NULL,
+      company_name text NOT NULL, site_address text, site_city text, site_state text, site_zip text,
+      naics_code integer, standard text, viol_type text, issuance_date date, abate_date date,
+      current_penalty numeric(12,2), initial_penalty numeric(12,2), nr_instances integer, nr_exposed integer,
+      gravity text, emphasis text, delete_flag text, load_dt timestamp) PARTITION BY RANGE (issuance_date);"
+    for y in $(seq 1900 2100); do
+      echo "CREATE TABLE ${t}_p$y PARTITION OF $t FOR VALUES FROM ('$y-01-01') TO ('$((y + 1))-01-01');"
+    done
+    echo "CREATE TABLE ${t}_pnull PARTITION OF $t DEFAULT;"
+  } | sql
+}
+psql_copy() { sql -c "\\copy violations_psql FROM '$CSV' WITH (FORMAT csv, HEADER)"; }
+psql_index() {
+  sql -c "CREATE INDEX ON violations_psql (agency)" \
+      -c "CREATE INDEX ON violations_psql (company_name, issuance_date)" \
+      -c "CREATE INDEX ON violations_psql (site_state, issuance_date)" \
+      -c "ANALYZE violations_psql"
+}
+drop() { sql -c "DROP TABLE IF EXISTS $1 CASCADE" -c "DELETE FROM pqstage.load_state WHERE table_name = '$1'" 2>/dev/null || sql -c "DROP TABLE IF EXISTS $1 CASCADE"; }
+export -f sql psql_copy psql_index
+export PSQL URL CSV
+
+for ((i = 1; i <= REPEAT; i++)); do
+  log "run $i/$REPEAT"
+  psql_table violations_psql
+  once "psql-copy" bash -c psql_copy
+  once "psql-index-analyze" bash -c psql_index
+  sql -c "DROP TABLE violations_psql CASCADE"
+
+  drop violations
+  once "pqstage" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --jobs "$JOBS" --no-progress
+  once "pqstage-unchanged" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --no-progress
+  convert "$CSV_FIXED"
+  once "pqstage-correction" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --jobs "$JOBS" --no-progress
+  grep -q '^loaded 1 partitions' "$OUT/log-pqstage-correction.txt" || die "the correction did not reload exactly one partition"
+  convert "$CSV"
+  drop violations
+
+  drop violations_noidx
+  once "pqstage-no-indexes" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations_noidx --no-indexes --jobs "$JOBS" --no-progress
+  # pgpq streams into a parent of the same shape (created by pqstage, emptied).
+  sql -c "TRUNCATE violations_noidx"
+  once "pgpq" "$VENV/bin/python" "$BENCH/pgpq_load.py" "$URL" "$STAGE/violations" violations_noidx
+  drop violations_noidx
+done
+
+{
+  echo "## pqstage load postgres benchmark ($ROWS rows, REPEAT=$REPEAT, --jobs $JOBS)"
+  echo
+  echo "- $("$PQSTAGE" --version); $("$PSQL" --version); server: tests/pg/pg.sh defaults (shared_buffers 128MB, fsync on, wal_level replica)"
+  echo "- peers: psql \\copy of the CSV; pgpq 0.12.0 + psycopg 3.3.9 + pyarrow 26.0.1"
+  echo "- nproc $(nproc); cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo
+  awk -F'\t' '
+    { if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if ($3 > rss[$1]) rss[$1] = $3; if (!($1 in seen)) { order[++n] = $1; seen[$1] = 1 } }
+    function verdict(ok) { if (!ok) failed = 1; return ok ? "PASS" : "FAIL" }
+    END {
+      print "| run | wall s (best) | client peak RSS MB |"
+      print "| --- | ---: | ---: |"
+      for (i = 1; i <= n; i++) { l = order[i]; printf "| %s | %.2f | %.0f |\n", l, best[l], rss[l] / 1024 }
+      print ""
+      psql = best["psql-copy"] + best["psql-index-analyze"]
+      r1 = psql / best["pqstage"]
+      printf "- with indexes + ANALYZE: psql \\copy + CREATE INDEX + ANALYZE %.2f s, pqstage %.2f s: %.2fx faster, target >= 2x: %s\n", psql, best["pqstage"], r1, verdict(r1 >= 2)
+      r2 = best["pgpq"] / best["pqstage-no-indexes"]
+      printf "- without indexes: pgpq %.2f s, pqstage %.2f s: %.2fx faster, target >= 1.5x: %s\n", best["pgpq"], best["pqstage-no-indexes"], r2, verdict(r2 >= 1.5)
+      printf "- unchanged rerun: %.2f s, target < 2 s: %s\n", best["pqstage-unchanged"], verdict(best["pqstage-unchanged"] < 2)
+      c = best["pqstage-correction"] / best["pqstage"]
+      printf "- correction: %.3fx the full load, target <= 0.2x: %s\n", c, verdict(c <= 0.2)
+      m = 0; for (l in rss) if (l ~ /^pqstage/ && rss[l] > m) m = rss[l]
+      printf "- pqstage client peak RSS: %.0f MB, target <= 256 MB: %s\n", m / 1024, verdict(m <= 256 * 1024)
+      print ""
+      print (failed ? "RESULT: FAIL" : "RESULT: PASS")
+    }' "$RESULTS"
+} | tee "$REPORT"
+log "report written to $REPORT"
