@@ -35,9 +35,11 @@ PYTHON ?= python3
 DB ?= $(STAGE)/demo.duckdb
 PG := tests/pg/pg.sh
 PG_TEST_PORT ?= 55433
+# The server of `make load-postgres` (empty: libpq's PG* variables).
+PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb summary demo test test-rust test-readers pg-up pg-down bench bench-convert bench-load-duckdb bench-load-postgres lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down bench bench-convert bench-load-duckdb bench-load-postgres lint clean
 
 all: build
 
@@ -70,6 +72,10 @@ status: build
 load-duckdb: build
 	$(PQSTAGE) load duckdb $(STAGE) --dataset $(DATASET) --db $(DB) --table $(TABLE)
 
+## load-postgres: load the staged dataset into PostgreSQL (PG_URL, else PG* variables; `make pg-up` starts one)
+load-postgres: build
+	$(PQSTAGE) load postgres $(STAGE) --dataset $(DATASET) --table $(TABLE) $(if $(PG_URL),--db $(PG_URL))
+
 ## summary: print the summary queries of sql/duckdb/ for the loaded table
 summary: build
 	$(PQSTAGE) summary --db $(DB) --table $(TABLE)
@@ -84,6 +90,7 @@ demo: convert load-duckdb summary
 	@echo "  duckdb $(DB) \"SELECT agency, count(*) FROM $(TABLE) WHERE year >= 2010 GROUP BY ALL ORDER BY 2 DESC\""
 	@echo "  python3 -c \"import duckdb; print(duckdb.connect('$(DB)', read_only=True).sql('SELECT year, count(*) FROM $(TABLE) GROUP BY ALL ORDER BY 1'))\""
 	@echo "  make demo again: nothing changed, so the load skips every partition"
+	@echo "  make pg-up && make load-postgres PG_URL=postgres://pqtest@127.0.0.1:55432/pqstage   (a throwaway PostgreSQL)"
 
 ## test: every test: unit, property, end-to-end (the built binary), and other engines reading the staged layout
 test: test-rust test-readers
