@@ -23,7 +23,7 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pqstage_spec::{ColumnType, OutputColumn};
-use pqstage_stage::manifest::{PartitionEntry, TableEntry};
+use pqstage_stage::manifest::PartitionEntry;
 use pqstage_stage::plan::{plan, Action, Recorded, Step};
 use pqstage_stage::verify::{check_files, FileProblem};
 use pqstage_stage::{Manifest, Stage};
@@ -209,7 +209,6 @@ fn partition_names(table: &str, key: Option<i64>) -> (String, String) {
 struct Job<'a> {
     opts: &'a LoadOptions,
     config: postgres::Config,
-    table: &'a TableEntry,
     dataset: &'a str,
     dataset_dir: PathBuf,
     parent: String,
@@ -366,7 +365,6 @@ pub fn load(
     let job = Job {
         opts,
         config,
-        table,
         dataset: &manifest.dataset,
         dataset_dir,
         parent: parent.clone(),
@@ -552,7 +550,6 @@ impl Job<'_> {
         .map_err(|e| sql("record", e))?;
         tx.commit().map_err(|e| sql("commit", e))?;
         self.progress.partitions_done.fetch_add(1, Ordering::Relaxed);
-        let _ = self.table;
         Ok(())
     }
 }
