@@ -39,8 +39,8 @@ SPEC="$DATA/violations.spec.toml"
 RESULTS="$OUT/results.tsv"
 REPORT="$OUT/convert-results.md"
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
 [[ "$ROWS" =~ ^[0-9]+$ && "$ROWS" -gt 0 ]] || die "ROWS must be a positive integer, got '$ROWS'"
 [[ "$REPEAT" =~ ^[0-9]+$ && "$REPEAT" -gt 0 ]] || die "REPEAT must be a positive integer, got '$REPEAT'"
@@ -82,12 +82,6 @@ if [[ "$SKIP_PQ" != 1 && "$ROWS" != "$SMALL_ROWS" ]]; then
 fi
 
 # --- measurement ---------------------------------------------------------------
-# Seconds from time -v's "Elapsed (wall clock) time (h:mm:ss or m:ss): 1:02.34".
-wall_of() {
-  sed -n 's/.*Elapsed (wall clock) time ([^)]*): *//p' "$1" |
-    awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f\n", s }'
-}
-rss_of() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1"; }
 staged_bytes() { # dir: bytes of */year=*/**.parquet (pqstage stages into STAGE/DATASET/)
   [[ -d "$1" ]] || { echo 0; return; }
   find "$1" -mindepth 2 -path "*/year=*" -type f -name '*.parquet' -printf '%s\n' |

@@ -36,8 +36,8 @@ STAGE="$OUT/stage"
 RESULTS="$OUT/results.tsv"
 REPORT="$BENCH/out/load-duckdb-results.md"
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
 [[ "$ROWS" =~ ^[0-9]+$ && "$ROWS" -gt 0 ]] || die "ROWS must be a positive integer, got '$ROWS'"
 [[ "$REPEAT" =~ ^[0-9]+$ && "$REPEAT" -gt 0 ]] || die "REPEAT must be a positive integer, got '$REPEAT'"
@@ -60,36 +60,13 @@ PY20="$(venv peer 2.0.0)"
 
 # --- data: the sample, a corrected copy, the staged dataset ------------------
 "$PQSTAGE" sample violations --spec-out "$SPEC"
-if [[ ! -s "$CSV" ]]; then
-  log "generating $CSV ($ROWS rows)"
-  "$PQSTAGE" sample violations --rows "$ROWS" --out "$CSV.tmp" && mv "$CSV.tmp" "$CSV"
-fi
-if [[ ! -s "$CSV_FIXED" || "$CSV_FIXED" -ot "$CSV" ]]; then
-  log "writing the corrected copy (one citation_id changed, same length)"
-  python3 "$BENCH/correct_one_record.py" "$CSV" "$CSV_FIXED"
-fi
+ensure_sample "$ROWS" "$CSV" "$CSV_FIXED"
 convert() { # csv
   "$PQSTAGE" convert "$1" --spec "$SPEC" --to "$STAGE" --dataset violations --no-progress >/dev/null
 }
 
 # --- measurement ---------------------------------------------------------------
-wall_of() {
-  sed -n 's/.*Elapsed (wall clock) time ([^)]*): *//p' "$1" |
-    awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f\n", s }'
-}
-rss_of() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1"; }
 : >"$RESULTS"
-# once LABEL CMD... : one timed run, appended to $RESULTS
-once() {
-  local label="$1" tfile="$OUT/time-$1.txt" logf="$OUT/log-$1.txt"
-  shift
-  if ! /usr/bin/time -v -o "$tfile" "$@" >"$logf" 2>&1; then
-    tail -n 20 "$logf" >&2 || true
-    die "$label failed (log: $logf)"
-  fi
-  printf '%s\t%s\t%s\n' "$label" "$(wall_of "$tfile")" "$(rss_of "$tfile")" >>"$RESULTS"
-  log "  $label: $(wall_of "$tfile") s, max RSS $(rss_of "$tfile") KiB; $(head -c 200 "$logf" | head -1)"
-}
 log "converting $CSV into $STAGE"
 convert "$CSV"
 for ((i = 1; i <= REPEAT; i++)); do

@@ -34,17 +34,11 @@ RESULTS="$OUT/results.tsv"
 REPORT="$BENCH/out/load-postgres-results.md"
 export PQSTAGE_PG_PORT=55440
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 [[ -x "$PQSTAGE" ]] || die "pqstage binary not found at $PQSTAGE (make build)"
 mkdir -p "$OUT" "$DATA"
-if [[ ! -s "$CSV" ]]; then
-  log "generating $CSV ($ROWS rows)"
-  "$PQSTAGE" sample violations --rows "$ROWS" --out "$CSV.tmp" && mv "$CSV.tmp" "$CSV"
-fi
-if [[ ! -s "$CSV_FIXED" || "$CSV_FIXED" -ot "$CSV" ]]; then
-  python3 "$BENCH/correct_one_record.py" "$CSV" "$CSV_FIXED"
-fi
+ensure_sample "$ROWS" "$CSV" "$CSV_FIXED"
 
 # --- peers -----------------------------------------------------------------------
 VENV="$BENCH/.venv-pgpq"
@@ -65,22 +59,7 @@ convert() { "$PQSTAGE" convert "$1" --spec "$SPEC" --to "$STAGE" --dataset viola
 log "converting $CSV into $STAGE"
 convert "$CSV"
 
-wall_of() {
-  sed -n 's/.*Elapsed (wall clock) time ([^)]*): *//p' "$1" |
-    awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f\n", s }'
-}
-rss_of() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1"; }
 : >"$RESULTS"
-once() { # LABEL CMD...
-  local label="$1" tfile="$OUT/time-$1.txt" logf="$OUT/log-$1.txt"
-  shift
-  if ! /usr/bin/time -v -o "$tfile" "$@" >"$logf" 2>&1; then
-    tail -n 20 "$logf" >&2 || true
-    die "$label failed (log: $logf)"
-  fi
-  printf '%s\t%s\t%s\n' "$label" "$(wall_of "$tfile")" "$(rss_of "$tfile")" >>"$RESULTS"
-  log "  $label: $(wall_of "$tfile") s, client max RSS $(rss_of "$tfile") KiB"
-}
 
 # The psql peer's table: the CSV's 21 columns, partitioned by year ranges of
 # issuance_date (PostgreSQL cannot partition on a generated year column).

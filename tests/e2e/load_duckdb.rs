@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::util::{fixtures, manifest, ok, run, sample};
+use crate::util::{claim_one_more_row, fixtures, manifest, manifest_per_year, ok, run, sample, staged_sample};
 
 /// Every row of `sql` run against the DuckDB file, each value cast to text.
 fn query(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
@@ -31,29 +31,10 @@ fn per_year(db: &Path, table: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// Rows per partition in a manifest, in the same form as [`per_year`].
-fn manifest_per_year(stage: &Path, dataset: &str) -> Vec<(String, i64)> {
-    let m = manifest(stage, dataset);
-    m["tables"][0]["partitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["value"].as_i64().map_or("NULL".into(), |v| v.to_string()), p["rows"].as_i64().unwrap()))
-        .collect()
-}
-
 fn load(dir: &Path, extra: &[&str]) -> String {
     let mut args = vec!["load", "duckdb", "stage", "--db", "v.duckdb", "--no-progress"];
     args.extend(extra);
     ok(dir, &args)
-}
-
-/// A sample of `rows` rows converted into `dir/stage`.
-fn staged_sample(rows: u64) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    sample(dir.path(), rows, "v.csv");
-    ok(dir.path(), &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
-    dir
 }
 
 #[test]
@@ -142,8 +123,8 @@ fn rerun_skips_unchanged_and_a_correction_reloads_one_year() {
     assert!(out.contains("(20,000 rows) into \"main\".\"violations\" (created)"), "{out}");
     let db = dir.path().join("v.duckdb");
     let stage = dir.path().join("stage");
-    assert_eq!(per_year(&db, "violations"), manifest_per_year(&stage, "violations"));
-    let parts = manifest_per_year(&stage, "violations").len();
+    assert_eq!(per_year(&db, "violations"), manifest_per_year(&stage));
+    let parts = manifest_per_year(&stage).len();
 
     let out = load(dir.path(), &[]);
     assert!(out.starts_with(&format!("{parts} partitions unchanged, skipped")), "{out}");
@@ -163,7 +144,7 @@ fn rerun_skips_unchanged_and_a_correction_reloads_one_year() {
     assert!(out.starts_with("loaded 1 partitions ("), "{out}");
     assert!(out.contains(&format!(", {} unchanged, skipped", parts - 1)), "{out}");
     assert!(out.contains(&format!("year={year}")) && out.contains("changed"), "{out}");
-    assert_eq!(per_year(&db, "violations"), manifest_per_year(&stage, "violations"));
+    assert_eq!(per_year(&db, "violations"), manifest_per_year(&stage));
     let recorded =
         query(&db, &format!("SELECT checksum FROM pqstage.load_state WHERE partition_path = 'year=' || {year}"));
     let m = manifest(&stage, "violations");
@@ -181,7 +162,7 @@ fn rerun_skips_unchanged_and_a_correction_reloads_one_year() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--years: year=1850 is not a partition of violations, nor loaded in the table"), "{err}");
-    assert_eq!(per_year(&db, "violations"), manifest_per_year(&stage, "violations"));
+    assert_eq!(per_year(&db, "violations"), manifest_per_year(&stage));
 }
 
 #[test]
@@ -196,7 +177,7 @@ fn a_table_that_no_longer_matches_its_state_is_repaired() {
     let out = load(dir.path(), &[]);
     assert!(out.starts_with("loaded 1 partitions"), "{out}");
     assert!(out.contains("year=2000") && out.contains("reloaded: the table holds 0 rows, the manifest says"), "{out}");
-    assert_eq!(per_year(&db, "violations"), manifest_per_year(&dir.path().join("stage"), "violations"));
+    assert_eq!(per_year(&db, "violations"), manifest_per_year(&dir.path().join("stage")));
 }
 
 #[test]
@@ -215,7 +196,7 @@ fn a_partition_dropped_from_the_stage_is_removed() {
     let db = dir.path().join("v.duckdb");
     assert_eq!(scalar(&db, "SELECT count(*) FROM violations WHERE year = 1980"), 0);
     assert_eq!(scalar(&db, "SELECT count(*) FROM pqstage.load_state WHERE partition_path = 'year=1980'"), 0);
-    assert_eq!(per_year(&db, "violations"), manifest_per_year(&dir.path().join("stage"), "violations"));
+    assert_eq!(per_year(&db, "violations"), manifest_per_year(&dir.path().join("stage")));
 }
 
 /// Joins physical lines into CSV records (quoted newlines stay inside a record).
@@ -263,7 +244,7 @@ fn a_killed_load_leaves_the_previous_table() {
     assert_eq!(per_year(&db, "violations"), before, "the previous table, untouched");
     let out = load(dir.path(), &[]);
     assert!(out.contains("(1,500,000 rows)"), "{out}");
-    assert_eq!(per_year(&db, "violations"), manifest_per_year(&dir.path().join("stage"), "violations"));
+    assert_eq!(per_year(&db, "violations"), manifest_per_year(&dir.path().join("stage")));
 }
 
 #[test]
@@ -344,17 +325,7 @@ fn rows_that_disagree_with_the_manifest_fail_with_exit_1() {
     load(dir.path(), &[]);
     // Claim one more row in the first partition than its file holds, keeping
     // the manifest's own sums consistent, and force a reload.
-    let path = dir.path().join("stage/violations/_manifest.json");
-    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let bump = |v: &mut serde_json::Value| *v = (v.as_u64().unwrap() + 1).into();
-    let t = &mut m["tables"][0];
-    bump(&mut t["partitions"][0]["rows"]);
-    bump(&mut t["partitions"][0]["files"][0]["rows"]);
-    bump(&mut t["rows_written"]);
-    bump(&mut t["rows_read"]);
-    bump(&mut m["sources"][0]["rows"]);
-    let name = m["tables"][0]["partitions"][0]["path"].as_str().unwrap().to_string();
-    std::fs::write(&path, serde_json::to_string(&m).unwrap()).unwrap();
+    let name = claim_one_more_row(dir.path());
 
     let db = dir.path().join("v.duckdb");
     let before = per_year(&db, "violations");

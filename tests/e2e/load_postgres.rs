@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::util::{fixtures, manifest, ok, run, sample};
+use crate::util::{claim_one_more_row, fixtures, manifest, manifest_per_year, ok, run, staged_sample};
 
 fn url() -> String {
     std::env::var("PQSTAGE_PG_URL").expect(
@@ -24,16 +24,6 @@ fn per_year(table: &str) -> Vec<(String, i64)> {
         .unwrap()
         .iter()
         .map(|r| (r.get::<_, Option<String>>(0).unwrap_or_else(|| "NULL".into()), r.get(1)))
-        .collect()
-}
-
-fn manifest_per_year(stage: &Path) -> Vec<(String, i64)> {
-    let m = manifest(stage, "violations");
-    m["tables"][0]["partitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["value"].as_i64().map_or("NULL".into(), |v| v.to_string()), p["rows"].as_i64().unwrap()))
         .collect()
 }
 
@@ -63,13 +53,6 @@ fn fresh(table: &str) {
     let mut c = client();
     c.batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE")).unwrap();
     let _ = c.execute("DELETE FROM pqstage.load_state WHERE table_name = $1", &[&table]);
-}
-
-fn staged_sample(rows: u64) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    sample(dir.path(), rows, "v.csv");
-    ok(dir.path(), &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
-    dir
 }
 
 #[test]
@@ -390,17 +373,7 @@ fn errors_are_clear() {
     fresh("pg_count");
 
     // Rows that disagree with the manifest: exit 1, partition named, rolled back.
-    let path = dir.path().join("stage/violations/_manifest.json");
-    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let bump = |v: &mut serde_json::Value| *v = (v.as_u64().unwrap() + 1).into();
-    let t = &mut m["tables"][0];
-    bump(&mut t["partitions"][0]["rows"]);
-    bump(&mut t["partitions"][0]["files"][0]["rows"]);
-    bump(&mut t["rows_written"]);
-    bump(&mut t["rows_read"]);
-    bump(&mut m["sources"][0]["rows"]);
-    let name = m["tables"][0]["partitions"][0]["path"].as_str().unwrap().to_string();
-    std::fs::write(&path, serde_json::to_string(&m).unwrap()).unwrap();
+    let name = claim_one_more_row(dir.path());
     let o = run(dir.path(), &["load", "postgres", "stage", "--db", &url, "--table", "pg_count", "--jobs", "1"]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);

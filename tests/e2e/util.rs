@@ -91,3 +91,40 @@ pub fn read_parquet(path: &Path) -> Vec<arrow_array::RecordBatch> {
 pub fn sample(dir: &Path, rows: u64, name: &str) {
     ok(dir, &["sample", "violations", "--rows", &rows.to_string(), "--out", name, "--spec-out", "violations.toml"]);
 }
+
+/// A sample of `rows` rows converted into `dir/stage/violations`.
+pub fn staged_sample(rows: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), rows, "v.csv");
+    ok(dir.path(), &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
+    dir
+}
+
+/// Rows per partition of `stage/violations` by key as text ("NULL" for the
+/// NULL key), in key order: what a loaded table must hold.
+pub fn manifest_per_year(stage: &Path) -> Vec<(String, i64)> {
+    let m = manifest(stage, "violations");
+    m["tables"][0]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["value"].as_i64().map_or("NULL".into(), |v| v.to_string()), p["rows"].as_i64().unwrap()))
+        .collect()
+}
+
+/// Edits `dir/stage/violations/_manifest.json` to claim one more row in the
+/// first partition than its file holds, keeping the manifest's own sums
+/// consistent. Returns the partition's folder name.
+pub fn claim_one_more_row(dir: &Path) -> String {
+    let path = dir.join("stage/violations/_manifest.json");
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let bump = |v: &mut serde_json::Value| *v = (v.as_u64().unwrap() + 1).into();
+    let t = &mut m["tables"][0];
+    bump(&mut t["partitions"][0]["rows"]);
+    bump(&mut t["partitions"][0]["files"][0]["rows"]);
+    bump(&mut t["rows_written"]);
+    bump(&mut t["rows_read"]);
+    bump(&mut m["sources"][0]["rows"]);
+    std::fs::write(&path, serde_json::to_string(&m).unwrap()).unwrap();
+    m["tables"][0]["partitions"][0]["path"].as_str().unwrap().to_string()
+}

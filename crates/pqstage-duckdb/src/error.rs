@@ -63,17 +63,9 @@ pub enum DuckdbError {
         /// How they differ.
         reason: String,
     },
-    /// A file the manifest names is missing.
-    #[error("staged file {} is missing (the manifest names it); re-run `pqstage convert`", .0.display())]
-    MissingFile(PathBuf),
-    /// A staged file is not what the manifest says.
-    #[error("staged file {} is corrupt: {reason}; re-run `pqstage convert`", path.display())]
-    CorruptFile {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    /// A staged file is missing, differs from the manifest, or does not read.
+    #[error(transparent)]
+    File(#[from] pqstage_stage::verify::FileProblem),
     /// DuckDB failed while reading the staged Parquet.
     #[error("reading the staged Parquet failed: {0}")]
     Read(String),
@@ -109,17 +101,6 @@ pub enum DuckdbError {
         #[source]
         source: std::io::Error,
     },
-}
-
-impl From<pqstage_stage::verify::FileProblem> for DuckdbError {
-    fn from(p: pqstage_stage::verify::FileProblem) -> Self {
-        use pqstage_stage::verify::FileProblem;
-        match p {
-            FileProblem::Missing(path) => Self::MissingFile(path),
-            FileProblem::Corrupt { path, reason } => Self::CorruptFile { path, reason },
-            FileProblem::Io { path, source } => Self::Io { op: "read", path, source },
-        }
-    }
 }
 
 impl DuckdbError {

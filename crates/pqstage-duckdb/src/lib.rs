@@ -23,8 +23,8 @@ use std::time::Instant;
 
 use duckdb::{params, Config, Connection};
 use pqstage_stage::manifest::{PartitionEntry, TableEntry};
-pub use pqstage_stage::plan::Action;
-use pqstage_stage::plan::{plan, Recorded};
+use pqstage_stage::plan::{column_conflict, plan, Recorded};
+pub use pqstage_stage::plan::{Action, PartitionReport};
 use pqstage_stage::verify::check_files;
 use pqstage_stage::{Manifest, Stage};
 
@@ -48,19 +48,6 @@ pub struct LoadOptions {
     pub threads: Option<usize>,
     /// Check each file's checksum against the manifest before loading it.
     pub verify_checksums: bool,
-}
-
-/// One partition's outcome.
-#[derive(Debug, Clone)]
-pub struct PartitionReport {
-    /// Folder name, e.g. `year=1987`.
-    pub path: String,
-    /// Key value (`None`: the NULL partition, or an unpartitioned table).
-    pub value: Option<i64>,
-    /// Rows the table holds for it after the load (0 when removed).
-    pub rows: u64,
-    /// What was done.
-    pub action: Action,
 }
 
 /// The outcome of a load.
@@ -186,7 +173,7 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
     // Check the staged files before touching the table.
     let verify_started = Instant::now();
     let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
-    check_files(&dataset_dir, &to_load, opts.verify_checksums, opts.threads).map_err(DuckdbError::from)?;
+    check_files(&dataset_dir, &to_load, opts.verify_checksums, opts.threads)?;
     let verify_seconds = verify_started.elapsed().as_secs_f64();
 
     // Apply.
@@ -274,7 +261,7 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
                 actual: held,
             });
         }
-        partitions.push(PartitionReport { path: s.path, value: s.key, rows: held, action: s.action });
+        partitions.push(PartitionReport { path: s.path, value: s.key, rows: held, action: s.action, seconds: 0.0 });
     }
     tx.commit().map_err(|e| DuckdbError::sql("commit", e))?;
 
@@ -324,42 +311,13 @@ fn check_columns(
     have: &[(String, String)],
     want: &[pqstage_spec::OutputColumn],
 ) -> Result<(), DuckdbError> {
-    let table = format!("{}.{}", t.schema, t.name);
-    for (i, w) in want.iter().enumerate() {
-        let wanted = type_name(w.ty);
-        match have.iter().position(|(n, _)| *n == w.name) {
-            None => {
-                return Err(DuckdbError::Conflict {
-                    table,
-                    column: w.name.clone(),
-                    reason: format!("the spec has it ({wanted}), the table does not"),
-                })
-            }
-            Some(j) if have[j].1 != wanted => {
-                return Err(DuckdbError::Conflict {
-                    table,
-                    column: w.name.clone(),
-                    reason: format!("the table has {}, the spec says {wanted}", have[j].1),
-                })
-            }
-            Some(j) if j != i => {
-                return Err(DuckdbError::Conflict {
-                    table,
-                    column: w.name.clone(),
-                    reason: format!("it is column {} of the table, column {} of the spec", j + 1, i + 1),
-                })
-            }
-            Some(_) => {}
+    let want: Vec<(String, String)> = want.iter().map(|c| (c.name.clone(), type_name(c.ty))).collect();
+    match column_conflict(have, &want) {
+        Some((column, reason)) => {
+            Err(DuckdbError::Conflict { table: format!("{}.{}", t.schema, t.name), column, reason })
         }
+        None => Ok(()),
     }
-    if let Some((name, ty)) = have.iter().find(|(n, _)| !want.iter().any(|w| w.name == *n)) {
-        return Err(DuckdbError::Conflict {
-            table,
-            column: name.clone(),
-            reason: format!("the table has it ({ty}), the spec does not"),
-        });
-    }
-    Ok(())
 }
 
 /// Rows per partition key the table holds.

@@ -16,20 +16,7 @@ pub const SUMMARY_BY_YEAR: &str = include_str!("../../../sql/duckdb/summary_by_y
 /// Top companies by penalty.
 pub const SUMMARY_TOP_COMPANIES: &str = include_str!("../../../sql/duckdb/summary_top_companies.sql");
 
-/// Fills `{name}` placeholders of a template.
-pub fn render(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut s = template.to_string();
-    for (k, v) in vars {
-        s = s.replace(&format!("{{{k}}}"), v);
-    }
-    debug_assert!(!s.contains("{table}") && !s.contains("{columns}"), "unfilled placeholder in {s}");
-    s
-}
-
-/// A double-quoted identifier.
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use pqstage_stage::plan::{quote_ident as ident, render};
 
 /// A single-quoted string literal.
 pub fn literal(s: &str) -> String {

@@ -158,17 +158,12 @@ enum Prepared<'a> {
 }
 
 /// Variable-width values: text borrowed from the array, or numerics encoded
-/// into one owned buffer.
+/// into one owned buffer with offsets.
 enum Variable<'a> {
-    Text(&'a dyn Array, TextKind),
-    Owned { bytes: Vec<u8>, offsets: Vec<usize>, nulls: Option<&'a arrow_buffer::NullBuffer> },
-}
-
-#[derive(Clone, Copy)]
-enum TextKind {
-    Utf8,
-    LargeUtf8,
-    Utf8View,
+    Utf8(&'a arrow_array::StringArray),
+    LargeUtf8(&'a arrow_array::LargeStringArray),
+    Utf8View(&'a arrow_array::StringViewArray),
+    Owned { bytes: Vec<u8>, offsets: Vec<i64>, nulls: Option<&'a arrow_buffer::NullBuffer> },
 }
 
 impl<'a> Prepared<'a> {
@@ -196,9 +191,9 @@ impl<'a> Prepared<'a> {
                 };
                 Self::Timestamp(values, nulls)
             }
-            DataType::Utf8 => Self::Var(Variable::Text(array, TextKind::Utf8)),
-            DataType::LargeUtf8 => Self::Var(Variable::Text(array, TextKind::LargeUtf8)),
-            DataType::Utf8View => Self::Var(Variable::Text(array, TextKind::Utf8View)),
+            DataType::Utf8 => Self::Var(Variable::Utf8(array.as_string())),
+            DataType::LargeUtf8 => Self::Var(Variable::LargeUtf8(array.as_string())),
+            DataType::Utf8View => Self::Var(Variable::Utf8View(array.as_string_view())),
             DataType::Decimal128(_, s) if (0..=38).contains(s) => {
                 Self::Var(decimals(array.as_primitive::<Decimal128Type>(), *s as u8, |v| v))
             }
@@ -286,7 +281,7 @@ fn decimals<'a, T: ArrowPrimitiveType>(
         if !nulls.is_some_and(|n| n.is_null(i)) {
             numeric::encode(wide(*v), scale, &mut bytes);
         }
-        offsets.push(bytes.len());
+        offsets.push(bytes.len() as i64);
     }
     Variable::Owned { bytes, offsets, nulls }
 }
@@ -319,35 +314,14 @@ fn fixed<T: Copy, const W: usize>(
 }
 
 impl Variable<'_> {
-    fn value(&self, i: usize) -> Option<&[u8]> {
-        match self {
-            Self::Text(a, kind) => {
-                if a.is_null(i) {
-                    return None;
-                }
-                Some(match kind {
-                    TextKind::Utf8 => a.as_string::<i32>().value(i).as_bytes(),
-                    TextKind::LargeUtf8 => a.as_string::<i64>().value(i).as_bytes(),
-                    TextKind::Utf8View => a.as_string_view().value(i).as_bytes(),
-                })
-            }
-            Self::Owned { bytes, offsets, nulls } => {
-                if nulls.is_some_and(|n| n.is_null(i)) {
-                    None
-                } else {
-                    Some(&bytes[offsets[i]..offsets[i + 1]])
-                }
-            }
-        }
-    }
-
     fn add_sizes(&self, sizes: &mut [usize]) {
         match self {
-            Self::Text(a, TextKind::Utf8) => text_sizes(a.as_string::<i32>(), sizes),
-            Self::Text(a, TextKind::LargeUtf8) => text_sizes(a.as_string::<i64>(), sizes),
-            Self::Text(..) | Self::Owned { .. } => {
+            Self::Utf8(a) => offset_sizes(a.value_offsets(), a.nulls(), sizes),
+            Self::LargeUtf8(a) => offset_sizes(a.value_offsets(), a.nulls(), sizes),
+            Self::Owned { offsets, nulls, .. } => offset_sizes(offsets, *nulls, sizes),
+            Self::Utf8View(a) => {
                 for (i, s) in sizes.iter_mut().enumerate() {
-                    *s += 4 + self.value(i).map_or(0, <[u8]>::len);
+                    *s += 4 + if a.is_null(i) { 0 } else { a.value(i).len() };
                 }
             }
         }
@@ -355,38 +329,40 @@ impl Variable<'_> {
 
     fn write(&self, buf: &mut [u8], cursor: &mut [usize]) {
         match self {
-            Self::Text(a, TextKind::Utf8) => text_write(a.as_string::<i32>(), buf, cursor),
-            Self::Text(a, TextKind::LargeUtf8) => text_write(a.as_string::<i64>(), buf, cursor),
-            Self::Text(..) | Self::Owned { .. } => {
+            Self::Utf8(a) => offset_write(a.value_offsets(), a.value_data(), a.nulls(), buf, cursor),
+            Self::LargeUtf8(a) => offset_write(a.value_offsets(), a.value_data(), a.nulls(), buf, cursor),
+            Self::Owned { bytes, offsets, nulls } => offset_write(offsets, bytes, *nulls, buf, cursor),
+            Self::Utf8View(a) => {
                 for (i, c) in cursor.iter_mut().enumerate() {
-                    put_bytes(buf, c, self.value(i));
+                    put_bytes(buf, c, (!a.is_null(i)).then(|| a.value(i).as_bytes()));
                 }
             }
         }
     }
 }
 
-/// Text sizes straight from the offsets buffer.
-fn text_sizes<O: arrow_array::OffsetSizeTrait>(a: &arrow_array::GenericStringArray<O>, sizes: &mut [usize]) {
-    let offsets = a.value_offsets();
-    let nulls = a.nulls();
+/// Sizes of offset-delimited values (text, encoded numerics).
+fn offset_sizes<O: arrow_buffer::ArrowNativeType>(
+    offsets: &[O],
+    nulls: Option<&arrow_buffer::NullBuffer>,
+    sizes: &mut [usize],
+) {
     for (i, s) in sizes.iter_mut().enumerate() {
         *s += 4;
         if !nulls.is_some_and(|n| n.is_null(i)) {
-            *s += (offsets[i + 1] - offsets[i]).as_usize();
+            *s += offsets[i + 1].as_usize() - offsets[i].as_usize();
         }
     }
 }
 
-/// Text values straight from the values buffer.
-fn text_write<O: arrow_array::OffsetSizeTrait>(
-    a: &arrow_array::GenericStringArray<O>,
+/// Offset-delimited values, straight from their buffer.
+fn offset_write<O: arrow_buffer::ArrowNativeType>(
+    offsets: &[O],
+    values: &[u8],
+    nulls: Option<&arrow_buffer::NullBuffer>,
     buf: &mut [u8],
     cursor: &mut [usize],
 ) {
-    let offsets = a.value_offsets();
-    let values = a.value_data();
-    let nulls = a.nulls();
     for (i, c) in cursor.iter_mut().enumerate() {
         let v = if nulls.is_some_and(|n| n.is_null(i)) {
             None

@@ -56,17 +56,9 @@ pub enum PgError {
         /// How they differ.
         reason: String,
     },
-    /// A staged file is missing.
-    #[error("staged file {} is missing (the manifest names it); re-run `pqstage convert`", .0.display())]
-    MissingFile(PathBuf),
-    /// A staged file is not what the manifest says, or does not read.
-    #[error("staged file {} is corrupt: {reason}; re-run `pqstage convert`", path.display())]
-    CorruptFile {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    /// A staged file is missing, differs from the manifest, or does not read.
+    #[error(transparent)]
+    File(#[from] pqstage_stage::verify::FileProblem),
     /// A column the encoder cannot map.
     #[error("staged file {}: {source}", path.display())]
     Encode {

@@ -12,5 +12,5 @@ mod numeric;
 
 pub use encode::{encode_batch, Constant, EncodeError, HEADER, TRAILER};
 pub use error::PgError;
-pub use load::{load, LoadOptions, LoadReport, PartitionReport, Progress};
-pub use pqstage_stage::plan::Action;
+pub use load::{load, LoadOptions, LoadReport, Progress};
+pub use pqstage_stage::plan::{Action, PartitionReport};

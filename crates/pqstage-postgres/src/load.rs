@@ -24,7 +24,9 @@ use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pqstage_spec::{ColumnType, OutputColumn};
 use pqstage_stage::manifest::PartitionEntry;
-use pqstage_stage::plan::{plan, Action, Recorded, Step};
+use pqstage_stage::plan::{
+    column_conflict, plan, quote_ident as ident, render, Action, PartitionReport, Recorded, Step,
+};
 use pqstage_stage::verify::{check_files, FileProblem};
 use pqstage_stage::{Manifest, Stage};
 
@@ -75,21 +77,6 @@ pub struct Progress {
     pub rows_sent: AtomicU64,
 }
 
-/// One partition's outcome.
-#[derive(Debug, Clone)]
-pub struct PartitionReport {
-    /// Folder name, e.g. `year=1987`.
-    pub path: String,
-    /// Key value (`None`: the NULL partition).
-    pub value: Option<i64>,
-    /// Rows the partition holds after the load (0 when removed).
-    pub rows: u64,
-    /// What was done.
-    pub action: Action,
-    /// Seconds the partition's transaction took (0 when skipped).
-    pub seconds: f64,
-}
-
 /// The outcome of a load.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
@@ -103,14 +90,6 @@ pub struct LoadReport {
     pub rows_loaded: u64,
     /// Seconds in all.
     pub seconds: f64,
-}
-
-fn ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn render(template: &str, vars: &[(&str, &str)]) -> String {
-    vars.iter().fold(template.to_string(), |s, (k, v)| s.replace(&format!("{{{k}}}"), v))
 }
 
 /// PostgreSQL's name of a spec type, as `format_type` spells it.
@@ -340,7 +319,7 @@ pub fn load(
     let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
     // Sizes now, for every year; checksums per year, just before its COPY
     // reads the same files (so they are read from disk once).
-    check_files(&dataset_dir, &to_load, false, None).map_err(file_problem)?;
+    check_files(&dataset_dir, &to_load, false, None)?;
     progress.partitions_total.store(to_load.len(), Ordering::Relaxed);
     progress.rows_total.store(to_load.iter().map(|p| p.rows).sum(), Ordering::Relaxed);
 
@@ -449,7 +428,7 @@ impl Job<'_> {
             None => (format!("{k} IS NULL"), "DEFAULT".to_string()),
         };
         if self.opts.verify_checksums {
-            check_files(&self.dataset_dir, &[entry], true, Some(1)).map_err(file_problem)?;
+            check_files(&self.dataset_dir, &[entry], true, Some(1))?;
         }
         let mut tx = client.transaction().map_err(|e| sql("begin", e))?;
         let defs = self
@@ -561,10 +540,10 @@ fn for_each_batch(
     columns: &[&str],
     mut f: impl FnMut(RecordBatch) -> Result<(), PgError>,
 ) -> Result<(), PgError> {
-    let corrupt = |reason: String| PgError::CorruptFile { path: path.to_path_buf(), reason };
+    let corrupt = |reason: String| PgError::File(FileProblem::Corrupt { path: path.to_path_buf(), reason });
     let file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => PgError::MissingFile(path.to_path_buf()),
-        _ => corrupt(e.to_string()),
+        std::io::ErrorKind::NotFound => PgError::File(FileProblem::Missing(path.to_path_buf())),
+        _ => PgError::File(FileProblem::Io { path: path.to_path_buf(), source: e }),
     })?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| corrupt(e.to_string()))?
@@ -586,14 +565,6 @@ fn for_each_batch(
         f(RecordBatch::try_from_iter(picked).map_err(|e| corrupt(e.to_string()))?)?;
     }
     Ok(())
-}
-
-fn file_problem(p: FileProblem) -> PgError {
-    match p {
-        FileProblem::Missing(path) => PgError::MissingFile(path),
-        FileProblem::Corrupt { path, reason } => PgError::CorruptFile { path, reason },
-        FileProblem::Io { path, source } => PgError::CorruptFile { path, reason: source.to_string() },
-    }
 }
 
 /// The key of a partition bound: `FOR VALUES FROM (1987) TO (1988)` → 1987, `DEFAULT` → NULL.
@@ -618,28 +589,11 @@ fn index_name(table: &str, cols: &[String]) -> String {
 
 /// Refuses a table whose columns are not the spec's.
 fn check_columns(table: &str, have: &[(String, String)], want: &[OutputColumn]) -> Result<(), PgError> {
-    let conflict =
-        |column: &str, reason: String| PgError::Conflict { table: table.into(), column: column.into(), reason };
-    for (i, w) in want.iter().enumerate() {
-        let wanted = pg_type(w.ty);
-        match have.iter().position(|(n, _)| *n == w.name) {
-            None => return Err(conflict(&w.name, format!("the spec has it ({wanted}), the table does not"))),
-            Some(j) if have[j].1 != wanted => {
-                return Err(conflict(&w.name, format!("the table has {}, the spec says {wanted}", have[j].1)))
-            }
-            Some(j) if j != i => {
-                return Err(conflict(
-                    &w.name,
-                    format!("it is column {} of the table, column {} of the spec", j + 1, i + 1),
-                ))
-            }
-            Some(_) => {}
-        }
+    let want: Vec<(String, String)> = want.iter().map(|c| (c.name.clone(), pg_type(c.ty))).collect();
+    match column_conflict(have, &want) {
+        Some((column, reason)) => Err(PgError::Conflict { table: table.into(), column, reason }),
+        None => Ok(()),
     }
-    if let Some((name, ty)) = have.iter().find(|(n, _)| !want.iter().any(|w| w.name == *n)) {
-        return Err(conflict(name, format!("the table has it ({ty}), the spec does not")));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -106,3 +106,87 @@ pub fn plan<'m>(
     }
     Ok(steps)
 }
+
+/// One partition's outcome, as a loader reports it.
+#[derive(Debug, Clone)]
+pub struct PartitionReport {
+    /// Folder name, e.g. `year=1987`.
+    pub path: String,
+    /// Key value (`None`: the NULL partition, or an unpartitioned table).
+    pub value: Option<i64>,
+    /// Rows the target holds for it after the load (0 when removed).
+    pub rows: u64,
+    /// What was done.
+    pub action: Action,
+    /// Seconds its own unit of work took (0 when skipped, or when the loader
+    /// loads all partitions in one statement).
+    pub seconds: f64,
+}
+
+/// Compares an existing table's columns (name, type as the engine spells it)
+/// with the wanted ones, by name, order and type. Returns the first column
+/// that differs and how, or `None` when they agree.
+pub fn column_conflict(have: &[(String, String)], want: &[(String, String)]) -> Option<(String, String)> {
+    for (i, (name, wanted)) in want.iter().enumerate() {
+        match have.iter().position(|(n, _)| n == name) {
+            None => return Some((name.clone(), format!("the spec has it ({wanted}), the table does not"))),
+            Some(j) if have[j].1 != *wanted => {
+                return Some((name.clone(), format!("the table has {}, the spec says {wanted}", have[j].1)))
+            }
+            Some(j) if j != i => {
+                return Some((
+                    name.clone(),
+                    format!("it is column {} of the table, column {} of the spec", j + 1, i + 1),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    have.iter()
+        .find(|(n, _)| !want.iter().any(|(w, _)| w == n))
+        .map(|(name, ty)| (name.clone(), format!("the table has it ({ty}), the spec does not")))
+}
+
+/// A double-quoted SQL identifier (the same rule in PostgreSQL and DuckDB).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Fills the `{name}` placeholders of a SQL template.
+pub fn render(template: &str, vars: &[(&str, &str)]) -> String {
+    vars.iter().fold(template.to_string(), |s, (k, v)| s.replace(&format!("{{{k}}}"), v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn column_conflicts_name_the_column() {
+        let want = cols(&[("a", "INTEGER"), ("b", "VARCHAR")]);
+        assert_eq!(column_conflict(&want, &want), None);
+        assert_eq!(
+            column_conflict(&cols(&[("a", "VARCHAR"), ("b", "VARCHAR")]), &want),
+            Some(("a".into(), "the table has VARCHAR, the spec says INTEGER".into()))
+        );
+        assert_eq!(
+            column_conflict(&cols(&[("b", "VARCHAR"), ("a", "INTEGER")]), &want),
+            Some(("a".into(), "it is column 2 of the table, column 1 of the spec".into()))
+        );
+        assert_eq!(column_conflict(&cols(&[("a", "INTEGER")]), &want).unwrap().0, "b");
+        assert_eq!(
+            column_conflict(&cols(&[("a", "INTEGER"), ("b", "VARCHAR"), ("c", "DATE")]), &want),
+            Some(("c".into(), "the table has it (DATE), the spec does not".into()))
+        );
+    }
+
+    #[test]
+    fn quoting_and_templates() {
+        assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
+        assert_eq!(render("CREATE TABLE {t} ({c})", &[("t", "x"), ("c", "y int")]), "CREATE TABLE x (y int)");
+    }
+}

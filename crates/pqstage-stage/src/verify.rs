@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::{Checksummer, PartitionEntry};
 
-/// A staged file that is not what its manifest says.
+/// A staged file that is missing, or not what its manifest says, or unreadable.
 #[derive(Debug, thiserror::Error)]
 pub enum FileProblem {
     /// The file is missing.
-    #[error("staged file {} is missing (the manifest names it)", .0.display())]
+    #[error("staged file {} is missing (the manifest names it); re-run `pqstage convert`", .0.display())]
     Missing(PathBuf),
     /// Its size or checksum differs from the manifest's.
-    #[error("staged file {} is corrupt: {reason}", path.display())]
+    #[error("staged file {} is corrupt: {reason}; re-run `pqstage convert`", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,

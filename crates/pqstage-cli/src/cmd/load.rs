@@ -5,11 +5,32 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pqstage_duckdb::{Action, LoadOptions};
+use pqstage_duckdb::{Action, LoadOptions, PartitionReport};
 
 use crate::args::{Cli, LoadDuckdbArgs, LoadPostgresArgs};
 use crate::output::{count, out};
 use crate::Failure;
+
+/// The first line of a load's output: what was loaded, skipped and removed.
+fn headline(partitions: &[PartitionReport], rows_loaded: u64, table: &str, created: bool) -> String {
+    let n = |f: fn(&Action) -> bool| partitions.iter().filter(|p| f(&p.action)).count();
+    let (loaded, unchanged, removed) =
+        (n(Action::loaded), n(|a| *a == Action::Unchanged), n(|a| *a == Action::Removed));
+    if loaded == 0 && removed == 0 {
+        return format!("{unchanged} partitions unchanged, skipped");
+    }
+    let mut s = format!("loaded {loaded} partitions ({} rows) into {table}", count(rows_loaded));
+    if created {
+        s.push_str(" (created)");
+    }
+    if unchanged > 0 {
+        s.push_str(&format!(", {unchanged} unchanged, skipped"));
+    }
+    if removed > 0 {
+        s.push_str(&format!(", {removed} removed"));
+    }
+    s
+}
 
 /// Parses `--years 2019,2020,null`.
 fn parse_years(values: &[String]) -> Result<Option<Vec<Option<i64>>>, Failure> {
@@ -48,26 +69,9 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
     if cli.quiet {
         return Ok(());
     }
-    let n = |f: fn(&Action) -> bool| r.partitions.iter().filter(|p| f(&p.action)).count();
-    let loaded = n(Action::loaded);
-    let unchanged = n(|a| *a == Action::Unchanged);
-    let removed = n(|a| *a == Action::Removed);
-    let mut line = if loaded == 0 && removed == 0 {
-        format!("{unchanged} partitions unchanged, skipped; {} holds {} rows", r.table, count(r.rows_total))
-    } else {
-        let mut s = format!("loaded {loaded} partitions ({} rows) into {}", count(r.rows_loaded), r.table);
-        if r.created {
-            s.push_str(" (created)");
-        }
-        if unchanged > 0 {
-            s.push_str(&format!(", {unchanged} unchanged, skipped"));
-        }
-        if removed > 0 {
-            s.push_str(&format!(", {removed} removed"));
-        }
-        s.push_str(&format!("; it holds {} rows", count(r.rows_total)));
-        s
-    };
+    let mut line = headline(&r.partitions, r.rows_loaded, &r.table, r.created);
+    let holder = if line.starts_with("loaded") { "it".to_string() } else { r.table.clone() };
+    line.push_str(&format!("; {holder} holds {} rows", count(r.rows_total)));
     line.push_str(&format!(" ({:.2} s)", r.seconds));
     out(&line)?;
     for p in &r.partitions {
@@ -139,26 +143,9 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
     if cli.quiet {
         return Ok(());
     }
-    let n = |f: fn(&Action) -> bool| r.partitions.iter().filter(|p| f(&p.action)).count();
-    let (loaded, unchanged, removed) =
-        (n(Action::loaded), n(|a| *a == Action::Unchanged), n(|a| *a == Action::Removed));
-    let head = if loaded == 0 && removed == 0 {
-        format!("{unchanged} partitions unchanged, skipped")
-    } else {
-        let mut s = format!("loaded {loaded} partitions ({} rows) into {}", count(r.rows_loaded), r.table);
-        if r.created {
-            s.push_str(" (created)");
-        }
-        if unchanged > 0 {
-            s.push_str(&format!(", {unchanged} unchanged, skipped"));
-        }
-        if removed > 0 {
-            s.push_str(&format!(", {removed} removed"));
-        }
-        s
-    };
+    let head = headline(&r.partitions, r.rows_loaded, &r.table, r.created);
     out(&format!("{head} ({:.2} s)", r.seconds))?;
-    if loaded + removed > 0 || cli.verbose {
+    if r.partitions.iter().any(|p| p.action != Action::Unchanged) || cli.verbose {
         out(&format!("  {:<34} {:>12} {:>9}  result", "partition", "rows", "seconds"))?;
         for p in &r.partitions {
             let what = match &p.action {
