@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// CSV to typed, year-partitioned Parquet, staged once and loaded into DuckDB
-/// quickly and incrementally (object stores and PostgreSQL are on their way).
+/// CSV to typed, year-partitioned Parquet, staged once (on disk or in an object
+/// store) and loaded into DuckDB or PostgreSQL quickly and incrementally.
 #[derive(Debug, Parser)]
 #[command(name = "pqstage", version, max_term_width = 100)]
 pub struct Cli {
@@ -18,6 +18,11 @@ pub struct Cli {
     /// Never draw a progress bar (it is drawn only when stderr is a terminal).
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// A setting for s3://, gs:// and az:// stages, over the environment's
+    /// (e.g. aws_endpoint=http://127.0.0.1:9000, allow_http=true,
+    /// max_retries=3, retry_timeout=60). Repeatable.
+    #[arg(long, global = true, value_name = "KEY=VALUE")]
+    pub storage_option: Vec<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -39,6 +44,39 @@ pub enum Command {
     Load(LoadCommand),
     /// Print the summary queries of sql/duckdb/ for a loaded table, as aligned tables.
     Summary(SummaryArgs),
+    /// Copy a staged dataset to another stage (say local to S3): data first, manifest last.
+    Copy(CopyArgs),
+    /// List, or with --yes delete, objects of a stage that no manifest names.
+    Gc(GcArgs),
+}
+
+/// `pqstage copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Stage root or dataset folder to copy from.
+    pub src: String,
+    /// Stage root to copy into; the dataset goes to DST/DATASET/.
+    pub dst: String,
+    /// Dataset under SRC (default: the only one, or SRC itself).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Files copied at once (default: 8).
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
+}
+
+/// `pqstage gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Stage root.
+    pub stage: String,
+    /// Delete them (without it, only list them).
+    #[arg(long)]
+    pub yes: bool,
+    /// Leave objects younger than this alone, so a convert running now keeps
+    /// its files: seconds, or with s, m, h or d (0 to take everything).
+    #[arg(long, value_name = "AGE", default_value = "1h")]
+    pub min_age: String,
 }
 
 /// `pqstage load`.
@@ -53,7 +91,7 @@ pub enum LoadCommand {
 /// `pqstage load postgres`.
 #[derive(Debug, Args)]
 pub struct LoadPostgresArgs {
-    /// Stage root or dataset folder (a local folder or file:// URL).
+    /// Stage root or dataset folder: a folder, file://, s3://, gs://, az:// or abfss:// URL.
     pub stage: String,
     /// postgres://user[:password]@host[:port]/database (default: libpq's PG* environment variables).
     #[arg(long, value_name = "URL")]
@@ -85,12 +123,15 @@ pub struct LoadPostgresArgs {
     /// Skip checking the staged files' checksums against the manifest.
     #[arg(long)]
     pub no_verify: bool,
+    /// Folder for the local cache of a remote stage's files (default: the system temp folder).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `pqstage load duckdb`.
 #[derive(Debug, Args)]
 pub struct LoadDuckdbArgs {
-    /// Stage root or dataset folder (a local folder or file:// URL).
+    /// Stage root or dataset folder: a folder, file://, s3://, gs://, az:// or abfss:// URL.
     pub stage: String,
     /// The DuckDB database file (created if missing).
     #[arg(long, value_name = "FILE.duckdb")]
@@ -113,6 +154,9 @@ pub struct LoadDuckdbArgs {
     /// Skip checking the staged files' checksums against the manifest.
     #[arg(long)]
     pub no_verify: bool,
+    /// Folder for the local cache of a remote stage's files (default: the system temp folder).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `pqstage summary`.
@@ -183,7 +227,7 @@ pub struct ConvertArgs {
     /// CSV files, read in order (same columns).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Stage root: a folder, file:// URL or memory://. The dataset goes to STAGE/DATASET/.
+    /// Stage root: a folder, file://, s3://, gs://, az://, abfss:// or memory:// URL. The dataset goes to STAGE/DATASET/.
     #[arg(long, value_name = "STAGE")]
     pub to: String,
     /// The spec (schema lock). Without it, one is inferred from the whole input.
@@ -224,7 +268,7 @@ pub struct ConvertArgs {
 /// `pqstage status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Stage root or dataset folder (a folder, file:// URL or memory://).
+    /// Stage root or dataset folder: a folder, file://, s3://, gs://, az:// or abfss:// URL.
     pub stage: String,
     /// Dataset under the stage root (default: the only one, or STAGE itself).
     #[arg(long)]

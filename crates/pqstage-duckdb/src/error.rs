@@ -25,9 +25,9 @@ pub enum DuckdbError {
     /// A database to read does not exist.
     #[error("no DuckDB file at {}; run `pqstage load duckdb` first", .0.display())]
     NoDatabase(PathBuf),
-    /// The stage is not on the local disk.
-    #[error("stage {0}: load duckdb reads local stages only in this build")]
-    NotLocal(String),
+    /// The stage (or the local cache of a remote one) failed.
+    #[error(transparent)]
+    Stage(#[from] pqstage_stage::StageError),
     /// `--table` is not `name` or `schema.name`.
     #[error("bad table name '{0}': use NAME or SCHEMA.NAME")]
     BadTableName(String),

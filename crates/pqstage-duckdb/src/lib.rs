@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use duckdb::{params, Config, Connection};
-use pqstage_stage::manifest::{PartitionEntry, TableEntry};
+use pqstage_stage::manifest::{FileEntry, PartitionEntry, TableEntry};
 use pqstage_stage::plan::{column_conflict, plan, Recorded};
 pub use pqstage_stage::plan::{Action, PartitionReport};
+use pqstage_stage::transfer::ScratchGuard;
 use pqstage_stage::verify::check_files;
 use pqstage_stage::{Manifest, Stage};
 
@@ -48,7 +49,14 @@ pub struct LoadOptions {
     pub threads: Option<usize>,
     /// Check each file's checksum against the manifest before loading it.
     pub verify_checksums: bool,
+    /// Where a remote stage's files are cached while they load (default: the system's temporary folder).
+    pub cache_dir: Option<PathBuf>,
+    /// Bytes of a remote stage's files held in the cache at most (two groups of half this).
+    pub cache_bytes: u64,
 }
+
+/// Default of [`LoadOptions::cache_bytes`].
+pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
 
 /// The outcome of a load.
 #[derive(Debug, Clone)]
@@ -128,16 +136,27 @@ fn source_table<'m>(manifest: &'m Manifest, target: &TableName) -> Result<&'m Ta
 ///
 /// # Errors
 /// See [`DuckdbError`]; on any error nothing is committed.
-pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<LoadReport, DuckdbError> {
+///
+/// A remote stage's files are downloaded into a bounded local cache as they
+/// are needed (DuckDB reads local files only, with no extension to fetch);
+/// `runtime` runs the downloads.
+pub fn load(
+    stage: &Stage,
+    manifest: &Manifest,
+    opts: &LoadOptions,
+    runtime: &tokio::runtime::Handle,
+) -> Result<LoadReport, DuckdbError> {
     let started = Instant::now();
     let target = TableName::parse(&opts.table).ok_or_else(|| DuckdbError::BadTableName(opts.table.clone()))?;
     let table = source_table(manifest, &target)?;
-    let root = stage.local_root().ok_or_else(|| DuckdbError::NotLocal(stage.url()))?;
-    let dataset_dir = std::path::absolute(root.join(&manifest.dataset)).map_err(|source| DuckdbError::Io {
-        op: "resolve",
-        path: root.to_path_buf(),
-        source,
-    })?;
+    let dataset_dir = match stage.local_root() {
+        Some(root) => Some(std::path::absolute(root.join(&manifest.dataset)).map_err(|source| DuckdbError::Io {
+            op: "resolve",
+            path: root.to_path_buf(),
+            source,
+        })?),
+        None => None,
+    };
     let columns = table.spec.output_columns();
     let pcol = table.partition_column.clone();
     if let (Some(keys), None) = (&opts.years, &pcol) {
@@ -173,7 +192,14 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
     // Check the staged files before touching the table.
     let verify_started = Instant::now();
     let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
-    check_files(&dataset_dir, &to_load, opts.verify_checksums, opts.threads)?;
+    match &dataset_dir {
+        Some(dir) => check_files(dir, &to_load, opts.verify_checksums, opts.threads)?,
+        // Remote: sizes now; checksums as each file streams into the cache.
+        None => {
+            let files: Vec<&FileEntry> = to_load.iter().flat_map(|p| p.files.iter()).collect();
+            runtime.block_on(stage.check_present(&manifest.dataset, &files, FETCH_CONCURRENCY))?;
+        }
+    }
     let verify_seconds = verify_started.elapsed().as_secs_f64();
 
     // Apply.
@@ -214,16 +240,16 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
             .map_err(|e| DuckdbError::sql("update pqstage.load_state", e))?;
         }
     }
-    let files: Vec<String> = to_load
-        .iter()
-        .flat_map(|p| p.files.iter())
-        .map(|f| literal(&dataset_dir.join(&f.path).to_string_lossy()))
-        .collect();
-    if !files.is_empty() {
-        let hive_types = match &pcol {
-            Some(c) => format!("{{{}: 'INTEGER'}}", literal(c)),
-            None => "{}".to_string(),
-        };
+    let hive_types = match &pcol {
+        Some(c) => format!("{{{}: 'INTEGER'}}", literal(c)),
+        None => "{}".to_string(),
+    };
+    let insert = |dir: &Path, parts: &[&PartitionEntry]| -> Result<(), DuckdbError> {
+        let files: Vec<String> =
+            parts.iter().flat_map(|p| p.files.iter()).map(|f| literal(&dir.join(&f.path).to_string_lossy())).collect();
+        if files.is_empty() {
+            return Ok(());
+        }
         let insert = render(
             sql::INSERT_PARTITIONS,
             &[
@@ -233,7 +259,15 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
                 ("hive_types", &hive_types),
             ],
         );
-        tx.execute_batch(&insert).map_err(DuckdbError::read)?;
+        tx.execute_batch(&insert).map_err(DuckdbError::read)
+    };
+    match &dataset_dir {
+        Some(dir) => insert(dir, &to_load)?,
+        None => {
+            let base = opts.cache_dir.as_deref();
+            let cache = ScratchGuard::new(stage.scratch_dir(&manifest.dataset, base)?);
+            load_through_cache(stage, &manifest.dataset, &to_load, cache.path(), runtime, opts.cache_bytes, insert)?;
+        }
     }
     for s in steps.iter().filter(|s| s.action.loaded()) {
         let p = s.entry.expect("loaded steps have a manifest entry");
@@ -275,6 +309,58 @@ pub fn load(stage: &Stage, manifest: &Manifest, opts: &LoadOptions) -> Result<Lo
         verify_seconds,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Downloads at once per group of partitions.
+const FETCH_CONCURRENCY: usize = 8;
+
+/// Loads partitions of a remote stage through a local cache that holds at
+/// most two groups of about `cache_bytes / 2` each: while DuckDB inserts one
+/// group, the next downloads (checked against the manifest as it streams);
+/// each group's files are deleted once inserted.
+fn load_through_cache(
+    stage: &Stage,
+    dataset: &str,
+    parts: &[&PartitionEntry],
+    cache: &Path,
+    runtime: &tokio::runtime::Handle,
+    cache_bytes: u64,
+    insert: impl Fn(&Path, &[&PartitionEntry]) -> Result<(), DuckdbError>,
+) -> Result<(), DuckdbError> {
+    let mut groups: Vec<Vec<&PartitionEntry>> = Vec::new();
+    let mut size = u64::MAX;
+    for p in parts {
+        if size.saturating_add(p.bytes) > cache_bytes / 2 {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += p.bytes;
+        groups.last_mut().expect("pushed above").push(p);
+    }
+    let fetch = |i: usize| -> Result<PathBuf, DuckdbError> {
+        let dir = cache.join(format!("g{i}"));
+        let files: Vec<&FileEntry> = groups[i].iter().flat_map(|p| p.files.iter()).collect();
+        runtime.block_on(stage.download(dataset, &files, &dir, FETCH_CONCURRENCY))?;
+        Ok(dir)
+    };
+    let mut ready = match groups.is_empty() {
+        true => return Ok(()),
+        false => fetch(0)?,
+    };
+    for i in 0..groups.len() {
+        let next = std::thread::scope(|s| {
+            let prefetch = (i + 1 < groups.len()).then(|| s.spawn(|| fetch(i + 1)));
+            let inserted = insert(&ready, &groups[i]);
+            let _ = std::fs::remove_dir_all(&ready);
+            let next = prefetch.map(|h| h.join().expect("prefetch thread panicked")).transpose();
+            inserted.and(next)
+        })?;
+        match next {
+            Some(dir) => ready = dir,
+            None => break,
+        }
+    }
+    Ok(())
 }
 
 /// `year IN (…) OR year IS NULL` for the keys; `true` for an unpartitioned table.

@@ -29,9 +29,9 @@ pub enum PgError {
     /// `--db` is not a valid connection URL.
     #[error("bad --db '{0}': use postgres://user[:password]@host[:port]/database")]
     BadUrl(String),
-    /// The stage is not on the local disk.
-    #[error("stage {0}: load postgres reads local stages only in this build")]
-    NotLocal(String),
+    /// The stage (or the local cache of a remote one) failed.
+    #[error(transparent)]
+    Stage(#[from] pqstage_stage::StageError),
     /// The dataset has no partition column.
     #[error("table {0} is not partitioned; load postgres loads year-partitioned datasets")]
     NotPartitioned(String),

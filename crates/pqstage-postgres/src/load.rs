@@ -23,10 +23,11 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pqstage_spec::{ColumnType, OutputColumn};
-use pqstage_stage::manifest::PartitionEntry;
+use pqstage_stage::manifest::{FileEntry, PartitionEntry};
 use pqstage_stage::plan::{
     column_conflict, plan, quote_ident as ident, render, Action, PartitionReport, Recorded, Step,
 };
+use pqstage_stage::transfer::ScratchGuard;
 use pqstage_stage::verify::{check_files, FileProblem};
 use pqstage_stage::{Manifest, Stage};
 
@@ -62,6 +63,8 @@ pub struct LoadOptions {
     pub force: bool,
     /// Check each file's checksum against the manifest before loading.
     pub verify_checksums: bool,
+    /// Where a remote stage's files are cached while their year loads (default: the system's temporary folder).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Counters a progress display can poll.
@@ -189,7 +192,12 @@ struct Job<'a> {
     opts: &'a LoadOptions,
     config: postgres::Config,
     dataset: &'a str,
-    dataset_dir: PathBuf,
+    /// The dataset's folder on a local stage; `None` for a remote one, whose
+    /// files are downloaded into `cache` a year at a time.
+    dataset_dir: Option<PathBuf>,
+    stage: &'a Stage,
+    cache: Option<ScratchGuard>,
+    runtime: &'a tokio::runtime::Handle,
     parent: String,
     key: String,
     columns: Vec<OutputColumn>,
@@ -204,11 +212,16 @@ struct Job<'a> {
 ///
 /// # Errors
 /// See [`PgError`]. Partitions committed before an error stay loaded.
+///
+/// A remote stage's files are downloaded a year at a time, by the worker
+/// loading that year, into a local cache that holds at most `jobs` years;
+/// `runtime` runs the downloads.
 pub fn load(
     stage: &Stage,
     manifest: &Manifest,
     opts: &LoadOptions,
     progress: &Progress,
+    runtime: &tokio::runtime::Handle,
 ) -> Result<LoadReport, PgError> {
     let started = Instant::now();
     let table = match manifest.tables.as_slice() {
@@ -219,8 +232,7 @@ pub fn load(
         })?,
     };
     let key = table.partition_column.clone().ok_or_else(|| PgError::NotPartitioned(table.name.clone()))?;
-    let root = stage.local_root().ok_or_else(|| PgError::NotLocal(stage.url()))?;
-    let dataset_dir = root.join(&manifest.dataset);
+    let dataset_dir = stage.local_root().map(|root| root.join(&manifest.dataset));
     let columns = table.spec.output_columns();
     let parent = format!("{}.{}", ident(&opts.schema), ident(&opts.table));
     let mut indexes = table.spec.target.indexes.clone();
@@ -319,7 +331,17 @@ pub fn load(
     let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
     // Sizes now, for every year; checksums per year, just before its COPY
     // reads the same files (so they are read from disk once).
-    check_files(&dataset_dir, &to_load, false, None)?;
+    match &dataset_dir {
+        Some(dir) => check_files(dir, &to_load, false, None)?,
+        None => {
+            let files: Vec<&FileEntry> = to_load.iter().flat_map(|p| p.files.iter()).collect();
+            runtime.block_on(stage.check_present(&manifest.dataset, &files, 8))?;
+        }
+    }
+    let cache = match dataset_dir {
+        Some(_) => None,
+        None => Some(ScratchGuard::new(stage.scratch_dir(&manifest.dataset, opts.cache_dir.as_deref())?)),
+    };
     progress.partitions_total.store(to_load.len(), Ordering::Relaxed);
     progress.rows_total.store(to_load.iter().map(|p| p.rows).sum(), Ordering::Relaxed);
 
@@ -346,6 +368,9 @@ pub fn load(
         config,
         dataset: &manifest.dataset,
         dataset_dir,
+        stage,
+        cache,
+        runtime,
         parent: parent.clone(),
         key,
         columns,
@@ -427,9 +452,26 @@ impl Job<'_> {
             ),
             None => (format!("{k} IS NULL"), "DEFAULT".to_string()),
         };
-        if self.opts.verify_checksums {
-            check_files(&self.dataset_dir, &[entry], true, Some(1))?;
-        }
+        // The year's files: on a local stage where they are (checksums
+        // checked just before the COPY reads them, so the disk is read once
+        // into the page cache); on a remote one downloaded into the cache,
+        // checked as they stream, and removed when this year is done.
+        let fetched;
+        let dir = match (&self.dataset_dir, &self.cache) {
+            (Some(dir), _) => {
+                if self.opts.verify_checksums {
+                    check_files(dir, &[entry], true, Some(1))?;
+                }
+                dir.as_path()
+            }
+            (None, cache) => {
+                let dir = cache.as_ref().expect("a remote stage has a cache").path().join(&final_name);
+                let files: Vec<&FileEntry> = entry.files.iter().collect();
+                fetched = ScratchGuard::new(dir);
+                self.runtime.block_on(self.stage.download(self.dataset, &files, fetched.path(), 4))?;
+                fetched.path()
+            }
+        };
         let mut tx = client.transaction().map_err(|e| sql("begin", e))?;
         let defs = self
             .columns
@@ -454,7 +496,7 @@ impl Job<'_> {
         buf.extend_from_slice(HEADER);
         let io = |e: std::io::Error| PgError::Sql { what: what("copy into"), detail: e.to_string() };
         for f in &entry.files {
-            let path = self.dataset_dir.join(&f.path);
+            let path = dir.join(&f.path);
             for_each_batch(&path, &file_columns, |batch| {
                 encode_batch(&batch, &constant, &mut buf)
                     .map_err(|source| PgError::Encode { path: path.clone(), source })?;

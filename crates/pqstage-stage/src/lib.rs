@@ -15,8 +15,10 @@
 //! ```
 
 mod location;
+pub mod maintain;
 pub mod manifest;
 pub mod plan;
+pub mod transfer;
 pub mod verify;
 
 use std::path::{Path as FsPath, PathBuf};
@@ -27,7 +29,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-pub use location::Location;
+pub use location::{Location, StoreOptions};
 pub use manifest::{Manifest, CHECKSUM_ALGORITHM, FORMAT_VERSION, NULL_PARTITION_VALUE};
 
 /// File name of the manifest inside a dataset folder.
@@ -105,7 +107,16 @@ impl Stage {
     /// [`StageError::Location`] for schemes this build does not support,
     /// [`StageError::NotFound`] for a local folder that does not exist.
     pub fn open(location: &str) -> Result<Self, StageError> {
-        let location = Location::parse(location)?;
+        Self::open_with(location, &StoreOptions::default())
+    }
+
+    /// As [`Stage::open`], also for object store URLs (`s3://`, `gs://`,
+    /// `az://` …) with settings for their store.
+    ///
+    /// # Errors
+    /// As [`Stage::open`]; also an unknown storage option.
+    pub fn open_with(location: &str, options: &StoreOptions) -> Result<Self, StageError> {
+        let location = Location::parse_with(location, options)?;
         let store = location.store()?;
         Ok(Self { store, location })
     }
@@ -115,14 +126,22 @@ impl Stage {
     /// # Errors
     /// As [`Stage::open`], and [`StageError::Io`] when the folder cannot be created.
     pub fn create(location: &str) -> Result<Self, StageError> {
-        if let Location::Local(root) = Location::parse(location)? {
+        Self::create_with(location, &StoreOptions::default())
+    }
+
+    /// As [`Stage::create`], with settings for remote stores.
+    ///
+    /// # Errors
+    /// As [`Stage::create`].
+    pub fn create_with(location: &str, options: &StoreOptions) -> Result<Self, StageError> {
+        if let Location::Local(root) = Location::parse_with(location, options)? {
             std::fs::create_dir_all(&root).map_err(|source| StageError::Io {
                 op: "create",
                 path: root.clone(),
                 source,
             })?;
         }
-        Self::open(location)
+        Self::open_with(location, options)
     }
 
     /// Finds a dataset from a user's STAGE argument: `STAGE/DATASET` when
@@ -133,7 +152,19 @@ impl Stage {
     /// [`StageError::NotFound`] when there is no dataset, or several and none
     /// was named; manifest and store errors as [`Stage::read_manifest`].
     pub async fn locate(location: &str, dataset: Option<&str>) -> Result<(Self, Manifest), StageError> {
-        let stage = Self::open(location)?;
+        Self::locate_with(location, dataset, &StoreOptions::default()).await
+    }
+
+    /// As [`Stage::locate`], with settings for remote stores.
+    ///
+    /// # Errors
+    /// As [`Stage::locate`].
+    pub async fn locate_with(
+        location: &str,
+        dataset: Option<&str>,
+        options: &StoreOptions,
+    ) -> Result<(Self, Manifest), StageError> {
+        let stage = Self::open_with(location, options)?;
         if let Some(d) = dataset {
             let m = stage.read_manifest(d).await?.ok_or_else(|| StageError::NotFound(stage.display(d, "")))?;
             return Ok((stage, m));
@@ -234,7 +265,8 @@ impl Stage {
 
     /// Moves a finished local file to `rel` inside `dataset`. On a local stage
     /// this is a rename (the file should live on the same file system, see
-    /// [`Stage::scratch_dir`]); elsewhere the file is uploaded and removed.
+    /// [`Stage::scratch_dir`]); elsewhere the file is streamed up (a multipart
+    /// upload for big files, aborted on failure) and removed.
     ///
     /// # Errors
     /// [`StageError::Io`] or [`StageError::Store`].
@@ -259,13 +291,8 @@ impl Stage {
             let _ = std::fs::remove_file(local);
             return Ok(());
         }
-        let bytes = std::fs::read(local).map_err(|source| StageError::Io { op: "read", path: local.into(), source })?;
         let path = self.path(dataset, rel);
-        self.store.put(&path, PutPayload::from(Bytes::from(bytes))).await.map_err(|source| StageError::Store {
-            op: "write",
-            path: path.to_string(),
-            source,
-        })?;
+        transfer::upload_file(self.store.as_ref(), &path, local).await?;
         let _ = std::fs::remove_file(local);
         Ok(())
     }
@@ -347,9 +374,7 @@ impl Stage {
         let mut deleted = 0;
         for o in objects {
             let rel = o.location.as_ref().strip_prefix(prefix.as_ref()).unwrap_or("").trim_start_matches('/');
-            let ours = rel.starts_with(&format!("{REJECTS_DIR}/"))
-                || (rel.ends_with(".parquet") && rel.rsplit('/').next().is_some_and(|f| f.starts_with("part-")));
-            if ours && !keep.contains(&o.location) {
+            if maintain::written_by_pqstage(rel) && !keep.contains(&o.location) {
                 self.store.delete(&o.location).await.map_err(|source| StageError::Store {
                     op: "delete",
                     path: o.location.to_string(),

@@ -115,9 +115,12 @@ pub struct RejectsEntry {
 impl Manifest {
     /// Every file path the manifest names, relative to the dataset folder.
     pub fn referenced_files(&self) -> impl Iterator<Item = &str> {
-        self.tables.iter().flat_map(|t| {
-            t.partitions.iter().flat_map(|p| p.files.iter()).chain(t.rejects.files.iter()).map(|f| f.path.as_str())
-        })
+        self.file_entries().map(|f| f.path.as_str())
+    }
+
+    /// Every file the manifest names (data, then rejects, per table).
+    pub fn file_entries(&self) -> impl Iterator<Item = &FileEntry> {
+        self.tables.iter().flat_map(|t| t.partitions.iter().flat_map(|p| p.files.iter()).chain(t.rejects.files.iter()))
     }
 
     /// Checks the reconciliation `rows_read = rows_written + rows_rejected` and

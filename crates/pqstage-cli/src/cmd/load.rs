@@ -48,7 +48,7 @@ fn parse_years(values: &[String]) -> Result<Option<Vec<Option<i64>>>, Failure> {
 }
 
 pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
-    let (stage, manifest) = super::status::open_dataset(&a.stage, a.dataset.as_deref())?;
+    let (stage, manifest) = super::status::open_dataset(cli, &a.stage, a.dataset.as_deref())?;
     let table = a.table.clone().or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
     let opts = LoadOptions {
         db: a.db.clone(),
@@ -57,12 +57,14 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
         force: a.force,
         threads: a.jobs,
         verify_checksums: !a.no_verify,
+        cache_dir: a.cache_dir.clone(),
+        cache_bytes: pqstage_duckdb::DEFAULT_CACHE_BYTES,
     };
     let talk = !cli.quiet && !cli.no_progress && std::io::stderr().is_terminal();
     if talk {
         eprint!("loading {} into {} ...\r", manifest.dataset, a.db.display());
     }
-    let r = pqstage_duckdb::load(&stage, &manifest, &opts)?;
+    let r = pqstage_duckdb::load(&stage, &manifest, &opts, super::runtime()?.handle())?;
     if talk {
         eprint!("\x1b[2K");
     }
@@ -95,7 +97,7 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
 }
 
 pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
-    let (stage, manifest) = super::status::open_dataset(&a.stage, a.dataset.as_deref())?;
+    let (stage, manifest) = super::status::open_dataset(cli, &a.stage, a.dataset.as_deref())?;
     let table = a.table.clone().or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let opts = pqstage_postgres::LoadOptions {
@@ -108,6 +110,7 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
         years: parse_years(&a.years)?,
         force: a.force,
         verify_checksums: !a.no_verify,
+        cache_dir: a.cache_dir.clone(),
     };
     let progress = Arc::new(pqstage_postgres::Progress::default());
     let talk = !cli.quiet && !cli.no_progress && std::io::stderr().is_terminal();
@@ -134,7 +137,7 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
             eprint!("\r\x1b[2K");
         })
     });
-    let result = pqstage_postgres::load(&stage, &manifest, &opts, &progress);
+    let result = pqstage_postgres::load(&stage, &manifest, &opts, &progress, super::runtime()?.handle());
     stop.store(true, Ordering::Relaxed);
     if let Some(t) = ticker {
         let _ = t.join();

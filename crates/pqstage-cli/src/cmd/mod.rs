@@ -1,11 +1,14 @@
 //! One module per command.
 
 mod convert;
+mod copy;
 mod infer;
 mod load;
 mod sample;
 mod status;
 mod summary;
+
+use pqstage_stage::StoreOptions;
 
 use crate::args::{Cli, Command, LoadCommand};
 use crate::Failure;
@@ -20,10 +23,23 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Load(LoadCommand::Duckdb(a)) => load::duckdb(cli, a),
         Command::Load(LoadCommand::Postgres(a)) => load::postgres(cli, a),
         Command::Summary(a) => summary::run(cli, a),
+        Command::Copy(a) => copy::copy(cli, a),
+        Command::Gc(a) => copy::gc(cli, a),
     }
 }
 
-/// A runtime for the stage's async calls.
-pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?)
+/// The process's one runtime for the stores' async calls. One, because a
+/// remote store's pooled connections belong to the runtime that opened them.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    Ok(RT.get_or_init(|| rt))
+}
+
+/// The `--storage-option` settings.
+pub fn store_options(cli: &Cli) -> Result<StoreOptions, Failure> {
+    Ok(StoreOptions::parse(&cli.storage_option).map_err(anyhow::Error::msg)?)
 }

@@ -7,13 +7,13 @@ use crate::output::{bytes, count, out};
 use crate::Failure;
 
 /// Opens the dataset STAGE names: STAGE/DATASET, STAGE itself, or the only dataset under it.
-pub fn open_dataset(stage_arg: &str, dataset: Option<&str>) -> Result<(Stage, Manifest), Failure> {
-    let rt = super::runtime()?;
-    Ok(rt.block_on(Stage::locate(stage_arg, dataset))?)
+pub fn open_dataset(cli: &Cli, stage_arg: &str, dataset: Option<&str>) -> Result<(Stage, Manifest), Failure> {
+    let options = super::store_options(cli)?;
+    Ok(super::runtime()?.block_on(Stage::locate_with(stage_arg, dataset, &options))?)
 }
 
 pub fn run(cli: &Cli, a: &StatusArgs) -> Result<(), Failure> {
-    let (stage, m) = open_dataset(&a.stage, a.dataset.as_deref())?;
+    let (stage, m) = open_dataset(cli, &a.stage, a.dataset.as_deref())?;
     if a.json {
         out(&serde_json::to_string_pretty(&m).expect("serializes"))?;
         return Ok(());
