@@ -35,11 +35,13 @@ PYTHON ?= python3
 DB ?= $(STAGE)/demo.duckdb
 PG := tests/pg/pg.sh
 PG_TEST_PORT ?= 55433
+S3 := tests/s3/s3.sh
+S3_TEST_PORT ?= 59015
 # The server of `make load-postgres` (empty: libpq's PG* variables).
 PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down bench bench-convert bench-load-duckdb bench-load-postgres lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down bench bench-convert bench-load-duckdb bench-load-postgres bench-object-store lint clean
 
 all: build
 
@@ -95,19 +97,24 @@ demo: convert load-duckdb summary
 ## test: every test: unit, property, end-to-end (the built binary), and other engines reading the staged layout
 test: test-rust test-readers
 
-# The PostgreSQL tests need a server: test-rust starts a throwaway one on its
-# own port (tests/pg/pg.sh), unless PQSTAGE_PG_URL names one already running.
+# The PostgreSQL and object-store tests need servers: test-rust starts a
+# throwaway PostgreSQL (tests/pg/pg.sh) and S3 server (tests/s3/s3.sh, s3s-fs
+# built once per machine) on their own ports, unless PQSTAGE_PG_URL and
+# PQSTAGE_S3_ENDPOINT name ones already running.
 test-rust: $(DUCKDB_LIB)
-	@if [ -n "$$PQSTAGE_PG_URL" ]; then \
-	  echo "using the PostgreSQL at $$PQSTAGE_PG_URL"; \
-	  cargo test --release --locked --workspace $(CARGO_FEATURES); \
-	else \
+	@set -e; started_pg=; started_s3=; \
+	stop() { [ -z "$$started_pg" ] || bash $(PG) down; [ -z "$$started_s3" ] || PQSTAGE_S3_PORT=$(S3_TEST_PORT) bash $(S3) down; }; \
+	trap stop EXIT; \
+	if [ -z "$$PQSTAGE_PG_URL" ]; then \
 	  export PQSTAGE_PG_PORT=$(PG_TEST_PORT); \
-	  url=$$(bash $(PG) up) || exit 1; \
-	  echo "started a throwaway PostgreSQL at $$url"; \
-	  PQSTAGE_PG_URL=$$url cargo test --release --locked --workspace $(CARGO_FEATURES); rc=$$?; \
-	  bash $(PG) down; exit $$rc; \
-	fi
+	  PQSTAGE_PG_URL=$$(bash $(PG) up); started_pg=1; export PQSTAGE_PG_URL; \
+	  echo "started a throwaway PostgreSQL at $$PQSTAGE_PG_URL"; \
+	else echo "using the PostgreSQL at $$PQSTAGE_PG_URL"; fi; \
+	if [ -z "$$PQSTAGE_S3_ENDPOINT" ]; then \
+	  PQSTAGE_S3_ENDPOINT=$$(PQSTAGE_S3_PORT=$(S3_TEST_PORT) bash $(S3) up); started_s3=1; export PQSTAGE_S3_ENDPOINT; \
+	  echo "started a throwaway S3 server at $$PQSTAGE_S3_ENDPOINT"; \
+	else echo "using the S3 server at $$PQSTAGE_S3_ENDPOINT"; fi; \
+	cargo test --release --locked --workspace $(CARGO_FEATURES)
 
 ## pg-up: start a throwaway PostgreSQL for manual use (prints its URL; PQSTAGE_PG_PORT, default 55432)
 pg-up:
@@ -117,11 +124,19 @@ pg-up:
 pg-down:
 	@bash $(PG) down
 
+## s3-up: start a throwaway S3-compatible server (s3s-fs) for manual use; prints the AWS_* settings to export
+s3-up:
+	@bash $(S3) up >/dev/null && bash $(S3) env
+
+## s3-down: stop it and delete its data
+s3-down:
+	@bash $(S3) down
+
 test-readers: build
 	bash tests/readers/run.sh $(PQSTAGE)
 
 ## bench: convert benchmark against DuckDB and Polars (ROWS=18000000 by default there); see BENCHMARKS.md
-bench: bench-convert bench-load-duckdb bench-load-postgres
+bench: bench-convert bench-load-duckdb bench-load-postgres bench-object-store
 
 bench-convert: build
 	bash bench/convert.sh
@@ -133,6 +148,10 @@ bench-load-duckdb: build
 ## bench-load-postgres: load benchmark against psql \copy + CREATE INDEX and pgpq (see BENCHMARKS.md)
 bench-load-postgres: build
 	bash bench/load_postgres.sh
+
+## bench-object-store: stage to and load from a local S3 server vs the local disk (see BENCHMARKS.md)
+bench-object-store: build
+	bash bench/object_store.sh
 
 ## lint: formatting and clippy with warnings as errors
 lint: $(DUCKDB_LIB)

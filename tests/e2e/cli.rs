@@ -18,6 +18,8 @@ fn help_matches_golden_files() {
         ("load-duckdb", vec!["load", "duckdb", "--help"]),
         ("load-postgres", vec!["load", "postgres", "--help"]),
         ("summary", vec!["summary", "--help"]),
+        ("copy", vec!["copy", "--help"]),
+        ("gc", vec!["gc", "--help"]),
     ] {
         let got = ok(dir.path(), &args);
         let path = data().join("help").join(format!("{name}.txt"));
@@ -60,11 +62,12 @@ fn usage_errors_exit_2() {
         String::from_utf8_lossy(&o.stderr).trim_end(),
         "pqstage: error: unknown dataset `nonsense` (known datasets: violations)"
     );
-    let o = run(dir.path(), &["status", "s3://bucket/x"]);
+    let o = run(dir.path(), &["status", "ftp://bucket/x"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr).trim_end(),
-        "pqstage: error: stage 's3://bucket/x': s3:// stages are not supported by this build yet; use a local folder, file:// or memory://"
+        "pqstage: error: stage 'ftp://bucket/x': unknown scheme 'ftp://' (a stage is a folder, file://, s3://, gs://, \
+         az://, abfss:// or memory://)"
     );
 }
 

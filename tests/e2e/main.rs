@@ -1,6 +1,7 @@
 //! End-to-end tests: the built `pqstage` binary, run in fresh temporary
 //! folders, on the fixtures in `tests/data/` and on generated samples.
 
+mod faulty_proxy;
 mod util;
 
 mod cli;
@@ -9,3 +10,4 @@ mod convert_output;
 mod infer;
 mod load_duckdb;
 mod load_postgres;
+mod object_store;

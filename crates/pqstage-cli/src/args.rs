@@ -18,11 +18,7 @@ pub struct Cli {
     /// Never draw a progress bar (it is drawn only when stderr is a terminal).
     #[arg(long, global = true)]
     pub no_progress: bool,
-    /// A setting for s3://, gs:// and az:// stages, over the environment's
-    /// (e.g. aws_endpoint=http://127.0.0.1:9000, allow_http=true,
-    /// max_retries=3, retry_timeout=60). Repeatable.
-    #[arg(long, global = true, value_name = "KEY=VALUE")]
-    pub storage_option: Vec<String>,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -50,6 +46,16 @@ pub enum Command {
     Gc(GcArgs),
 }
 
+/// Settings of remote stores, for the commands that open a stage.
+#[derive(Debug, Args, Default)]
+pub struct StoreArgs {
+    /// A setting for s3://, gs:// and az:// stages, over the environment's
+    /// (e.g. aws_endpoint=http://127.0.0.1:9000, allow_http=true,
+    /// max_retries=3, retry_timeout=60). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub storage_option: Vec<String>,
+}
+
 /// `pqstage copy`.
 #[derive(Debug, Args)]
 pub struct CopyArgs {
@@ -63,6 +69,9 @@ pub struct CopyArgs {
     /// Files copied at once (default: 8).
     #[arg(long, default_value_t = 8)]
     pub jobs: usize,
+    /// Remote store settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `pqstage gc`.
@@ -77,6 +86,9 @@ pub struct GcArgs {
     /// its files: seconds, or with s, m, h or d (0 to take everything).
     #[arg(long, value_name = "AGE", default_value = "1h")]
     pub min_age: String,
+    /// Remote store settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `pqstage load`.
@@ -126,6 +138,9 @@ pub struct LoadPostgresArgs {
     /// Folder for the local cache of a remote stage's files (default: the system temp folder).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Remote store settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `pqstage load duckdb`.
@@ -157,6 +172,9 @@ pub struct LoadDuckdbArgs {
     /// Folder for the local cache of a remote stage's files (default: the system temp folder).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Remote store settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `pqstage summary`.
@@ -263,6 +281,9 @@ pub struct ConvertArgs {
     /// Bytes per parse chunk (tests use it to prove chunking does not change the output).
     #[arg(long, hide = true)]
     pub chunk_size: Option<usize>,
+    /// Remote store settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `pqstage status`.
@@ -276,4 +297,7 @@ pub struct StatusArgs {
     /// Print the manifest as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Remote store settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

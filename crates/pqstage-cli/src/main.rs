@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) if output::is_broken_pipe(&f.error) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("pqstage: error: {:#}", f.error);
+            eprintln!("pqstage: error: {}", output::error_chain(&f.error));
             ExitCode::from(f.code)
         }
     }

@@ -240,9 +240,9 @@ pub fn load(
             .map_err(|e| DuckdbError::sql("update pqstage.load_state", e))?;
         }
     }
-    let hive_types = match &pcol {
-        Some(c) => format!("{{{}: 'INTEGER'}}", literal(c)),
-        None => "{}".to_string(),
+    let hive = match &pcol {
+        Some(c) => format!("hive_partitioning = true, hive_types = {{{}: 'INTEGER'}}", literal(c)),
+        None => "hive_partitioning = false".to_string(),
     };
     let insert = |dir: &Path, parts: &[&PartitionEntry]| -> Result<(), DuckdbError> {
         let files: Vec<String> =
@@ -256,7 +256,7 @@ pub fn load(
                 ("table", &quoted),
                 ("columns", &column_list),
                 ("files", &format!("[{}]", files.join(", "))),
-                ("hive_types", &hive_types),
+                ("hive", &hive),
             ],
         );
         tx.execute_batch(&insert).map_err(DuckdbError::read)

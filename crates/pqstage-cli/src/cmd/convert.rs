@@ -51,7 +51,7 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
         opts = opts.with_file_bytes(parse_size(s).map_err(anyhow::Error::msg)?);
     }
     let opts = opts.build()?;
-    let stage = Stage::create_with(&a.to, &super::store_options(cli)?)?;
+    let stage = Stage::create_with(&a.to, &super::store_options(&a.store)?)?;
     let rt = super::runtime()?;
     let summary = {
         let _bar = Bar::start(progress, !cli.quiet && !cli.no_progress);

@@ -11,8 +11,8 @@ use crate::Failure;
 
 pub fn copy(cli: &Cli, a: &CopyArgs) -> Result<(), Failure> {
     let started = Instant::now();
-    let (src, manifest) = super::status::open_dataset(cli, &a.src, a.dataset.as_deref())?;
-    let dst = Stage::create_with(&a.dst, &super::store_options(cli)?)?;
+    let (src, manifest) = super::status::open_dataset(&a.store, &a.src, a.dataset.as_deref())?;
+    let dst = Stage::create_with(&a.dst, &super::store_options(&a.store)?)?;
     let rt = super::runtime()?;
     let r = rt.block_on(copy_dataset(&src, &dst, &manifest, a.jobs))?;
     if !cli.quiet {
@@ -56,7 +56,7 @@ fn parse_age(s: &str) -> Result<Duration, String> {
 
 pub fn gc(cli: &Cli, a: &GcArgs) -> Result<(), Failure> {
     let min_age = parse_age(&a.min_age).map_err(anyhow::Error::msg)?;
-    let stage = Stage::open_with(&a.stage, &super::store_options(cli)?)?;
+    let stage = Stage::open_with(&a.stage, &super::store_options(&a.store)?)?;
     let rt = super::runtime()?;
     let garbage = rt.block_on(stage.garbage(min_age))?;
     let total: u64 = garbage.iter().map(|g| g.meta.size).sum();

@@ -48,7 +48,7 @@ fn parse_years(values: &[String]) -> Result<Option<Vec<Option<i64>>>, Failure> {
 }
 
 pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
-    let (stage, manifest) = super::status::open_dataset(cli, &a.stage, a.dataset.as_deref())?;
+    let (stage, manifest) = super::status::open_dataset(&a.store, &a.stage, a.dataset.as_deref())?;
     let table = a.table.clone().or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
     let opts = LoadOptions {
         db: a.db.clone(),
@@ -97,7 +97,7 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
 }
 
 pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
-    let (stage, manifest) = super::status::open_dataset(cli, &a.stage, a.dataset.as_deref())?;
+    let (stage, manifest) = super::status::open_dataset(&a.store, &a.stage, a.dataset.as_deref())?;
     let table = a.table.clone().or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let opts = pqstage_postgres::LoadOptions {

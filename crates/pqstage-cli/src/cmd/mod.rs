@@ -10,7 +10,7 @@ mod summary;
 
 use pqstage_stage::StoreOptions;
 
-use crate::args::{Cli, Command, LoadCommand};
+use crate::args::{Cli, Command, LoadCommand, StoreArgs};
 use crate::Failure;
 
 /// Runs the command line.
@@ -40,6 +40,6 @@ pub fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
 }
 
 /// The `--storage-option` settings.
-pub fn store_options(cli: &Cli) -> Result<StoreOptions, Failure> {
-    Ok(StoreOptions::parse(&cli.storage_option).map_err(anyhow::Error::msg)?)
+pub fn store_options(a: &StoreArgs) -> Result<StoreOptions, Failure> {
+    Ok(StoreOptions::parse(&a.storage_option).map_err(anyhow::Error::msg)?)
 }

@@ -1,0 +1,286 @@
+//! Stages in an object store: the binary against a real S3-compatible server
+//! on loopback (s3s-fs, started by `make test` and named by
+//! PQSTAGE_S3_ENDPOINT), with and without injected faults.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::faulty_proxy::{Faults, FaultyProxy};
+use crate::util::{cmd, manifest, manifest_per_year, ok, partitions, sample};
+
+fn endpoint() -> String {
+    std::env::var("PQSTAGE_S3_ENDPOINT").expect(
+        "PQSTAGE_S3_ENDPOINT is not set: run `make test` (it starts a throwaway S3 server), \
+         or `tests/s3/s3.sh up` and export PQSTAGE_S3_ENDPOINT=the URL it prints",
+    )
+}
+
+/// A fresh prefix in the test bucket.
+fn s3_url(test: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("s3://pqstage/e2e-{test}-{}-{nanos}", std::process::id())
+}
+
+/// `pqstage ARGS` with the S3 server's settings in the environment, as a user sets them.
+fn s3_run(dir: &Path, args: &[&str]) -> Output {
+    cmd(dir)
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "pqstage-test")
+        .env("AWS_SECRET_ACCESS_KEY", "pqstage-test-secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ALLOW_HTTP", "true")
+        .output()
+        .expect("pqstage runs")
+}
+
+fn s3_ok(dir: &Path, args: &[&str]) -> String {
+    let o = s3_run(dir, args);
+    assert!(o.status.success(), "pqstage {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// The manifest of a stage, as `status --json` prints it.
+fn status_json(dir: &Path, stage: &str) -> serde_json::Value {
+    serde_json::from_str(&s3_ok(dir, &["status", stage, "--json"])).unwrap()
+}
+
+fn duckdb_per_year(db: &Path, table: &str) -> Vec<(String, i64)> {
+    let c = duckdb::Connection::open(db).unwrap();
+    let mut s = c
+        .prepare(&format!(
+            "SELECT coalesce(year::text, 'NULL'), count(*) FROM {table} GROUP BY year ORDER BY year NULLS LAST"
+        ))
+        .unwrap();
+    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+/// The sample's spec without partitioning: one file per dataset, big enough
+/// for a multipart upload.
+fn unpartitioned_spec(dir: &Path) {
+    let spec = std::fs::read_to_string(dir.join("violations.toml")).unwrap();
+    let cut = spec.find("[partition]").expect("the sample spec is partitioned");
+    std::fs::write(dir.join("flat.toml"), &spec[..cut]).unwrap();
+}
+
+#[test]
+fn an_s3_stage_converts_loads_and_copies_like_a_local_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample(d, 30_000, "v.csv");
+    let url = s3_url("roundtrip");
+    ok(d, &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
+    let line = s3_ok(d, &["convert", "v.csv", "--spec", "violations.toml", "--to", &url, "--no-progress"]);
+    assert!(line.contains(&format!("-> {url}/violations")), "{line}");
+
+    // Same bytes as on disk: the manifests name the same partitions and checksums.
+    let local = manifest(&d.join("stage"), "violations");
+    let remote = status_json(d, &url);
+    assert_eq!(partitions(&remote), partitions(&local));
+    let text = s3_ok(d, &["status", &format!("{url}/violations")]);
+    assert!(text.starts_with(&format!("dataset     violations ({url}/violations)")), "{text}");
+
+    // DuckDB reads it through the bounded cache, incrementally.
+    let want = manifest_per_year(&d.join("stage"));
+    let out = s3_ok(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress"]);
+    assert!(out.starts_with("loaded 51 partitions (30,000 rows)"), "{out}");
+    assert_eq!(duckdb_per_year(&d.join("x.duckdb"), "violations"), want);
+    let out = s3_ok(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress"]);
+    assert!(out.starts_with("51 partitions unchanged, skipped"), "{out}");
+
+    // PostgreSQL too, a year at a time.
+    let pg = std::env::var("PQSTAGE_PG_URL").expect("PQSTAGE_PG_URL is not set: run `make test`");
+    let mut c = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
+    c.batch_execute("DROP TABLE IF EXISTS s3_violations CASCADE").unwrap();
+    let _ = c.execute("DELETE FROM pqstage.load_state WHERE table_name = 's3_violations'", &[]);
+    s3_ok(d, &["load", "postgres", &url, "--db", &pg, "--table", "s3_violations", "--no-progress"]);
+    let got: Vec<(String, i64)> = c
+        .query(
+            "SELECT coalesce(year::text, 'NULL'), count(*) FROM s3_violations GROUP BY year ORDER BY year NULLS LAST",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(got, want);
+    let out = s3_ok(d, &["load", "postgres", &url, "--db", &pg, "--table", "s3_violations", "--no-progress"]);
+    assert!(out.starts_with("51 partitions unchanged, skipped"), "{out}");
+    assert!(
+        !std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&format!("pqstage-{}-", std::process::id()))),
+        "no cache folder is left behind"
+    );
+
+    // copy down and back up: data first, manifest last, unchanged files skipped.
+    let out = s3_ok(d, &["copy", &url, "copied"]);
+    assert!(out.contains(": 51 files (") && out.contains(" copied, 0 unchanged files"), "{out}");
+    assert_eq!(partitions(&manifest(&d.join("copied"), "violations")), partitions(&local));
+    let out = s3_ok(d, &["copy", &url, "copied"]);
+    assert!(out.contains(": 0 files (0 B) copied, 51 unchanged files"), "{out}");
+    let up = s3_url("copied-up");
+    s3_ok(d, &["copy", "copied", &up]);
+    assert_eq!(partitions(&status_json(d, &up)), partitions(&local));
+    let out = s3_ok(d, &["gc", &url, "--min-age", "0"]);
+    assert_eq!(out.trim(), format!("nothing to collect in {url}"));
+}
+
+#[test]
+fn transient_store_failures_are_retried_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample(d, 300_000, "v.csv");
+    unpartitioned_spec(d);
+    let proxy = FaultyProxy::start(&endpoint(), Faults::EveryNthPut(2));
+    let url = s3_url("retried");
+    let via = format!("aws_endpoint={}", proxy.endpoint);
+    s3_ok(
+        d,
+        &[
+            "convert",
+            "v.csv",
+            "--spec",
+            "flat.toml",
+            "--to",
+            &url,
+            "--no-progress",
+            "--storage-option",
+            &via,
+            "--storage-option",
+            "pool_max_idle_per_host=0",
+        ],
+    );
+    let parts = proxy.requests().iter().filter(|r| r.starts_with("PUT ") && r.contains("partNumber=")).count();
+    assert!(parts >= 2, "the file went up as a multipart upload: {:?}", proxy.requests());
+    assert!(proxy.injected() >= 2, "faults were injected: {}", proxy.injected());
+    // What landed is what a clean run writes, and it loads (every byte checked).
+    ok(d, &["convert", "v.csv", "--spec", "flat.toml", "--to", "stage", "--no-progress"]);
+    assert_eq!(partitions(&status_json(d, &url)), partitions(&manifest(&d.join("stage"), "violations")));
+    let out = s3_ok(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress"]);
+    assert!(out.contains("300,000 rows"), "{out}");
+}
+
+#[test]
+fn a_failed_upload_leaves_the_old_dataset_and_gc_collects_its_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample(d, 300_000, "v1.csv");
+    ok(d, &["sample", "violations", "--rows", "300000", "--seed", "7", "--out", "v2.csv"]);
+    unpartitioned_spec(d);
+    let url = s3_url("failed");
+    // v1, committed; then v2 with the store failing every upload after the first.
+    s3_ok(d, &["convert", "v1.csv", "--spec", "flat.toml", "--to", &url, "--no-progress"]);
+    let before = status_json(d, &url);
+    let proxy = FaultyProxy::start(&endpoint(), Faults::PutsAfter(1));
+    let via = format!("aws_endpoint={}", proxy.endpoint);
+    let o = s3_run(
+        d,
+        &[
+            "convert",
+            "v2.csv",
+            "--spec",
+            "flat.toml",
+            "--to",
+            &url,
+            "--no-progress",
+            "--storage-option",
+            &via,
+            "--storage-option",
+            "pool_max_idle_per_host=0",
+            "--storage-option",
+            "max_retries=2",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("503") || err.contains("Slow Down"), "the store's answer is shown: {err}");
+
+    // Every multipart upload it started was completed or aborted.
+    let requests = proxy.requests();
+    let started = requests.iter().filter(|r| r.starts_with("POST ") && r.contains("?uploads")).count();
+    let finished = requests.iter().filter(|r| r.starts_with("POST ") && r.contains("uploadId=")).count();
+    let aborted = requests.iter().filter(|r| r.starts_with("DELETE ") && r.contains("uploadId=")).count();
+    assert!(started >= 1, "{requests:?}");
+    assert_eq!(started, finished + aborted, "{requests:?}");
+    assert!(aborted >= 1, "{requests:?}");
+
+    // The old dataset is still the dataset, and every byte of it loads.
+    assert_eq!(status_json(d, &url), before);
+    let out = s3_ok(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress"]);
+    assert!(out.contains("300,000 rows"), "{out}");
+
+    // A partitioned run that fails after five files landed leaves them behind.
+    let proxy = FaultyProxy::start(&endpoint(), Faults::PutsAfter(5));
+    let via = format!("aws_endpoint={}", proxy.endpoint);
+    let o = s3_run(
+        d,
+        &[
+            "convert",
+            "v2.csv",
+            "--spec",
+            "violations.toml",
+            "--to",
+            &url,
+            "--no-progress",
+            "--storage-option",
+            &via,
+            "--storage-option",
+            "pool_max_idle_per_host=0",
+            "--storage-option",
+            "max_retries=1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(status_json(d, &url), before);
+
+    // gc: a dry run lists what no manifest names and deletes nothing; --yes deletes it.
+    let listed = s3_ok(d, &["gc", &url, "--min-age", "0"]);
+    let orphans: Vec<&str> = listed.lines().filter(|l| l.contains("/violations/year=")).collect();
+    assert_eq!(orphans.len(), 5, "{listed}");
+    assert!(listed.trim_end().ends_with("that no manifest names; run again with --yes to delete them"), "{listed}");
+    let again = s3_ok(d, &["gc", &url, "--min-age", "0"]);
+    assert_eq!(listed, again, "a dry run deletes nothing");
+    let young = s3_ok(d, &["gc", &url]);
+    assert_eq!(young.trim(), format!("nothing to collect in {url}"), "fresh objects are left alone by default");
+    let deleted = s3_ok(d, &["gc", &url, "--min-age", "0", "--yes"]);
+    assert_eq!(listed.lines().count(), deleted.lines().count(), "{listed}\n{deleted}");
+    let out = s3_ok(d, &["gc", &url, "--min-age", "0"]);
+    assert_eq!(out.trim(), format!("nothing to collect in {url}"));
+    assert_eq!(status_json(d, &url), before);
+}
+
+#[test]
+fn store_problems_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = s3_url("empty");
+    let o = s3_run(d, &["status", &url]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("no staged dataset at {url}")), "{err}");
+
+    let o = s3_run(d, &["status", &url, "--storage-option", "colour=blue"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("stage '{url}': unknown storage option 'colour' for s3://")), "{err}");
+
+    let o = s3_run(d, &["status", &url, "--storage-option", "retries"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("storage option 'retries' is not KEY=VALUE"), "{err}");
+
+    // Nothing listens there: a quick failure that names the endpoint.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let o = s3_run(
+        d,
+        &[
+            "status",
+            &url,
+            "--storage-option",
+            &format!("aws_endpoint=http://{closed}"),
+            "--storage-option",
+            "max_retries=0",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains(&closed.to_string()), "{err}");
+}
