@@ -63,6 +63,18 @@ fn unpartitioned_spec(dir: &Path) {
     std::fs::write(dir.join("flat.toml"), &spec[..cut]).unwrap();
 }
 
+/// `pqstage convert CSV --spec SPEC --to URL` through `proxy`, one connection
+/// per request, with at most `retries` retries of a failed request.
+fn convert_through(d: &Path, proxy: &FaultyProxy, csv: &str, spec: &str, url: &str, retries: u32) -> Output {
+    let via = format!("aws_endpoint={}", proxy.endpoint);
+    let retries = format!("max_retries={retries}");
+    let mut args = vec!["convert", csv, "--spec", spec, "--to", url, "--no-progress"];
+    for o in [via.as_str(), "pool_max_idle_per_host=0", retries.as_str()] {
+        args.extend(["--storage-option", o]);
+    }
+    s3_run(d, &args)
+}
+
 #[test]
 fn an_s3_stage_converts_loads_and_copies_like_a_local_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -80,9 +92,11 @@ fn an_s3_stage_converts_loads_and_copies_like_a_local_one() {
     let text = s3_ok(d, &["status", &format!("{url}/violations")]);
     assert!(text.starts_with(&format!("dataset     violations ({url}/violations)")), "{text}");
 
-    // DuckDB reads it through the bounded cache, incrementally.
+    // DuckDB reads it through the bounded cache, incrementally: a cache of
+    // 400 kB makes groups of one or two partitions, each downloaded while the
+    // one before is inserted.
     let want = manifest_per_year(&d.join("stage"));
-    let out = s3_ok(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress"]);
+    let out = s3_ok(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress", "--cache-size", "400kB"]);
     assert!(out.starts_with("loaded 51 partitions (30,000 rows)"), "{out}");
     assert_eq!(duckdb_per_year(&d.join("x.duckdb"), "violations"), want);
     let out = s3_ok(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress"]);
@@ -135,23 +149,8 @@ fn transient_store_failures_are_retried_through() {
     unpartitioned_spec(d);
     let proxy = FaultyProxy::start(&endpoint(), Faults::EveryNthPut(2));
     let url = s3_url("retried");
-    let via = format!("aws_endpoint={}", proxy.endpoint);
-    s3_ok(
-        d,
-        &[
-            "convert",
-            "v.csv",
-            "--spec",
-            "flat.toml",
-            "--to",
-            &url,
-            "--no-progress",
-            "--storage-option",
-            &via,
-            "--storage-option",
-            "pool_max_idle_per_host=0",
-        ],
-    );
+    let o = convert_through(d, &proxy, "v.csv", "flat.toml", &url, 10);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let parts = proxy.requests().iter().filter(|r| r.starts_with("PUT ") && r.contains("partNumber=")).count();
     assert!(parts >= 2, "the file went up as a multipart upload: {:?}", proxy.requests());
     assert!(proxy.injected() >= 2, "faults were injected: {}", proxy.injected());
@@ -174,25 +173,7 @@ fn a_failed_upload_leaves_the_old_dataset_and_gc_collects_its_leftovers() {
     s3_ok(d, &["convert", "v1.csv", "--spec", "flat.toml", "--to", &url, "--no-progress"]);
     let before = status_json(d, &url);
     let proxy = FaultyProxy::start(&endpoint(), Faults::PutsAfter(1));
-    let via = format!("aws_endpoint={}", proxy.endpoint);
-    let o = s3_run(
-        d,
-        &[
-            "convert",
-            "v2.csv",
-            "--spec",
-            "flat.toml",
-            "--to",
-            &url,
-            "--no-progress",
-            "--storage-option",
-            &via,
-            "--storage-option",
-            "pool_max_idle_per_host=0",
-            "--storage-option",
-            "max_retries=2",
-        ],
-    );
+    let o = convert_through(d, &proxy, "v2.csv", "flat.toml", &url, 2);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("503") || err.contains("Slow Down"), "the store's answer is shown: {err}");
@@ -213,25 +194,7 @@ fn a_failed_upload_leaves_the_old_dataset_and_gc_collects_its_leftovers() {
 
     // A partitioned run that fails after five files landed leaves them behind.
     let proxy = FaultyProxy::start(&endpoint(), Faults::PutsAfter(5));
-    let via = format!("aws_endpoint={}", proxy.endpoint);
-    let o = s3_run(
-        d,
-        &[
-            "convert",
-            "v2.csv",
-            "--spec",
-            "violations.toml",
-            "--to",
-            &url,
-            "--no-progress",
-            "--storage-option",
-            &via,
-            "--storage-option",
-            "pool_max_idle_per_host=0",
-            "--storage-option",
-            "max_retries=1",
-        ],
-    );
+    let o = convert_through(d, &proxy, "v2.csv", "violations.toml", &url, 1);
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(status_json(d, &url), before);
 

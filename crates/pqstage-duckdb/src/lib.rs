@@ -55,9 +55,6 @@ pub struct LoadOptions {
     pub cache_bytes: u64,
 }
 
-/// Default of [`LoadOptions::cache_bytes`].
-pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
-
 /// The outcome of a load.
 #[derive(Debug, Clone)]
 pub struct LoadReport {

@@ -58,7 +58,7 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
         threads: a.jobs,
         verify_checksums: !a.no_verify,
         cache_dir: a.cache_dir.clone(),
-        cache_bytes: pqstage_duckdb::DEFAULT_CACHE_BYTES,
+        cache_bytes: crate::output::parse_size(&a.cache_size).map_err(anyhow::Error::msg)?,
     };
     let talk = !cli.quiet && !cli.no_progress && std::io::stderr().is_terminal();
     if talk {
