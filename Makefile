@@ -34,14 +34,12 @@ SPEC ?= $(SAMPLES)/violations.toml
 PYTHON ?= python3
 DB ?= $(STAGE)/demo.duckdb
 PG := tests/pg/pg.sh
-PG_TEST_PORT ?= 55433
 S3 := tests/s3/s3.sh
-S3_TEST_PORT ?= 59015
 # The server of `make load-postgres` (empty: libpq's PG* variables).
 PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down bench bench-convert bench-load-duckdb bench-load-postgres bench-object-store lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-load-duckdb bench-load-postgres bench-object-store lint clean
 
 all: build
 
@@ -97,24 +95,13 @@ demo: convert load-duckdb summary
 ## test: every test: unit, property, end-to-end (the built binary), and other engines reading the staged layout
 test: test-rust test-readers
 
-# The PostgreSQL and object-store tests need servers: test-rust starts a
-# throwaway PostgreSQL (tests/pg/pg.sh) and S3 server (tests/s3/s3.sh, s3s-fs
-# built once per machine) on their own ports, unless PQSTAGE_PG_URL and
-# PQSTAGE_S3_ENDPOINT name ones already running.
+# The PostgreSQL and object-store tests need servers: tests/with-servers.sh
+# starts a throwaway PostgreSQL, S3-compatible server (s3s-fs, built once per
+# machine) and Azure Blob emulator (Azurite, from npm once per machine) on
+# ports of their own, and stops them after, unless PQSTAGE_PG_URL,
+# PQSTAGE_S3_ENDPOINT and AZURITE_BLOB_STORAGE_URL name running ones.
 test-rust: $(DUCKDB_LIB)
-	@set -e; started_pg=; started_s3=; \
-	stop() { [ -z "$$started_pg" ] || bash $(PG) down; [ -z "$$started_s3" ] || PQSTAGE_S3_PORT=$(S3_TEST_PORT) bash $(S3) down; }; \
-	trap stop EXIT; \
-	if [ -z "$$PQSTAGE_PG_URL" ]; then \
-	  export PQSTAGE_PG_PORT=$(PG_TEST_PORT); \
-	  PQSTAGE_PG_URL=$$(bash $(PG) up); started_pg=1; export PQSTAGE_PG_URL; \
-	  echo "started a throwaway PostgreSQL at $$PQSTAGE_PG_URL"; \
-	else echo "using the PostgreSQL at $$PQSTAGE_PG_URL"; fi; \
-	if [ -z "$$PQSTAGE_S3_ENDPOINT" ]; then \
-	  PQSTAGE_S3_ENDPOINT=$$(PQSTAGE_S3_PORT=$(S3_TEST_PORT) bash $(S3) up); started_s3=1; export PQSTAGE_S3_ENDPOINT; \
-	  echo "started a throwaway S3 server at $$PQSTAGE_S3_ENDPOINT"; \
-	else echo "using the S3 server at $$PQSTAGE_S3_ENDPOINT"; fi; \
-	cargo test --release --locked --workspace $(CARGO_FEATURES)
+	bash tests/with-servers.sh cargo test --release --locked --workspace $(CARGO_FEATURES)
 
 ## pg-up: start a throwaway PostgreSQL for manual use (prints its URL; PQSTAGE_PG_PORT, default 55432)
 pg-up:
@@ -131,6 +118,14 @@ s3-up:
 ## s3-down: stop it and delete its data
 s3-down:
 	@bash $(S3) down
+
+## az-up: start a throwaway Azure Blob emulator (Azurite) for manual use; prints the settings to export
+az-up:
+	@bash tests/az/az.sh up >/dev/null && bash tests/az/az.sh env
+
+## az-down: stop it and delete its data
+az-down:
+	@bash tests/az/az.sh down
 
 test-readers: build
 	bash tests/readers/run.sh $(PQSTAGE)

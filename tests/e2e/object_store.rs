@@ -1,6 +1,7 @@
 //! Stages in an object store: the binary against a real S3-compatible server
 //! on loopback (s3s-fs, started by `make test` and named by
-//! PQSTAGE_S3_ENDPOINT), with and without injected faults.
+//! PQSTAGE_S3_ENDPOINT), with and without injected faults, and against the
+//! Azure Blob emulator (Azurite, named by AZURITE_BLOB_STORAGE_URL).
 
 use std::path::Path;
 use std::process::Output;
@@ -246,4 +247,39 @@ fn store_problems_are_explained() {
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains(&closed.to_string()), "{err}");
+}
+
+#[test]
+fn an_azure_stage_converts_loads_and_copies_like_a_local_one() {
+    let emulator = std::env::var("AZURITE_BLOB_STORAGE_URL").expect(
+        "AZURITE_BLOB_STORAGE_URL is not set: run `make test` (it starts a throwaway Azurite), \
+         or `tests/az/az.sh up` and export AZURITE_BLOB_STORAGE_URL=the URL it prints",
+    );
+    let az = |d: &Path, args: &[&str]| {
+        let o = cmd(d)
+            .args(args)
+            .env("AZURE_STORAGE_USE_EMULATOR", "true")
+            .env("AZURITE_BLOB_STORAGE_URL", &emulator)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "pqstage {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample(d, 20_000, "v.csv");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let url = format!("az://pqstage/e2e-{}-{nanos}", std::process::id());
+    ok(d, &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
+    az(d, &["convert", "v.csv", "--spec", "violations.toml", "--to", &url, "--no-progress"]);
+    let remote: serde_json::Value = serde_json::from_str(&az(d, &["status", &url, "--json"])).unwrap();
+    let local = manifest(&d.join("stage"), "violations");
+    assert_eq!(partitions(&remote), partitions(&local));
+    let out = az(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress"]);
+    assert!(out.starts_with("loaded 51 partitions (20,000 rows)"), "{out}");
+    assert_eq!(duckdb_per_year(&d.join("x.duckdb"), "violations"), manifest_per_year(&d.join("stage")));
+    az(d, &["copy", &url, "copied"]);
+    assert_eq!(partitions(&manifest(&d.join("copied"), "violations")), partitions(&local));
+    let out = az(d, &["gc", &url, "--min-age", "0"]);
+    assert_eq!(out.trim(), format!("nothing to collect in {url}"));
 }

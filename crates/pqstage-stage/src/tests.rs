@@ -1,9 +1,11 @@
 //! One conformance suite run against every kind of store: a local folder,
-//! `file://`, `memory://` and a real S3-compatible server on loopback.
+//! `file://`, `memory://`, a real S3-compatible server and the Azure Blob
+//! emulator, both on loopback.
 //!
-//! The S3 runs need the server: `make test` starts one (tests/s3/s3.sh) and
-//! sets PQSTAGE_S3_ENDPOINT; by hand, `tests/s3/s3.sh up` and export
-//! PQSTAGE_S3_ENDPOINT=the URL it prints.
+//! The S3 and Azure runs need the servers: `make test` starts them
+//! (tests/with-servers.sh) and sets PQSTAGE_S3_ENDPOINT and
+//! AZURITE_BLOB_STORAGE_URL; by hand, `tests/s3/s3.sh up` and
+//! `tests/az/az.sh up`, and export those two variables as the URLs they print.
 
 use super::manifest::*;
 use super::*;
@@ -151,6 +153,31 @@ fn s3_location(test: &str) -> (String, StoreOptions) {
         .with("aws_region", "us-east-1")
         .with("allow_http", "true");
     (format!("s3://pqstage/unit-{test}-{}-{nanos}", std::process::id()), options)
+}
+
+/// The Azure Blob emulator of the test run (AZURITE_BLOB_STORAGE_URL, read
+/// by the store itself), and a fresh prefix in its container.
+fn azure_location(test: &str) -> (String, StoreOptions) {
+    std::env::var("AZURITE_BLOB_STORAGE_URL").expect(
+        "AZURITE_BLOB_STORAGE_URL is not set: run `make test` (it starts a throwaway Azurite), \
+         or `tests/az/az.sh up` and export AZURITE_BLOB_STORAGE_URL=the URL it prints",
+    );
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let options = StoreOptions::default().with("azure_storage_use_emulator", "true");
+    (format!("az://pqstage/unit-{test}-{}-{nanos}", std::process::id()), options)
+}
+
+#[tokio::test]
+async fn azure() {
+    let (url, options) = azure_location("conformance");
+    conformance(Stage::open_with(&url, &options).unwrap(), options).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_azure() {
+    let (url, options) = azure_location("transfers");
+    let b = tempfile::tempdir().unwrap();
+    transfers(Stage::open_with(&url, &options).unwrap(), Stage::open(b.path().to_str().unwrap()).unwrap()).await;
 }
 
 #[tokio::test]
