@@ -46,14 +46,19 @@ case "${1:-}" in
       nohup "$bin" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir/data" --silent \
         --skipApiVersionCheck >"$dir/server.log" 2>&1 &
       echo $! >"$dir/pid"
-      for _ in $(seq 100); do listening && break; sleep 0.1; done
-      listening || { tail -20 "$dir/server.log" >&2; die "Azurite did not start (port $port in use?)"; }
+      for _ in $(seq 300); do listening && break; sleep 0.1; done
+      if ! listening; then
+        kill "$(cat "$dir/pid")" 2>/dev/null || true
+        tail -20 "$dir/server.log" >&2
+        die "Azurite did not start (port $port in use?)"
+      fi
     fi
     python3 "$here/create_container.py" "$endpoint" "$container"
     echo "$endpoint"
     ;;
   down)
-    if [[ -f "$dir/pid" ]]; then
+    # Only our server: the pid file may be stale and the pid reused.
+    if [[ -f "$dir/pid" ]] && grep -q azurite "/proc/$(cat "$dir/pid")/cmdline" 2>/dev/null; then
       kill "$(cat "$dir/pid")" 2>/dev/null || true
     fi
     rm -rf "$dir"

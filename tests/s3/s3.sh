@@ -49,13 +49,18 @@ case "${1:-}" in
       nohup "$bin" --host 127.0.0.1 --port "$port" --access-key "$key" --secret-key "$secret" "$dir/data" \
         >"$dir/server.log" 2>&1 &
       echo $! >"$dir/pid"
-      for _ in $(seq 100); do listening && break; sleep 0.1; done
-      listening || { tail -20 "$dir/server.log" >&2; die "s3s-fs did not start (port $port in use?)"; }
+      for _ in $(seq 300); do listening && break; sleep 0.1; done
+      if ! listening; then
+        kill "$(cat "$dir/pid")" 2>/dev/null || true
+        tail -20 "$dir/server.log" >&2
+        die "s3s-fs did not start (port $port in use?)"
+      fi
     fi
     echo "$endpoint"
     ;;
   down)
-    if [[ -f "$dir/pid" ]]; then
+    # Only our server: the pid file may be stale and the pid reused.
+    if [[ -f "$dir/pid" ]] && grep -q s3s-fs "/proc/$(cat "$dir/pid")/cmdline" 2>/dev/null; then
       kill "$(cat "$dir/pid")" 2>/dev/null || true
     fi
     rm -rf "$dir"

@@ -170,7 +170,7 @@ pub struct LoadDuckdbArgs {
     #[arg(long)]
     pub no_verify: bool,
     /// Most bytes of a remote stage's files cached at once (e.g. 512MB, 2GiB): two groups of
-    /// partitions of half this, one loading while the next downloads.
+    /// files of half this, one loading while the next downloads.
     #[arg(long, value_name = "BYTES", default_value = "1GiB")]
     pub cache_size: String,
     /// Folder for the local cache of a remote stage's files (default: the system temp folder).

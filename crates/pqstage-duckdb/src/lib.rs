@@ -241,9 +241,8 @@ pub fn load(
         Some(c) => format!("hive_partitioning = true, hive_types = {{{}: 'INTEGER'}}", literal(c)),
         None => "hive_partitioning = false".to_string(),
     };
-    let insert = |dir: &Path, parts: &[&PartitionEntry]| -> Result<(), DuckdbError> {
-        let files: Vec<String> =
-            parts.iter().flat_map(|p| p.files.iter()).map(|f| literal(&dir.join(&f.path).to_string_lossy())).collect();
+    let insert = |dir: &Path, files: &[&FileEntry]| -> Result<(), DuckdbError> {
+        let files: Vec<String> = files.iter().map(|f| literal(&dir.join(&f.path).to_string_lossy())).collect();
         if files.is_empty() {
             return Ok(());
         }
@@ -258,12 +257,13 @@ pub fn load(
         );
         tx.execute_batch(&insert).map_err(DuckdbError::read)
     };
+    let files: Vec<&FileEntry> = to_load.iter().flat_map(|p| p.files.iter()).collect();
     match &dataset_dir {
-        Some(dir) => insert(dir, &to_load)?,
+        Some(dir) => insert(dir, &files)?,
         None => {
             let base = opts.cache_dir.as_deref();
             let cache = ScratchGuard::new(stage.scratch_dir(&manifest.dataset, base)?);
-            load_through_cache(stage, &manifest.dataset, &to_load, cache.path(), runtime, opts.cache_bytes, insert)?;
+            load_through_cache(stage, &manifest.dataset, &files, cache.path(), runtime, opts.cache_bytes, insert)?;
         }
     }
     for s in steps.iter().filter(|s| s.action.loaded()) {
@@ -308,36 +308,37 @@ pub fn load(
     })
 }
 
-/// Downloads at once per group of partitions.
+/// Files downloaded at once.
 const FETCH_CONCURRENCY: usize = 8;
 
-/// Loads partitions of a remote stage through a local cache that holds at
-/// most two groups of about `cache_bytes / 2` each: while DuckDB inserts one
-/// group, the next downloads (checked against the manifest as it streams);
-/// each group's files are deleted once inserted.
+/// Loads the files of a remote stage through a local cache that holds at
+/// most two groups of files of about `cache_bytes / 2` each (a group holds at
+/// least one file, so a file bigger than that is cached alone): while DuckDB
+/// inserts one group, the next downloads (checked against the manifest as it
+/// streams); each group's files are deleted once inserted. A partition split
+/// across groups is fine: rows per partition are checked after the last.
 fn load_through_cache(
     stage: &Stage,
     dataset: &str,
-    parts: &[&PartitionEntry],
+    files: &[&FileEntry],
     cache: &Path,
     runtime: &tokio::runtime::Handle,
     cache_bytes: u64,
-    insert: impl Fn(&Path, &[&PartitionEntry]) -> Result<(), DuckdbError>,
+    insert: impl Fn(&Path, &[&FileEntry]) -> Result<(), DuckdbError>,
 ) -> Result<(), DuckdbError> {
-    let mut groups: Vec<Vec<&PartitionEntry>> = Vec::new();
+    let mut groups: Vec<Vec<&FileEntry>> = Vec::new();
     let mut size = u64::MAX;
-    for p in parts {
-        if size.saturating_add(p.bytes) > cache_bytes / 2 {
+    for f in files {
+        if size.saturating_add(f.bytes) > cache_bytes / 2 {
             groups.push(Vec::new());
             size = 0;
         }
-        size += p.bytes;
-        groups.last_mut().expect("pushed above").push(p);
+        size += f.bytes;
+        groups.last_mut().expect("pushed above").push(f);
     }
     let fetch = |i: usize| -> Result<PathBuf, DuckdbError> {
         let dir = cache.join(format!("g{i}"));
-        let files: Vec<&FileEntry> = groups[i].iter().flat_map(|p| p.files.iter()).collect();
-        runtime.block_on(stage.download(dataset, &files, &dir, FETCH_CONCURRENCY))?;
+        runtime.block_on(stage.download(dataset, &groups[i], &dir, FETCH_CONCURRENCY))?;
         Ok(dir)
     };
     let mut ready = match groups.is_empty() {

@@ -24,7 +24,9 @@ use crate::StageError;
 /// bounding the retries of transient failures (5xx, timeouts, resets), which
 /// back off exponentially from 100 ms. Every other key goes to the store's
 /// builder, under the names `object_store` gives it (`aws_endpoint`,
-/// `allow_http`, `google_service_account`, `azure_storage_account_name` …).
+/// `allow_http`, `google_service_account`, `azure_storage_account_name` …);
+/// a key with another provider's prefix (`aws_`, `google_`, `azure_`) is
+/// left to that provider's store, so one `copy` can set up both sides.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreOptions {
     pairs: Vec<KeyValue>,
@@ -233,6 +235,17 @@ impl Location {
 fn remote_store(root: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>, String> {
     let (retry, pairs) = options.retry()?;
     let scheme = root.split_once("://").map_or("", |(s, _)| s);
+    // Keys named for another provider are for the other side of a `copy`
+    // (say aws_endpoint when copying from S3 to gs://): not this store's.
+    let own = match scheme {
+        "s3" | "s3a" => "aws_",
+        "gs" => "google_",
+        _ => "azure_",
+    };
+    let pairs: Vec<&KeyValue> = pairs
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(own) || !["aws_", "google_", "azure_"].iter().any(|p| k.starts_with(p)))
+        .collect();
     let unknown = |k: &str, e: object_store::Error| format!("unknown storage option '{k}' for {scheme}:// ({e})");
     let built = match scheme {
         "s3" | "s3a" => {
@@ -316,6 +329,9 @@ mod tests {
         assert_eq!(rest, vec![&("aws_region".to_string(), "eu-west-1".to_string())]);
         let o = StoreOptions::parse(&["max_retries=many"]).unwrap();
         assert_eq!(o.retry().unwrap_err(), "max_retries=many: not a whole number");
+        // Another provider's key is not this store's business.
+        let both = StoreOptions::parse(&["aws_region=eu-west-1", "google_service_account=/nonexistent.json"]).unwrap();
+        assert!(Location::parse_with("s3://b/p", &both).unwrap().store().is_ok());
         let e = Location::parse_with("s3://b/p", &StoreOptions::parse(&["colour=blue"]).unwrap())
             .unwrap()
             .store()

@@ -39,9 +39,30 @@ pub(crate) fn written_by_pqstage(rel: &str) -> bool {
 }
 
 /// The dataset folder an object of pqstage's belongs to, and its path inside
-/// it: the folder above `_rejects/`, or above the Hive `key=value` folders
-/// around a data file. `None` for objects pqstage does not write.
-fn dataset_of(rel: &str) -> Option<(&str, &str)> {
+/// it: the nearest folder above it that has a manifest (`committed`), else
+/// (a dataset never committed) the folder above `_rejects/` or above the Hive
+/// `key=value` folders around a data file. `None` for objects pqstage does
+/// not write.
+fn dataset_of<'r>(rel: &'r str, committed: &HashSet<String>) -> Option<(&'r str, &'r str)> {
+    let name = rel.rsplit_once('/').map_or(rel, |(_, name)| name);
+    let rejects = rel.starts_with(&format!("{REJECTS_DIR}/")) || rel.contains(&format!("/{REJECTS_DIR}/"));
+    if !is_data_file_name(name) && !rejects {
+        return None;
+    }
+    let mut folder = rel;
+    while let Some((up, _)) = folder.rsplit_once('/') {
+        if committed.contains(up) {
+            return Some((up, &rel[up.len() + 1..]));
+        }
+        folder = up;
+    }
+    if committed.contains("") {
+        return Some(("", rel));
+    }
+    uncommitted_dataset_of(rel)
+}
+
+fn uncommitted_dataset_of(rel: &str) -> Option<(&str, &str)> {
     if rel.starts_with(&format!("{REJECTS_DIR}/")) {
         return Some(("", rel)); // the stage given is a dataset folder itself
     }
@@ -84,6 +105,7 @@ impl Stage {
         let rel_of = |o: &ObjectMeta| -> String {
             o.location.as_ref().strip_prefix(prefix.as_ref()).unwrap_or("").trim_start_matches('/').to_string()
         };
+        // Every folder with a manifest, and what its manifest names.
         let mut named: HashMap<String, HashSet<String>> = HashMap::new();
         for o in &objects {
             let rel = rel_of(o);
@@ -94,12 +116,19 @@ impl Stage {
                 }
             }
         }
+        let committed: HashSet<String> = named.keys().cloned().collect();
         let cutoff = chrono::Utc::now() - chrono::Duration::from_std(min_age).unwrap_or(chrono::Duration::MAX);
         let mut out = Vec::new();
+        let mut writing: HashMap<String, bool> = HashMap::new();
         for o in objects {
             let rel = rel_of(&o);
-            let Some((dataset, inner)) = dataset_of(&rel) else { continue };
+            let Some((dataset, inner)) = dataset_of(&rel, &committed) else { continue };
             if dataset.split('/').any(|s| s.starts_with('.')) || o.last_modified > cutoff {
+                continue;
+            }
+            // A dataset a live convert is writing (local stages hold a lock) is left alone.
+            let busy = *writing.entry(dataset.to_string()).or_insert_with(|| self.being_written(dataset));
+            if busy {
                 continue;
             }
             if !named.get(dataset).is_some_and(|n| n.contains(inner)) {
@@ -108,6 +137,17 @@ impl Stage {
         }
         out.sort_by(|a, b| a.meta.location.cmp(&b.meta.location));
         Ok(out)
+    }
+
+    /// Whether a live pqstage holds the write lock of `dataset` (a path under
+    /// the stage root), on a local stage. Remote stages have no lock: there
+    /// `min_age` is what keeps a running convert's files.
+    fn being_written(&self, dataset: &str) -> bool {
+        let Some(root) = self.local_root() else { return false };
+        let (parent, name) = dataset.rsplit_once('/').unwrap_or(("", dataset));
+        let lock = root.join(parent).join(crate::SCRATCH_DIR).join(format!("{name}.lock"));
+        let Ok(pid) = std::fs::read_to_string(&lock) else { return false };
+        pid.trim().parse::<u32>().ok().and_then(crate::process_alive) != Some(false)
     }
 
     /// Deletes objects, `concurrency` at a time.
@@ -155,27 +195,36 @@ pub struct CopyReport {
 /// [`CopyError`]: the source file that is bad, or the store that failed.
 pub async fn copy_dataset(src: &Stage, dst: &Stage, manifest: &Manifest, jobs: usize) -> Result<CopyReport, CopyError> {
     let dataset = &manifest.dataset;
+    // On a local destination, no convert may commit into it meanwhile.
+    let _lock = dst.lock(dataset)?;
     let old = dst.read_manifest(dataset).await?;
     let known: HashMap<&str, &FileEntry> =
         old.as_ref().map(|m| m.file_entries().map(|f| (f.path.as_str(), f)).collect()).unwrap_or_default();
     let files: Vec<&FileEntry> = manifest.file_entries().collect();
-    let results: Vec<(bool, u64)> = futures::stream::iter(files.iter().map(|f| {
+    // After a failure no new file starts, but the ones in flight run to their
+    // end (finished or aborted): dropping them would leave multipart uploads
+    // open in the store.
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results: Vec<Result<(bool, u64), CopyError>> = futures::stream::iter(files.iter().map(|f| {
         let known = known.get(f.path.as_str()).copied();
+        let failed = &failed;
         async move {
-            let to = dst.path(dataset, &f.path);
-            if present(dst, &to, f, known).await {
-                return Ok::<_, CopyError>((false, f.bytes));
+            if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok((false, 0));
             }
-            let from = src.path(dataset, &f.path);
-            copy_object(src.store.as_ref(), &from, &src.display(dataset, &f.path), dst.store.as_ref(), &to, f).await?;
-            Ok((true, f.bytes))
+            let r = copy_file(src, dst, dataset, f, known).await;
+            if r.is_err() {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            r
         }
     }))
     .buffer_unordered(jobs.max(1))
-    .try_collect()
-    .await?;
+    .collect()
+    .await;
     let mut report = CopyReport::default();
-    for (copied, bytes) in results {
+    for r in results {
+        let (copied, bytes) = r?;
         if copied {
             report.copied += 1;
             report.bytes_copied += bytes;
@@ -184,9 +233,7 @@ pub async fn copy_dataset(src: &Stage, dst: &Stage, manifest: &Manifest, jobs: u
             report.bytes_skipped += bytes;
         }
     }
-    let mut m = manifest.clone();
-    m.dataset.clone_from(dataset);
-    dst.write_manifest(&m).await?;
+    dst.write_manifest(manifest).await?;
     if let Some(old) = old {
         let keep: HashSet<&str> = manifest.referenced_files().collect();
         let stale: Vec<Path> =
@@ -199,6 +246,24 @@ pub async fn copy_dataset(src: &Stage, dst: &Stage, manifest: &Manifest, jobs: u
         }
     }
     Ok(report)
+}
+
+/// Copies one file unless the destination holds it already; returns whether
+/// it was copied, and its size.
+async fn copy_file(
+    src: &Stage,
+    dst: &Stage,
+    dataset: &str,
+    f: &FileEntry,
+    known: Option<&FileEntry>,
+) -> Result<(bool, u64), CopyError> {
+    let to = dst.path(dataset, &f.path);
+    if present(dst, &to, f, known).await {
+        return Ok((false, f.bytes));
+    }
+    let from = src.path(dataset, &f.path);
+    copy_object(src.store.as_ref(), &from, &src.display(dataset, &f.path), dst.store.as_ref(), &to, f).await?;
+    Ok((true, f.bytes))
 }
 
 /// Whether `to` already holds the file `f`: same size, and the checksum
@@ -235,12 +300,29 @@ mod tests {
 
     #[test]
     fn objects_belong_to_the_folder_above_their_hive_folders() {
+        let none = HashSet::new();
         let f = "part-00001-0123456789abcdef.parquet";
-        assert_eq!(dataset_of(&format!("stage/v/year=2019/{f}")), Some(("stage/v", &*format!("year=2019/{f}"))));
-        assert_eq!(dataset_of(&format!("v/{f}")), Some(("v", f)));
-        assert_eq!(dataset_of("v/_rejects/rejects-0.csv"), Some(("v", "_rejects/rejects-0.csv")));
-        assert_eq!(dataset_of(&format!("year=2019/{f}")), Some(("", &*format!("year=2019/{f}"))));
-        assert_eq!(dataset_of("_rejects/r.csv"), Some(("", "_rejects/r.csv")));
-        assert_eq!(dataset_of("v/year=2019/other.parquet"), None);
+        let of = |rel: &str| dataset_of(rel, &none).map(|(d, i)| (d.to_string(), i.to_string()));
+        let pair = |d: &str, i: &str| Some((d.to_string(), i.to_string()));
+        assert_eq!(of(&format!("stage/v/year=2019/{f}")), pair("stage/v", &format!("year=2019/{f}")));
+        assert_eq!(of(&format!("v/{f}")), pair("v", f));
+        assert_eq!(of("v/_rejects/rejects-0.csv"), pair("v", "_rejects/rejects-0.csv"));
+        assert_eq!(of(&format!("year=2019/{f}")), pair("", &format!("year=2019/{f}")));
+        assert_eq!(of("_rejects/r.csv"), pair("", "_rejects/r.csv"));
+        assert_eq!(of("v/year=2019/other.parquet"), None);
+    }
+
+    #[test]
+    fn a_committed_dataset_owns_its_files_whatever_its_name() {
+        // A dataset named `run=5` looks like a Hive folder; its manifest says otherwise.
+        let committed: HashSet<String> = ["stage/run=5".to_string()].into();
+        let f = "part-00001-0123456789abcdef.parquet";
+        assert_eq!(
+            dataset_of(&format!("stage/run=5/year=2019/{f}"), &committed),
+            Some(("stage/run=5", &*format!("year=2019/{f}")))
+        );
+        assert_eq!(dataset_of(&format!("stage/run=5/{f}"), &committed), Some(("stage/run=5", f)));
+        let root: HashSet<String> = [String::new()].into();
+        assert_eq!(dataset_of(&format!("run=5/{f}"), &root), Some(("", &*format!("run=5/{f}"))));
     }
 }

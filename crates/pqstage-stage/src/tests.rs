@@ -260,6 +260,10 @@ async fn transfers(stage: Stage, other: Stage) {
     assert!(stage.store().head(&half).await.is_err());
     let listed: Vec<_> = stage.store().list(Some(&stage.path("tr", ""))).try_collect().await.unwrap();
     assert_eq!(listed.len(), 3, "two data files and the manifest: {listed:?}");
+    if let Some(root) = stage.local_root() {
+        // Listings hide a local multipart upload's part file; the disk does not.
+        assert_eq!(files_under(&root.join("tr")), 3, "the aborted upload's part file is gone");
+    }
 
     // gc: an orphan of ours is found (not when it is younger than min_age),
     // a file that only looks like ours is left alone.
@@ -301,6 +305,18 @@ async fn transfers(stage: Stage, other: Stage) {
     assert!(err.contains("tr2/year=2000/part-00000-00000000000000a1.parquet is corrupt"), "{err}");
     assert!(other.read_manifest("tr2").await.unwrap().is_none(), "nothing committed");
     assert!(other.store().head(&other.path("tr2", &files[0].path)).await.is_err(), "the upload was aborted");
+    if let Some(root) = other.local_root() {
+        assert!(files_under(&root.join("tr2")) <= 1, "at most the small file; no part file of the big one");
+    }
+}
+
+/// Files on disk under `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| if e.file_type().unwrap().is_dir() { files_under(&e.path()) } else { 1 })
+        .sum()
 }
 
 /// A byte in the second part of the big file.
@@ -327,4 +343,19 @@ async fn transfers_s3() {
     // And from a local stage up to S3.
     let a = tempfile::tempdir().unwrap();
     transfers(Stage::open(a.path().to_str().unwrap()).unwrap(), Stage::open_with(&to, &options).unwrap()).await;
+}
+
+#[tokio::test]
+async fn gc_leaves_a_dataset_being_written_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let stage = Stage::open(dir.path().to_str().unwrap()).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let (orphan, _) = big_file(scratch.path(), "o", 10);
+    stage.put_file(&orphan, "busy", "year=2001/part-00000-00000000000000c1.parquet").await.unwrap();
+    // While a live process (this one) holds the dataset's lock, its files are
+    // a convert's work in progress, whatever their age.
+    let lock = stage.lock("busy").unwrap();
+    assert!(stage.garbage(std::time::Duration::ZERO).await.unwrap().is_empty());
+    drop(lock);
+    assert_eq!(stage.garbage(std::time::Duration::ZERO).await.unwrap().len(), 1);
 }

@@ -210,7 +210,7 @@ impl Stage {
     async fn download_one(&self, dataset: &str, f: &FileEntry, dir: &FsPath) -> Result<(), FileProblem> {
         let display = self.display(dataset, &f.path);
         let dest = dir.join(&f.path);
-        let io = |source| FileProblem::Io { path: dest.clone(), source };
+        let io = |source| FileProblem::CacheWrite { path: dest.clone(), source };
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }

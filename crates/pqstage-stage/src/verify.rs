@@ -20,6 +20,15 @@ pub enum FileProblem {
         /// What differs.
         reason: String,
     },
+    /// Its local copy could not be written (the cache folder's disk is full, say).
+    #[error("write {} (the local cache of a remote stage; --cache-dir chooses another folder)", path.display())]
+    CacheWrite {
+        /// The local copy.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// It could not be read.
     #[error("read {}", path.display())]
     Io {
