@@ -28,29 +28,23 @@ stop() {
 }
 trap stop EXIT
 
-if [[ -z "${PQSTAGE_PG_URL:-}" ]]; then
-  free "$PQSTAGE_PG_PORT" PQSTAGE_PG_URL PG_TEST_PORT
-  PQSTAGE_PG_URL="$(bash "$here/pg/pg.sh" up)"
-  started+=(pg/pg.sh)
-  echo "started a throwaway PostgreSQL at $PQSTAGE_PG_URL"
-else
-  echo "using the PostgreSQL at $PQSTAGE_PG_URL"
-fi
-if [[ -z "${PQSTAGE_S3_ENDPOINT:-}" ]]; then
-  free "$PQSTAGE_S3_PORT" PQSTAGE_S3_ENDPOINT S3_TEST_PORT
-  PQSTAGE_S3_ENDPOINT="$(bash "$here/s3/s3.sh" up)"
-  started+=(s3/s3.sh)
-  echo "started a throwaway S3 server at $PQSTAGE_S3_ENDPOINT"
-else
-  echo "using the S3 server at $PQSTAGE_S3_ENDPOINT"
-fi
-if [[ -z "${AZURITE_BLOB_STORAGE_URL:-}" ]]; then
-  free "$PQSTAGE_AZ_PORT" AZURITE_BLOB_STORAGE_URL AZ_TEST_PORT
-  AZURITE_BLOB_STORAGE_URL="$(bash "$here/az/az.sh" up)"
-  started+=(az/az.sh)
-  echo "started a throwaway Azure Blob emulator at $AZURITE_BLOB_STORAGE_URL"
-else
-  echo "using the Azure Blob emulator at $AZURITE_BLOB_STORAGE_URL"
-fi
+# ensure VAR PORT PORT_VAR SCRIPT WHAT: the server VAR names, or one started
+# with SCRIPT on PORT (and stopped at the end).
+ensure() {
+  local var="$1" port="$2" port_var="$3" script="$4" what="$5"
+  if [[ -n "${!var:-}" ]]; then
+    echo "using the $what at ${!var}"
+    return
+  fi
+  free "$port" "$var" "$port_var"
+  local value
+  value="$(bash "$here/$script" up)" # set -e stops here if it fails
+  printf -v "$var" '%s' "$value"
+  started+=("$script")
+  echo "started a throwaway $what at ${!var}"
+}
+ensure PQSTAGE_PG_URL "$PQSTAGE_PG_PORT" PG_TEST_PORT pg/pg.sh PostgreSQL
+ensure PQSTAGE_S3_ENDPOINT "$PQSTAGE_S3_PORT" S3_TEST_PORT s3/s3.sh "S3 server"
+ensure AZURITE_BLOB_STORAGE_URL "$PQSTAGE_AZ_PORT" AZ_TEST_PORT az/az.sh "Azure Blob emulator"
 export PQSTAGE_PG_URL PQSTAGE_S3_ENDPOINT AZURITE_BLOB_STORAGE_URL
 "$@"

@@ -32,7 +32,8 @@ install() {
   fi
 }
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+# shellcheck source=tests/daemon.sh
+source "$here/../daemon.sh"
 
 case "${1:-}" in
   install)
@@ -42,26 +43,12 @@ case "${1:-}" in
   up)
     install
     mkdir -p "$dir/data"
-    if ! listening; then
-      nohup "$bin" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir/data" --silent \
-        --skipApiVersionCheck >"$dir/server.log" 2>&1 &
-      echo $! >"$dir/pid"
-      for _ in $(seq 300); do listening && break; sleep 0.1; done
-      if ! listening; then
-        kill "$(cat "$dir/pid")" 2>/dev/null || true
-        tail -20 "$dir/server.log" >&2
-        die "Azurite did not start (port $port in use?)"
-      fi
-    fi
+    daemon_start Azurite "$bin" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir/data" --silent --skipApiVersionCheck
     python3 "$here/create_container.py" "$endpoint" "$container"
     echo "$endpoint"
     ;;
   down)
-    # Only our server: the pid file may be stale and the pid reused.
-    if [[ -f "$dir/pid" ]] && grep -q azurite "/proc/$(cat "$dir/pid")/cmdline" 2>/dev/null; then
-      kill "$(cat "$dir/pid")" 2>/dev/null || true
-    fi
-    rm -rf "$dir"
+    daemon_stop azurite
     ;;
   env)
     cat <<ENV

@@ -35,7 +35,8 @@ install() {
   fi
 }
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+# shellcheck source=tests/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../daemon.sh"
 
 case "${1:-}" in
   install)
@@ -45,25 +46,11 @@ case "${1:-}" in
   up)
     install
     mkdir -p "$dir/data/$bucket"
-    if ! listening; then
-      nohup "$bin" --host 127.0.0.1 --port "$port" --access-key "$key" --secret-key "$secret" "$dir/data" \
-        >"$dir/server.log" 2>&1 &
-      echo $! >"$dir/pid"
-      for _ in $(seq 300); do listening && break; sleep 0.1; done
-      if ! listening; then
-        kill "$(cat "$dir/pid")" 2>/dev/null || true
-        tail -20 "$dir/server.log" >&2
-        die "s3s-fs did not start (port $port in use?)"
-      fi
-    fi
+    daemon_start s3s-fs "$bin" --host 127.0.0.1 --port "$port" --access-key "$key" --secret-key "$secret" "$dir/data"
     echo "$endpoint"
     ;;
   down)
-    # Only our server: the pid file may be stale and the pid reused.
-    if [[ -f "$dir/pid" ]] && grep -q s3s-fs "/proc/$(cat "$dir/pid")/cmdline" 2>/dev/null; then
-      kill "$(cat "$dir/pid")" 2>/dev/null || true
-    fi
-    rm -rf "$dir"
+    daemon_stop s3s-fs
     ;;
   env)
     cat <<ENV
