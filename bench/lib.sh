@@ -25,6 +25,12 @@ once() {
   log "  $label: $(wall_of "$tfile") s, max RSS $(rss_of "$tfile") KiB; $(head -c 200 "$logf" | head -1)"
 }
 
+# The start of an awk program over $RESULTS: per label (in first-seen order,
+# order[1..n]), the best wall time best[label] and the largest RSS rss[label].
+# Scripts append their own END block: awk -F'\t' "$AWK_BEST"'END { … }'.
+AWK_BEST='{ if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if ($3 > rss[$1]) rss[$1] = $3; if (!($1 in seen)) { order[++n] = $1; seen[$1] = 1 } }
+'
+
 # ensure_sample ROWS CSV [CORRECTED_CSV]: generates the sample CSV when
 # missing, and a copy with one record corrected when asked for.
 ensure_sample() {

@@ -93,8 +93,7 @@ done
   echo "- staged: $(du -sb "$STAGE/violations" | cut -f1) bytes in $(find "$STAGE/violations" -name '*.parquet' -path '*year=*' | wc -l) files"
   echo "- nproc $(nproc); cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo
-  awk -F'\t' '
-    { if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if ($3 > rss[$1]) rss[$1] = $3; if (!($1 in seen)) { order[++n] = $1; seen[$1] = 1 } }
+  awk -F'\t' "$AWK_BEST"'
     function verdict(ok) { if (!ok) failed = 1; return ok ? "PASS" : "FAIL" }
     END {
       print "| run | wall s (best) | peak RSS MB | vs pqstage full load |"

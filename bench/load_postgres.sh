@@ -120,8 +120,7 @@ done
   echo "- peers: psql \\copy of the CSV; pgpq 0.12.0 + psycopg 3.3.9 + pyarrow 26.0.1"
   echo "- nproc $(nproc); cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo
-  awk -F'\t' '
-    { if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if ($3 > rss[$1]) rss[$1] = $3; if (!($1 in seen)) { order[++n] = $1; seen[$1] = 1 } }
+  awk -F'\t' "$AWK_BEST"'
     function verdict(ok) { if (!ok) failed = 1; return ok ? "PASS" : "FAIL" }
     END {
       print "| run | wall s (best) | client peak RSS MB |"

@@ -77,8 +77,7 @@ cmp <(sed -n '/"tables"/,$p' "$LOCAL/violations/_manifest.json") \
   echo "- $("$PQSTAGE" --version); S3: s3s-fs 0.14.1 on 127.0.0.1 (objects on the same disk); PostgreSQL: tests/pg/pg.sh defaults"
   echo "- nproc $(nproc); cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo
-  awk -F'\t' '
-    { if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if ($3 > rss[$1]) rss[$1] = $3; if (!($1 in seen)) { order[++n] = $1; seen[$1] = 1 } }
+  awk -F'\t' "$AWK_BEST"'
     END {
       print "| run | wall s (best) | peak RSS MB |"
       print "| --- | ---: | ---: |"

@@ -24,7 +24,7 @@ fn scalar(db: &Path, sql: &str) -> i64 {
 }
 
 /// Rows per year in the table, as text ("NULL" for the NULL key).
-fn per_year(db: &Path, table: &str) -> Vec<(String, i64)> {
+pub(crate) fn per_year(db: &Path, table: &str) -> Vec<(String, i64)> {
     query(db, &format!("SELECT year, count(*) FROM {table} GROUP BY ALL ORDER BY 1 NULLS LAST"))
         .into_iter()
         .map(|r| (r[0].clone().unwrap_or_else(|| "NULL".into()), r[1].as_deref().unwrap().parse().unwrap()))

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::util::{claim_one_more_row, fixtures, manifest, manifest_per_year, ok, run, staged_sample};
 
-fn url() -> String {
+pub(crate) fn url() -> String {
     std::env::var("PQSTAGE_PG_URL").expect(
         "PQSTAGE_PG_URL is not set: run `make test` (it starts a throwaway PostgreSQL), \
          or `make pg-up` and export the URL it prints",
@@ -18,7 +18,7 @@ fn client() -> postgres::Client {
 }
 
 /// Rows per year of `table`, as text ("NULL" for the NULL key), in key order.
-fn per_year(table: &str) -> Vec<(String, i64)> {
+pub(crate) fn per_year(table: &str) -> Vec<(String, i64)> {
     client()
         .query(&format!("SELECT year::text, count(*) FROM {table} GROUP BY year ORDER BY year NULLS LAST"), &[])
         .unwrap()
@@ -49,7 +49,7 @@ fn orphans(table: &str) -> Vec<String> {
 
 /// Drops what an earlier run of a test left in the server (a named server may
 /// outlive `make test`).
-fn fresh(table: &str) {
+pub(crate) fn fresh(table: &str) {
     let mut c = client();
     c.batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE")).unwrap();
     let _ = c.execute("DELETE FROM pqstage.load_state WHERE table_name = $1", &[&table]);

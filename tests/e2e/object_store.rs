@@ -46,16 +46,6 @@ fn status_json(dir: &Path, stage: &str) -> serde_json::Value {
     serde_json::from_str(&s3_ok(dir, &["status", stage, "--json"])).unwrap()
 }
 
-fn duckdb_per_year(db: &Path, table: &str) -> Vec<(String, i64)> {
-    let c = duckdb::Connection::open(db).unwrap();
-    let mut s = c
-        .prepare(&format!(
-            "SELECT coalesce(year::text, 'NULL'), count(*) FROM {table} GROUP BY year ORDER BY year NULLS LAST"
-        ))
-        .unwrap();
-    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
-}
-
 /// The sample's spec without partitioning: one file per dataset, big enough
 /// for a multipart upload.
 fn unpartitioned_spec(dir: &Path) {
@@ -102,29 +92,19 @@ fn an_s3_stage_converts_loads_and_copies_like_a_local_one() {
     let out = s3_ok(d, &args);
     assert_eq!(std::fs::read_dir(d.join("cache")).unwrap().count(), 0, "the cache is emptied");
     assert!(out.starts_with("loaded 51 partitions (30,000 rows)"), "{out}");
-    assert_eq!(duckdb_per_year(&d.join("x.duckdb"), "violations"), want);
+    assert_eq!(crate::load_duckdb::per_year(&d.join("x.duckdb"), "violations"), want);
     let out = s3_ok(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress"]);
     assert!(out.starts_with("51 partitions unchanged, skipped"), "{out}");
 
     // PostgreSQL too, a year at a time.
-    let pg = std::env::var("PQSTAGE_PG_URL").expect("PQSTAGE_PG_URL is not set: run `make test`");
-    let mut c = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
-    c.batch_execute("DROP TABLE IF EXISTS s3_violations CASCADE").unwrap();
-    let _ = c.execute("DELETE FROM pqstage.load_state WHERE table_name = 's3_violations'", &[]);
+    let pg = crate::load_postgres::url();
+    crate::load_postgres::fresh("s3_violations");
     s3_ok(
         d,
         &["load", "postgres", &url, "--db", &pg, "--table", "s3_violations", "--no-progress", "--cache-dir", "pgcache"],
     );
     assert_eq!(std::fs::read_dir(d.join("pgcache")).unwrap().count(), 0, "the cache is emptied");
-    let got: Vec<(String, i64)> = c
-        .query(
-            "SELECT coalesce(year::text, 'NULL'), count(*) FROM s3_violations GROUP BY year ORDER BY year NULLS LAST",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let got = crate::load_postgres::per_year("s3_violations");
     assert_eq!(got, want);
     let out = s3_ok(d, &["load", "postgres", &url, "--db", &pg, "--table", "s3_violations", "--no-progress"]);
     assert!(out.starts_with("51 partitions unchanged, skipped"), "{out}");
@@ -277,7 +257,7 @@ fn an_azure_stage_converts_loads_and_copies_like_a_local_one() {
     assert_eq!(partitions(&remote), partitions(&local));
     let out = az(d, &["load", "duckdb", &url, "--db", "x.duckdb", "--no-progress"]);
     assert!(out.starts_with("loaded 51 partitions (20,000 rows)"), "{out}");
-    assert_eq!(duckdb_per_year(&d.join("x.duckdb"), "violations"), manifest_per_year(&d.join("stage")));
+    assert_eq!(crate::load_duckdb::per_year(&d.join("x.duckdb"), "violations"), manifest_per_year(&d.join("stage")));
     az(d, &["copy", &url, "copied"]);
     assert_eq!(partitions(&manifest(&d.join("copied"), "violations")), partitions(&local));
     let out = az(d, &["gc", &url, "--min-age", "0"]);

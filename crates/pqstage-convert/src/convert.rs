@@ -217,15 +217,6 @@ enum Item {
     Failed(ConvertError),
 }
 
-/// Removes the scratch folder however the run ends (the dataset lock, dropped
-/// after it, removes the stage's scratch parent once it is empty).
-struct ScratchGuard(PathBuf);
-impl Drop for ScratchGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// What wrote the files, in the manifest and in every Parquet footer.
 fn created_by() -> String {
     format!("pqstage {}", env!("CARGO_PKG_VERSION"))
@@ -245,14 +236,16 @@ pub fn convert(
     let started = Instant::now();
     let plan = Plan::new(&opts.spec);
     let _lock = stage.lock(&opts.dataset)?;
-    let scratch = stage.scratch_dir(&opts.dataset, opts.tmp_dir.as_deref())?;
-    let _guard = ScratchGuard(scratch.clone());
+    // Removed however the run ends (the dataset lock, dropped after it,
+    // removes the stage's scratch parent once it is empty).
+    let scratch_guard = stage.scratch_dir(&opts.dataset, opts.tmp_dir.as_deref())?;
+    let scratch = scratch_guard.path();
     let total: u64 = opts.sources.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     opts.progress.bytes_total.store(total, Ordering::Relaxed);
 
     let keep = opts.keep_rejects || opts.max_rejects.is_some();
     let mut rejects = if keep { Some(RejectsWriter::create(scratch.join("rejects.csv"))?) } else { None };
-    let phase1 = read_and_spill(&plan, opts, &scratch, rejects.as_mut())?;
+    let phase1 = read_and_spill(&plan, opts, scratch, rejects.as_mut())?;
     let parse_seconds = started.elapsed().as_secs_f64();
 
     // Phase two: encode partitions, largest first, on `jobs` workers.
@@ -262,7 +255,7 @@ pub fn convert(
         props,
         file_size: opts.file_bytes,
         row_group_rows: opts.row_group_rows,
-        scratch: &scratch,
+        scratch,
         stage,
         dataset: &opts.dataset,
         partition_column: opts.spec.partition_column(),

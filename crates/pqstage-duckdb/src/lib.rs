@@ -25,8 +25,6 @@ use duckdb::{params, Config, Connection};
 use pqstage_stage::manifest::{FileEntry, PartitionEntry, TableEntry};
 use pqstage_stage::plan::{column_conflict, plan, Recorded};
 pub use pqstage_stage::plan::{Action, PartitionReport};
-use pqstage_stage::transfer::ScratchGuard;
-use pqstage_stage::verify::check_files;
 use pqstage_stage::{Manifest, Stage};
 
 pub use error::DuckdbError;
@@ -189,14 +187,7 @@ pub fn load(
     // Check the staged files before touching the table.
     let verify_started = Instant::now();
     let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
-    match &dataset_dir {
-        Some(dir) => check_files(dir, &to_load, opts.verify_checksums, opts.threads)?,
-        // Remote: sizes now; checksums as each file streams into the cache.
-        None => {
-            let files: Vec<&FileEntry> = to_load.iter().flat_map(|p| p.files.iter()).collect();
-            runtime.block_on(stage.check_present(&manifest.dataset, &files, FETCH_CONCURRENCY))?;
-        }
-    }
+    stage.check_before_load(&manifest.dataset, &to_load, opts.verify_checksums, opts.threads, runtime)?;
     let verify_seconds = verify_started.elapsed().as_secs_f64();
 
     // Apply.
@@ -262,7 +253,7 @@ pub fn load(
         Some(dir) => insert(dir, &files)?,
         None => {
             let base = opts.cache_dir.as_deref();
-            let cache = ScratchGuard::new(stage.scratch_dir(&manifest.dataset, base)?);
+            let cache = stage.scratch_dir(&manifest.dataset, base)?;
             load_through_cache(stage, &manifest.dataset, &files, cache.path(), runtime, opts.cache_bytes, insert)?;
         }
     }

@@ -27,8 +27,8 @@ use pqstage_stage::manifest::{FileEntry, PartitionEntry};
 use pqstage_stage::plan::{
     column_conflict, plan, quote_ident as ident, render, Action, PartitionReport, Recorded, Step,
 };
-use pqstage_stage::transfer::ScratchGuard;
 use pqstage_stage::verify::{check_files, FileProblem};
+use pqstage_stage::ScratchGuard;
 use pqstage_stage::{Manifest, Stage};
 
 use crate::encode::{encode_batch, Constant, HEADER, TRAILER};
@@ -187,16 +187,22 @@ fn partition_names(table: &str, key: Option<i64>) -> (String, String) {
     (format!("{base}{suffix}"), format!("{base}{suffix}_load"))
 }
 
+/// Where the workers read a year's files from.
+enum StagedFiles {
+    /// The dataset's folder on a local stage.
+    Local(PathBuf),
+    /// A remote stage: each year is downloaded into this cache just before
+    /// its COPY, and removed after.
+    Remote(ScratchGuard),
+}
+
 /// The shared plan of a load, read by every worker.
 struct Job<'a> {
     opts: &'a LoadOptions,
     config: postgres::Config,
     dataset: &'a str,
-    /// The dataset's folder on a local stage; `None` for a remote one, whose
-    /// files are downloaded into `cache` a year at a time.
-    dataset_dir: Option<PathBuf>,
+    files: StagedFiles,
     stage: &'a Stage,
-    cache: Option<ScratchGuard>,
     runtime: &'a tokio::runtime::Handle,
     parent: String,
     key: String,
@@ -232,7 +238,6 @@ pub fn load(
         })?,
     };
     let key = table.partition_column.clone().ok_or_else(|| PgError::NotPartitioned(table.name.clone()))?;
-    let dataset_dir = stage.local_root().map(|root| root.join(&manifest.dataset));
     let columns = table.spec.output_columns();
     let parent = format!("{}.{}", ident(&opts.schema), ident(&opts.table));
     let mut indexes = table.spec.target.indexes.clone();
@@ -331,16 +336,10 @@ pub fn load(
     let to_load: Vec<&PartitionEntry> = steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.entry).collect();
     // Sizes now, for every year; checksums per year, just before its COPY
     // reads the same files (so they are read from disk once).
-    match &dataset_dir {
-        Some(dir) => check_files(dir, &to_load, false, None)?,
-        None => {
-            let files: Vec<&FileEntry> = to_load.iter().flat_map(|p| p.files.iter()).collect();
-            runtime.block_on(stage.check_present(&manifest.dataset, &files, 8))?;
-        }
-    }
-    let cache = match dataset_dir {
-        Some(_) => None,
-        None => Some(ScratchGuard::new(stage.scratch_dir(&manifest.dataset, opts.cache_dir.as_deref())?)),
+    stage.check_before_load(&manifest.dataset, &to_load, false, None, runtime)?;
+    let files = match stage.local_root() {
+        Some(root) => StagedFiles::Local(root.join(&manifest.dataset)),
+        None => StagedFiles::Remote(stage.scratch_dir(&manifest.dataset, opts.cache_dir.as_deref())?),
     };
     progress.partitions_total.store(to_load.len(), Ordering::Relaxed);
     progress.rows_total.store(to_load.iter().map(|p| p.rows).sum(), Ordering::Relaxed);
@@ -367,9 +366,8 @@ pub fn load(
         opts,
         config,
         dataset: &manifest.dataset,
-        dataset_dir,
+        files,
         stage,
-        cache,
         runtime,
         parent: parent.clone(),
         key,
@@ -457,15 +455,15 @@ impl Job<'_> {
         // into the page cache); on a remote one downloaded into the cache,
         // checked as they stream, and removed when this year is done.
         let fetched;
-        let dir = match (&self.dataset_dir, &self.cache) {
-            (Some(dir), _) => {
+        let dir = match &self.files {
+            StagedFiles::Local(dir) => {
                 if self.opts.verify_checksums {
                     check_files(dir, &[entry], true, Some(1))?;
                 }
                 dir.as_path()
             }
-            (None, cache) => {
-                let dir = cache.as_ref().expect("a remote stage has a cache").path().join(&final_name);
+            StagedFiles::Remote(cache) => {
+                let dir = cache.path().join(&final_name);
                 let files: Vec<&FileEntry> = entry.files.iter().collect();
                 fetched = ScratchGuard::new(dir);
                 self.runtime.block_on(self.stage.download(self.dataset, &files, fetched.path(), 4))?;

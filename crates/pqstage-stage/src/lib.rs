@@ -29,7 +29,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-pub use location::{Location, StoreOptions};
+pub use location::{parse_duration, Location, StoreOptions};
 pub use manifest::{Manifest, CHECKSUM_ALGORITHM, FORMAT_VERSION, NULL_PARTITION_VALUE};
 
 /// File name of the manifest inside a dataset folder.
@@ -300,11 +300,12 @@ impl Stage {
     /// A local folder for a run's temporary files. On a local stage it sits in
     /// the stage root (same file system, so finished files are renamed into
     /// place) but outside every dataset folder, so `**/*.parquet` globs over a
-    /// dataset never see half-written files.
+    /// dataset never see half-written files. The folder is removed when the
+    /// returned guard is dropped, however the run ends.
     ///
     /// # Errors
     /// [`StageError::Io`] when the folder cannot be created.
-    pub fn scratch_dir(&self, dataset: &str, base: Option<&FsPath>) -> Result<PathBuf, StageError> {
+    pub fn scratch_dir(&self, dataset: &str, base: Option<&FsPath>) -> Result<ScratchGuard, StageError> {
         let parent = match (base, self.local_root()) {
             (Some(b), _) => b.to_path_buf(),
             (None, Some(root)) => root.join(SCRATCH_DIR),
@@ -314,7 +315,7 @@ impl Stage {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let dir = parent.join(format!("pqstage-{}-{nanos}-{dataset}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|source| StageError::Io { op: "create", path: dir.clone(), source })?;
-        Ok(dir)
+        Ok(ScratchGuard(dir))
     }
 
     /// Takes the write lock of a dataset on a local stage, so two converts
@@ -365,21 +366,11 @@ impl Stage {
         let keep: std::collections::HashSet<Path> =
             manifest.referenced_files().map(|f| self.path(dataset, f)).collect();
         let prefix = self.path(dataset, "");
-        let objects: Vec<_> = self
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|source| StageError::Store { op: "list", path: prefix.to_string(), source })?;
         let mut deleted = 0;
-        for o in objects {
+        for o in self.list_all(&prefix).await? {
             let rel = o.location.as_ref().strip_prefix(prefix.as_ref()).unwrap_or("").trim_start_matches('/');
             if maintain::written_by_pqstage(rel) && !keep.contains(&o.location) {
-                self.store.delete(&o.location).await.map_err(|source| StageError::Store {
-                    op: "delete",
-                    path: o.location.to_string(),
-                    source,
-                })?;
+                self.delete(&o.location).await?;
                 deleted += 1;
             }
         }
@@ -387,6 +378,29 @@ impl Stage {
             remove_empty_dirs(&root.join(dataset));
         }
         Ok(deleted)
+    }
+
+    /// Every object under `prefix`, at any depth.
+    ///
+    /// # Errors
+    /// [`StageError::Store`] when listing fails.
+    pub(crate) async fn list_all(&self, prefix: &Path) -> Result<Vec<object_store::ObjectMeta>, StageError> {
+        self.store.list(Some(prefix)).try_collect().await.map_err(|source| StageError::Store {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })
+    }
+
+    /// Deletes one object; one that is gone already counts as deleted.
+    ///
+    /// # Errors
+    /// [`StageError::Store`] when the delete fails.
+    pub(crate) async fn delete(&self, path: &Path) -> Result<(), StageError> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(StageError::Store { op: "delete", path: path.to_string(), source }),
+        }
     }
 
     /// Names of the datasets directly under the stage root (folders with a manifest).
@@ -456,6 +470,30 @@ fn remove_empty_dirs(dir: &FsPath) {
             remove_empty_dirs(&e.path());
             let _ = std::fs::remove_dir(e.path()); // fails, harmlessly, unless empty
         }
+    }
+}
+
+/// A scratch folder that is removed, with its contents, when dropped: a
+/// convert's spill and files in the making, or a load's local cache of a
+/// remote stage.
+#[derive(Debug)]
+pub struct ScratchGuard(PathBuf);
+
+impl ScratchGuard {
+    /// Takes ownership of `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Self(dir)
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &FsPath {
+        &self.0
+    }
+}
+
+impl Drop for ScratchGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

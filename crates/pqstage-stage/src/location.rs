@@ -20,7 +20,7 @@ use crate::StageError;
 /// over what the environment gives (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
 ///
 /// Two keys are pqstage's own and apply to every remote store:
-/// `max_retries` (default 10) and `retry_timeout` in seconds (default 180),
+/// `max_retries` (default 10) and `retry_timeout` (default 180 s; also `90s`, `5m`),
 /// bounding the retries of transient failures (5xx, timeouts, resets), which
 /// back off exponentially from 100 ms. Every other key goes to the store's
 /// builder, under the names `object_store` gives it (`aws_endpoint`,
@@ -73,19 +73,40 @@ impl StoreOptions {
                     retry.max_retries = v.parse().map_err(|_| format!("max_retries={v}: not a whole number"))?;
                 }
                 "retry_timeout" => {
-                    let secs: f64 = v
-                        .trim_end_matches('s')
-                        .parse()
-                        .ok()
-                        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                        .ok_or_else(|| format!("retry_timeout={v}: not a number of seconds"))?;
-                    retry.retry_timeout = Duration::from_secs_f64(secs);
+                    retry.retry_timeout = parse_duration(v).map_err(|e| format!("retry_timeout={v}: {e}"))?;
                 }
                 _ => rest.push(kv),
             }
         }
         Ok((retry, rest))
     }
+}
+
+/// Parses a duration: seconds (`90`), or a number with `s`, `m`, `h` or `d`
+/// (`90s`, `15m`, `2h`, `1.5d`).
+///
+/// # Errors
+/// What is wrong with it, to follow the option's name.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+        .ok_or_else(|| "not a duration (like 0, 90s, 15m, 2h or 7d)".to_string())?;
+    let scale = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => return Err("unit must be s, m, h or d".into()),
+    };
+    Ok(Duration::from_secs_f64(n * scale))
 }
 
 /// Where a stage root is.
@@ -247,28 +268,20 @@ fn remote_store(root: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStor
         .filter(|(k, _)| k.starts_with(own) || !["aws_", "google_", "azure_"].iter().any(|p| k.starts_with(p)))
         .collect();
     let unknown = |k: &str, e: object_store::Error| format!("unknown storage option '{k}' for {scheme}:// ({e})");
+    // The three builders share no trait; each gets the same steps.
+    macro_rules! build {
+        ($builder:ty) => {{
+            let mut b = <$builder>::from_env().with_url(root).with_retry(retry);
+            for (k, v) in pairs {
+                b = b.with_config(k.parse().map_err(|e| unknown(k, e))?, v);
+            }
+            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        }};
+    }
     let built = match scheme {
-        "s3" | "s3a" => {
-            let mut b = AmazonS3Builder::from_env().with_url(root).with_retry(retry);
-            for (k, v) in pairs {
-                b = b.with_config(k.parse().map_err(|e| unknown(k, e))?, v);
-            }
-            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-        }
-        "gs" => {
-            let mut b = GoogleCloudStorageBuilder::from_env().with_url(root).with_retry(retry);
-            for (k, v) in pairs {
-                b = b.with_config(k.parse().map_err(|e| unknown(k, e))?, v);
-            }
-            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-        }
-        _ => {
-            let mut b = MicrosoftAzureBuilder::from_env().with_url(root).with_retry(retry);
-            for (k, v) in pairs {
-                b = b.with_config(k.parse().map_err(|e| unknown(k, e))?, v);
-            }
-            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-        }
+        "s3" | "s3a" => build!(AmazonS3Builder),
+        "gs" => build!(GoogleCloudStorageBuilder),
+        _ => build!(MicrosoftAzureBuilder),
     };
     built.map_err(|e| e.to_string())
 }

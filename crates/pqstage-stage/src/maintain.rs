@@ -32,10 +32,12 @@ fn is_data_file_name(name: &str) -> bool {
         && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Whether `rel` (a path inside a dataset folder) is a file pqstage writes:
-/// a data file in the dataset or a partition folder, or a file under `_rejects/`.
+/// Whether `rel` is a file pqstage writes: a data file (named as
+/// [`is_data_file_name`] says) or a file in a `_rejects/` folder.
 pub(crate) fn written_by_pqstage(rel: &str) -> bool {
-    rel.starts_with(&format!("{REJECTS_DIR}/")) || rel.rsplit('/').next().is_some_and(is_data_file_name)
+    let mut segments = rel.rsplit('/');
+    let name = segments.next().unwrap_or_default();
+    is_data_file_name(name) || segments.any(|s| s == REJECTS_DIR)
 }
 
 /// The dataset folder an object of pqstage's belongs to, and its path inside
@@ -44,9 +46,7 @@ pub(crate) fn written_by_pqstage(rel: &str) -> bool {
 /// `key=value` folders around a data file. `None` for objects pqstage does
 /// not write.
 fn dataset_of<'r>(rel: &'r str, committed: &HashSet<String>) -> Option<(&'r str, &'r str)> {
-    let name = rel.rsplit_once('/').map_or(rel, |(_, name)| name);
-    let rejects = rel.starts_with(&format!("{REJECTS_DIR}/")) || rel.contains(&format!("/{REJECTS_DIR}/"));
-    if !is_data_file_name(name) && !rejects {
+    if !written_by_pqstage(rel) {
         return None;
     }
     let mut folder = rel;
@@ -96,12 +96,7 @@ impl Stage {
     /// [`StageError::Store`] when listing fails; a corrupt manifest.
     pub async fn garbage(&self, min_age: Duration) -> Result<Vec<Garbage>, StageError> {
         let prefix = self.location.prefix().clone();
-        let objects: Vec<ObjectMeta> = self
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|source| StageError::Store { op: "list", path: prefix.to_string(), source })?;
+        let objects = self.list_all(&prefix).await?;
         let rel_of = |o: &ObjectMeta| -> String {
             o.location.as_ref().strip_prefix(prefix.as_ref()).unwrap_or("").trim_start_matches('/').to_string()
         };
@@ -155,16 +150,11 @@ impl Stage {
     /// # Errors
     /// [`StageError::Store`] for the first delete that fails.
     pub async fn delete_objects(&self, objects: &[Garbage], concurrency: usize) -> Result<(), StageError> {
-        futures::stream::iter(objects.iter().map(|g| async move {
-            match self.store.delete(&g.meta.location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(source) => Err(StageError::Store { op: "delete", path: g.meta.location.to_string(), source }),
-            }
-        }))
-        .buffer_unordered(concurrency.max(1))
-        .try_collect::<Vec<()>>()
-        .await
-        .map(|_| ())
+        futures::stream::iter(objects.iter().map(|g| self.delete(&g.meta.location)))
+            .buffer_unordered(concurrency.max(1))
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
     }
 }
 
@@ -239,10 +229,8 @@ pub async fn copy_dataset(src: &Stage, dst: &Stage, manifest: &Manifest, jobs: u
         let stale: Vec<Path> =
             old.referenced_files().filter(|f| !keep.contains(f)).map(|f| dst.path(dataset, f)).collect();
         for p in &stale {
-            match dst.store.delete(p).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => report.deleted += 1,
-                Err(source) => return Err(StageError::Store { op: "delete", path: p.to_string(), source }.into()),
-            }
+            dst.delete(p).await?;
+            report.deleted += 1;
         }
     }
     Ok(report)

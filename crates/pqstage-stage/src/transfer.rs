@@ -16,14 +16,16 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
-use crate::manifest::{Checksummer, FileEntry};
-use crate::verify::FileProblem;
+use crate::manifest::{Checksummer, FileEntry, PartitionEntry};
+use crate::verify::{check_files, wrong_checksum, wrong_size, FileProblem};
 use crate::{Stage, StageError};
 
 /// Size of one part of a multipart upload (S3's minimum is 5 MiB).
 pub const PART_SIZE: usize = 8 << 20;
 /// Parts of one upload sent at once.
 pub const PARTS_IN_FLIGHT: usize = 2;
+/// HEAD requests sent at once when checking a remote stage's files.
+const HEADS_IN_FLIGHT: usize = 8;
 
 fn store_err<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(object_store::Error) -> StageError + 'p {
     move |source| StageError::Store { op, path: path.to_string(), source }
@@ -44,30 +46,41 @@ pub async fn upload_file(store: &dyn ObjectStore, path: &Path, local: &FsPath) -
         store.put(path, PutPayload::from(Bytes::from(buf))).await.map_err(store_err("write", path))?;
         return Ok(size);
     }
-    let upload = store.put_multipart(path).await.map_err(store_err("start upload of", path))?;
+    multipart(store, path, async |w: &mut WriteMultipart| loop {
+        let mut part = Vec::with_capacity(PART_SIZE);
+        (&mut file).take(PART_SIZE as u64).read_to_end(&mut part).map_err(io)?;
+        if part.is_empty() {
+            return Ok(());
+        }
+        send(w, path, Bytes::from(part)).await?;
+    })
+    .await?;
+    Ok(size)
+}
+
+/// A multipart upload to `to` of what `write` sends: finished when `write`
+/// succeeds, aborted when it fails (so no part is left in the store).
+async fn multipart<E: From<StageError>>(
+    store: &dyn ObjectStore,
+    to: &Path,
+    write: impl AsyncFnOnce(&mut WriteMultipart) -> Result<(), E>,
+) -> Result<(), E> {
+    let upload = store.put_multipart(to).await.map_err(store_err("start upload of", to))?;
     let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-    let outcome: Result<(), StageError> = async {
-        loop {
-            w.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(store_err("upload", path))?;
-            let mut part = Vec::with_capacity(PART_SIZE);
-            (&mut file).take(PART_SIZE as u64).read_to_end(&mut part).map_err(io)?;
-            if part.is_empty() {
-                return Ok(());
-            }
-            w.put(Bytes::from(part));
-        }
-    }
-    .await;
-    match outcome {
-        Ok(()) => {
-            w.finish().await.map_err(store_err("finish upload of", path))?;
-            Ok(size)
-        }
+    match write(&mut w).await {
+        Ok(()) => Ok(w.finish().await.map(|_| ()).map_err(store_err("finish upload of", to))?),
         Err(e) => {
             let _ = w.abort().await; // best effort: the error that matters is `e`
             Err(e)
         }
     }
+}
+
+/// Sends one part, once fewer than [`PARTS_IN_FLIGHT`] are on their way.
+async fn send(w: &mut WriteMultipart, to: &Path, part: Bytes) -> Result<(), StageError> {
+    w.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(store_err("upload", to))?;
+    w.put(part);
+    Ok(())
 }
 
 /// Streams `from` of `src` to `to` of `dst`, checking the bytes against
@@ -95,31 +108,18 @@ pub async fn copy_object(
         return Ok(());
     }
     let mut stream = src.get(from).await.map_err(problem)?.into_stream();
-    let upload = dst.put_multipart(to).await.map_err(store_err("start upload of", to))?;
-    let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-    let mut sum = Checksummer::new();
-    let mut seen = 0u64;
-    let outcome: Result<(), CopyError> = async {
+    multipart(dst, to, async |w: &mut WriteMultipart| {
+        let mut sum = Checksummer::new();
+        let mut seen = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(problem)?;
             sum.update(&chunk);
             seen += chunk.len() as u64;
-            w.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(store_err("upload", to))?;
-            w.put(chunk);
+            send(w, to, chunk).await?;
         }
         check_entry(from_display, entry, seen, &sum).map_err(CopyError::File)
-    }
-    .await;
-    match outcome {
-        Ok(()) => {
-            w.finish().await.map_err(store_err("finish upload of", to))?;
-            Ok(())
-        }
-        Err(e) => {
-            let _ = w.abort().await;
-            Err(e)
-        }
-    }
+    })
+    .await
 }
 
 /// Why a copy failed: the source is bad, or the destination failed.
@@ -141,19 +141,9 @@ fn fetch_problem(display: &str, e: object_store::Error) -> FileProblem {
 }
 
 fn check_entry(display: &str, entry: &FileEntry, seen: u64, sum: &Checksummer) -> Result<(), FileProblem> {
-    if seen != entry.bytes {
-        return Err(FileProblem::Corrupt {
-            path: PathBuf::from(display),
-            reason: format!("{seen} bytes, the manifest says {}", entry.bytes),
-        });
-    }
-    if sum.finish() != entry.checksum {
-        return Err(FileProblem::Corrupt {
-            path: PathBuf::from(display),
-            reason: "its checksum is not the manifest's (the file changed after convert)".into(),
-        });
-    }
-    Ok(())
+    let path = FsPath::new(display);
+    wrong_size(path, entry, seen)?;
+    wrong_checksum(path, entry, sum)
 }
 
 impl Stage {
@@ -178,6 +168,31 @@ impl Stage {
             .map(|_| ())
     }
 
+    /// What a loader checks before it touches its database: every file of
+    /// `partitions` exists with its manifest size and, on a local stage when
+    /// `checksums` is set, its manifest checksum (hashed on `threads`
+    /// threads). A remote stage's checksums are checked later, as each file
+    /// streams into the loader's cache.
+    ///
+    /// # Errors
+    /// [`FileProblem`] naming the first file that is missing or not what the manifest says.
+    pub fn check_before_load(
+        &self,
+        dataset: &str,
+        partitions: &[&PartitionEntry],
+        checksums: bool,
+        threads: Option<usize>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(), FileProblem> {
+        match self.local_root() {
+            Some(root) => check_files(&root.join(dataset), partitions, checksums, threads),
+            None => {
+                let files: Vec<&FileEntry> = partitions.iter().flat_map(|p| p.files.iter()).collect();
+                runtime.block_on(self.check_present(dataset, &files, HEADS_IN_FLIGHT))
+            }
+        }
+    }
+
     /// Checks that every file exists in the store with its manifest size
     /// (one HEAD request each, `concurrency` at a time).
     ///
@@ -192,14 +207,7 @@ impl Stage {
         futures::stream::iter(files.iter().map(|f| async move {
             let display = self.display(dataset, &f.path);
             let meta = self.store.head(&self.path(dataset, &f.path)).await.map_err(|e| fetch_problem(&display, e))?;
-            if meta.size == f.bytes {
-                Ok(())
-            } else {
-                Err(FileProblem::Corrupt {
-                    path: PathBuf::from(display),
-                    reason: format!("{} bytes, the manifest says {}", meta.size, f.bytes),
-                })
-            }
+            wrong_size(FsPath::new(&display), f, meta.size)
         }))
         .buffer_unordered(concurrency.max(1))
         .try_collect::<Vec<()>>()
@@ -238,28 +246,5 @@ impl Stage {
             let _ = std::fs::remove_file(&dest);
         }
         result
-    }
-}
-
-/// A scratch folder that is removed, with its contents, when dropped: the
-/// local cache of a load from a remote stage.
-#[derive(Debug)]
-pub struct ScratchGuard(PathBuf);
-
-impl ScratchGuard {
-    /// Takes ownership of `dir`.
-    pub fn new(dir: PathBuf) -> Self {
-        Self(dir)
-    }
-
-    /// The folder.
-    pub fn path(&self) -> &FsPath {
-        &self.0
-    }
-}
-
-impl Drop for ScratchGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

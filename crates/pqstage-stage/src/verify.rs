@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::manifest::{Checksummer, PartitionEntry};
+use crate::manifest::{Checksummer, FileEntry, PartitionEntry};
 
 /// A staged file that is missing, or not what its manifest says, or unreadable.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,28 @@ pub enum FileProblem {
     },
 }
 
+/// Refuses `path` when its size is not `entry`'s.
+pub(crate) fn wrong_size(path: &Path, entry: &FileEntry, size: u64) -> Result<(), FileProblem> {
+    if size == entry.bytes {
+        return Ok(());
+    }
+    Err(FileProblem::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("{size} bytes, the manifest says {}", entry.bytes),
+    })
+}
+
+/// Refuses `path` when the checksum of its bytes is not `entry`'s.
+pub(crate) fn wrong_checksum(path: &Path, entry: &FileEntry, sum: &Checksummer) -> Result<(), FileProblem> {
+    if sum.finish() == entry.checksum {
+        return Ok(());
+    }
+    Err(FileProblem::Corrupt {
+        path: path.to_path_buf(),
+        reason: "its checksum is not the manifest's (the file changed after convert)".into(),
+    })
+}
+
 /// Checks that every file to load exists with the manifest's size and, when
 /// asked, its checksum. Files are hashed on `threads` threads.
 pub fn check_files(
@@ -55,12 +77,7 @@ pub fn check_files(
             std::io::ErrorKind::NotFound => FileProblem::Missing(path.clone()),
             _ => FileProblem::Io { path: path.clone(), source },
         })?;
-        if meta.len() != f.bytes {
-            return Err(FileProblem::Corrupt {
-                path,
-                reason: format!("{} bytes, the manifest says {}", meta.len(), f.bytes),
-            });
-        }
+        wrong_size(&path, f, meta.len())?;
     }
     if !checksums || files.is_empty() {
         return Ok(());
@@ -88,12 +105,7 @@ pub fn check_files(
                             }
                             sum.update(&buf[..n]);
                         }
-                        if sum.finish() != f.checksum {
-                            return Err(FileProblem::Corrupt {
-                                path: path.clone(),
-                                reason: "its checksum is not the manifest's (the file changed after convert)".into(),
-                            });
-                        }
+                        wrong_checksum(&path, f, &sum)?;
                     }
                 })
             })

@@ -31,27 +31,9 @@ pub fn copy(cli: &Cli, a: &CopyArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Parses `90`, `90s`, `15m`, `2h`, `7d`.
+/// Parses `--min-age`.
 fn parse_age(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((i, _)) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
-        .ok_or_else(|| format!("--min-age '{s}': not an age (like 0, 90s, 15m, 2h or 7d)"))?;
-    let scale = match unit {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        _ => return Err(format!("--min-age '{s}': unit must be s, m, h or d")),
-    };
-    Ok(Duration::from_secs_f64(n * scale))
+    pqstage_stage::parse_duration(s).map_err(|e| format!("--min-age '{s}': {e}"))
 }
 
 pub fn gc(cli: &Cli, a: &GcArgs) -> Result<(), Failure> {
