@@ -191,6 +191,36 @@ fn rerun_skips_and_a_correction_reloads_one_year() {
     assert_eq!(recorded, p["checksum"].as_str().unwrap());
 }
 
+/// Partitions of `table` with and without a manual ANALYZE (autovacuum's
+/// own analyses are counted apart by the server, so they cannot interfere).
+fn analysed(table: &str) -> (i64, i64) {
+    let r = client()
+        .query_one(
+            "SELECT count(*) FILTER (WHERE s.last_analyze IS NOT NULL), count(*) FILTER (WHERE s.last_analyze IS NULL) \
+             FROM pg_inherits i JOIN pg_stat_user_tables s ON s.relid = i.inhrelid WHERE i.inhparent = to_regclass($1)",
+            &[&table],
+        )
+        .unwrap();
+    (r.get(0), r.get(1))
+}
+
+#[test]
+fn no_analyze_leaves_statistics_to_autovacuum_and_loads_the_same_rows() {
+    fresh("pg_analyzed");
+    fresh("pg_unanalyzed");
+    let dir = staged_sample(5_000);
+    let stage = dir.path().join("stage");
+    let parts = manifest_per_year(&stage).len() as i64;
+    load(dir.path(), "pg_analyzed", &[]);
+    load(dir.path(), "pg_unanalyzed", &["--no-analyze"]);
+    assert_eq!(analysed("pg_analyzed"), (parts, 0));
+    assert_eq!(analysed("pg_unanalyzed"), (0, parts));
+    assert_eq!(per_year("pg_unanalyzed"), manifest_per_year(&stage));
+    // The rerun's row check does not depend on statistics.
+    let out = load(dir.path(), "pg_unanalyzed", &["--no-analyze"]);
+    assert!(out.starts_with(&format!("{parts} partitions unchanged, skipped")), "{out}");
+}
+
 #[test]
 fn a_dropped_or_changed_partition_is_reloaded_although_its_checksum_matches() {
     fresh("pg_repair");

@@ -126,6 +126,10 @@ pub struct LoadPostgresArgs {
     /// Build no indexes (not even the spec's); for loading first and indexing later.
     #[arg(long)]
     pub no_indexes: bool,
+    /// Skip ANALYZE of the loaded partitions and leave their statistics to
+    /// autovacuum; for loads followed at once by a rewrite or a manual ANALYZE.
+    #[arg(long)]
+    pub no_analyze: bool,
     /// Only these partitions, e.g. 2019,2020 (`null` is the NULL partition). Repeatable.
     #[arg(long, value_name = "YEARS", value_delimiter = ',')]
     pub years: Vec<String>,

@@ -57,6 +57,8 @@ pub struct LoadOptions {
     pub indexes: Vec<Vec<String>>,
     /// Build no indexes at all (neither the spec's nor `indexes`).
     pub no_indexes: bool,
+    /// Skip ANALYZE of each loaded partition (autovacuum analyses it later).
+    pub no_analyze: bool,
     /// Only these partition keys; all when `None`.
     pub years: Option<Vec<Option<i64>>>,
     /// Reload every selected partition, even unchanged ones.
@@ -524,8 +526,12 @@ impl Job<'_> {
             let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
             ddl.push_str(&format!("CREATE INDEX ON {load} ({list});\n"));
         }
-        ddl.push_str(&format!("ANALYZE {load};"));
-        tx.batch_execute(&ddl).map_err(|e| sql("index and analyze", e))?;
+        if !self.opts.no_analyze {
+            ddl.push_str(&format!("ANALYZE {load};"));
+        }
+        if !ddl.is_empty() {
+            tx.batch_execute(&ddl).map_err(|e| sql("index and analyze", e))?;
+        }
 
         // The swap, one at a time: it is short, and serialising it keeps two
         // partitions' DETACH/ATTACH from waiting on each other.

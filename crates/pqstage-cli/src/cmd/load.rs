@@ -107,6 +107,7 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
         jobs,
         indexes: a.index.iter().map(|i| i.split(',').map(|c| c.trim().to_string()).collect()).collect(),
         no_indexes: a.no_indexes,
+        no_analyze: a.no_analyze,
         years: parse_years(&a.years)?,
         force: a.force,
         verify_checksums: !a.no_verify,
