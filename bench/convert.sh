@@ -95,10 +95,13 @@ rm -f "$OUT"/time-*.txt "$OUT"/log-*.txt
 measure() {
   local label="$1" rows="$2" csv="$3" dir="$4" i tfile logf wall rss best="" maxrss=0
   shift 4
-  log "warming page cache: $(basename "$csv")"
-  cat "$csv" >/dev/null
   for ((i = 1; i <= REPEAT; i++)); do
     [[ "$dir" == - ]] || rm -rf "$dir"
+    # Every run starts alike: its output's dirty pages of the run before
+    # written out, and the CSV read just before (this VM pages out file pages
+    # idle for 30 s, so a warm-up once per tool would favour its first run).
+    sync
+    cat "$csv" >/dev/null
     tfile="$OUT/time-$label-$i.txt"
     logf="$OUT/log-$label-$i.txt"
     log "run $i/$REPEAT: $label"
