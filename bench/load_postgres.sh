@@ -93,24 +93,20 @@ export PSQL URL CSV
 # Every timed step starts from the same server state: no dirty buffers left by
 # the step before (a checkpoint it triggered would be paid by the next one),
 # and the kernel's dirty pages written out.
-settle() { sql -c "CHECKPOINT" && sync; }
+timed() { sql -c "CHECKPOINT" && sync && once "$@"; }
 
 for ((i = 1; i <= REPEAT; i++)); do
   log "run $i/$REPEAT"
   psql_table violations_psql
-  settle
-  once "psql-copy" bash -c psql_copy
-  settle
-  once "psql-index-analyze" bash -c psql_index
+  timed "psql-copy" bash -c psql_copy
+  timed "psql-index-analyze" bash -c psql_index
   sql -c "DROP TABLE violations_psql CASCADE"
 
   drop violations
-  settle
-  once "pqstage" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --jobs "$JOBS" --no-progress
-  once "pqstage-unchanged" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --no-progress
+  timed "pqstage" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --jobs "$JOBS" --no-progress
+  timed "pqstage-unchanged" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --no-progress
   convert "$CSV_FIXED"
-  settle
-  once "pqstage-correction" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --jobs "$JOBS" --no-progress
+  timed "pqstage-correction" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --jobs "$JOBS" --no-progress
   grep -q '^loaded 1 partitions' "$OUT/log-pqstage-correction.txt" || die "the correction did not reload exactly one partition"
   convert "$CSV"
   drop violations
@@ -118,15 +114,12 @@ for ((i = 1; i <= REPEAT; i++)); do
   # Without indexes: pgpq runs COPY alone, so pqstage is compared doing the
   # same work (--no-analyze); the run with ANALYZE is reported beside it.
   drop violations_noidx
-  settle
-  once "pqstage-no-indexes" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations_noidx --no-indexes --jobs "$JOBS" --no-progress
+  timed "pqstage-no-indexes" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations_noidx --no-indexes --jobs "$JOBS" --no-progress
   drop violations_noidx
-  settle
-  once "pqstage-no-indexes-no-analyze" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations_noidx --no-indexes --no-analyze --jobs "$JOBS" --no-progress
+  timed "pqstage-no-indexes-no-analyze" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations_noidx --no-indexes --no-analyze --jobs "$JOBS" --no-progress
   # pgpq streams into a parent of the same shape (created by pqstage, emptied).
   sql -c "TRUNCATE violations_noidx"
-  settle
-  once "pgpq" "$VENV/bin/python" "$BENCH/pgpq_load.py" "$URL" "$STAGE/violations" violations_noidx
+  timed "pgpq" "$VENV/bin/python" "$BENCH/pgpq_load.py" "$URL" "$STAGE/violations" violations_noidx
   drop violations_noidx
 done
 
