@@ -347,3 +347,73 @@ fn more_partitions_than_open_spill_files() {
         .collect();
     assert!(ids.len() == 100 && ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
 }
+
+/// A cluster column's value: one variant per column, so derived order is the column's order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+/// (value of `column`, activity_nr, citation_id) of every row of each partition, in file order.
+fn rows_by_partition(
+    stage: &Path,
+    column: &str,
+) -> std::collections::BTreeMap<String, Vec<(Option<Value>, i64, String)>> {
+    let m = manifest(stage, "violations");
+    let mut out = std::collections::BTreeMap::new();
+    for (path, _) in files(&m) {
+        let part = path.split('/').next().unwrap().to_string();
+        let rows: &mut Vec<_> = out.entry(part).or_default();
+        for b in read_parquet(&stage.join("violations").join(&path)) {
+            let key = b.column_by_name(column).unwrap();
+            let nr = b.column_by_name("activity_nr").unwrap().as_primitive::<arrow_array::types::Int64Type>().clone();
+            let cit = b.column_by_name("citation_id").unwrap().as_string::<i32>().clone();
+            for i in 0..b.num_rows() {
+                let v = key.is_valid(i).then(|| match key.as_string_opt::<i32>() {
+                    Some(text) => Value::Text(text.value(i).to_string()),
+                    None => Value::Int(i64::from(key.as_primitive::<Int32Type>().value(i))),
+                });
+                rows.push((v, nr.value(i), cit.value(i).to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn cluster_by_orders_each_partition_stably_with_nulls_last() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), 20_000, "v.csv");
+    let spec = std::fs::read_to_string(dir.path().join("violations.toml")).unwrap();
+    assert!(spec.trim_end().ends_with(']'), "the sample spec ends inside [target]");
+    convert(dir.path(), "v.csv", "plain", &[]);
+    // Text (site_state) and a nullable integer (naics_code, with NULLs).
+    for column in ["site_state", "naics_code"] {
+        std::fs::write(dir.path().join("clustered.toml"), format!("{spec}cluster_by = \"{column}\"\n")).unwrap();
+        let cluster = |stage: &str, jobs: &str| {
+            let args = ["convert", "v.csv", "--spec", "clustered.toml", "--to", stage, "--jobs", jobs, "--no-progress"];
+            ok(dir.path(), &args)
+        };
+        cluster("clustered", "2");
+        cluster("one-job", "1");
+
+        let plain = rows_by_partition(&dir.path().join("plain"), column);
+        let clustered = rows_by_partition(&dir.path().join("clustered"), column);
+        assert_eq!(plain.keys().collect::<Vec<_>>(), clustered.keys().collect::<Vec<_>>());
+        let mut nulls = 0;
+        for (part, rows) in &plain {
+            // A stable sort by value, NULL after every value: the same rows,
+            // and rows of one value in their input order.
+            let mut want = rows.clone();
+            want.sort_by(|a, b| a.0.is_none().cmp(&b.0.is_none()).then_with(|| a.0.cmp(&b.0)));
+            assert_eq!(&clustered[part], &want, "{column} {part}");
+            nulls += rows.iter().filter(|r| r.0.is_none()).count();
+        }
+        assert_eq!(nulls > 0, column == "naics_code", "{column}: NULLs seen {nulls}");
+        // Deterministic: the files do not depend on --jobs.
+        let m = |s: &str| files(&manifest(&dir.path().join(s), "violations"));
+        assert_eq!(m("clustered"), m("one-job"), "{column}");
+        assert_ne!(m("clustered"), m("plain"), "{column}");
+    }
+}

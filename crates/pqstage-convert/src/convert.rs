@@ -260,6 +260,12 @@ pub fn convert(
         dataset: &opts.dataset,
         partition_column: opts.spec.partition_column(),
         runtime,
+        cluster: opts
+            .spec
+            .target
+            .cluster_by
+            .as_deref()
+            .and_then(|c| plan.source_schema.index_of(c).ok().map(|i| (i, c))),
     };
     let mut queue: Vec<(Option<i32>, &Spilled)> = phase1.parts.iter().map(|(k, s)| (*k, s)).collect();
     queue.sort_by_key(|(_, s)| std::cmp::Reverse(s.rows));

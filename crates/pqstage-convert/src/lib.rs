@@ -27,6 +27,7 @@
 //! ```
 
 pub mod chunk;
+pub mod cluster;
 pub mod columns;
 pub mod convert;
 pub mod dictionary;

@@ -16,6 +16,7 @@ use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use pqstage_stage::manifest::{checksum, partition_dir, FileEntry, PartitionEntry};
 use pqstage_stage::Stage;
 
+use crate::cluster::{clustered, GROUP_BYTES};
 use crate::dictionary::choose_dictionaries;
 use crate::error::ConvertError;
 use crate::sink::HashingFile;
@@ -45,6 +46,8 @@ pub struct WriteCtx<'a> {
     pub partition_column: Option<&'a str>,
     /// Runs the stage's async calls.
     pub runtime: &'a tokio::runtime::Handle,
+    /// The spec's `cluster_by`: its index in the spill's schema, and its name.
+    pub cluster: Option<(usize, &'a str)>,
 }
 
 struct OpenFile {
@@ -151,10 +154,19 @@ pub fn write_partition(
     };
     let rebatch = |e| ConvertError::encode("re-batching", e);
     let mut coalescer = BatchCoalescer::new(ctx.plan.source_schema.clone(), BATCH_ROWS);
-    for batch in spilled.batches() {
-        coalescer.push_batch(batch?).map_err(rebatch)?;
+    let mut push = |batch: RecordBatch| {
+        coalescer.push_batch(batch).map_err(rebatch)?;
         while let Some(b) = coalescer.next_completed_batch() {
             w.write(b)?;
+        }
+        Ok(())
+    };
+    match ctx.cluster {
+        Some((column, name)) => clustered(spilled, column, name, GROUP_BYTES, push)?,
+        None => {
+            for batch in spilled.batches() {
+                push(batch?)?;
+            }
         }
     }
     coalescer.finish_buffered_batch().map_err(rebatch)?;

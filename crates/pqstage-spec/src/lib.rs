@@ -147,6 +147,14 @@ pub struct Target {
     /// Key for merge loads (upserts), when the source changes in place.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key: Vec<String>,
+    /// A source column whose order `convert` writes each partition's rows in
+    /// (stable: rows with equal values keep their input order; NULLs last).
+    /// Loads keep that order, so an index led by this column builds from
+    /// presorted rows, and rows with equal values share pages and row groups.
+    /// Meant for columns with few distinct values per partition (a state, an
+    /// agency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_by: Option<String>,
 }
 
 /// A dataset spec. Build one with [`Spec::from_toml`], which validates it.
@@ -284,6 +292,14 @@ impl Spec {
                 }
             }
         }
+        if let Some(c) = &self.target.cluster_by {
+            let Some(col) = self.column(c) else {
+                return invalid(format!("target.cluster_by must name a source column, not '{c}'"));
+            };
+            if col.ty == ColumnType::Float64 {
+                return invalid(format!("target.cluster_by: column '{c}' is float64; cluster on another type"));
+            }
+        }
         Ok(())
     }
 
@@ -390,6 +406,18 @@ mod tests {
                 "invalid spec: column 'n' is declared twice",
             ),
             (format!("{}[target]\nindexes = [[\"zz\"]]\n", base()), "invalid spec: target names unknown column 'zz'"),
+            (
+                format!("{}[target]\ncluster_by = \"zz\"\n", base()),
+                "invalid spec: target.cluster_by must name a source column, not 'zz'",
+            ),
+            (
+                format!("{}[partition]\nby = \"year(d)\"\n[target]\ncluster_by = \"year\"\n", base()),
+                "invalid spec: target.cluster_by must name a source column, not 'year'",
+            ),
+            (
+                format!("{}[[columns]]\nname = \"f\"\ntype = \"float64\"\n[target]\ncluster_by = \"f\"\n", base()),
+                "invalid spec: target.cluster_by: column 'f' is float64; cluster on another type",
+            ),
             (
                 base().replace("type = \"text\"", "type = \"text\"\nformat = \"%Y\""),
                 "invalid spec: column 'n': format applies to date and timestamp columns, not text",
