@@ -43,13 +43,17 @@ const WINDOW_BATCHES: usize = 256;
 /// The buckets of one partition: one per distinct value.
 #[derive(Default)]
 struct Buckets {
+    /// Each value, in an order-preserving byte form, and its bucket.
     ids: HashMap<Box<[u8]>, u32>,
+    /// The bucket of NULL, once seen.
     null: Option<u32>,
-    /// Each bucket's value in an order-preserving byte form; `None` is NULL.
-    keys: Vec<Option<Box<[u8]>>>,
 }
 
 impl Buckets {
+    fn len(&self) -> usize {
+        self.ids.len() + usize::from(self.null.is_some())
+    }
+
     fn id(&mut self, key: Option<&[u8]>) -> Result<u32, String> {
         let found = match key {
             Some(k) => self.ids.get(k).copied(),
@@ -58,11 +62,10 @@ impl Buckets {
         if let Some(id) = found {
             return Ok(id);
         }
-        if self.keys.len() >= MAX_VALUES {
+        if self.len() >= MAX_VALUES {
             return Err(format!("more than {MAX_VALUES} distinct values in one partition"));
         }
-        let id = self.keys.len() as u32;
-        self.keys.push(key.map(Into::into));
+        let id = self.len() as u32;
         match key {
             Some(k) => {
                 self.ids.insert(k.into(), id);
@@ -104,16 +107,12 @@ impl Buckets {
         Ok(())
     }
 
-    /// Rank of every bucket in value order (NULL last).
+    /// Rank of every bucket in value order (NULL last, as PostgreSQL's default puts it).
     fn ranks(&self) -> Vec<u32> {
-        let mut order: Vec<u32> = (0..self.keys.len() as u32).collect();
-        // `None` sorts first in Rust; PostgreSQL's default puts NULL last.
-        order.sort_by(|a, b| {
-            let (a, b) = (&self.keys[*a as usize], &self.keys[*b as usize]);
-            a.is_none().cmp(&b.is_none()).then_with(|| a.cmp(b))
-        });
-        let mut rank = vec![0u32; order.len()];
-        for (r, id) in order.into_iter().enumerate() {
+        let mut values: Vec<(&[u8], u32)> = self.ids.iter().map(|(k, id)| (&**k, *id)).collect();
+        values.sort_unstable();
+        let mut rank = vec![0u32; self.len()];
+        for (r, id) in values.iter().map(|(_, id)| *id).chain(self.null).enumerate() {
             rank[id as usize] = r as u32;
         }
         rank
@@ -141,31 +140,26 @@ pub fn clustered(
     mut emit: impl FnMut(RecordBatch) -> Result<(), ConvertError>,
 ) -> Result<(), ConvertError> {
     let refuse = |m: String| ConvertError::encode(format!("ordering by cluster_by column {name}"), m);
-    // Read 1: every row's bucket, and the bytes of each bucket.
+    // Read 1: every row's bucket.
     let mut buckets = Buckets::default();
     // Two bytes a row: the partition's only per-row state.
     let mut rows: Vec<u16> = Vec::with_capacity(spilled.rows as usize);
     for batch in spilled.batches() {
         buckets.assign(batch?.column(column).as_ref(), &mut rows).map_err(refuse)?;
     }
+    // Ranks replace ids from here on: bucket order is rank order.
+    let rank = buckets.ranks();
+    let mut by_rank = vec![0u64; rank.len()];
+    for r in &mut rows {
+        *r = rank[usize::from(*r)] as u16;
+        by_rank[usize::from(*r)] += 1;
+    }
     // A bucket's size: its rows times the spill's bytes per row. (Arrays
     // read from the spill share their message's buffer, so their own
     // memory sizes would count it once per column.)
     let spill_bytes: u64 = spilled.segments.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     let per_row = spill_bytes / (rows.len() as u64).max(1);
-    let mut sizes = vec![0u64; buckets.keys.len()];
-    for id in &rows {
-        sizes[*id as usize] += per_row;
-    }
-    // Ranks replace ids from here on: bucket order is rank order.
-    let rank = buckets.ranks();
-    for r in &mut rows {
-        *r = rank[*r as usize] as u16;
-    }
-    let mut by_rank = vec![0u64; sizes.len()];
-    for (id, s) in sizes.iter().enumerate() {
-        by_rank[rank[id] as usize] = *s;
-    }
+    by_rank.iter_mut().for_each(|n| *n *= per_row);
     // Groups of consecutive ranks, each within the budget (or one bucket).
     let mut groups: Vec<(u32, u32)> = Vec::new();
     let (mut start, mut held) = (0u32, 0u64);
