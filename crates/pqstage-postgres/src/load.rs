@@ -17,11 +17,13 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::basic::Encoding;
 use pqstage_spec::{ColumnType, OutputColumn};
 use pqstage_stage::manifest::{FileEntry, PartitionEntry};
 use pqstage_stage::plan::{
@@ -580,8 +582,13 @@ impl Job<'_> {
 }
 
 /// Calls `f` with each record batch of a staged Parquet file, columns in
-/// `columns` order; one batch in memory at a time.
-fn for_each_batch(
+/// `columns` order; one batch in memory at a time. Text columns stored
+/// wholly as dictionaries come as dictionary arrays (see
+/// `dictionary_strings`), which [`encode_batch`] takes as they are.
+///
+/// # Errors
+/// [`PgError::File`] for a missing, unreadable or corrupt file; what `f` returns.
+pub fn for_each_batch(
     path: &Path,
     columns: &[&str],
     mut f: impl FnMut(RecordBatch) -> Result<(), PgError>,
@@ -591,8 +598,9 @@ fn for_each_batch(
         std::io::ErrorKind::NotFound => PgError::File(FileProblem::Missing(path.to_path_buf())),
         _ => PgError::File(FileProblem::Io { path: path.to_path_buf(), source: e }),
     })?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| corrupt(e.to_string()))?
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| corrupt(e.to_string()))?;
+    let meta = dictionary_strings(meta).map_err(|e| corrupt(e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
         .with_batch_size(8192)
         .build()
         .map_err(|e| corrupt(e.to_string()))?;
@@ -611,6 +619,50 @@ fn for_each_batch(
         f(RecordBatch::try_from_iter(picked).map_err(|e| corrupt(e.to_string()))?)?;
     }
     Ok(())
+}
+
+/// Reads the text columns whose every data page is dictionary-encoded (in
+/// every row group) as dictionary arrays: their values are then the
+/// dictionary page itself, and each batch only decodes keys, instead of
+/// copying every value's bytes out of the dictionary first. Other columns
+/// keep their type: a chunk that fell back to plain pages would have to be
+/// interned into a dictionary, which costs more than it saves.
+fn dictionary_strings(meta: ArrowReaderMetadata) -> Result<ArrowReaderMetadata, parquet::errors::ParquetError> {
+    let parquet = meta.metadata().clone();
+    let leaves = parquet.file_metadata().schema_descr();
+    let all_dictionary = |name: &str| {
+        let Some(leaf) = (0..leaves.num_columns()).find(|&i| leaves.column(i).path().string() == name) else {
+            return false;
+        };
+        parquet.num_row_groups() > 0
+            && parquet.row_groups().iter().all(|rg| {
+                let c = rg.column(leaf);
+                c.dictionary_page_offset().is_some()
+                    && c.page_encoding_stats_mask()
+                        .is_some_and(|m| m.is_only(Encoding::RLE_DICTIONARY) || m.is_only(Encoding::PLAIN_DICTIONARY))
+            })
+    };
+    let mut changed = false;
+    let fields: Vec<Field> = meta
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let text = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+            if text && all_dictionary(f.name()) {
+                changed = true;
+                let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(f.data_type().clone()));
+                f.as_ref().clone().with_data_type(dict)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    if !changed {
+        return Ok(meta);
+    }
+    let schema = Arc::new(Schema::new_with_metadata(fields, meta.schema().metadata().clone()));
+    ArrowReaderMetadata::try_new(parquet, ArrowReaderOptions::new().with_schema(schema))
 }
 
 /// The key of a partition bound: `FOR VALUES FROM (1987) TO (1988)` → 1987, `DEFAULT` → NULL.
@@ -663,5 +715,46 @@ mod tests {
         let idx = index_name(&long, &["agency".into()]);
         assert!(idx.len() <= 63, "{idx}");
         assert_eq!(index_name("v", &["a".into(), "b".into()]), "v_a_b_idx");
+    }
+
+    #[test]
+    fn only_wholly_dictionary_encoded_text_is_read_as_a_dictionary() {
+        use arrow_array::cast::AsArray;
+        use arrow_array::{Array, StringArray};
+        use parquet::arrow::ArrowWriter;
+        use parquet::file::properties::WriterProperties;
+
+        let rows = 20_000;
+        let few: StringArray = (0..rows).map(|i| (i % 7 != 3).then(|| ["OSHA", "MSHA", "WHD"][i % 3])).collect();
+        // Distinct values overflow the 1 KiB dictionary page, so the writer
+        // falls back to plain pages part way through the chunk.
+        let many: StringArray = (0..rows).map(|i| Some(format!("company {i:05}"))).collect();
+        let batch =
+            RecordBatch::try_from_iter([("few", Arc::new(few.clone()) as _), ("many", Arc::new(many.clone()) as _)])
+                .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part.parquet");
+        let props = WriterProperties::builder().set_dictionary_page_size_limit(1024).build();
+        let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+
+        let (mut seen_few, mut seen_many) = (Vec::new(), Vec::new());
+        for_each_batch(&path, &["many", "few"], |b| {
+            assert_eq!(b.schema().field(0).data_type(), &DataType::Utf8);
+            assert_eq!(
+                b.schema().field(1).data_type(),
+                &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            );
+            let d = b.column(1).as_dictionary::<arrow_array::types::Int32Type>();
+            let values = d.values().as_string::<i32>();
+            seen_few.extend(d.keys().iter().map(|k| k.map(|k| values.value(k as usize).to_string())));
+            seen_many.extend(b.column(0).as_string::<i32>().iter().map(|v| v.map(str::to_string)));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen_few, few.iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>());
+        assert_eq!(seen_many, many.iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>());
+        assert!(few.null_count() > 0);
     }
 }

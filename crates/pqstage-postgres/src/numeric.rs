@@ -15,36 +15,52 @@ const NEG: u16 = 0x4000;
 pub fn encode(unscaled: i128, scale: u8, out: &mut Vec<u8>) -> usize {
     let start = out.len();
     let sign = if unscaled < 0 { NEG } else { POS };
-    let mut abs = unscaled.unsigned_abs();
+    let abs = unscaled.unsigned_abs();
 
     // Align the decimal point on a base-10000 boundary: pad the fraction to a
     // multiple of 4 decimal digits.
     let scale = u32::from(scale);
     let pad = (4 - scale % 4) % 4;
     let frac_groups = (scale + pad) / 4;
-    // abs * 10^pad may exceed u128 for 38-digit values; split first.
-    let divisor = 10u128.pow(scale);
-    let int_part = abs / divisor;
-    let frac_part = (abs % divisor) * 10u128.pow(pad);
-    abs = int_part;
+    // Split at the decimal point. Most values fit 64 bits, where division is
+    // a multiplication instead of a call into the 128-bit runtime routine.
+    let (int_part, frac_part) = match (u64::try_from(abs), scale <= 19) {
+        (Ok(small), true) => {
+            let divisor = 10u64.pow(scale);
+            (u128::from(small / divisor), u128::from(small % divisor))
+        }
+        _ => {
+            let divisor = 10u128.pow(scale);
+            (abs / divisor, abs % divisor)
+        }
+    };
 
     // Base-10000 digits, least significant first: fraction, then integer.
     // At most 10 integer groups (u128 < 10^39) and 10 fraction groups (scale <= 38).
     let mut digits: [u16; 24] = [0; 24];
     let mut n = 0;
-    let mut f = frac_part;
-    for _ in 0..frac_groups {
-        digits[n] = (f % 10_000) as u16;
-        f /= 10_000;
+    // The fraction's last group holds its last 4 - pad digits, shifted left
+    // by the padding (padding the whole fraction first can overflow u128:
+    // 38 digits times 10^2).
+    let mut frac = frac_part;
+    if pad > 0 {
+        let (head, shift) = (10u16.pow(4 - pad), 10u16.pow(pad));
+        let low = match u64::try_from(frac) {
+            Ok(small) => {
+                frac = u128::from(small / u64::from(head));
+                (small % u64::from(head)) as u16
+            }
+            Err(_) => {
+                let low = (frac % u128::from(head)) as u16;
+                frac /= u128::from(head);
+                low
+            }
+        };
+        digits[n] = low * shift;
         n += 1;
     }
-    let mut int_groups = 0i32;
-    while abs > 0 {
-        digits[n] = (abs % 10_000) as u16;
-        abs /= 10_000;
-        n += 1;
-        int_groups += 1;
-    }
+    push_groups(frac, Some(frac_groups - u32::from(pad > 0)), &mut digits, &mut n);
+    let int_groups = push_groups(int_part, None, &mut digits, &mut n);
     // Most significant first, then strip zeros at both ends.
     let digits = &mut digits[..n];
     digits.reverse();
@@ -54,14 +70,43 @@ pub fn encode(unscaled: i128, scale: u8, out: &mut Vec<u8>) -> usize {
     let weight: i16 = if kept.is_empty() { 0 } else { (int_groups - 1 - lead as i32) as i16 };
     let sign = if kept.is_empty() { POS } else { sign };
 
-    out.extend_from_slice(&(kept.len() as u16).to_be_bytes());
-    out.extend_from_slice(&weight.to_be_bytes());
-    out.extend_from_slice(&sign.to_be_bytes());
-    out.extend_from_slice(&(scale as u16).to_be_bytes());
-    for d in kept {
-        out.extend_from_slice(&d.to_be_bytes());
+    // Assembled on the stack and appended once.
+    let mut word = [0u8; 8 + 2 * 24];
+    word[0..2].copy_from_slice(&(kept.len() as u16).to_be_bytes());
+    word[2..4].copy_from_slice(&weight.to_be_bytes());
+    word[4..6].copy_from_slice(&sign.to_be_bytes());
+    word[6..8].copy_from_slice(&(scale as u16).to_be_bytes());
+    for (slot, d) in word[8..].chunks_exact_mut(2).zip(kept) {
+        slot.copy_from_slice(&d.to_be_bytes());
     }
+    out.extend_from_slice(&word[..8 + 2 * kept.len()]);
     out.len() - start
+}
+
+/// Appends the base-10000 digits of `v`, least significant first: `groups`
+/// of them, or as many as `v` has. Returns how many were appended.
+fn push_groups(v: u128, groups: Option<u32>, digits: &mut [u16; 24], n: &mut usize) -> i32 {
+    fn run<T: Copy + PartialEq + From<u16> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>>(
+        mut v: T,
+        groups: Option<u32>,
+        digits: &mut [u16; 24],
+        n: &mut usize,
+        low: impl Fn(T) -> u16,
+    ) -> i32 {
+        let (zero, base) = (T::from(0), T::from(10_000));
+        let mut pushed = 0;
+        while groups.map_or(v != zero, |g| pushed < g as i32) {
+            digits[*n] = low(v % base);
+            v = v / base;
+            *n += 1;
+            pushed += 1;
+        }
+        pushed
+    }
+    match u64::try_from(v) {
+        Ok(small) => run(small, groups, digits, n, |d| d as u16),
+        Err(_) => run(v, groups, digits, n, |d| d as u16),
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +138,44 @@ mod tests {
         assert_eq!(parts(10_000, 0), (1, 1, POS, 0, vec![1]));
         // zero keeps its scale, and is never negative
         assert_eq!(parts(0, 2), (0, 0, POS, 2, vec![]));
+    }
+
+    /// The digits worked out from the decimal string, as a person would:
+    /// pad both sides of the point to groups of four, drop zero groups at
+    /// both ends.
+    fn by_hand(unscaled: i128, scale: u8) -> (u16, i16, u16, u16, Vec<u16>) {
+        let text = unscaled.unsigned_abs().to_string();
+        let scale = scale as usize;
+        let text = format!("{}{text}", "0".repeat((scale + 1).saturating_sub(text.len())));
+        let (int, frac) = text.split_at(text.len() - scale);
+        let int = format!("{}{int}", "0".repeat((4 - int.len() % 4) % 4));
+        let frac = format!("{frac}{}", "0".repeat((4 - frac.len() % 4) % 4));
+        let groups = |s: &str| {
+            s.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap().parse::<u16>().unwrap()).collect::<Vec<_>>()
+        };
+        let all: Vec<u16> = groups(&int).into_iter().chain(groups(&frac)).collect();
+        let int_groups = int.len() / 4;
+        let lead = all.iter().take_while(|d| **d == 0).count();
+        let trail = all[lead..].iter().rev().take_while(|d| **d == 0).count();
+        let kept = all[lead..all.len() - trail].to_vec();
+        let weight = if kept.is_empty() { 0 } else { (int_groups as i32 - 1 - lead as i32) as i16 };
+        let sign = if unscaled < 0 && !kept.is_empty() { NEG } else { POS };
+        (kept.len() as u16, weight, sign, scale as u16, kept)
+    }
+
+    #[test]
+    fn the_64_bit_path_and_the_128_bit_path_agree_with_the_decimal_digits() {
+        let edge = [0i128, 1, 9_999, 10_000, 123_456_789, u64::MAX as i128 - 1, u64::MAX as i128, u64::MAX as i128 + 1];
+        let mut values: Vec<i128> = edge.iter().flat_map(|v| [*v, -*v]).collect();
+        values.extend([10i128.pow(38) - 1, -(10i128.pow(38) - 1), 10i128.pow(20) + 7]);
+        for v in values {
+            for scale in [0u8, 1, 2, 3, 4, 5, 8, 15, 19, 20, 38] {
+                if scale == 38 && v.unsigned_abs() >= 10u128.pow(38) {
+                    continue;
+                }
+                assert_eq!(parts(v, scale), by_hand(v, scale), "{v} at scale {scale}");
+            }
+        }
     }
 
     #[test]
