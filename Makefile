@@ -39,7 +39,7 @@ S3 := tests/s3/s3.sh
 PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-load-duckdb bench-load-postgres bench-object-store lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
 
 all: build
 
@@ -147,6 +147,10 @@ bench-load-postgres: build
 ## bench-object-store: stage to and load from a local S3 server vs the local disk (see BENCHMARKS.md)
 bench-object-store: build
 	bash bench/object_store.sh
+
+## bench-hot: criterion benches of two hot paths (convert's chunk parsing, the PostgreSQL loader's read + encode)
+bench-hot: $(DUCKDB_LIB)
+	cargo bench --locked --workspace $(CARGO_FEATURES) --bench parse --bench encode
 
 ## lint: formatting and clippy with warnings as errors
 lint: $(DUCKDB_LIB)
