@@ -187,8 +187,9 @@ pub fn clustered(
                 window.clear();
                 return Ok::<(), ConvertError>(());
             }
-            // Stable: by rank, then by position in the window (input order).
-            picks.sort_by_key(|(r, b, i)| (*r, *b, *i));
+            // Picks are pushed in window order (input order), and the sort
+            // is stable: by rank, input order within a rank.
+            picks.sort_by_key(|p| p.0);
             let refs: Vec<&RecordBatch> = window.iter().collect();
             let idx: Vec<(usize, usize)> = picks.iter().map(|(_, b, i)| (*b, *i)).collect();
             let gathered =

@@ -39,28 +39,11 @@ pub fn encode(unscaled: i128, scale: u8, out: &mut Vec<u8>) -> usize {
     // At most 10 integer groups (u128 < 10^39) and 10 fraction groups (scale <= 38).
     let mut digits: [u16; 24] = [0; 24];
     let mut n = 0;
-    // The fraction's last group holds its last 4 - pad digits, shifted left
-    // by the padding (padding the whole fraction first can overflow u128:
-    // 38 digits times 10^2).
-    let mut frac = frac_part;
-    if pad > 0 {
-        let (head, shift) = (10u16.pow(4 - pad), 10u16.pow(pad));
-        let low = match u64::try_from(frac) {
-            Ok(small) => {
-                frac = u128::from(small / u64::from(head));
-                (small % u64::from(head)) as u16
-            }
-            Err(_) => {
-                let low = (frac % u128::from(head)) as u16;
-                frac /= u128::from(head);
-                low
-            }
-        };
-        digits[n] = low * shift;
-        n += 1;
-    }
-    push_groups(frac, Some(frac_groups - u32::from(pad > 0)), &mut digits, &mut n);
-    let int_groups = push_groups(int_part, None, &mut digits, &mut n);
+    // The fraction's last group holds only its last 4 - pad digits, shifted
+    // left by the padding (padding the whole fraction first can overflow
+    // u128: 38 digits times 10^2).
+    push_groups(frac_part, Some(frac_groups), 10u16.pow(4 - pad), &mut digits, &mut n);
+    let int_groups = push_groups(int_part, None, 10_000, &mut digits, &mut n);
     // Most significant first, then strip zeros at both ends.
     let digits = &mut digits[..n];
     digits.reverse();
@@ -84,28 +67,30 @@ pub fn encode(unscaled: i128, scale: u8, out: &mut Vec<u8>) -> usize {
 }
 
 /// Appends the base-10000 digits of `v`, least significant first: `groups`
-/// of them, or as many as `v` has. Returns how many were appended.
-fn push_groups(v: u128, groups: Option<u32>, digits: &mut [u16; 24], n: &mut usize) -> i32 {
-    fn run<T: Copy + PartialEq + From<u16> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>>(
-        mut v: T,
-        groups: Option<u32>,
-        digits: &mut [u16; 24],
-        n: &mut usize,
-        low: impl Fn(T) -> u16,
-    ) -> i32 {
-        let (zero, base) = (T::from(0), T::from(10_000));
+/// of them, or as many as `v` has. The first takes only `first` (a power of
+/// ten up to 10000) from `v` and is scaled up to a whole group. Returns how
+/// many were appended.
+fn push_groups(v: u128, groups: Option<u32>, first: u16, digits: &mut [u16; 24], n: &mut usize) -> i32 {
+    fn run<T>(mut v: T, groups: Option<u32>, first: u16, digits: &mut [u16; 24], n: &mut usize) -> i32
+    where
+        T: Copy + PartialEq + From<u16> + Into<u128> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
+    {
+        let mut base = first;
         let mut pushed = 0;
-        while groups.map_or(v != zero, |g| pushed < g as i32) {
-            digits[*n] = low(v % base);
-            v = v / base;
+        while groups.map_or(v != T::from(0), |g| pushed < g as i32) {
+            // Below `base`, so it fits.
+            let low = Into::<u128>::into(v % T::from(base)) as u16;
+            digits[*n] = low * (10_000 / base);
+            v = v / T::from(base);
+            base = 10_000;
             *n += 1;
             pushed += 1;
         }
         pushed
     }
     match u64::try_from(v) {
-        Ok(small) => run(small, groups, digits, n, |d| d as u16),
-        Err(_) => run(v, groups, digits, n, |d| d as u16),
+        Ok(small) => run(small, groups, first, digits, n),
+        Err(_) => run(v, groups, first, digits, n),
     }
 }
 
