@@ -75,14 +75,19 @@ fn push_groups(v: u128, groups: Option<u32>, first: u16, digits: &mut [u16; 24],
     where
         T: Copy + PartialEq + From<u16> + Into<u128> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
     {
-        let mut base = first;
+        let more = |v: T, pushed: i32| groups.map_or(v != T::from(0), |g| pushed < g as i32);
         let mut pushed = 0;
-        while groups.map_or(v != T::from(0), |g| pushed < g as i32) {
-            // Below `base`, so it fits.
-            let low = Into::<u128>::into(v % T::from(base)) as u16;
-            digits[*n] = low * (10_000 / base);
-            v = v / T::from(base);
-            base = 10_000;
+        // Remainders are below their divisor, so they fit u16.
+        if first < 10_000 && more(v, 0) {
+            digits[*n] = Into::<u128>::into(v % T::from(first)) as u16 * (10_000 / first);
+            v = v / T::from(first);
+            *n += 1;
+            pushed = 1;
+        }
+        // A constant divisor from here on: a multiplication, not a division.
+        while more(v, pushed) {
+            digits[*n] = Into::<u128>::into(v % T::from(10_000)) as u16;
+            v = v / T::from(10_000);
             *n += 1;
             pushed += 1;
         }
