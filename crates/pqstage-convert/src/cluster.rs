@@ -157,8 +157,7 @@ pub fn clustered(
     // A bucket's size: its rows times the spill's bytes per row. (Arrays
     // read from the spill share their message's buffer, so their own
     // memory sizes would count it once per column.)
-    let spill_bytes: u64 = spilled.segments.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-    let per_row = spill_bytes / (rows.len() as u64).max(1);
+    let per_row = spilled.bytes / (rows.len() as u64).max(1);
     by_rank.iter_mut().for_each(|n| *n *= per_row);
     // Groups of consecutive ranks, each within the budget (or one bucket).
     let mut groups: Vec<(u32, u32)> = Vec::new();

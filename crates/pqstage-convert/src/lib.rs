@@ -31,6 +31,7 @@ pub mod cluster;
 pub mod columns;
 pub mod convert;
 pub mod dictionary;
+pub mod direct;
 pub mod error;
 pub mod infer;
 pub mod normalize;

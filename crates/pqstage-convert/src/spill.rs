@@ -10,11 +10,10 @@
 //! its partition's file. That flush cannot change the output, because phase
 //! two reads each partition back whole and re-cuts it into fixed batches.
 //! Files are opened only to append, so any number of partitions works without
-//! holding file handles.
+//! holding file handles. They are written and read with direct I/O where the
+//! file system allows it ([`crate::direct`]).
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
@@ -22,29 +21,35 @@ use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::{write_message, DictionaryTracker, EncodedData, IpcDataGenerator, IpcWriteOptions};
 use arrow_schema::SchemaRef;
 
+use crate::direct::{self, AlignedBuf, BlockReader};
 use crate::error::ConvertError;
 
 /// Bytes of encoded rows held in memory across all partitions before the
 /// biggest buffer is flushed to its file.
 pub const SPILL_BUDGET: usize = 16 << 20;
-const READ_BUFFER: usize = 128 << 10;
-const WRITE_BUFFER: usize = 256 << 10;
 
 /// A partition's spilled rows.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Spilled {
-    /// Spill files in order (one per partition).
-    pub segments: Vec<PathBuf>,
-    /// Rows in all segments.
+    /// The spill file.
+    pub path: PathBuf,
+    /// Bytes of the IPC stream in it (the file is padded to whole blocks).
+    pub bytes: u64,
+    /// Rows in it.
     pub rows: u64,
+    /// Whether it was written, and is to be read, with direct I/O.
+    direct: bool,
 }
 
-#[derive(Default)]
 struct Part {
-    spilled: Spilled,
+    path: PathBuf,
+    rows: u64,
     /// Encoded messages not yet on disk, kept as the workers made them (no copy).
     pending: Vec<EncodedData>,
     pending_bytes: usize,
+    /// Bytes on disk (whole blocks) and the unaligned rest not yet written.
+    written: u64,
+    tail: Vec<u8>,
     on_disk: bool,
 }
 
@@ -80,6 +85,10 @@ pub struct Spill {
     parts: BTreeMap<Option<i32>, Part>,
     pending: usize,
     budget: usize,
+    /// Direct I/O, until the file system refuses it.
+    direct: bool,
+    /// Reused for every flush, so flushing touches no new memory.
+    buf: AlignedBuf,
 }
 
 fn arrow_io(op: &'static str, path: &Path, e: arrow_schema::ArrowError) -> ConvertError {
@@ -104,7 +113,13 @@ impl Spill {
     /// When the folder cannot be created.
     pub fn with_budget(dir: PathBuf, schema: SchemaRef, budget: usize) -> Result<Self, ConvertError> {
         std::fs::create_dir_all(&dir).map_err(ConvertError::io("creating", &dir))?;
-        Ok(Self { dir, schema, parts: BTreeMap::new(), pending: 0, budget })
+        Ok(Self { dir, schema, parts: BTreeMap::new(), pending: 0, budget, direct: true, buf: AlignedBuf::default() })
+    }
+
+    /// Writes through the page cache even where direct I/O would work.
+    pub fn buffered(mut self) -> Self {
+        self.direct = false;
+        self
     }
 
     /// Appends rows of partition `key`.
@@ -112,15 +127,19 @@ impl Spill {
     /// # Errors
     /// When flushing a buffer to disk fails (disk full …).
     pub fn append(&mut self, key: Option<i32>, batch: Encoded) -> Result<(), ConvertError> {
-        let part = self.parts.entry(key).or_default();
-        if part.spilled.segments.is_empty() {
-            let name = key.map_or("pnull.arrows".to_string(), |k| format!("p{k}.arrows"));
-            part.spilled.segments.push(self.dir.join(name));
-        }
+        let part = self.parts.entry(key).or_insert_with(|| Part {
+            path: self.dir.join(key.map_or("pnull.arrows".to_string(), |k| format!("p{k}.arrows"))),
+            rows: 0,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            written: 0,
+            tail: Vec::new(),
+            on_disk: false,
+        });
         let size = batch.data.ipc_message.len() + batch.data.arrow_data.len();
         part.pending.push(batch.data);
         part.pending_bytes += size;
-        part.spilled.rows += batch.rows as u64;
+        part.rows += batch.rows as u64;
         self.pending += size;
         while self.pending > self.budget {
             let biggest = *self.parts.iter().max_by_key(|(_, p)| p.pending_bytes).map(|(k, _)| k).expect("non-empty");
@@ -133,30 +152,35 @@ impl Spill {
     /// when the file is new, the end-of-stream marker when `last`).
     fn flush(&mut self, key: Option<i32>, last: bool) -> Result<(), ConvertError> {
         let part = self.parts.get_mut(&key).expect("known partition");
-        let path = part.spilled.segments[0].clone();
-        let file = OpenOptions::new()
-            .create(!part.on_disk)
-            .truncate(!part.on_disk)
-            .write(true)
-            .append(part.on_disk)
-            .open(&path)
-            .map_err(ConvertError::io("writing", &path))?;
-        let mut w = BufWriter::with_capacity(WRITE_BUFFER, file);
+        let path = &part.path;
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.extend_from_slice(&part.tail);
         if !part.on_disk {
             let schema = IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(
                 &self.schema,
                 &mut DictionaryTracker::new(false),
                 &ipc_options(),
             );
-            write_message(&mut w, schema, &ipc_options()).map_err(|e| arrow_io("writing", &path, e))?;
+            write_message(&mut *buf, schema, &ipc_options()).map_err(|e| arrow_io("writing", path, e))?;
         }
         for data in part.pending.drain(..) {
-            write_message(&mut w, data, &ipc_options()).map_err(|e| arrow_io("writing", &path, e))?;
+            write_message(&mut *buf, data, &ipc_options()).map_err(|e| arrow_io("writing", path, e))?;
         }
         if last {
-            w.write_all(&EOS).map_err(ConvertError::io("writing", &path))?;
+            buf.extend_from_slice(&EOS);
         }
-        w.flush().map_err(ConvertError::io("writing", &path))?;
+        let logical = part.written + buf.len() as u64;
+        let file =
+            direct::open_write(path, !part.on_disk, &mut self.direct).map_err(ConvertError::io("writing", path))?;
+        part.written +=
+            direct::write_blocks(&file, buf, part.written, last).map_err(ConvertError::io("writing", path))?;
+        part.tail.clear();
+        if last {
+            part.written = logical;
+        } else {
+            part.tail.extend_from_slice(buf.as_slice());
+        }
         part.on_disk = true;
         self.pending -= part.pending_bytes;
         part.pending_bytes = 0;
@@ -173,24 +197,26 @@ impl Spill {
         for k in keys {
             self.flush(k, true)?;
         }
-        Ok(std::mem::take(&mut self.parts).into_iter().map(|(k, p)| (k, p.spilled)).collect())
+        let direct = self.direct;
+        Ok(std::mem::take(&mut self.parts)
+            .into_iter()
+            .map(|(k, p)| (k, Spilled { path: p.path, bytes: p.written, rows: p.rows, direct }))
+            .collect())
     }
 }
 
 impl Spilled {
     /// The partition's batches in input order.
     pub fn batches(&self) -> impl Iterator<Item = Result<RecordBatch, ConvertError>> + '_ {
-        self.segments.iter().flat_map(|path| {
-            let reader = File::open(path).map_err(ConvertError::io("reading", path)).and_then(|f| {
-                StreamReader::try_new(BufReader::with_capacity(READ_BUFFER, f), None)
-                    .map_err(|e| arrow_io("reading", path, e))
-            });
-            let (ok, err) = match reader {
-                Ok(r) => (Some(r), None),
-                Err(e) => (None, Some(Err(e))),
-            };
-            err.into_iter().chain(ok.into_iter().flatten().map(move |b| b.map_err(|e| arrow_io("reading", path, e))))
-        })
+        let path = &self.path;
+        let reader = BlockReader::open(path, self.bytes, self.direct)
+            .map_err(ConvertError::io("reading", path))
+            .and_then(|r| StreamReader::try_new(r, None).map_err(|e| arrow_io("reading", path, e)));
+        let (ok, err) = match reader {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(Err(e))),
+        };
+        err.into_iter().chain(ok.into_iter().flatten().map(move |b| b.map_err(|e| arrow_io("reading", path, e))))
     }
 }
 
@@ -211,10 +237,19 @@ mod tests {
 
     #[test]
     fn flushing_under_a_tiny_budget_keeps_every_partition_in_order() {
+        for direct in [true, false] {
+            flush_and_read_back(direct);
+        }
+    }
+
+    fn flush_and_read_back(direct: bool) {
         let dir = tempfile::tempdir().unwrap();
         let schema = batch(0, 1).schema();
         // A budget smaller than one message forces a flush on every append.
         let mut spill = Spill::with_budget(dir.path().join("s"), schema, 64).unwrap();
+        if !direct {
+            spill = spill.buffered();
+        }
         for i in 0..300i64 {
             spill.append(Some((i % 7) as i32), encode(&batch(i * 10, 10))).unwrap();
         }

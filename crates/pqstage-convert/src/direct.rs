@@ -1,0 +1,297 @@
+//! Scratch files written and read around the page cache (`O_DIRECT` on Linux).
+//!
+//! The spill is written once, read back once or twice, and deleted. Through
+//! the page cache every byte is copied into the kernel and out again, and
+//! each new page-cache page has to be found and, on a virtual machine, often
+//! backed by the host first. On the project's VM, writing 2 GB into new
+//! page-cache pages cost 3.2 s of system CPU, against 0.46 s with `O_DIRECT`
+//! (reads: about 1 s against 0.1 s). Direct I/O also leaves the page cache to
+//! the user's own data (the CSV being read, a database's files) instead of
+//! filling it with scratch bytes.
+//!
+//! Direct I/O needs block-aligned buffers, offsets and lengths. Writers carry
+//! the unaligned tail of each write over to the next one and pad the last
+//! block with zeros; readers stop at the logical length the writer reports.
+//! Where the file system refuses `O_DIRECT` (tmpfs, some network file
+//! systems), the same code runs through the page cache.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// Alignment of buffers, offsets and lengths: the largest logical block size
+/// in common use, so it satisfies any file system that takes `O_DIRECT`.
+pub const BLOCK: usize = 4096;
+
+/// Bytes read from disk at a time.
+pub const READ_CHUNK: usize = 1 << 20;
+
+/// A byte buffer whose contents start at a [`BLOCK`]-aligned address.
+/// (A plain `Vec` with room to slide its start, so no unsafe code.)
+#[derive(Default)]
+pub struct AlignedBuf {
+    raw: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    /// An empty buffer that holds `capacity` bytes without growing.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let raw = vec![0u8; capacity + BLOCK];
+        let start = raw.as_ptr().align_offset(BLOCK);
+        Self { raw, start, len: 0 }
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn capacity(&self) -> usize {
+        self.raw.len() - self.start
+    }
+
+    /// The bytes held.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.raw[self.start..self.start + self.len]
+    }
+
+    /// Empties the buffer, keeping its memory.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn reserve(&mut self, more: usize) {
+        let need = self.len + more;
+        if need <= self.capacity() {
+            return;
+        }
+        let mut grown = Self::with_capacity(need.max(2 * self.capacity()).next_multiple_of(BLOCK));
+        grown.extend_from_slice(self.as_slice());
+        *self = grown;
+    }
+
+    /// Appends bytes.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len());
+        let at = self.start + self.len;
+        self.raw[at..at + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Pads with zeros to a whole number of blocks.
+    pub fn pad_to_block(&mut self) {
+        let padded = self.len.next_multiple_of(BLOCK);
+        self.reserve(padded - self.len);
+        let at = self.start + self.len;
+        self.raw[at..self.start + padded].fill(0);
+        self.len = padded;
+    }
+
+    /// Drops the first `n` bytes (a multiple of [`BLOCK`]), keeping the rest
+    /// at the aligned start.
+    pub fn consume_front(&mut self, n: usize) {
+        debug_assert!(n % BLOCK == 0 && n <= self.len);
+        self.raw.copy_within(self.start + n..self.start + self.len, self.start);
+        self.len -= n;
+    }
+
+    /// The whole capacity as a mutable, aligned slice (for reads); `set_len` after.
+    fn spare(&mut self, len: usize) -> &mut [u8] {
+        self.reserve(len.saturating_sub(self.len));
+        &mut self.raw[self.start..self.start + len]
+    }
+}
+
+impl io::Write for AlignedBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Opens `path` for writing at explicit offsets, bypassing the page cache
+/// when `*direct` and the file system allows it (else clears `*direct`).
+///
+/// # Errors
+/// Whatever opening the file returns.
+pub fn open_write(path: &Path, create: bool, direct: &mut bool) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create(create).truncate(create);
+    open_maybe_direct(o, path, direct)
+}
+
+/// Opens `path` for reading, bypassing the page cache when `*direct` and the
+/// file system allows it (else clears `*direct`).
+///
+/// # Errors
+/// Whatever opening the file returns.
+pub fn open_read(path: &Path, direct: &mut bool) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true);
+    open_maybe_direct(o, path, direct)
+}
+
+fn open_maybe_direct(o: OpenOptions, path: &Path, direct: &mut bool) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    if *direct {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut d = o.clone();
+        d.custom_flags(libc::O_DIRECT);
+        match d.open(path) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => *direct = false,
+            other => return other,
+        }
+    }
+    *direct = false;
+    o.open(path)
+}
+
+/// Writes the whole blocks of `buf` at `offset` and keeps the unaligned rest
+/// in `buf`; with `last`, pads the rest to a block and writes it too.
+/// Returns the bytes written (a multiple of [`BLOCK`]).
+///
+/// # Errors
+/// Whatever writing returns (disk full …).
+pub fn write_blocks(file: &File, buf: &mut AlignedBuf, offset: u64, last: bool) -> io::Result<u64> {
+    if last {
+        buf.pad_to_block();
+    }
+    let whole = buf.len() / BLOCK * BLOCK;
+    file.write_all_at(&buf.as_slice()[..whole], offset)?;
+    buf.consume_front(whole);
+    Ok(whole as u64)
+}
+
+/// Reads the first `len` bytes of a file written by [`write_blocks`].
+pub struct BlockReader {
+    file: File,
+    buf: AlignedBuf,
+    /// Next byte of `buf` to hand out.
+    pos: usize,
+    /// File offset of the next read.
+    offset: u64,
+    /// Logical bytes not yet handed out or buffered.
+    remaining: u64,
+}
+
+impl BlockReader {
+    /// Reads `path` up to its logical length `len`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open(path: &Path, len: u64, mut direct: bool) -> io::Result<Self> {
+        let file = open_read(path, &mut direct)?;
+        Ok(Self { file, buf: AlignedBuf::with_capacity(READ_CHUNK), pos: 0, offset: 0, remaining: len })
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        let want = (self.remaining as usize).next_multiple_of(BLOCK).min(READ_CHUNK);
+        let mut filled = 0;
+        while filled < want {
+            let at = self.offset + filled as u64;
+            let n = self.file.read_at(&mut self.buf.spare(want)[filled..], at)?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "scratch file is shorter than written"));
+            }
+            filled += n;
+        }
+        self.offset += filled as u64;
+        let logical = filled.min(self.remaining as usize);
+        self.buf.len = logical;
+        self.remaining -= logical as u64;
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.buf.len() {
+            if self.remaining == 0 {
+                return Ok(0);
+            }
+            self.refill()?;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf.as_slice()[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_buffers_stay_aligned_as_they_grow_and_shift() {
+        let mut b = AlignedBuf::with_capacity(10);
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        b.extend_from_slice(&data);
+        assert_eq!(b.as_slice().as_ptr() as usize % BLOCK, 0);
+        assert_eq!(b.as_slice(), &data[..]);
+        b.consume_front(2 * BLOCK);
+        assert_eq!(b.as_slice().as_ptr() as usize % BLOCK, 0);
+        assert_eq!(b.as_slice(), &data[2 * BLOCK..]);
+        b.pad_to_block();
+        assert_eq!(b.len(), BLOCK);
+        assert_eq!(&b.as_slice()[..10_000 - 2 * BLOCK], &data[2 * BLOCK..]);
+        assert!(b.as_slice()[10_000 - 2 * BLOCK..].iter().all(|&x| x == 0));
+    }
+
+    /// Writes `pieces` as successive flushes, then reads the logical bytes back.
+    fn round_trip(dir: &Path, direct: bool, pieces: &[usize]) -> (Vec<u8>, Vec<u8>, bool) {
+        let path = dir.join(format!("f-{direct}"));
+        let mut want = Vec::new();
+        let mut buf = AlignedBuf::with_capacity(BLOCK);
+        let (mut offset, mut used_direct) = (0u64, direct);
+        for (i, &n) in pieces.iter().enumerate() {
+            let piece: Vec<u8> = (0..n).map(|j| ((i * 31 + j) % 253) as u8).collect();
+            want.extend_from_slice(&piece);
+            buf.extend_from_slice(&piece);
+            let mut d = used_direct;
+            let file = open_write(&path, i == 0, &mut d).unwrap();
+            used_direct = d;
+            offset += write_blocks(&file, &mut buf, offset, i + 1 == pieces.len()).unwrap();
+        }
+        assert_eq!(offset % BLOCK as u64, 0);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), offset, "padded to whole blocks");
+        let mut got = Vec::new();
+        BlockReader::open(&path, want.len() as u64, used_direct).unwrap().read_to_end(&mut got).unwrap();
+        (got, want, used_direct)
+    }
+
+    #[test]
+    fn unaligned_appends_read_back_exactly_with_and_without_direct_io() {
+        let dir = tempfile::tempdir().unwrap();
+        // Pieces smaller than a block, straddling blocks, and bigger than a read.
+        let pieces = [1, 100, BLOCK - 101, BLOCK, 3 * BLOCK + 7, READ_CHUNK + 12_345, 5];
+        for direct in [true, false] {
+            let (got, want, used) = round_trip(dir.path(), direct, &pieces);
+            assert_eq!(got.len(), want.len());
+            assert!(got == want, "direct={direct}");
+            assert!(!used || direct, "never direct unless asked");
+        }
+    }
+
+    #[test]
+    fn a_reader_of_a_truncated_file_fails_instead_of_returning_short_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short");
+        std::fs::write(&path, vec![7u8; BLOCK]).unwrap();
+        let mut r = BlockReader::open(&path, 3 * BLOCK as u64, false).unwrap();
+        let err = r.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}
