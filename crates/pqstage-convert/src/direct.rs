@@ -173,16 +173,19 @@ pub fn write_blocks(file: &File, buf: &mut AlignedBuf, offset: u64, last: bool) 
     Ok(whole as u64)
 }
 
-/// Reads the first `len` bytes of a file written by [`write_blocks`].
+/// Buffers a [`BlockReader`] keeps in flight: one being read from, the rest
+/// being filled.
+const READ_AHEAD: usize = 3;
+
+/// Reads the first `len` bytes of a file written by [`write_blocks`], with a
+/// thread that reads ahead so the disk works while the caller decodes.
+/// (Direct reads bypass the kernel's own read-ahead.)
 pub struct BlockReader {
-    file: File,
+    filled: crossbeam_channel::Receiver<io::Result<AlignedBuf>>,
+    recycle: crossbeam_channel::Sender<AlignedBuf>,
     buf: AlignedBuf,
     /// Next byte of `buf` to hand out.
     pos: usize,
-    /// File offset of the next read.
-    offset: u64,
-    /// Logical bytes not yet handed out or buffered.
-    remaining: u64,
 }
 
 impl BlockReader {
@@ -192,36 +195,53 @@ impl BlockReader {
     /// When the file cannot be opened.
     pub fn open(path: &Path, len: u64, mut direct: bool) -> io::Result<Self> {
         let file = open_read(path, &mut direct)?;
-        Ok(Self { file, buf: AlignedBuf::with_capacity(READ_CHUNK), pos: 0, offset: 0, remaining: len })
-    }
-
-    fn refill(&mut self) -> io::Result<()> {
-        let want = (self.remaining as usize).next_multiple_of(BLOCK).min(READ_CHUNK);
-        let mut filled = 0;
-        while filled < want {
-            let at = self.offset + filled as u64;
-            let n = self.file.read_at(&mut self.buf.spare(want)[filled..], at)?;
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "scratch file is shorter than written"));
+        let (filled_tx, filled) = crossbeam_channel::bounded(READ_AHEAD - 1);
+        let (recycle, recycled) = crossbeam_channel::bounded::<AlignedBuf>(READ_AHEAD);
+        std::thread::spawn(move || {
+            let (mut offset, mut remaining) = (0u64, len);
+            while remaining > 0 {
+                let mut buf = recycled.try_recv().unwrap_or_else(|_| AlignedBuf::with_capacity(READ_CHUNK));
+                let got = read_logical(&file, &mut buf, offset, remaining);
+                let stop = got.is_err();
+                if let Ok(n) = got {
+                    offset += n.next_multiple_of(BLOCK) as u64;
+                    remaining -= n as u64;
+                }
+                // A closed channel means the reader was dropped: stop.
+                if filled_tx.send(got.map(|_| buf)).is_err() || stop {
+                    return;
+                }
             }
-            filled += n;
-        }
-        self.offset += filled as u64;
-        let logical = filled.min(self.remaining as usize);
-        self.buf.len = logical;
-        self.remaining -= logical as u64;
-        self.pos = 0;
-        Ok(())
+        });
+        Ok(Self { filled, recycle, buf: AlignedBuf::default(), pos: 0 })
     }
+}
+
+/// Reads the next piece (up to [`READ_CHUNK`]) of a file at `offset`, of
+/// which `remaining` bytes are data; `buf` holds the data part after.
+fn read_logical(file: &File, buf: &mut AlignedBuf, offset: u64, remaining: u64) -> io::Result<usize> {
+    let want = usize::try_from(remaining).unwrap_or(usize::MAX).next_multiple_of(BLOCK).min(READ_CHUNK);
+    let mut filled = 0;
+    while filled < want {
+        let n = file.read_at(&mut buf.spare(want)[filled..], offset + filled as u64)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "scratch file is shorter than written"));
+        }
+        filled += n;
+    }
+    let logical = filled.min(usize::try_from(remaining).unwrap_or(usize::MAX));
+    buf.len = logical;
+    Ok(logical)
 }
 
 impl Read for BlockReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.pos == self.buf.len() {
-            if self.remaining == 0 {
-                return Ok(0);
-            }
-            self.refill()?;
+            // Channel closed after the last piece: end of data.
+            let Ok(next) = self.filled.recv() else { return Ok(0) };
+            let used = std::mem::replace(&mut self.buf, next?);
+            let _ = self.recycle.try_send(used);
+            self.pos = 0;
         }
         let n = out.len().min(self.buf.len() - self.pos);
         out[..n].copy_from_slice(&self.buf.as_slice()[self.pos..self.pos + n]);
