@@ -159,16 +159,32 @@ fn open_maybe_direct(o: OpenOptions, path: &Path, direct: &mut bool) -> io::Resu
 
 /// Writes the whole blocks of `buf` at `offset` and keeps the unaligned rest
 /// in `buf`; with `last`, pads the rest to a block and writes it too.
-/// Returns the bytes written (a multiple of [`BLOCK`]).
+/// Returns the bytes written (a multiple of [`BLOCK`]). Should the file
+/// system take `O_DIRECT` at open but refuse the write, `file` is reopened
+/// through the page cache (clearing `*direct`) and the write retried.
 ///
 /// # Errors
 /// Whatever writing returns (disk full …).
-pub fn write_blocks(file: &File, buf: &mut AlignedBuf, offset: u64, last: bool) -> io::Result<u64> {
+pub fn write_blocks(
+    file: &mut File,
+    path: &Path,
+    direct: &mut bool,
+    buf: &mut AlignedBuf,
+    offset: u64,
+    last: bool,
+) -> io::Result<u64> {
     if last {
         buf.pad_to_block();
     }
     let whole = buf.len() / BLOCK * BLOCK;
-    file.write_all_at(&buf.as_slice()[..whole], offset)?;
+    match file.write_all_at(&buf.as_slice()[..whole], offset) {
+        Err(e) if *direct && e.kind() == io::ErrorKind::InvalidInput => {
+            *direct = false;
+            *file = OpenOptions::new().write(true).open(path)?;
+            file.write_all_at(&buf.as_slice()[..whole], offset)?;
+        }
+        other => other?,
+    }
     buf.consume_front(whole);
     Ok(whole as u64)
 }
@@ -280,10 +296,9 @@ mod tests {
             let piece: Vec<u8> = (0..n).map(|j| ((i * 31 + j) % 253) as u8).collect();
             want.extend_from_slice(&piece);
             buf.extend_from_slice(&piece);
-            let mut d = used_direct;
-            let file = open_write(&path, i == 0, &mut d).unwrap();
-            used_direct = d;
-            offset += write_blocks(&file, &mut buf, offset, i + 1 == pieces.len()).unwrap();
+            let mut file = open_write(&path, i == 0, &mut used_direct).unwrap();
+            offset +=
+                write_blocks(&mut file, &path, &mut used_direct, &mut buf, offset, i + 1 == pieces.len()).unwrap();
         }
         assert_eq!(offset % BLOCK as u64, 0);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), offset, "padded to whole blocks");

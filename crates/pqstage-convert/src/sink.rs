@@ -19,6 +19,8 @@ use crate::error::ConvertError;
 /// A scratch file with a running checksum and byte count.
 pub struct HashingFile {
     file: File,
+    /// Whether `file` bypasses the page cache.
+    direct: bool,
     /// Bytes not yet written (always less than `buffer` after a write).
     buf: AlignedBuf,
     buffer: usize,
@@ -35,9 +37,11 @@ impl HashingFile {
     /// # Errors
     /// When the file cannot be created.
     pub fn create(path: &Path, buffer: usize) -> Result<Self, ConvertError> {
-        let file = direct::open_write(path, true, &mut true).map_err(ConvertError::io("creating", path))?;
+        let mut direct = true;
+        let file = direct::open_write(path, true, &mut direct).map_err(ConvertError::io("creating", path))?;
         Ok(Self {
             file,
+            direct,
             buf: AlignedBuf::with_capacity(buffer + direct::BLOCK),
             buffer,
             written: 0,
@@ -53,10 +57,16 @@ impl HashingFile {
     /// # Errors
     /// When writing fails.
     pub fn finish(mut self) -> Result<(PathBuf, String, u64), ConvertError> {
-        direct::write_blocks(&self.file, &mut self.buf, self.written, true)
+        self.write_blocks(true)
             .and_then(|_| self.file.set_len(self.bytes))
             .map_err(ConvertError::io("writing", &self.path))?;
         Ok((self.path, self.hasher.finish(), self.bytes))
+    }
+
+    fn write_blocks(&mut self, last: bool) -> std::io::Result<()> {
+        let (file, path, direct) = (&mut self.file, &self.path, &mut self.direct);
+        self.written += direct::write_blocks(file, path, direct, &mut self.buf, self.written, last)?;
+        Ok(())
     }
 
     /// The file being written, for messages.
@@ -71,14 +81,13 @@ impl Write for HashingFile {
         self.hasher.update(buf);
         self.bytes += buf.len() as u64;
         if self.buf.len() >= self.buffer {
-            self.written += direct::write_blocks(&self.file, &mut self.buf, self.written, false)?;
+            self.write_blocks(false)?;
         }
         Ok(buf.len())
     }
     /// Whole blocks only: the rest waits for more bytes or [`HashingFile::finish`].
     fn flush(&mut self) -> std::io::Result<()> {
-        self.written += direct::write_blocks(&self.file, &mut self.buf, self.written, false)?;
-        Ok(())
+        self.write_blocks(false)
     }
 }
 

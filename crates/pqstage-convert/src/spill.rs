@@ -171,10 +171,10 @@ impl Spill {
             buf.extend_from_slice(&EOS);
         }
         let logical = part.written + buf.len() as u64;
-        let file =
+        let mut file =
             direct::open_write(path, !part.on_disk, &mut self.direct).map_err(ConvertError::io("writing", path))?;
-        part.written +=
-            direct::write_blocks(&file, buf, part.written, last).map_err(ConvertError::io("writing", path))?;
+        part.written += direct::write_blocks(&mut file, path, &mut self.direct, buf, part.written, last)
+            .map_err(ConvertError::io("writing", path))?;
         part.tail.clear();
         if last {
             part.written = logical;
