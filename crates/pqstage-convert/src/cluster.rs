@@ -144,7 +144,7 @@ pub fn clustered(
     let mut buckets = Buckets::default();
     // Two bytes a row: the partition's only per-row state.
     let mut rows: Vec<u16> = Vec::with_capacity(spilled.rows as usize);
-    for batch in spilled.batches() {
+    for batch in spilled.batches_cached() {
         buckets.assign(batch?.column(column).as_ref(), &mut rows).map_err(refuse)?;
     }
     // Ranks replace ids from here on: bucket order is rank order.
@@ -204,7 +204,7 @@ pub fn clustered(
             window.clear();
             Ok(())
         };
-        for batch in spilled.batches() {
+        for batch in spilled.batches_cached() {
             let batch = batch?;
             let n = batch.num_rows();
             let b = window.len();

@@ -206,10 +206,20 @@ impl Spill {
 }
 
 impl Spilled {
-    /// The partition's batches in input order.
+    /// The partition's batches in input order, read once.
     pub fn batches(&self) -> impl Iterator<Item = Result<RecordBatch, ConvertError>> + '_ {
+        self.read(self.direct)
+    }
+
+    /// The same through the page cache, for a caller that reads the file
+    /// several times (clustering): the first read caches it for the others.
+    pub fn batches_cached(&self) -> impl Iterator<Item = Result<RecordBatch, ConvertError>> + '_ {
+        self.read(false)
+    }
+
+    fn read(&self, direct: bool) -> impl Iterator<Item = Result<RecordBatch, ConvertError>> + '_ {
         let path = &self.path;
-        let reader = BlockReader::open(path, self.bytes, self.direct)
+        let reader = BlockReader::open(path, self.bytes, direct)
             .map_err(ConvertError::io("reading", path))
             .and_then(|r| StreamReader::try_new(r, None).map_err(|e| arrow_io("reading", path, e)));
         let (ok, err) = match reader {
