@@ -178,6 +178,9 @@ fn rerun_with_the_same_input_is_byte_identical() {
     convert(dir.path(), "renamed.csv", "other", &["--dataset", "violations"]);
     assert_eq!(files(&first), files(&manifest(&dir.path().join("other"), "violations")));
     assert!(out.starts_with("converted 5,000 rows into 50 partitions (0 rejected)"), "{out}");
+    // Nor whether the scratch and staged files bypass the page cache.
+    convert(dir.path(), "v.csv", "buffered", &["--buffered-io"]);
+    assert_eq!(files(&first), files(&manifest(&dir.path().join("buffered"), "violations")));
 }
 
 #[test]

@@ -286,6 +286,11 @@ pub struct ConvertArgs {
     /// Folder for scratch files (default: inside a local stage, else the system temp folder).
     #[arg(long, value_name = "DIR")]
     pub tmp_dir: Option<PathBuf>,
+    /// Write scratch and staged files through the page cache instead of with
+    /// direct I/O (O_DIRECT, Linux). Same output; for file systems where direct
+    /// I/O is slow.
+    #[arg(long)]
+    pub buffered_io: bool,
     /// Bytes per parse chunk (tests use it to prove chunking does not change the output).
     #[arg(long, hide = true)]
     pub chunk_size: Option<usize>,

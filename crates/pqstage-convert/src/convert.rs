@@ -102,6 +102,7 @@ pub struct ConvertOptions {
     file_bytes: u64,
     chunk_bytes: usize,
     tmp_dir: Option<PathBuf>,
+    direct_io: bool,
     progress: Arc<Progress>,
 }
 
@@ -120,6 +121,7 @@ impl ConvertOptions {
             file_bytes: DEFAULT_FILE_BYTES,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             tmp_dir: None,
+            direct_io: true,
             progress: Arc::default(),
         }
     }
@@ -161,6 +163,12 @@ impl ConvertOptions {
     /// Folder for scratch files (default: inside a local stage, else the system temp folder).
     pub fn with_tmp_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.tmp_dir = dir;
+        self
+    }
+    /// Write scratch and staged files with direct I/O where the file system
+    /// allows it (default), or through the page cache. The output is the same.
+    pub fn with_direct_io(mut self, on: bool) -> Self {
+        self.direct_io = on;
         self
     }
     /// Counters to poll for progress.
@@ -244,7 +252,8 @@ pub fn convert(
     opts.progress.bytes_total.store(total, Ordering::Relaxed);
 
     let keep = opts.keep_rejects || opts.max_rejects.is_some();
-    let mut rejects = if keep { Some(RejectsWriter::create(scratch.join("rejects.csv"))?) } else { None };
+    let mut rejects =
+        if keep { Some(RejectsWriter::create(scratch.join("rejects.csv"), opts.direct_io)?) } else { None };
     let phase1 = read_and_spill(&plan, opts, scratch, rejects.as_mut())?;
     let parse_seconds = started.elapsed().as_secs_f64();
 
@@ -260,6 +269,7 @@ pub fn convert(
         dataset: &opts.dataset,
         partition_column: opts.spec.partition_column(),
         runtime,
+        direct_io: opts.direct_io,
         cluster: opts
             .spec
             .target
@@ -423,9 +433,13 @@ fn read_and_spill(
     let expected: Vec<String> = plan.spec.columns.iter().map(|c| c.name.clone()).collect();
     let quote = plan.spec.dialect.quote as u8;
 
+    let mut spill = Spill::new(scratch.join("spill"), plan.source_schema.clone())?;
+    if !opts.direct_io {
+        spill = spill.buffered();
+    }
     let mut sequencer = Sequencer {
         opts,
-        spill: Spill::new(scratch.join("spill"), plan.source_schema.clone())?,
+        spill,
         rejects,
         row_counts: vec![0u64; opts.sources.len()],
         rows_read: 0,

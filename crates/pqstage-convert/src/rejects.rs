@@ -28,12 +28,13 @@ fn push_field(line: &mut String, s: &str) {
 }
 
 impl RejectsWriter {
-    /// Creates the scratch file.
+    /// Creates the scratch file (with direct I/O if `direct_io` and the file
+    /// system allows it).
     ///
     /// # Errors
     /// When the file cannot be created.
-    pub fn create(path: PathBuf) -> Result<Self, ConvertError> {
-        let mut w = Self { out: HashingFile::create(&path, 64 << 10)?, rows: 0 };
+    pub fn create(path: PathBuf, direct_io: bool) -> Result<Self, ConvertError> {
+        let mut w = Self { out: HashingFile::create(&path, 64 << 10, direct_io)?, rows: 0 };
         w.put(HEADER)?;
         Ok(w)
     }

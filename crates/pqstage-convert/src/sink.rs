@@ -32,12 +32,12 @@ pub struct HashingFile {
 }
 
 impl HashingFile {
-    /// Creates `path`, writing in pieces of about `buffer` bytes.
+    /// Creates `path`, writing in pieces of about `buffer` bytes, with direct
+    /// I/O if `direct` and the file system allows it.
     ///
     /// # Errors
     /// When the file cannot be created.
-    pub fn create(path: &Path, buffer: usize) -> Result<Self, ConvertError> {
-        let mut direct = true;
+    pub fn create(path: &Path, buffer: usize, mut direct: bool) -> Result<Self, ConvertError> {
         let file = direct::open_write(path, true, &mut direct).map_err(ConvertError::io("creating", path))?;
         Ok(Self {
             file,
@@ -101,7 +101,7 @@ mod tests {
         for len in [0usize, 1, direct::BLOCK - 1, direct::BLOCK, 3 * direct::BLOCK + 5, 200_000] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
             let path = dir.path().join(format!("f{len}"));
-            let mut f = HashingFile::create(&path, 8192).unwrap();
+            let mut f = HashingFile::create(&path, 8192, len % 2 == 0).unwrap();
             // Uneven writes, some bigger than the buffer.
             for piece in data.chunks(10_007) {
                 f.write_all(piece).unwrap();

@@ -46,6 +46,8 @@ pub struct WriteCtx<'a> {
     pub partition_column: Option<&'a str>,
     /// Runs the stage's async calls.
     pub runtime: &'a tokio::runtime::Handle,
+    /// Write files with direct I/O where the file system allows it.
+    pub direct_io: bool,
     /// The spec's `cluster_by`: its index in the spill's schema, and its name.
     pub cluster: Option<(usize, &'a str)>,
 }
@@ -110,7 +112,7 @@ impl PartitionWriter<'_, '_> {
 
     fn open_file(&self) -> Result<OpenFile, ConvertError> {
         let tmp = self.ctx.scratch.join(format!("out-{}-{}.parquet.tmp", self.tag, self.files.len()));
-        let sink = HashingFile::create(&tmp, 1 << 20)?;
+        let sink = HashingFile::create(&tmp, 1 << 20, self.ctx.direct_io)?;
         // No embedded Arrow schema: readers take types from Parquet's own
         // logical types, so DECIMAL(12,2) reads as decimal everywhere.
         let props = self.props.clone().expect("chosen before the first file");

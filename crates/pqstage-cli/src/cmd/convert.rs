@@ -40,6 +40,7 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
         .with_max_rejects(a.max_rejects)
         .with_codec(codec)
         .with_tmp_dir(a.tmp_dir.clone())
+        .with_direct_io(!a.buffered_io)
         .with_progress(progress.clone());
     if let Some(n) = a.chunk_size {
         opts = opts.with_chunk_bytes(n);
