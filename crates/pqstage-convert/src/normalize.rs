@@ -118,4 +118,44 @@ mod tests {
             assert_eq!(normalize_unicode(raw), want, "unicode path on {raw}");
         }
     }
+
+    #[test]
+    fn the_ascii_path_agrees_with_the_general_one() {
+        let pieces = [
+            "acme",
+            "Roofing",
+            "INC",
+            "inc.",
+            "L.L.C.",
+            "Co",
+            "&",
+            ",",
+            " ",
+            "  ",
+            "'",
+            "-",
+            "\t",
+            "O'Brien",
+            "corp",
+            "7",
+            "INCORPORATED",
+            "Corporation",
+            "x",
+            "gmbh",
+            ".",
+        ];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut reused = String::new();
+        for _ in 0..20_000 {
+            let mut name = String::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for k in 0..(x % 7) {
+                name.push_str(pieces[((x >> (8 * k)) % pieces.len() as u64) as usize]);
+            }
+            super::normalize_name_into(&name, &mut reused);
+            assert_eq!(reused, normalize_unicode(&name), "{name:?}");
+        }
+    }
 }
