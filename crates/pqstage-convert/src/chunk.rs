@@ -1,6 +1,6 @@
 //! One chunk of CSV → typed record batches per partition, plus refused rows.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
@@ -54,6 +54,32 @@ fn shorten(b: &[u8]) -> String {
     }
 }
 
+/// Each row's key as an index into the chunk's distinct keys, which come
+/// back in key order (NULL first). Years usually span a few hundred values,
+/// so the index is a table lookup rather than a map search per row.
+fn key_slots(keys: &[Option<i32>]) -> (Vec<u32>, Vec<Option<i32>>) {
+    let (lo, hi) = keys.iter().flatten().fold((i32::MAX, i32::MIN), |(lo, hi), &k| (lo.min(k), hi.max(k)));
+    let width = if hi < lo { 1 } else { (i64::from(hi) - i64::from(lo) + 2) as usize };
+    if width > 1 << 16 {
+        let distinct: Vec<Option<i32>> = keys.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+        let slots = keys.iter().map(|k| distinct.binary_search(k).expect("collected") as u32).collect();
+        return (slots, distinct);
+    }
+    let dense = |k: &Option<i32>| k.map_or(0, |k| (i64::from(k) - i64::from(lo)) as usize + 1);
+    let mut remap = vec![u32::MAX; width];
+    for k in keys {
+        remap[dense(k)] = 0;
+    }
+    let mut distinct = Vec::new();
+    for (i, slot) in remap.iter_mut().enumerate() {
+        if *slot == 0 {
+            *slot = distinct.len() as u32;
+            distinct.push((i > 0).then(|| lo + (i - 1) as i32));
+        }
+    }
+    (keys.iter().map(|k| remap[dense(k)]).collect(), distinct)
+}
+
 /// Converts one chunk. `table` is a reusable scratch buffer.
 pub fn process(plan: &Plan, chunk: &Chunk, table: &mut Table) -> ChunkOutput {
     let data = &chunk.data[..];
@@ -83,27 +109,29 @@ pub fn process(plan: &Plan, chunk: &Chunk, table: &mut Table) -> ChunkOutput {
         Some(src) => columns::years(arrays[src].as_ref()),
         None => vec![None; n],
     };
-    // Stable counting sort of the good rows by key.
-    let mut counts: BTreeMap<Option<i32>, u32> = BTreeMap::new();
-    for (r, k) in keys.iter().enumerate() {
-        if !faults.is_bad(r) {
-            *counts.entry(*k).or_default() += 1;
+    // Stable counting sort of the good rows by key, on dense slots.
+    let (slots, slot_keys) = key_slots(&keys);
+    let good_row = |r: usize| faults.count == 0 || !faults.is_bad(r);
+    let mut counts = vec![0u32; slot_keys.len()];
+    for (r, &s) in slots.iter().enumerate() {
+        if good_row(r) {
+            counts[s as usize] += 1;
         }
     }
-    let mut next: BTreeMap<Option<i32>, u32> = BTreeMap::new();
+    let mut next = Vec::with_capacity(counts.len());
     let mut at = 0;
-    for (k, c) in &counts {
-        next.insert(*k, at);
+    for c in &counts {
+        next.push(at);
         at += c;
     }
     let good = at as usize;
-    let cols: Vec<ArrayRef> = if counts.len() <= 1 && faults.count == 0 {
+    let cols: Vec<ArrayRef> = if counts.iter().filter(|&&c| c > 0).count() <= 1 && faults.count == 0 {
         arrays
     } else {
         let mut order = vec![0u32; good];
-        for (r, k) in keys.iter().enumerate() {
-            if !faults.is_bad(r) {
-                let slot = next.get_mut(k).expect("counted");
+        for (r, &s) in slots.iter().enumerate() {
+            if good_row(r) {
+                let slot = &mut next[s as usize];
                 order[*slot as usize] = r as u32;
                 *slot += 1;
             }
@@ -119,9 +147,11 @@ pub fn process(plan: &Plan, chunk: &Chunk, table: &mut Table) -> ChunkOutput {
     .expect("good rows match the schema");
     let mut parts = Vec::with_capacity(counts.len());
     let mut start = 0;
-    for (key, len) in counts {
-        parts.push((key, spill::encode(&all.slice(start, len as usize))));
-        start += len as usize;
+    for (key, len) in slot_keys.into_iter().zip(counts) {
+        if len > 0 {
+            parts.push((key, spill::encode(&all.slice(start, len as usize))));
+            start += len as usize;
+        }
     }
 
     let mut rejects = Vec::with_capacity(faults.count);
@@ -146,4 +176,22 @@ pub fn process(plan: &Plan, chunk: &Chunk, table: &mut Table) -> ChunkOutput {
         });
     }
     ChunkOutput { seq: chunk.seq, source: chunk.source, rows: n as u64, bytes: data.len() as u64, parts, rejects }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_slots;
+
+    #[test]
+    fn key_slots_number_the_distinct_keys_in_order_null_first() {
+        let keys = [Some(2020), None, Some(1987), Some(2020), Some(-44), None, Some(1987)];
+        let (slots, distinct) = key_slots(&keys);
+        assert_eq!(distinct, [None, Some(-44), Some(1987), Some(2020)]);
+        assert_eq!(slots, [3, 0, 2, 3, 1, 0, 2]);
+        // All NULL, and a span too wide for a table.
+        assert_eq!(key_slots(&[None, None]), (vec![0, 0], vec![None]));
+        let wide = [Some(5_000_000), Some(1), None, Some(1)];
+        assert_eq!(key_slots(&wide), (vec![2, 1, 0, 1], vec![None, Some(1), Some(5_000_000)]));
+        assert_eq!(key_slots(&[]), (vec![], vec![]));
+    }
 }
