@@ -90,7 +90,7 @@ const NOT_NULL: &str = "NULL in a non-nullable column";
 
 /// Whether field `col` of row `r` is NULL; a NULL in a non-nullable column is
 /// recorded as the row's fault.
-#[inline]
+#[inline(always)]
 fn null_at(ctx: &Ctx<'_>, r: usize, col: usize, nullable: bool, faults: &mut Faults) -> bool {
     let null = ctx.plan.is_null(ctx.table.field(r, col).quoted(), ctx.table.bytes(ctx.data, r, col));
     if null && !nullable {
