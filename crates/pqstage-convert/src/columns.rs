@@ -139,14 +139,24 @@ fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> Strin
     let mut values: Vec<u8> = Vec::with_capacity(n * 16);
     let mut nulls = NullBufferBuilder::new(n);
     for r in 0..n {
-        let b = ctx.table.bytes(ctx.data, r, col);
+        let (rest, len) = ctx.table.bytes_and_rest(ctx.data, r, col);
+        let b = &rest[..len];
         if null_at(ctx, r, col, nullable, faults) {
             nulls.append_null();
         } else if !ctx.utf8_ok && std::str::from_utf8(b).is_err() {
             faults.set(r, Fault::value(col, "is not valid UTF-8"));
             nulls.append_null();
         } else {
-            values.extend_from_slice(b);
+            // Most fields are short: copy 16 bytes and cut back, which
+            // compiles to two moves instead of a call per field.
+            match rest.first_chunk::<16>() {
+                Some(wide) if len <= 16 => {
+                    let at = values.len();
+                    values.extend_from_slice(wide);
+                    values.truncate(at + len);
+                }
+                _ => values.extend_from_slice(b),
+            }
             nulls.append_non_null();
         }
         offsets.push(values.len() as i32);
