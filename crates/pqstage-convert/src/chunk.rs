@@ -66,6 +66,7 @@ fn key_slots(keys: &[Option<i32>]) -> (Vec<u32>, Vec<Option<i32>>) {
         return (slots, distinct);
     }
     let dense = |k: &Option<i32>| k.map_or(0, |k| (i64::from(k) - i64::from(lo)) as usize + 1);
+    // Mark the keys present (0), then number them in key order.
     let mut remap = vec![u32::MAX; width];
     for k in keys {
         remap[dense(k)] = 0;

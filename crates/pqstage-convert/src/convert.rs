@@ -433,13 +433,9 @@ fn read_and_spill(
     let expected: Vec<String> = plan.spec.columns.iter().map(|c| c.name.clone()).collect();
     let quote = plan.spec.dialect.quote as u8;
 
-    let mut spill = Spill::new(scratch.join("spill"), plan.source_schema.clone())?;
-    if !opts.direct_io {
-        spill = spill.buffered();
-    }
     let mut sequencer = Sequencer {
         opts,
-        spill,
+        spill: Spill::new(scratch.join("spill"), plan.source_schema.clone())?.with_direct_io(opts.direct_io),
         rejects,
         row_counts: vec![0u64; opts.sources.len()],
         rows_read: 0,

@@ -104,7 +104,8 @@ impl AlignedBuf {
         self.len -= n;
     }
 
-    /// The whole capacity as a mutable, aligned slice (for reads); `set_len` after.
+    /// The first `len` bytes of the buffer's memory, aligned, for a read to
+    /// fill (growing it if need be); the caller sets `len` after.
     fn spare(&mut self, len: usize) -> &mut [u8] {
         self.reserve(len.saturating_sub(self.len));
         &mut self.raw[self.start..self.start + len]

@@ -116,9 +116,9 @@ impl Spill {
         Ok(Self { dir, schema, parts: BTreeMap::new(), pending: 0, budget, direct: true, buf: AlignedBuf::default() })
     }
 
-    /// Writes through the page cache even where direct I/O would work.
-    pub fn buffered(mut self) -> Self {
-        self.direct = false;
+    /// Direct I/O where the file system allows it (the default), or the page cache.
+    pub fn with_direct_io(mut self, on: bool) -> Self {
+        self.direct = on;
         self
     }
 
@@ -256,10 +256,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let schema = batch(0, 1).schema();
         // A budget smaller than one message forces a flush on every append.
-        let mut spill = Spill::with_budget(dir.path().join("s"), schema, 64).unwrap();
-        if !direct {
-            spill = spill.buffered();
-        }
+        let mut spill = Spill::with_budget(dir.path().join("s"), schema, 64).unwrap().with_direct_io(direct);
         for i in 0..300i64 {
             spill.append(Some((i % 7) as i32), encode(&batch(i * 10, 10))).unwrap();
         }

@@ -69,12 +69,8 @@ impl Table {
     /// Bytes of field `col` of record `row`.
     #[inline]
     pub fn bytes<'a>(&'a self, data: &'a [u8], row: usize, col: usize) -> &'a [u8] {
-        let (scratch, s, e) = self.columns[col][row].range();
-        if scratch {
-            &self.scratch[s..e]
-        } else {
-            &data[s..e]
-        }
+        let (rest, len) = self.bytes_and_rest(data, row, col);
+        &rest[..len]
     }
     /// Bytes of field `col` of record `row` and whatever follows them in the
     /// same buffer, with the field's length: lets a caller copy a short
