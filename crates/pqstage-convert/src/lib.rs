@@ -32,6 +32,7 @@ pub mod columns;
 pub mod convert;
 pub mod dictionary;
 pub mod direct;
+pub mod encode;
 pub mod error;
 pub mod infer;
 pub mod normalize;

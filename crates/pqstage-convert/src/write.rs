@@ -7,17 +7,21 @@
 //! the settings, never on how the input happened to be chunked.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_select::coalesce::BatchCoalescer;
-use parquet::arrow::arrow_writer::ArrowWriterOptions;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
+use parquet::arrow::ArrowSchemaConverter;
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::SchemaDescPtr;
 use pqstage_stage::manifest::{checksum, partition_dir, FileEntry, PartitionEntry};
 use pqstage_stage::Stage;
 
 use crate::cluster::{clustered, GROUP_BYTES};
 use crate::dictionary::choose_dictionaries;
+use crate::encode::{ColumnEncoder, Kind};
 use crate::error::ConvertError;
 use crate::sink::HashingFile;
 use crate::spill::Spilled;
@@ -52,8 +56,21 @@ pub struct WriteCtx<'a> {
     pub cluster: Option<(usize, &'a str)>,
 }
 
+/// How one column of a file is encoded.
+enum Slot {
+    /// By [`ColumnEncoder`] (text and integer columns).
+    Own(Box<ColumnEncoder>),
+    /// By arrow's writer (other types).
+    Arrow(Box<ArrowColumnWriter>),
+}
+
 struct OpenFile {
-    writer: ArrowWriter<HashingFile>,
+    writer: SerializedFileWriter<HashingFile>,
+    factory: ArrowRowGroupWriterFactory,
+    /// Column writers of the row group being built, created at its first rows.
+    group: Option<Vec<Slot>>,
+    group_rows: usize,
+    groups: usize,
     rows: u64,
 }
 
@@ -67,7 +84,11 @@ struct PartitionWriter<'c, 'a> {
     /// Rows of the whole partition (for the dictionary choice).
     rows_total: u64,
     /// Chosen from the first batch.
-    props: Option<WriterProperties>,
+    props: Option<Arc<WriterProperties>>,
+    /// The Parquet schema of the files.
+    parquet: SchemaDescPtr,
+    /// For each column, the kind [`ColumnEncoder`] writes it as, if it does.
+    kinds: Vec<Option<Kind>>,
     open: Option<OpenFile>,
     files: Vec<FileEntry>,
 }
@@ -81,33 +102,83 @@ impl PartitionWriter<'_, '_> {
     fn write(&mut self, batch: RecordBatch) -> Result<(), ConvertError> {
         let batch = self.ctx.plan.complete(batch);
         if self.props.is_none() {
-            self.props = Some(choose_dictionaries(self.ctx.props.clone(), &batch, self.rows_total));
+            self.props = Some(Arc::new(choose_dictionaries(self.ctx.props.clone(), &batch, self.rows_total)));
         }
         let mut rest = Some(batch);
         while let Some(batch) = rest.take() {
             if self.open.is_none() {
                 self.open = Some(self.open_file()?);
             }
-            let f = self.open.as_mut().expect("opened above");
-            // Cut at row-group ends (the writer closes a row group by itself
-            // at that size) so every finished row group is checked against
-            // --file-size; the cuts depend only on row positions.
-            let room = self.ctx.row_group_rows - f.writer.in_progress_rows();
+            // Cut at row-group ends so every finished row group is checked
+            // against --file-size; the cuts depend only on row positions.
+            let room = self.ctx.row_group_rows - self.open.as_ref().expect("opened above").group_rows;
             let head = if batch.num_rows() > room {
                 rest = Some(batch.slice(room, batch.num_rows() - room));
                 batch.slice(0, room)
             } else {
                 batch
             };
-            f.rows += head.num_rows() as u64;
-            let written = f.writer.write(&head).map(|()| f.writer.bytes_written() as u64);
-            // bytes_written grows only when a row group lands, so this rolls
-            // exactly at row-group ends.
-            if written.map_err(|e| self.encode_err(e))? >= self.ctx.file_size {
-                self.finish_file()?;
+            self.write_group(&head).map_err(|e| self.encode_err(e))?;
+            let f = self.open.as_mut().expect("opened above");
+            if f.group_rows == self.ctx.row_group_rows {
+                let written = self.close_group().map_err(|e| self.encode_err(e))?;
+                if written >= self.ctx.file_size {
+                    self.finish_file()?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Appends a batch to the open file's row group.
+    fn write_group(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        let props = self.props.as_ref().expect("chosen before the first file");
+        let f = self.open.as_mut().expect("a file is open");
+        if f.group.is_none() {
+            let mut slots = Vec::with_capacity(self.kinds.len());
+            for (i, w) in f.factory.create_column_writers(f.groups)?.into_iter().enumerate() {
+                slots.push(match self.kinds[i] {
+                    Some(kind) => Slot::Own(Box::new(ColumnEncoder::new(self.parquet.column(i), kind, props)?)),
+                    None => Slot::Arrow(Box::new(w)),
+                });
+            }
+            f.group = Some(slots);
+        }
+        let schema = batch.schema();
+        for (i, slot) in f.group.as_mut().expect("created above").iter_mut().enumerate() {
+            match slot {
+                Slot::Own(e) => e.write(batch.column(i).as_ref())?,
+                Slot::Arrow(w) => {
+                    for leaf in compute_leaves(schema.field(i), batch.column(i))? {
+                        w.write(&leaf)?;
+                    }
+                }
+            }
+        }
+        f.group_rows += batch.num_rows();
+        f.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Closes the row group being built, if any; returns the file's size so far.
+    fn close_group(&mut self) -> parquet::errors::Result<u64> {
+        let f = self.open.as_mut().expect("a file is open");
+        if let Some(slots) = f.group.take() {
+            let mut group = f.writer.next_row_group()?;
+            for slot in slots {
+                match slot {
+                    Slot::Own(e) => {
+                        let (bytes, close) = e.close()?;
+                        group.append_column(&bytes, close)?;
+                    }
+                    Slot::Arrow(w) => w.close()?.append_to_row_group(&mut group)?,
+                }
+            }
+            group.close()?;
+            f.groups += 1;
+            f.group_rows = 0;
+        }
+        Ok(f.writer.bytes_written() as u64)
     }
 
     fn open_file(&self) -> Result<OpenFile, ConvertError> {
@@ -116,16 +187,20 @@ impl PartitionWriter<'_, '_> {
         // No embedded Arrow schema: readers take types from Parquet's own
         // logical types, so DECIMAL(12,2) reads as decimal everywhere.
         let props = self.props.clone().expect("chosen before the first file");
-        let options = ArrowWriterOptions::new().with_properties(props).with_skip_arrow_metadata(true);
-        let writer = ArrowWriter::try_new_with_options(sink, self.ctx.plan.schema.clone(), options)
-            .map_err(|e| self.encode_err(e))?;
-        Ok(OpenFile { writer, rows: 0 })
+        let writer =
+            SerializedFileWriter::new(sink, self.parquet.root_schema_ptr(), props).map_err(|e| self.encode_err(e))?;
+        let factory = ArrowRowGroupWriterFactory::new(&writer, self.ctx.plan.schema.clone());
+        Ok(OpenFile { writer, factory, group: None, group_rows: 0, groups: 0, rows: 0 })
     }
 
     /// Closes the open file, if any, and moves it into the stage under its
     /// content-addressed name.
     fn finish_file(&mut self) -> Result<(), ConvertError> {
-        let Some(f) = self.open.take() else { return Ok(()) };
+        if self.open.is_none() {
+            return Ok(());
+        }
+        self.close_group().map_err(|e| self.encode_err(e))?;
+        let f = self.open.take().expect("checked above");
         let sink = f.writer.into_inner().map_err(|e| self.encode_err(e))?;
         let (tmp, sum, bytes) = sink.finish()?;
         let name = format!("part-{:05}-{}.parquet", self.files.len(), &sum[..16]);
@@ -145,12 +220,27 @@ pub fn write_partition(
     key: Option<i32>,
     spilled: &Spilled,
 ) -> Result<PartitionEntry, ConvertError> {
+    let parquet = Arc::new(
+        ArrowSchemaConverter::new()
+            .convert(&ctx.plan.schema)
+            .map_err(|e| ConvertError::encode("converting the schema to Parquet", e))?,
+    );
+    let kinds: Vec<Option<Kind>> = ctx
+        .plan
+        .schema
+        .fields()
+        .iter()
+        .zip(parquet.columns())
+        .map(|(f, c)| Kind::of(f.data_type(), c.physical_type()))
+        .collect();
     let mut w = PartitionWriter {
         ctx,
         dir: ctx.partition_column.map(|c| partition_dir(c, key.map(i64::from))).unwrap_or_default(),
         tag: key.map_or("null".to_string(), |k| k.to_string()),
         rows_total: spilled.rows,
         props: None,
+        parquet,
+        kinds,
         open: None,
         files: Vec::new(),
     };
