@@ -51,7 +51,15 @@ struct Part {
     written: u64,
     tail: Vec<u8>,
     on_disk: bool,
+    /// The file, kept open between flushes while few partitions are open.
+    file: Option<std::fs::File>,
 }
+
+/// Partitions whose spill files stay open between flushes; past this many,
+/// each flush opens and closes its file (an 18 M-row convert flushes about
+/// 4,800 times, and opening with `O_DIRECT` each time cost the sequencer
+/// thread, which shares the cores with the parse workers, about 0.5 s).
+const OPEN_FILES: usize = 256;
 
 /// Rows of one partition from one chunk, encoded as an Arrow IPC message by
 /// the worker that parsed them, so the ordered appends stay cheap. (LZ4 on
@@ -135,6 +143,7 @@ impl Spill {
             written: 0,
             tail: Vec::new(),
             on_disk: false,
+            file: None,
         });
         let size = batch.data.ipc_message.len() + batch.data.arrow_data.len();
         part.pending.push(batch.data);
@@ -151,6 +160,7 @@ impl Spill {
     /// Appends a partition's pending messages to its file (the schema first
     /// when the file is new, the end-of-stream marker when `last`).
     fn flush(&mut self, key: Option<i32>, last: bool) -> Result<(), ConvertError> {
+        let keep_open = self.parts.len() <= OPEN_FILES;
         let part = self.parts.get_mut(&key).expect("known partition");
         let path = &part.path;
         let buf = &mut self.buf;
@@ -171,10 +181,16 @@ impl Spill {
             buf.extend_from_slice(&EOS);
         }
         let logical = part.written + buf.len() as u64;
-        let mut file =
-            direct::open_write(path, !part.on_disk, &mut self.direct).map_err(ConvertError::io("writing", path))?;
+        let mut file = match part.file.take() {
+            Some(f) => f,
+            None => direct::open_write(path, !part.on_disk, &mut self.direct)
+                .map_err(ConvertError::io("writing", path))?,
+        };
         part.written += direct::write_blocks(&mut file, path, &mut self.direct, buf, part.written, last)
             .map_err(ConvertError::io("writing", path))?;
+        if !last && keep_open {
+            part.file = Some(file);
+        }
         part.tail.clear();
         if last {
             part.written = logical;
