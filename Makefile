@@ -148,9 +148,9 @@ bench-load-postgres: build
 bench-object-store: build
 	bash bench/object_store.sh
 
-## bench-hot: criterion benches of two hot paths (convert's chunk parsing, the PostgreSQL loader's read + encode)
+## bench-hot: criterion benches of hot paths (convert's chunk parsing and column encoding, the PostgreSQL loader's read + encode)
 bench-hot: $(DUCKDB_LIB)
-	cargo bench --locked --workspace $(CARGO_FEATURES) --bench parse --bench encode
+	cargo bench --locked --workspace $(CARGO_FEATURES) --bench parse --bench columns --bench encode
 
 ## lint: formatting and clippy with warnings as errors
 lint: $(DUCKDB_LIB)
