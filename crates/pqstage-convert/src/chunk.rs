@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
 
 use crate::columns::{self, Ctx, Fault, Faults};
 use crate::error::RowError;
@@ -138,7 +138,13 @@ pub fn process(plan: &Plan, chunk: &Chunk, table: &mut Table) -> ChunkOutput {
             }
         }
         let idx = UInt32Array::from(order);
-        arrays.iter().map(|a| arrow_select::take::take(a.as_ref(), &idx, None).expect("indices in range")).collect()
+        arrays
+            .iter()
+            .map(|a| match a.as_any().downcast_ref::<arrow_array::StringArray>() {
+                Some(text) => Arc::new(gather_text(text, idx.values())) as ArrayRef,
+                None => arrow_select::take::take(a.as_ref(), &idx, None).expect("indices in range"),
+            })
+            .collect()
     };
     let all = RecordBatch::try_new_with_options(
         plan.source_schema.clone(),
@@ -179,9 +185,58 @@ pub fn process(plan: &Plan, chunk: &Chunk, table: &mut Table) -> ChunkOutput {
     ChunkOutput { seq: chunk.seq, source: chunk.source, rows: n as u64, bytes: data.len() as u64, parts, rejects }
 }
 
+/// Rows `idx` of a text column, like arrow's `take`, but a value of up to 16
+/// bytes is copied as a fixed 16 bytes and cut back, instead of with a
+/// `memcpy` call per value (arrow's `take` of the text columns was a quarter
+/// of phase one's CPU, most of it in those calls).
+pub fn gather_text(a: &arrow_array::StringArray, idx: &[u32]) -> arrow_array::StringArray {
+    let (offsets, data) = (a.value_offsets(), a.values().as_slice());
+    // The rows are a subset of the column's, so this never grows (no first
+    // pass over the lengths: each lookup is a likely cache miss).
+    let mut values: Vec<u8> = Vec::with_capacity(data.len() + 16);
+    let mut ends: Vec<i32> = Vec::with_capacity(idx.len() + 1);
+    ends.push(0);
+    for &i in idx {
+        let (start, end) = (offsets[i as usize] as usize, offsets[i as usize + 1] as usize);
+        if end - start <= 16 && start + 16 <= data.len() {
+            let at = values.len();
+            values.extend_from_slice(&data[start..start + 16]);
+            values.truncate(at + end - start);
+        } else {
+            values.extend_from_slice(&data[start..end]);
+        }
+        ends.push(values.len() as i32);
+    }
+    let nulls = a.nulls().map(|n| {
+        arrow_buffer::NullBuffer::new(arrow_buffer::BooleanBuffer::collect_bool(idx.len(), |k| {
+            n.is_valid(idx[k] as usize)
+        }))
+    });
+    let offsets = arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from(ends));
+    arrow_array::StringArray::try_new(offsets, values.into(), nulls).expect("whole values of valid text")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::key_slots;
+    use super::{gather_text, key_slots};
+
+    #[test]
+    fn gather_text_equals_arrows_take() {
+        use arrow_array::{Array, StringArray, UInt32Array};
+        let a: StringArray = (0..300)
+            .map(|i| (i % 7 != 3).then(|| "é-x".repeat(i % 11) + &"y".repeat(i % 23)))
+            .collect::<StringArray>()
+            .slice(5, 290)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .clone();
+        let idx: Vec<u32> = (0..290u32).rev().chain((0..290).step_by(3)).chain([289, 0, 289]).collect();
+        let ours = gather_text(&a, &idx);
+        let theirs = arrow_select::take::take(&a, &UInt32Array::from(idx.clone()), None).unwrap();
+        assert_eq!(&ours as &dyn Array, theirs.as_ref());
+        assert_eq!(ours.null_count(), theirs.null_count());
+    }
 
     #[test]
     fn key_slots_number_the_distinct_keys_in_order_null_first() {
