@@ -183,8 +183,9 @@ impl Spill {
         let logical = part.written + buf.len() as u64;
         let mut file = match part.file.take() {
             Some(f) => f,
-            None => direct::open_write(path, !part.on_disk, &mut self.direct)
-                .map_err(ConvertError::io("writing", path))?,
+            None => {
+                direct::open_write(path, !part.on_disk, &mut self.direct).map_err(ConvertError::io("writing", path))?
+            }
         };
         part.written += direct::write_blocks(&mut file, path, &mut self.direct, buf, part.written, last)
             .map_err(ConvertError::io("writing", path))?;
