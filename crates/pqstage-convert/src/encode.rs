@@ -555,8 +555,12 @@ impl ColumnEncoder {
     fn compress(&mut self, raw: Vec<u8>) -> Result<Vec<u8>> {
         match &mut self.codec {
             Some(c) => {
-                let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+                let mut out = Vec::new();
                 c.compress(&raw, &mut out)?;
+                // The codec reserves its worst case (about the raw size); a
+                // row group's pages wait in memory until it closes, so without
+                // this they would hold about their uncompressed size.
+                out.shrink_to_fit();
                 Ok(out)
             }
             None => Ok(raw),
