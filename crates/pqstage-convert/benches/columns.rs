@@ -18,7 +18,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use pqstage_convert::dictionary::choose_dictionaries;
-use pqstage_convert::encode::{ColumnEncoder, Kind};
+use pqstage_convert::encode::{column_kinds, ColumnEncoder, Kind};
 use pqstage_convert::plan::Plan;
 use pqstage_convert::{convert, ConvertOptions};
 use pqstage_sample::{spec_toml, write_sample, Dataset, SampleOptions};
@@ -56,13 +56,7 @@ fn bench(c: &mut Criterion) {
     let base = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap()));
     let props = Arc::new(choose_dictionaries(base, &batch.slice(0, 8192), batch.num_rows() as u64));
     let parquet = Arc::new(ArrowSchemaConverter::new().convert(&plan.schema).unwrap());
-    let kinds: Vec<Kind> = plan
-        .schema
-        .fields()
-        .iter()
-        .zip(parquet.columns())
-        .map(|(f, c)| Kind::of(f.data_type(), c.physical_type()).unwrap())
-        .collect();
+    let kinds: Vec<Kind> = column_kinds(&plan.schema, &parquet).into_iter().map(Option::unwrap).collect();
 
     let mut g = c.benchmark_group("phase_two");
     g.throughput(Throughput::Elements(batch.num_rows() as u64));

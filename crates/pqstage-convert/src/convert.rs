@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, unbounded};
+use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
@@ -27,6 +28,7 @@ use pqstage_stage::manifest::{
 use pqstage_stage::{Stage, REJECTS_DIR};
 
 use crate::chunk::{self, Chunk, ChunkOutput};
+use crate::encode::column_kinds;
 use crate::error::{ConvertError, RowError};
 use crate::plan::Plan;
 use crate::rejects::RejectsWriter;
@@ -259,6 +261,11 @@ pub fn convert(
 
     // Phase two: encode partitions, largest first, on `jobs` workers.
     let props = writer_props(opts);
+    let parquet = Arc::new(
+        ArrowSchemaConverter::new()
+            .convert(&plan.schema)
+            .map_err(|e| ConvertError::encode("converting the schema to Parquet", e))?,
+    );
     let ctx = WriteCtx {
         plan: &plan,
         props,
@@ -276,6 +283,8 @@ pub fn convert(
             .cluster_by
             .as_deref()
             .and_then(|c| plan.source_schema.index_of(c).ok().map(|i| (i, c))),
+        kinds: column_kinds(&plan.schema, &parquet),
+        parquet,
     };
     let mut queue: Vec<(Option<i32>, &Spilled)> = phase1.parts.iter().map(|(k, s)| (*k, s)).collect();
     queue.sort_by_key(|(_, s)| std::cmp::Reverse(s.rows));

@@ -37,7 +37,7 @@ use parquet::file::metadata::{ColumnChunkMetaData, ColumnIndexBuilder, OffsetInd
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
-use parquet::schema::types::ColumnDescPtr;
+use parquet::schema::types::{ColumnDescPtr, SchemaDescriptor};
 
 /// Most rows in a data page (arrow's default row limit).
 pub const PAGE_ROWS: usize = 20_000;
@@ -84,11 +84,16 @@ impl Kind {
     /// Compares two encoded statistics values (little-endian integers, or bytes).
     fn cmp(self, a: &[u8], b: &[u8]) -> Ordering {
         match self {
-            Self::I32 => le_i64(a).cmp(&le_i64(b)),
-            Self::I64 => le_i64(a).cmp(&le_i64(b)),
+            Self::I32 | Self::I64 => le_i64(a).cmp(&le_i64(b)),
             Self::Bytes => a.cmp(b),
         }
     }
+}
+
+/// For each column of `arrow` (flat, as the spec makes it), the kind
+/// [`ColumnEncoder`] writes it as, or `None` for arrow's writer.
+pub fn column_kinds(arrow: &arrow_schema::Schema, parquet: &SchemaDescriptor) -> Vec<Option<Kind>> {
+    arrow.fields().iter().zip(parquet.columns()).map(|(f, c)| Kind::of(f.data_type(), c.physical_type())).collect()
 }
 
 fn le_i64(b: &[u8]) -> i64 {
@@ -419,14 +424,13 @@ impl ColumnEncoder {
     /// # Errors
     /// When compressing a page fails.
     pub fn write(&mut self, array: &dyn Array) -> Result<()> {
-        let data = array.to_data();
         let nulls = array.logical_nulls().filter(|n| n.null_count() > 0);
         if nulls.is_some() && !self.nullable {
             return Err(ParquetError::General(format!("NULL in non-nullable column {}", self.descr.name())));
         }
         match self.kind {
-            Kind::I32 => self.write_ints(data.buffer::<i32>(0), nulls.as_ref()),
-            Kind::I64 => self.write_ints(data.buffer::<i64>(0), nulls.as_ref()),
+            Kind::I32 => self.write_ints(array.to_data().buffer::<i32>(0), nulls.as_ref()),
+            Kind::I64 => self.write_ints(array.to_data().buffer::<i64>(0), nulls.as_ref()),
             Kind::Bytes => {
                 let a = array.as_string::<i32>();
                 self.write_text(a.value_offsets(), a.values(), nulls.as_ref())
@@ -829,6 +833,7 @@ fn num_bits(x: u64) -> u8 {
 }
 
 fn chunk_statistics(kind: Kind, bounds: Option<(Vec<u8>, Vec<u8>)>, nulls: u64) -> Statistics {
+    // Signed integers also fill the deprecated min/max fields, as arrow does.
     match kind {
         Kind::I32 => {
             let (lo, hi) = bounds.map(|(a, b)| (le_i64(&a) as i32, le_i64(&b) as i32)).unzip();

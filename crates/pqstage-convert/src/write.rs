@@ -12,7 +12,6 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_select::coalesce::BatchCoalescer;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
-use parquet::arrow::ArrowSchemaConverter;
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::SchemaDescPtr;
@@ -54,6 +53,10 @@ pub struct WriteCtx<'a> {
     pub direct_io: bool,
     /// The spec's `cluster_by`: its index in the spill's schema, and its name.
     pub cluster: Option<(usize, &'a str)>,
+    /// The Parquet schema of the files (from the plan's schema).
+    pub parquet: SchemaDescPtr,
+    /// For each column, the kind [`ColumnEncoder`] writes it as; `None` for arrow's writer.
+    pub kinds: Vec<Option<Kind>>,
 }
 
 /// How one column of a file is encoded.
@@ -70,7 +73,6 @@ struct OpenFile {
     /// Column writers of the row group being built, created at its first rows.
     group: Option<Vec<Slot>>,
     group_rows: usize,
-    groups: usize,
     rows: u64,
 }
 
@@ -85,10 +87,6 @@ struct PartitionWriter<'c, 'a> {
     rows_total: u64,
     /// Chosen from the first batch.
     props: Option<Arc<WriterProperties>>,
-    /// The Parquet schema of the files.
-    parquet: SchemaDescPtr,
-    /// For each column, the kind [`ColumnEncoder`] writes it as, if it does.
-    kinds: Vec<Option<Kind>>,
     open: Option<OpenFile>,
     files: Vec<FileEntry>,
 }
@@ -132,14 +130,21 @@ impl PartitionWriter<'_, '_> {
 
     /// Appends a batch to the open file's row group.
     fn write_group(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
-        let props = self.props.as_ref().expect("chosen before the first file");
+        let (ctx, props) = (self.ctx, self.props.as_ref().expect("chosen before the first file"));
         let f = self.open.as_mut().expect("a file is open");
         if f.group.is_none() {
-            let mut slots = Vec::with_capacity(self.kinds.len());
-            for (i, w) in f.factory.create_column_writers(f.groups)?.into_iter().enumerate() {
-                slots.push(match self.kinds[i] {
-                    Some(kind) => Slot::Own(Box::new(ColumnEncoder::new(self.parquet.column(i), kind, props)?)),
-                    None => Slot::Arrow(Box::new(w)),
+            // Arrow's writers are made only when a column needs one.
+            let mut arrow = match ctx.kinds.iter().any(Option::is_none) {
+                true => Some(f.factory.create_column_writers(f.writer.flushed_row_groups().len())?.into_iter()),
+                false => None,
+            };
+            let mut slots = Vec::with_capacity(ctx.kinds.len());
+            for (i, kind) in ctx.kinds.iter().enumerate() {
+                let writer = arrow.as_mut().and_then(Iterator::next);
+                slots.push(match (kind, writer) {
+                    (Some(kind), _) => Slot::Own(Box::new(ColumnEncoder::new(ctx.parquet.column(i), *kind, props)?)),
+                    (None, Some(w)) => Slot::Arrow(Box::new(w)),
+                    (None, None) => unreachable!("one arrow writer per column"),
                 });
             }
             f.group = Some(slots);
@@ -175,7 +180,6 @@ impl PartitionWriter<'_, '_> {
                 }
             }
             group.close()?;
-            f.groups += 1;
             f.group_rows = 0;
         }
         Ok(f.writer.bytes_written() as u64)
@@ -187,10 +191,10 @@ impl PartitionWriter<'_, '_> {
         // No embedded Arrow schema: readers take types from Parquet's own
         // logical types, so DECIMAL(12,2) reads as decimal everywhere.
         let props = self.props.clone().expect("chosen before the first file");
-        let writer =
-            SerializedFileWriter::new(sink, self.parquet.root_schema_ptr(), props).map_err(|e| self.encode_err(e))?;
+        let writer = SerializedFileWriter::new(sink, self.ctx.parquet.root_schema_ptr(), props)
+            .map_err(|e| self.encode_err(e))?;
         let factory = ArrowRowGroupWriterFactory::new(&writer, self.ctx.plan.schema.clone());
-        Ok(OpenFile { writer, factory, group: None, group_rows: 0, groups: 0, rows: 0 })
+        Ok(OpenFile { writer, factory, group: None, group_rows: 0, rows: 0 })
     }
 
     /// Closes the open file, if any, and moves it into the stage under its
@@ -220,27 +224,12 @@ pub fn write_partition(
     key: Option<i32>,
     spilled: &Spilled,
 ) -> Result<PartitionEntry, ConvertError> {
-    let parquet = Arc::new(
-        ArrowSchemaConverter::new()
-            .convert(&ctx.plan.schema)
-            .map_err(|e| ConvertError::encode("converting the schema to Parquet", e))?,
-    );
-    let kinds: Vec<Option<Kind>> = ctx
-        .plan
-        .schema
-        .fields()
-        .iter()
-        .zip(parquet.columns())
-        .map(|(f, c)| Kind::of(f.data_type(), c.physical_type()))
-        .collect();
     let mut w = PartitionWriter {
         ctx,
         dir: ctx.partition_column.map(|c| partition_dir(c, key.map(i64::from))).unwrap_or_default(),
         tag: key.map_or("null".to_string(), |k| k.to_string()),
         rows_total: spilled.rows,
         props: None,
-        parquet,
-        kinds,
         open: None,
         files: Vec::new(),
     };
