@@ -17,12 +17,13 @@ use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
+use pqstage_convert::columns::derive;
 use pqstage_convert::dictionary::choose_dictionaries;
 use pqstage_convert::encode::{column_kinds, ColumnEncoder, Kind};
 use pqstage_convert::plan::Plan;
 use pqstage_convert::{convert, ConvertOptions};
 use pqstage_sample::{spec_toml, write_sample, Dataset, SampleOptions};
-use pqstage_spec::Spec;
+use pqstage_spec::{Function, Spec};
 use pqstage_stage::Stage;
 
 /// A 300,000-row sample, staged and read back with the spec's own types, all
@@ -90,6 +91,14 @@ fn bench(c: &mut Criterion) {
             bytes
         })
     });
+    g.finish();
+
+    // The derived column phase two computes for every row.
+    let names = batch.column(plan.schema.index_of("company_name").unwrap()).clone();
+    let mut g = c.benchmark_group("derive");
+    g.throughput(Throughput::Elements(batch.num_rows() as u64));
+    g.sample_size(20);
+    g.bench_function("normalize_name", |b| b.iter(|| derive(Function::NormalizeName, names.as_ref()).len()));
     g.finish();
 }
 

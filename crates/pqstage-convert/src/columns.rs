@@ -11,7 +11,7 @@ use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, BooleanArray, PrimitiveAr
 use arrow_buffer::{BooleanBufferBuilder, NullBufferBuilder, OffsetBuffer};
 use pqstage_spec::{Column, ColumnType, Function};
 
-use crate::normalize::normalize_name_into;
+use crate::normalize::normalize_name_append;
 use crate::parse;
 use crate::plan::Plan;
 use crate::tokenize::Table;
@@ -275,24 +275,23 @@ pub fn derive(function: Function, source: &dyn Array) -> ArrayRef {
     match function {
         Function::Year => Arc::new(PrimitiveArray::<Int32Type>::from(years(source))),
         f => {
+            // NULL stays NULL, so the source's validity is the result's.
             let s = source.as_any().downcast_ref::<StringArray>().expect("text column");
-            let mut b = arrow_array::builder::StringBuilder::with_capacity(s.len(), s.values().len());
-            let mut buf = String::new();
+            let mut values = Vec::with_capacity(s.values().len() + s.len());
+            let mut offsets = Vec::with_capacity(s.len() + 1);
+            offsets.push(0i32);
             for v in s.iter() {
-                match v {
-                    None => b.append_null(),
-                    Some(v) => match f {
-                        Function::NormalizeName => {
-                            normalize_name_into(v, &mut buf);
-                            b.append_value(&buf);
-                        }
-                        Function::Upper => b.append_value(v.to_uppercase()),
-                        Function::Lower => b.append_value(v.to_lowercase()),
-                        _ => b.append_value(v.trim()),
-                    },
+                if let Some(v) = v {
+                    match f {
+                        Function::NormalizeName => normalize_name_append(v, &mut values),
+                        Function::Upper => values.extend_from_slice(v.to_uppercase().as_bytes()),
+                        Function::Lower => values.extend_from_slice(v.to_lowercase().as_bytes()),
+                        _ => values.extend_from_slice(v.trim().as_bytes()),
+                    }
                 }
+                offsets.push(i32::try_from(values.len()).expect("a batch's derived text fits 2 GiB"));
             }
-            Arc::new(b.finish())
+            Arc::new(StringArray::new(OffsetBuffer::new(offsets.into()), values.into(), s.nulls().cloned()))
         }
     }
 }
