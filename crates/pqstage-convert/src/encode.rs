@@ -369,7 +369,9 @@ pub struct ColumnEncoder {
     nullable: bool,
     statistics: EnabledStatistics,
     compression: Compression,
-    codec: Option<Box<dyn Codec>>,
+    codec: PageCodec,
+    /// The page being serialized (definition levels, then values), reused.
+    page: Vec<u8>,
     /// Set while values are dictionary-encoded.
     dict: Option<Dict>,
     /// The dictionary, kept for the dictionary page after falling back to plain.
@@ -401,7 +403,8 @@ impl ColumnEncoder {
             nullable: descr.max_def_level() > 0,
             statistics: props.statistics_enabled(path),
             compression,
-            codec: create_codec(compression, &CodecOptions::default())?,
+            codec: PageCodec::new(compression)?,
+            page: Vec::new(),
             dict: props.dictionary_enabled(path).then(Dict::new),
             spent_dict: None,
             dict_limit: props.dictionary_page_size_limit(),
@@ -556,30 +559,16 @@ impl ColumnEncoder {
         Ok(())
     }
 
-    fn compress(&mut self, raw: Vec<u8>) -> Result<Vec<u8>> {
-        match &mut self.codec {
-            Some(c) => {
-                let mut out = Vec::new();
-                c.compress(&raw, &mut out)?;
-                // The codec reserves its worst case (about the raw size); a
-                // row group's pages wait in memory until it closes, so without
-                // this they would hold about their uncompressed size.
-                out.shrink_to_fit();
-                Ok(out)
-            }
-            None => Ok(raw),
-        }
-    }
-
     /// Encodes, compresses and keeps the page being built.
     fn flush_page(&mut self) -> Result<()> {
         if self.rows == 0 {
             return Ok(());
         }
-        let mut buf = Vec::with_capacity(self.plain.len() + self.ids.len() * 2 + 64);
+        let buf = &mut self.page;
+        buf.clear();
         if self.nullable {
             buf.extend_from_slice(&[0; 4]);
-            hybrid(&self.valid, 1, &mut buf);
+            hybrid(&self.valid, 1, buf);
             let len = (buf.len() - 4) as u32;
             buf[..4].copy_from_slice(&len.to_le_bytes());
         }
@@ -587,16 +576,22 @@ impl ColumnEncoder {
             Some(d) => {
                 let width = num_bits(d.len.saturating_sub(1) as u64);
                 buf.push(width);
-                hybrid(&self.ids, width, &mut buf);
+                hybrid(&self.ids, width, buf);
                 Encoding::RLE_DICTIONARY
             }
-            None => {
-                buf.extend_from_slice(&self.plain);
-                Encoding::PLAIN
-            }
+            None => Encoding::PLAIN,
         };
-        let uncompressed = buf.len();
-        let compressed = self.compress(buf)?;
+        // A plain page without definition levels is its values as they are.
+        let raw = match (&self.dict, self.nullable) {
+            (None, false) => &self.plain,
+            (None, true) => {
+                buf.extend_from_slice(&self.plain);
+                &self.page
+            }
+            (Some(_), _) => &self.page,
+        };
+        let uncompressed = raw.len();
+        let compressed = self.codec.compress(raw)?;
         let page = Page::DataPage {
             buf: Bytes::from(compressed),
             num_values: self.rows as u32,
@@ -656,7 +651,7 @@ impl ColumnEncoder {
         if let Some(d) = &dict {
             let raw = d.plain(kind);
             let size = raw.len();
-            let buf = self.compress(raw)?;
+            let buf = self.codec.compress(&raw)?;
             let page = Page::DictionaryPage {
                 buf: Bytes::from(buf),
                 num_values: d.len as u32,
@@ -761,6 +756,56 @@ impl ColumnEncoder {
                 offset_index: Some(offsets.build()),
             },
         ))
+    }
+}
+
+/// Compresses pages. zstd, the default, goes through a context and an output
+/// buffer kept per thread, so a page costs neither a new context (as a column
+/// encoder per row group would) nor a worst-case-sized allocation; the result
+/// is copied out at its exact size, since a row group's pages wait in memory
+/// until it closes. The bytes are those of parquet's own zstd codec (the same
+/// library call at the same level). Other codecs use parquet's.
+enum PageCodec {
+    None,
+    Zstd(i32),
+    Other(Box<dyn Codec>),
+}
+
+thread_local! {
+    /// This thread's zstd context (with its level) and output buffer.
+    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl PageCodec {
+    fn new(compression: Compression) -> Result<Self> {
+        Ok(match compression {
+            Compression::UNCOMPRESSED => Self::None,
+            Compression::ZSTD(level) => Self::Zstd(level.compression_level()),
+            c => Self::Other(create_codec(c, &CodecOptions::default())?.expect("a compressing codec")),
+        })
+    }
+
+    fn compress(&mut self, raw: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            Self::None => Ok(raw.to_vec()),
+            Self::Zstd(level) => ZSTD.with_borrow_mut(|cached| {
+                if cached.as_ref().is_none_or(|c| c.0 != *level) {
+                    *cached = Some((*level, zstd::bulk::Compressor::new(*level)?, Vec::new()));
+                }
+                let (_, ctx, out) = cached.as_mut().expect("made above");
+                out.clear();
+                out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+                ctx.compress_to_buffer(raw, out)?;
+                Ok(out.as_slice().to_vec())
+            }),
+            Self::Other(c) => {
+                let mut out = Vec::new();
+                c.compress(raw, &mut out)?;
+                out.shrink_to_fit();
+                Ok(out)
+            }
+        }
     }
 }
 
