@@ -196,13 +196,23 @@ struct Dict {
     /// Text values by id: `arena[starts[id]..starts[id + 1]]`.
     arena: Vec<u8>,
     starts: Vec<u32>,
+    /// Text values' [`prefix`] by id, so page bounds mostly compare integers.
+    prefixes: Vec<u64>,
     /// Bytes of the dictionary page (plain encoding).
     plain_bytes: usize,
 }
 
 impl Dict {
     fn new() -> Self {
-        Self { slots: vec![[0; 2]; 1024], len: 0, ints: Vec::new(), arena: Vec::new(), starts: vec![0], plain_bytes: 0 }
+        Self {
+            slots: vec![[0; 2]; 1024],
+            len: 0,
+            ints: Vec::new(),
+            arena: Vec::new(),
+            starts: vec![0],
+            prefixes: Vec::new(),
+            plain_bytes: 0,
+        }
     }
 
     fn text(&self, id: u32) -> &[u8] {
@@ -288,6 +298,7 @@ impl Dict {
         self.slots[i] = [tag(h, v.len(), id), key];
         self.arena.extend_from_slice(v);
         self.starts.push(self.arena.len() as u32);
+        self.prefixes.push(prefix(v));
         self.len += 1;
         self.plain_bytes += 4 + v.len();
         self.grow_if_needed(|d, id| hash_bytes(d.text(id)));
@@ -310,24 +321,31 @@ impl Dict {
         out
     }
 
-    /// The smallest and largest text among `ids`, comparing each distinct id once.
+    /// The smallest and largest text among `ids`, looking at each distinct id
+    /// once and at its text only when its 8-byte prefix ties with a bound's.
     fn text_bounds(&self, ids: &[u32], seen: &mut Vec<u64>) -> Option<(u32, u32)> {
         seen.clear();
         seen.resize(self.len.div_ceil(64), 0);
-        let mut bounds: Option<(u32, u32)> = None;
+        let mut bounds: Option<((u64, u32), (u64, u32))> = None;
         for &id in ids {
             let (w, bit) = (id as usize / 64, 1u64 << (id % 64));
             if seen[w] & bit != 0 {
                 continue;
             }
             seen[w] |= bit;
-            let v = self.text(id);
-            bounds = Some(match bounds {
-                None => (id, id),
-                Some((lo, hi)) => (if v < self.text(lo) { id } else { lo }, if v > self.text(hi) { id } else { hi }),
-            });
+            let p = self.prefixes[id as usize];
+            let Some((lo, hi)) = &mut bounds else {
+                bounds = Some(((p, id), (p, id)));
+                continue;
+            };
+            if p < lo.0 || (p == lo.0 && self.text(id) < self.text(lo.1)) {
+                *lo = (p, id);
+            }
+            if p > hi.0 || (p == hi.0 && self.text(id) > self.text(hi.1)) {
+                *hi = (p, id);
+            }
         }
-        bounds
+        bounds.map(|(lo, hi)| (lo.1, hi.1))
     }
 }
 
