@@ -287,7 +287,9 @@ pub fn convert(
         parquet,
     };
     let mut queue: Vec<(Option<i32>, &Spilled)> = phase1.parts.iter().map(|(k, s)| (*k, s)).collect();
-    queue.sort_by_key(|(_, s)| std::cmp::Reverse(s.rows));
+    // Workers pop from the end: smallest partitions at the front, so the
+    // last ones encoded are small and the workers finish together.
+    queue.sort_by_key(|(_, s)| s.rows);
     opts.progress.partitions_total.store(queue.len() as u64, Ordering::Relaxed);
     let queue = Mutex::new(queue);
     let results: Mutex<Vec<PartitionEntry>> = Mutex::new(Vec::new());
