@@ -295,3 +295,44 @@ pub fn derive(function: Function, source: &dyn Array) -> ArrayRef {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::normalize_name;
+
+    /// The derived column writes every value into one buffer with scratch
+    /// bytes past the last value: each value must still come out as the
+    /// function gives it alone, NULLs staying NULL.
+    #[test]
+    fn derived_text_columns_match_the_function_value_by_value() {
+        let long = "a & b & c & d & e & f & g & h & i & j & k & l & m & n & o & p & q & r & s & t Inc";
+        let names: Vec<Option<&str>> = vec![
+            Some("Acme Roofing, Inc."),
+            None,
+            Some("&&&"),
+            Some(""),
+            Some(long),
+            Some("x"),
+            Some("Café Müller GmbH"),
+            None,
+            Some("  Big   Joe's  Co  "),
+            Some("O'Brien L.L.C."),
+        ];
+        let source = StringArray::from(names.clone());
+        for f in [Function::NormalizeName, Function::Upper, Function::Lower, Function::Trim] {
+            let got = derive(f, &source);
+            let got = got.as_any().downcast_ref::<StringArray>().unwrap();
+            assert_eq!(got.len(), names.len());
+            for (i, v) in names.iter().enumerate() {
+                let want = v.map(|v| match f {
+                    Function::NormalizeName => normalize_name(v),
+                    Function::Upper => v.to_uppercase(),
+                    Function::Lower => v.to_lowercase(),
+                    _ => v.trim().to_string(),
+                });
+                assert_eq!(got.is_valid(i).then(|| got.value(i).to_string()), want, "{f:?} of {v:?}");
+            }
+        }
+    }
+}
