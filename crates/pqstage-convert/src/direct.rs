@@ -96,6 +96,11 @@ impl AlignedBuf {
         self.len = padded;
     }
 
+    /// Keeps the first `n` bytes.
+    pub fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n);
+    }
+
     /// Drops the first `n` bytes (a multiple of [`BLOCK`]), keeping the rest
     /// at the aligned start.
     pub fn consume_front(&mut self, n: usize) {
@@ -189,6 +194,72 @@ pub fn write_blocks(
     }
     buf.consume_front(whole);
     Ok(whole as u64)
+}
+
+/// Buffers a [`BlockWriter`] has queued or being written, besides the one its
+/// caller fills.
+const WRITE_BEHIND: usize = 2;
+
+/// Writes whole blocks at given offsets on a thread of its own, so the caller
+/// goes on encoding while the disk works. A direct write waits for the
+/// device: about 1 ms per MiB here, 0.44 s of each encode worker's 10 s phase
+/// two when the workers wrote their own files.
+pub struct BlockWriter {
+    jobs: Option<crossbeam_channel::Sender<(AlignedBuf, u64)>>,
+    recycled: crossbeam_channel::Receiver<AlignedBuf>,
+    thread: Option<std::thread::JoinHandle<io::Result<File>>>,
+    capacity: usize,
+}
+
+impl BlockWriter {
+    /// Takes over `file` (opened by [`open_write`]; `direct` as it returned),
+    /// handing back buffers of `capacity` bytes.
+    pub fn new(mut file: File, path: &Path, mut direct: bool, capacity: usize) -> Self {
+        let (jobs, queued) = crossbeam_channel::bounded::<(AlignedBuf, u64)>(WRITE_BEHIND - 1);
+        let (recycle, recycled) = crossbeam_channel::bounded(WRITE_BEHIND);
+        let path = path.to_path_buf();
+        let thread = std::thread::spawn(move || {
+            for (mut buf, offset) in queued {
+                write_blocks(&mut file, &path, &mut direct, &mut buf, offset, false)?;
+                buf.clear();
+                let _ = recycle.try_send(buf);
+            }
+            Ok(file)
+        });
+        Self { jobs: Some(jobs), recycled, thread: Some(thread), capacity }
+    }
+
+    /// Queues the first `whole` bytes of `buf` (whole blocks) to be written
+    /// at `offset`; returns a buffer holding the rest, to fill next.
+    ///
+    /// # Errors
+    /// The error of an earlier write that failed (the writer stops at it).
+    pub fn submit(&mut self, mut buf: AlignedBuf, whole: usize, offset: u64) -> io::Result<AlignedBuf> {
+        debug_assert!(whole % BLOCK == 0 && whole <= buf.len());
+        let mut next = self.recycled.try_recv().unwrap_or_else(|_| AlignedBuf::with_capacity(self.capacity));
+        next.extend_from_slice(&buf.as_slice()[whole..]);
+        buf.truncate(whole);
+        if self.jobs.as_ref().expect("open until finish").send((buf, offset)).is_err() {
+            return Err(self.join().err().unwrap_or_else(|| io::Error::other("block writer stopped")));
+        }
+        Ok(next)
+    }
+
+    /// Waits for every queued write and returns the file.
+    ///
+    /// # Errors
+    /// The first write that failed.
+    pub fn finish(mut self) -> io::Result<File> {
+        self.join()
+    }
+
+    fn join(&mut self) -> io::Result<File> {
+        self.jobs = None;
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| io::Error::other("block writer panicked"))?,
+            None => Err(io::Error::other("block writer already finished")),
+        }
+    }
 }
 
 /// Buffers a [`BlockReader`] keeps in flight: one being read from, the rest
@@ -321,6 +392,35 @@ mod tests {
             assert!(got == want, "direct={direct}");
             assert!(!used || direct, "never direct unless asked");
         }
+    }
+
+    #[test]
+    fn a_failed_background_write_reaches_the_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro");
+        std::fs::write(&path, b"").unwrap();
+        // A handle the writer thread cannot write through.
+        let file = File::open(&path).unwrap();
+        let mut w = BlockWriter::new(file, &path, false, BLOCK);
+        let mut buf = AlignedBuf::with_capacity(BLOCK);
+        buf.extend_from_slice(&[1u8; BLOCK + 10]);
+        // The first submit only queues; the failure shows at a later submit or at finish.
+        let rest = w.submit(buf, BLOCK, 0).unwrap();
+        assert_eq!(rest.as_slice(), &[1u8; 10]);
+        let mut failed = None;
+        for i in 1..50u64 {
+            let mut b = AlignedBuf::with_capacity(BLOCK);
+            b.extend_from_slice(&[2u8; BLOCK]);
+            if let Err(e) = w.submit(b, BLOCK, i * BLOCK as u64) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let err = match failed {
+            Some(e) => e,
+            None => w.finish().unwrap_err(),
+        };
+        assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err}");
     }
 
     #[test]
