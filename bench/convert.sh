@@ -6,7 +6,8 @@
 #
 # Environment:
 #   ROWS=18000000   rows in the main CSV (about 2.7 GB)
-#   REPEAT=1        runs per tool; reports the best wall time and the max RSS
+#   REPEAT=1        rounds (each runs every tool once, in turn); reports each
+#                   tool's best wall time and max RSS
 #   PQSTAGE=...     binary (default ${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage)
 #   BENCH_STRICT=1  exit 1 if any target check FAILs (default: report only)
 #   PQSTAGE_SKIP=1  for testing the harness only: skip every pqstage step
@@ -90,51 +91,67 @@ staged_bytes() { # dir: bytes of */year=*/**.parquet (pqstage stages into STAGE/
 
 : >"$RESULTS"
 rm -f "$OUT"/time-*.txt "$OUT"/log-*.txt
-# measure LABEL ROWS CSV OUTDIR CMD... : REPEAT runs, each a fresh process with
-# a wiped OUTDIR ("-" for none); appends one TSV line to $RESULTS.
-measure() {
-  local label="$1" rows="$2" csv="$3" dir="$4" i tfile logf wall rss best="" maxrss=0
+# The tools take turns: REPEAT rounds, each running every tool once, so a
+# drift in this VM's speed (15-20% within an hour was seen) falls on all of
+# them alike instead of on whichever tool's block of runs it hits.
+declare -A BEST MAXRSS
+# run_once LABEL CSV OUTDIR ROUND CMD... : one run, a fresh process with a
+# wiped OUTDIR ("-" for none); keeps the label's best wall time and max RSS.
+run_once() {
+  local label="$1" csv="$2" dir="$3" i="$4" tfile logf wall rss
   shift 4
-  for ((i = 1; i <= REPEAT; i++)); do
-    [[ "$dir" == - ]] || rm -rf "$dir"
-    # Every run starts alike: its output's dirty pages of the run before
-    # written out, and the CSV read just before (this VM pages out file pages
-    # idle for 30 s, so a warm-up once per tool would favour its first run).
-    sync
-    cat "$csv" >/dev/null
-    tfile="$OUT/time-$label-$i.txt"
-    logf="$OUT/log-$label-$i.txt"
-    log "run $i/$REPEAT: $label"
-    if ! /usr/bin/time -v -o "$tfile" "$@" >"$logf" 2>&1; then
-      tail -n 20 "$logf" >&2 || true
-      die "$label exited non-zero (run $i; log: $logf, command: $*)"
-    fi
-    wall="$(wall_of "$tfile")"
-    rss="$(rss_of "$tfile")"
-    [[ -n "$wall" && -n "$rss" ]] || die "could not parse $tfile"
-    if [[ -z "$best" ]] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best="$wall"; fi
-    if ((rss > maxrss)); then maxrss="$rss"; fi
-    log "  $label: ${wall}s, max RSS ${rss} KiB"
-  done
-  local staged=-
+  [[ "$dir" == - ]] || rm -rf "$dir"
+  # Every run starts alike: its output's dirty pages of the run before
+  # written out, and the CSV read just before (this VM pages out file pages
+  # idle for 30 s, so a warm-up once per tool would favour its first run).
+  sync
+  cat "$csv" >/dev/null
+  tfile="$OUT/time-$label-$i.txt"
+  logf="$OUT/log-$label-$i.txt"
+  log "run $i/$REPEAT: $label"
+  if ! /usr/bin/time -v -o "$tfile" "$@" >"$logf" 2>&1; then
+    tail -n 20 "$logf" >&2 || true
+    die "$label exited non-zero (run $i; log: $logf, command: $*)"
+  fi
+  wall="$(wall_of "$tfile")"
+  rss="$(rss_of "$tfile")"
+  [[ -n "$wall" && -n "$rss" ]] || die "could not parse $tfile"
+  if [[ -z "${BEST[$label]:-}" ]] || awk -v a="$wall" -v b="${BEST[$label]}" 'BEGIN { exit !(a < b) }'; then
+    BEST[$label]="$wall"
+  fi
+  if ((rss > ${MAXRSS[$label]:-0})); then MAXRSS[$label]="$rss"; fi
+  log "  $label: ${wall}s, max RSS ${rss} KiB"
+}
+
+# record LABEL ROWS CSV OUTDIR : appends the label's line to $RESULTS (staged
+# bytes from its last run's output).
+record() {
+  local label="$1" rows="$2" csv="$3" dir="$4" staged=-
   if [[ "$dir" != - ]]; then
     staged="$(staged_bytes "$dir")"
     ((staged > 0)) || die "$label wrote no year=*/*.parquet under $dir"
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$rows" "$(stat -c %s "$csv")" "$best" "$maxrss" "$staged" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$rows" "$(stat -c %s "$csv")" "${BEST[$label]}" "${MAXRSS[$label]}" "$staged" >>"$RESULTS"
 }
 
-measure "cat" "$ROWS" "$CSV" - dd if="$CSV" of=/dev/null bs=1M status=none
-if [[ "$SKIP_PQ" != 1 ]]; then
-  measure "pqstage" "$ROWS" "$CSV" "$OUT/pqstage" \
-    "$PQSTAGE" convert "$CSV" --to "$OUT/pqstage" --dataset violations --spec "$SPEC" --jobs "$JOBS"
-fi
-measure "duckdb" "$ROWS" "$CSV" "$OUT/duckdb" "$PY" "$BENCH/peers.py" duckdb "$CSV" "$OUT/duckdb"
-measure "polars" "$ROWS" "$CSV" "$OUT/polars" "$PY" "$BENCH/peers.py" polars "$CSV" "$OUT/polars"
-if ((RUN_SMALL)); then
-  measure "pqstage-1M" "$SMALL_ROWS" "$CSV_SMALL" "$OUT/pqstage-1M" \
-    "$PQSTAGE" convert "$CSV_SMALL" --to "$OUT/pqstage-1M" --dataset violations --spec "$SPEC" --jobs "$JOBS"
-fi
+for ((round = 1; round <= REPEAT; round++)); do
+  run_once "cat" "$CSV" - "$round" dd if="$CSV" of=/dev/null bs=1M status=none
+  if [[ "$SKIP_PQ" != 1 ]]; then
+    run_once "pqstage" "$CSV" "$OUT/pqstage" "$round" \
+      "$PQSTAGE" convert "$CSV" --to "$OUT/pqstage" --dataset violations --spec "$SPEC" --jobs "$JOBS"
+  fi
+  run_once "duckdb" "$CSV" "$OUT/duckdb" "$round" "$PY" "$BENCH/peers.py" duckdb "$CSV" "$OUT/duckdb"
+  run_once "polars" "$CSV" "$OUT/polars" "$round" "$PY" "$BENCH/peers.py" polars "$CSV" "$OUT/polars"
+  if ((RUN_SMALL)); then
+    run_once "pqstage-1M" "$CSV_SMALL" "$OUT/pqstage-1M" "$round" \
+      "$PQSTAGE" convert "$CSV_SMALL" --to "$OUT/pqstage-1M" --dataset violations --spec "$SPEC" --jobs "$JOBS"
+  fi
+done
+record "cat" "$ROWS" "$CSV" -
+[[ "$SKIP_PQ" == 1 ]] || record "pqstage" "$ROWS" "$CSV" "$OUT/pqstage"
+record "duckdb" "$ROWS" "$CSV" "$OUT/duckdb"
+record "polars" "$ROWS" "$CSV" "$OUT/polars"
+if ((RUN_SMALL)); then record "pqstage-1M" "$SMALL_ROWS" "$CSV_SMALL" "$OUT/pqstage-1M"; fi
 
 # --- report ----------------------------------------------------------------------
 versions() {
