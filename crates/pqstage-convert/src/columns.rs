@@ -132,6 +132,22 @@ fn primitive<T: ArrowPrimitiveType>(
     PrimitiveArray::<T>::new(values.into(), nulls.finish())
 }
 
+/// Appends the first `len` bytes of `from` (a value and whatever follows it
+/// in its buffer). Most values are short: one of up to 16 bytes is copied as
+/// a fixed 16 and cut back, which compiles to two moves instead of a
+/// `memcpy` call per value.
+#[inline(always)]
+pub(crate) fn push_value(values: &mut Vec<u8>, from: &[u8], len: usize) {
+    match from.first_chunk::<16>() {
+        Some(wide) if len <= 16 => {
+            let at = values.len();
+            values.extend_from_slice(wide);
+            values.truncate(at + len);
+        }
+        _ => values.extend_from_slice(&from[..len]),
+    }
+}
+
 fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> StringArray {
     let n = ctx.table.records.len();
     let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
@@ -147,16 +163,7 @@ fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> Strin
             faults.set(r, Fault::value(col, "is not valid UTF-8"));
             nulls.append_null();
         } else {
-            // Most fields are short: copy 16 bytes and cut back, which
-            // compiles to two moves instead of a call per field.
-            match rest.first_chunk::<16>() {
-                Some(wide) if len <= 16 => {
-                    let at = values.len();
-                    values.extend_from_slice(wide);
-                    values.truncate(at + len);
-                }
-                _ => values.extend_from_slice(b),
-            }
+            push_value(&mut values, rest, len);
             nulls.append_non_null();
         }
         offsets.push(values.len() as i32);

@@ -198,8 +198,6 @@ struct Dict {
     starts: Vec<u32>,
     /// Text values' [`prefix`] by id, so page bounds mostly compare integers.
     prefixes: Vec<u64>,
-    /// Bytes of the dictionary page (plain encoding).
-    plain_bytes: usize,
 }
 
 impl Dict {
@@ -211,7 +209,6 @@ impl Dict {
             arena: Vec::new(),
             starts: vec![0],
             prefixes: Vec::new(),
-            plain_bytes: 0,
         }
     }
 
@@ -249,7 +246,7 @@ impl Dict {
     }
 
     #[inline(always)]
-    fn intern_int(&mut self, v: i64, h: u64, width: usize) -> u32 {
+    fn intern_int(&mut self, v: i64, h: u64) -> u32 {
         let mask = self.mask();
         let mut i = h as usize & mask;
         loop {
@@ -266,7 +263,6 @@ impl Dict {
         self.slots[i] = [u64::from(id + 1), v as u64];
         self.ints.push(v);
         self.len += 1;
-        self.plain_bytes += width;
         self.grow_if_needed(|d, id| hash_int(d.ints[id as usize]));
         id
     }
@@ -300,14 +296,21 @@ impl Dict {
         self.starts.push(self.arena.len() as u32);
         self.prefixes.push(prefix(v));
         self.len += 1;
-        self.plain_bytes += 4 + v.len();
         self.grow_if_needed(|d, id| hash_bytes(d.text(id)));
         id
     }
 
+    /// Bytes of the dictionary page (plain encoding: a length before each text).
+    fn plain_bytes(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Bytes => self.arena.len() + 4 * self.len,
+            k => self.len * k.width(),
+        }
+    }
+
     /// The dictionary page's values, plain-encoded.
     fn plain(&self, kind: Kind) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.plain_bytes);
+        let mut out = Vec::with_capacity(self.plain_bytes(kind));
         match kind {
             Kind::I32 => self.ints.iter().for_each(|&v| out.extend_from_slice(&(v as i32).to_le_bytes())),
             Kind::I64 => self.ints.iter().for_each(|&v| out.extend_from_slice(&v.to_le_bytes())),
@@ -490,7 +493,7 @@ impl ColumnEncoder {
                     lo = lo.min(v);
                     hi = hi.max(v);
                     match &mut self.dict {
-                        Some(d) => self.ids.push(d.intern_int(v, hashes[j], width)),
+                        Some(d) => self.ids.push(d.intern_int(v, hashes[j])),
                         None if width == 4 => self.plain.extend_from_slice(&(v as i32).to_le_bytes()),
                         None => self.plain.extend_from_slice(&v.to_le_bytes()),
                     }
@@ -643,7 +646,7 @@ impl ColumnEncoder {
         self.valid.clear();
         self.ids.clear();
         self.plain.clear();
-        if self.dict.as_ref().is_some_and(|d| d.plain_bytes > self.dict_limit) {
+        if self.dict.as_ref().is_some_and(|d| d.plain_bytes(self.kind) > self.dict_limit) {
             // Like arrow: the dictionary so far is kept for the pages written
             // with it, and the rest of the chunk is plain.
             self.spent_dict = self.dict.take();
@@ -1009,7 +1012,7 @@ mod tests {
         assert_eq!(d.len, 5007);
         let mut n = Dict::new();
         for v in [5i64, -3, 5, i64::MIN, -3, i64::MAX] {
-            n.intern_int(v, hash_int(v), 8);
+            n.intern_int(v, hash_int(v));
         }
         assert_eq!(n.ints, [5, -3, i64::MIN, i64::MAX]);
     }

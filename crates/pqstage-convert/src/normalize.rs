@@ -63,8 +63,20 @@ const CLASS: [u8; 128] = {
     t
 };
 
+/// Length of the longest of [`LEGAL_SUFFIXES`]: longer words need no lookup.
+const LONGEST_SUFFIX: usize = {
+    let (mut i, mut max) = (0, 0);
+    while i < LEGAL_SUFFIXES.len() {
+        if LEGAL_SUFFIXES[i].len() > max {
+            max = LEGAL_SUFFIXES[i].len();
+        }
+        i += 1;
+    }
+    max
+};
+
 fn is_legal_suffix(word: &[u8]) -> bool {
-    word.len() <= 12 && LEGAL_SUFFIXES.iter().any(|x| x.as_bytes() == word)
+    word.len() <= LONGEST_SUFFIX && LEGAL_SUFFIXES.iter().any(|x| x.as_bytes() == word)
 }
 
 /// Appends [`normalize_name`] of `s` to `out`, which may hold other values
