@@ -150,12 +150,12 @@ bench-object-store: build
 
 ## bench-hot: criterion benches of hot paths (convert's chunk parsing and column encoding, the PostgreSQL loader's read + encode)
 bench-hot: $(DUCKDB_LIB)
-	cargo bench --locked --workspace $(CARGO_FEATURES) --bench parse --bench columns --bench encode
+	cargo bench --locked --workspace $(CARGO_FEATURES) --features pqstage-convert/hooks --bench parse --bench columns --bench encode
 
 ## lint: formatting and clippy with warnings as errors
 lint: $(DUCKDB_LIB)
 	cargo fmt --all -- --check
-	cargo clippy --release --locked --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
+	cargo clippy --release --locked --workspace --all-targets $(CARGO_FEATURES) --features pqstage-convert/hooks -- -D warnings
 
 clean:
 	rm -rf $(STAGE)/$(DATASET) $(SAMPLES) $(STAGE)/.pqstage-tmp $(DB) $(DB).wal

@@ -1,8 +1,13 @@
--- pqstage's record of what each table holds: one row per loaded partition,
--- with the manifest checksum it was loaded from. Lives in the DuckDB file
--- beside the data, so it commits and rolls back with the data. Placeholder:
--- catalog, the quoted catalog name (the file's name): a file called pqstage.duckdb has a
--- catalog named like the schema, and only the full name is unambiguous.
+-- pqstage's record of what each DuckDB table holds: one row per loaded
+-- partition, with the manifest checksum it was loaded from. It lives in the
+-- DuckDB file beside the data, so it commits and rolls back with the data.
+-- Placeholders: catalog (the quoted catalog name, i.e. the file's name: a
+-- file called pqstage.duckdb has a catalog named like the schema, and only
+-- the full name is unambiguous), state (the quoted state table,
+-- "catalog".pqstage.load_state). `?` are bound parameters.
+
+-- name: create_state
+-- Creates the state table if missing.
 CREATE SCHEMA IF NOT EXISTS {catalog}.pqstage;
 CREATE TABLE IF NOT EXISTS {catalog}.pqstage.load_state (
     table_name      VARCHAR NOT NULL,   -- the target table as given to --table
@@ -14,3 +19,21 @@ CREATE TABLE IF NOT EXISTS {catalog}.pqstage.load_state (
     manifest_created_at VARCHAR NOT NULL,
     loaded_at       TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
+
+-- name: read_state
+-- What is recorded for a table. Parameter: the table.
+SELECT partition_value, checksum, rows FROM {state} WHERE table_name = ?;
+
+-- name: record_unit
+-- Records a loaded partition. Parameters: table, path, value, checksum, rows,
+-- dataset, the manifest's created_at.
+INSERT INTO {state} (table_name, partition_path, partition_value, checksum, rows, dataset, manifest_created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: forget_unit
+-- Forgets a partition being replaced or removed. Parameters: table, path.
+DELETE FROM {state} WHERE table_name = ? AND partition_path = ?;
+
+-- name: forget_table
+-- Forgets a table being re-created. Parameter: the table.
+DELETE FROM {state} WHERE table_name = ?;

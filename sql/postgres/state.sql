@@ -1,6 +1,9 @@
 -- pqstage's record of what each partitioned table holds: one row per loaded
--- partition, with the manifest checksum it was loaded from. Updated in the
--- same transaction that swaps the partition in.
+-- partition, with the manifest checksum it was loaded from, updated in the
+-- same transaction that swaps the partition in. `$n` are bound parameters.
+
+-- name: create_state
+-- Creates the state table if missing.
 CREATE SCHEMA IF NOT EXISTS pqstage;
 CREATE TABLE IF NOT EXISTS pqstage.load_state (
     table_schema    text   NOT NULL,
@@ -14,3 +17,28 @@ CREATE TABLE IF NOT EXISTS pqstage.load_state (
     loaded_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (table_schema, table_name, partition_path)
 );
+
+-- name: read_state
+-- What is recorded for a table. Parameters: schema, table.
+SELECT partition_value, checksum, rows
+FROM pqstage.load_state
+WHERE table_schema = $1 AND table_name = $2;
+
+-- name: record_unit
+-- Records a partition just swapped in. Parameters: schema, table, path,
+-- value, partition table, checksum, rows, dataset.
+INSERT INTO pqstage.load_state
+    (table_schema, table_name, partition_path, partition_value, partition_table, checksum, rows, dataset)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (table_schema, table_name, partition_path) DO UPDATE SET
+    partition_value = EXCLUDED.partition_value,
+    partition_table = EXCLUDED.partition_table,
+    checksum = EXCLUDED.checksum,
+    rows = EXCLUDED.rows,
+    dataset = EXCLUDED.dataset,
+    loaded_at = now();
+
+-- name: forget_unit
+-- Forgets a removed partition. Parameters: schema, table, path.
+DELETE FROM pqstage.load_state
+WHERE table_schema = $1 AND table_name = $2 AND partition_path = $3;

@@ -4,8 +4,9 @@
 
 mod args;
 mod cmd;
+mod hint;
 mod output;
-mod progress;
+mod printer;
 
 use std::process::ExitCode;
 
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) if output::is_broken_pipe(&f.error) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("pqstage: error: {}", output::error_chain(&f.error));
+            eprintln!("pqstage: error: {}", hint::message(&f.error));
             ExitCode::from(f.code)
         }
     }

@@ -52,7 +52,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok((num * mult as f64) as u64)
 }
 
-pub use pqstage_convert::error::group_digits as count;
+pub use pqstage_stage::fmt::group_digits as count;
 
 #[cfg(test)]
 mod tests {
@@ -66,65 +66,5 @@ mod tests {
         assert!(parse_size("12 parsecs").is_err());
         assert_eq!(bytes(999), "999 B");
         assert_eq!(bytes(2_870_000_000), "2.87 GB");
-    }
-}
-
-/// An error and its causes on one line, `: `-separated, leaving out a cause
-/// whose text the line already holds (the object store's errors repeat their
-/// sources), with a hint where the cause is well known.
-pub fn error_chain(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    if line.contains("169.254.169.254") {
-        line.push_str(
-            "\n(no object store credentials were found, so the cloud's instance metadata service was asked; \
-             set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or --storage-option aws_access_key_id=… and \
-             aws_secret_access_key=…, or aws_skip_signature=true for a public bucket)",
-        );
-    }
-    line
-}
-
-#[cfg(test)]
-mod chain_tests {
-    use super::error_chain;
-
-    #[derive(Debug)]
-    struct Repeats(&'static str, Option<Box<Repeats>>);
-    impl std::fmt::Display for Repeats {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-    impl std::error::Error for Repeats {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            self.1.as_deref().map(|e| e as _)
-        }
-    }
-
-    #[test]
-    fn repeated_causes_are_left_out_and_missing_credentials_explained() {
-        let inner = Repeats("403 Forbidden", None);
-        let mid = Repeats("PUT http://169.254.169.254/latest/api/token: 403 Forbidden", Some(Box::new(inner)));
-        let e = anyhow::Error::new(mid).context("list x");
-        let line = error_chain(&e);
-        assert!(
-            line.starts_with(
-                "list x: PUT http://169.254.169.254/latest/api/token: 403 Forbidden\n(no object store credentials"
-            ),
-            "{line}"
-        );
-        assert_eq!(line.matches("403 Forbidden").count(), 1, "{line}");
-        let plain = anyhow::Error::new(Repeats("disk full", None)).context("write a.parquet");
-        assert_eq!(error_chain(&plain), "write a.parquet: disk full");
     }
 }

@@ -17,10 +17,7 @@ use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use pqstage_convert::columns::derive;
-use pqstage_convert::dictionary::choose_dictionaries;
-use pqstage_convert::encode::{column_kinds, ColumnEncoder, Kind};
-use pqstage_convert::plan::Plan;
+use pqstage_convert::hooks::{choose_dictionaries, column_kinds, derive, ColumnEncoder, Kind, Layout};
 use pqstage_convert::{convert, ConvertOptions};
 use pqstage_sample::{spec_toml, write_sample, Dataset, SampleOptions};
 use pqstage_spec::{Function, Spec};
@@ -29,7 +26,7 @@ use pqstage_stage::Stage;
 /// A 300,000-row sample, staged and read back with the spec's own types, all
 /// years in one batch: about the rows and distinct values of one year of the
 /// 18 M-row benchmark file.
-fn partition(plan: &Plan) -> RecordBatch {
+fn partition(plan: &Layout) -> RecordBatch {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("v.csv");
     let mut f = std::fs::File::create(&csv).unwrap();
@@ -37,7 +34,7 @@ fn partition(plan: &Plan) -> RecordBatch {
     std::fs::create_dir(dir.path().join("stage")).unwrap();
     let stage = Stage::open(dir.path().join("stage").to_str().unwrap()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let opts = ConvertOptions::new(vec![csv], "v", plan.spec.clone()).build().unwrap();
+    let opts = ConvertOptions::builder(vec![csv], "v", plan.spec.clone()).build().unwrap();
     let summary = convert(&stage, rt.handle(), &opts).unwrap();
     let mut batches = Vec::new();
     for part in &summary.manifest.tables[0].partitions {
@@ -52,7 +49,7 @@ fn partition(plan: &Plan) -> RecordBatch {
 }
 
 fn bench(c: &mut Criterion) {
-    let plan = Plan::new(&Spec::from_toml(spec_toml(Dataset::Violations)).unwrap());
+    let plan = Layout::new(&Spec::from_toml(spec_toml(Dataset::Violations)).unwrap()).unwrap();
     let batch = partition(&plan);
     let base = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap()));
     let props = Arc::new(choose_dictionaries(base, &batch.slice(0, 8192), batch.num_rows() as u64));

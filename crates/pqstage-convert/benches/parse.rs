@@ -6,10 +6,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pqstage_convert::chunk::{process, Chunk};
-use pqstage_convert::plan::Plan;
-use pqstage_convert::split::last_boundary;
-use pqstage_convert::tokenize::Table;
+use pqstage_convert::hooks::{last_boundary, process, Chunk, Dialect, Layout, Table};
 use pqstage_sample::{spec_toml, write_sample, Dataset, SampleOptions};
 use pqstage_spec::Spec;
 
@@ -21,14 +18,21 @@ fn chunk() -> (Vec<u8>, usize) {
     let cut = last_boundary(&body[..(4 << 20).min(body.len())], b'"').unwrap();
     let data = body[..cut].to_vec();
     let mut t = Table::default();
-    let plan = Plan::new(&Spec::from_toml(spec_toml(Dataset::Violations)).unwrap());
-    plan.tokenizer.tokenize(&data, plan.ncols(), &mut t);
+    let (layout, dialect) = compiled();
+    dialect.tokenizer.tokenize(&data, layout.ncols(), &mut t);
     let rows = t.records.len();
     (data, rows)
 }
 
+/// The violations spec, compiled.
+fn compiled() -> (Layout, Dialect) {
+    let spec = Spec::from_toml(spec_toml(Dataset::Violations)).unwrap();
+    let dialect = Dialect::new(&spec.dialect);
+    (Layout::new(&spec).unwrap(), dialect)
+}
+
 fn bench(c: &mut Criterion) {
-    let plan = Plan::new(&Spec::from_toml(spec_toml(Dataset::Violations)).unwrap());
+    let (layout, dialect) = compiled();
     let (data, rows) = chunk();
     let mut g = c.benchmark_group("phase_one");
     g.throughput(Throughput::Bytes(data.len() as u64));
@@ -36,14 +40,14 @@ fn bench(c: &mut Criterion) {
     let mut table = Table::default();
     g.bench_function("tokenize", |b| {
         b.iter(|| {
-            plan.tokenizer.tokenize(&data, plan.ncols(), &mut table);
+            dialect.tokenizer.tokenize(&data, layout.ncols(), &mut table);
             assert_eq!(table.records.len(), rows);
         })
     });
     let c = Chunk { seq: 0, source: 0, source_name: "bench.csv".into(), first_line: 2, data: data.clone() };
     g.bench_function("process", |b| {
         b.iter(|| {
-            let out = process(&plan, &c, &mut table);
+            let out = process(&layout, &dialect, &c, &mut table);
             assert_eq!(out.rows as usize, rows);
             assert!(out.rejects.is_empty());
         })

@@ -50,11 +50,6 @@ impl AlignedBuf {
         self.len
     }
 
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     fn capacity(&self) -> usize {
         self.raw.len() - self.start
     }

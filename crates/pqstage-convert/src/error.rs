@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::convert::options::ConvertOption;
+
 /// A row that could not be converted, with everything needed to find and fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
@@ -22,18 +24,7 @@ pub struct RowError {
     pub record: String,
 }
 
-/// Digits with thousands separators: 1,204,118.
-pub fn group_digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use pqstage_stage::fmt::group_digits;
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,11 +42,11 @@ impl fmt::Display for RowError {
 /// Errors of `infer` and `convert`.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    /// The first bad row, when rejects are not kept.
-    #[error("{0}\n(nothing was written; rerun with --rejects to keep bad rows under _rejects/ and go on)")]
+    /// The first bad row, when rejects are not kept (nothing was written).
+    #[error("{0}")]
     BadRow(Box<RowError>),
-    /// More bad rows than `--max-rejects` allows.
-    #[error("{count} rows refused, more than --max-rejects {max}; nothing was written. First: {first}")]
+    /// More bad rows than the limit of rejects allows.
+    #[error("{count} rows refused, more than the limit of {max}; nothing was written. First: {first}")]
     TooManyRejects {
         /// Rows refused so far.
         count: u64,
@@ -90,15 +81,40 @@ pub enum ConvertError {
         /// The record size limit.
         limit_mib: u64,
     },
-    /// Invalid options.
-    #[error("{0}")]
-    Options(String),
+    /// A setting out of its bounds, or malformed.
+    #[error("{option}: {reason}")]
+    Option {
+        /// The setting.
+        option: ConvertOption,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No input files were given.
+    #[error("no input files")]
+    NoSources,
+    /// A source with more columns than pqstage reads.
+    #[error("{path}: more than {max} columns")]
+    TooManyColumns {
+        /// The file.
+        path: String,
+        /// The limit.
+        max: usize,
+    },
     /// A spec problem.
-    #[error(transparent)]
+    #[error("{0}")]
     Spec(#[from] pqstage_spec::SpecError),
     /// The stage failed.
-    #[error(transparent)]
+    #[error("{0}")]
     Stage(#[from] pqstage_stage::StageError),
+    /// The rows of a partition cannot be put in the order of its `cluster_by` column.
+    #[error("ordering by cluster_by column {column}")]
+    Cluster {
+        /// The column.
+        column: String,
+        /// Why.
+        #[source]
+        source: ClusterRefusal,
+    },
     /// Reading or writing a local file failed.
     #[error("{op} {path}")]
     Io {
@@ -110,14 +126,38 @@ pub enum ConvertError {
         #[source]
         source: std::io::Error,
     },
-    /// Arrow or Parquet encoding failed (a bug or a full disk, not bad data).
-    #[error("{context}: {message}")]
-    Encode {
+    /// Parquet encoding failed (a bug or a full disk, not bad data).
+    #[error("{context}")]
+    Parquet {
         /// What was being written.
         context: String,
-        /// The library's message.
-        message: String,
+        /// Parquet's error.
+        #[source]
+        source: parquet::errors::ParquetError,
     },
+    /// An Arrow operation failed (a bug or a full disk, not bad data).
+    #[error("{context}")]
+    Arrow {
+        /// What was being done.
+        context: String,
+        /// Arrow's error.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// The manifest's counts do not reconcile (a bug: nothing is committed).
+    #[error("reconciling counts")]
+    Unreconciled(#[source] pqstage_stage::manifest::CountsDisagree),
+}
+
+/// Why a partition's rows cannot be put in the order of a column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterRefusal {
+    /// More distinct values than buckets.
+    #[error("more than {0} distinct values in one partition")]
+    TooManyValues(usize),
+    /// A type without an order here.
+    #[error("cannot order Arrow type {0}")]
+    Unordered(arrow_schema::DataType),
 }
 
 impl ConvertError {
@@ -139,8 +179,17 @@ impl ConvertError {
         move |source| Self::Io { op, path: path.to_path_buf(), source }
     }
 
-    pub(crate) fn encode(context: impl Into<String>, e: impl fmt::Display) -> Self {
-        Self::Encode { context: context.into(), message: e.to_string() }
+    pub(crate) fn parquet(context: impl Into<String>) -> impl FnOnce(parquet::errors::ParquetError) -> Self {
+        let context = context.into();
+        move |source| Self::Parquet { context, source }
+    }
+
+    pub(crate) fn arrow(context: impl Into<String>, source: arrow_schema::ArrowError) -> Self {
+        Self::Arrow { context: context.into(), source }
+    }
+
+    pub(crate) fn option(option: ConvertOption, reason: impl Into<String>) -> Self {
+        Self::Option { option, reason: reason.into() }
     }
 }
 
@@ -159,8 +208,5 @@ mod tests {
             record: String::new(),
         };
         assert_eq!(e.to_string(), "violations.csv line 1,204,118, column nr_exposed: value 'abc' is not a valid int64");
-        assert_eq!(group_digits(0), "0");
-        assert_eq!(group_digits(999), "999");
-        assert_eq!(group_digits(1000), "1,000");
     }
 }

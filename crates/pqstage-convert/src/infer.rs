@@ -13,11 +13,12 @@ use std::sync::Mutex;
 
 use pqstage_spec::{Column, ColumnType, Derived, Dialect, Expr, Partition, Spec, MAX_DECIMAL_PRECISION};
 
-use crate::chunk::Chunk;
+use crate::convert::options::ConvertOption;
 use crate::error::ConvertError;
-use crate::parse;
-use crate::split;
-use crate::tokenize::{Table, Tokenizer};
+use crate::read::chunk::Chunk;
+use crate::read::parse;
+use crate::read::split;
+use crate::read::tokenize::{Table, Tokenizer};
 
 /// Most columns a header may name.
 pub const MAX_COLUMNS: usize = 4096;
@@ -282,7 +283,7 @@ fn header_names(path: &Path, delimiter: Option<char>) -> Result<(char, Vec<Strin
     let end = split::first_boundary(&buf, b'"').unwrap_or(buf.len());
     let (found, names) = split::header_fields(&buf[..end], &Tokenizer::new(delim as u8, b'"'), MAX_COLUMNS);
     if found > MAX_COLUMNS {
-        return Err(ConvertError::Options(format!("{}: more than {MAX_COLUMNS} columns", path.display())));
+        return Err(ConvertError::TooManyColumns { path: path.display().to_string(), max: MAX_COLUMNS });
     }
     Ok((delim, names))
 }
@@ -292,7 +293,7 @@ fn header_names(path: &Path, delimiter: Option<char>) -> Result<(char, Vec<Strin
 /// # Errors
 /// Unreadable, empty or header-only files, and files whose headers differ.
 pub fn infer(opts: &InferOptions) -> Result<Spec, ConvertError> {
-    let first = opts.files.first().ok_or_else(|| ConvertError::Options("no input files".into()))?;
+    let first = opts.files.first().ok_or(ConvertError::NoSources)?;
     let (delim, names) = header_names(first, opts.delimiter)?;
     let tokenizer = Tokenizer::new(delim as u8, b'"');
     let ncols = names.len();
@@ -395,8 +396,9 @@ pub fn finish_spec(
 ) -> Result<Spec, ConvertError> {
     spec.name = name;
     for d in derive {
-        let (n, e) =
-            d.split_once('=').ok_or_else(|| ConvertError::Options(format!("--derive '{d}': expected NAME=EXPR")))?;
+        let (n, e) = d
+            .split_once('=')
+            .ok_or_else(|| ConvertError::option(ConvertOption::Derive, format!("'{d}': expected NAME=EXPR")))?;
         spec.derived.push(Derived { name: n.trim().to_string(), expr: e.parse::<Expr>()? });
     }
     if let Some(p) = partition_by {

@@ -251,7 +251,7 @@ proptest! {
         std::fs::write(dir.path().join("rt.csv"), csv(&rows)).unwrap();
         let stage = Stage::create(dir.path().join("stage").to_str().unwrap()).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let opts = ConvertOptions::new(vec![dir.path().join("rt.csv")], "rt", Spec::from_toml(SPEC).unwrap())
+        let opts = ConvertOptions::builder(vec![dir.path().join("rt.csv")], "rt", Spec::from_toml(SPEC).unwrap())
             .with_jobs(jobs)
             .with_chunk_bytes(1024)
             .build()

@@ -1,27 +1,32 @@
-//! The SQL of `sql/duckdb/`, compiled in, and the few pieces of SQL text that
-//! depend on the spec (quoted names, column definitions, literals).
+//! The SQL of `sql/duckdb/`, compiled in, and the few pieces of SQL text
+//! that depend on the spec (types, key conditions).
 
+use std::sync::LazyLock;
+
+use pqstage_load::sql::quote_ident;
 use pqstage_spec::ColumnType;
 
-/// Creates the `pqstage.load_state` table if missing (`{catalog}`: the quoted catalog).
-pub const STATE: &str = include_str!("../../../sql/duckdb/state.sql");
-/// `CREATE TABLE {table} ({columns})`.
-pub const CREATE_TABLE: &str = include_str!("../../../sql/duckdb/create_table.sql");
-/// `INSERT INTO {table} ({columns}) SELECT … FROM read_parquet({files}, …)`.
-pub const INSERT_PARTITIONS: &str = include_str!("../../../sql/duckdb/insert_partitions.sql");
-/// Columns of an existing table (parameters: schema, table).
-pub const TABLE_COLUMNS: &str = include_str!("../../../sql/duckdb/table_columns.sql");
-/// Per-year summary of the violations table.
-pub const SUMMARY_BY_YEAR: &str = include_str!("../../../sql/duckdb/summary_by_year.sql");
-/// Top companies by penalty.
-pub const SUMMARY_TOP_COMPANIES: &str = include_str!("../../../sql/duckdb/summary_top_companies.sql");
-
-pub use pqstage_stage::plan::{quote_ident as ident, render};
-
-/// A single-quoted string literal.
-pub fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+pqstage_load::queries! {
+    /// `sql/duckdb/state.sql`: the state table.
+    pub struct StateQueries from "duckdb/state.sql" { create_state, read_state, record_unit, forget_unit, forget_table }
 }
+
+pqstage_load::queries! {
+    /// `sql/duckdb/catalog.sql`: what the file holds.
+    pub struct CatalogQueries from "duckdb/catalog.sql" { current_catalog, table_columns, rows_per_key, rows_unpartitioned }
+}
+
+pqstage_load::queries! {
+    /// `sql/duckdb/load.sql`: the load's statements.
+    pub struct LoadQueries from "duckdb/load.sql" { create_table, drop_table, delete_units, insert_files }
+}
+
+/// The state table's queries.
+pub static STATE: LazyLock<StateQueries> = LazyLock::new(StateQueries::load);
+/// The catalog queries.
+pub static CATALOG: LazyLock<CatalogQueries> = LazyLock::new(CatalogQueries::load);
+/// The load's statements.
+pub static LOAD: LazyLock<LoadQueries> = LazyLock::new(LoadQueries::load);
 
 /// DuckDB's name of a spec type, as `duckdb_columns().data_type` spells it.
 pub fn type_name(ty: ColumnType) -> String {
@@ -39,48 +44,28 @@ pub fn type_name(ty: ColumnType) -> String {
     }
 }
 
-/// The target table: an optional schema and a name, each quoted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableName {
-    /// Schema (`main` unless `schema.table` was given).
-    pub schema: String,
-    /// Table.
-    pub name: String,
-}
-
-impl TableName {
-    /// Parses `table` or `schema.table`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let (schema, name) = match s.split_once('.') {
-            Some((a, b)) => (a, b),
-            None => ("main", s),
-        };
-        if schema.is_empty() || name.is_empty() || name.contains('.') {
-            return None;
-        }
-        Some(Self { schema: schema.to_string(), name: name.to_string() })
-    }
-
-    /// `"schema"."name"`, for messages.
-    pub fn quoted(&self) -> String {
-        format!("{}.{}", ident(&self.schema), ident(&self.name))
-    }
-
-    /// `"catalog"."schema"."name"`: unambiguous even when the database file's
-    /// name (its catalog) equals a schema's, as `main.duckdb` or `pqstage.duckdb` do.
-    pub fn qualified(&self, catalog: &str) -> String {
-        format!("{}.{}", ident(catalog), self.quoted())
-    }
-}
-
 /// The state table, `"catalog".pqstage.load_state`.
 pub fn state_table(catalog: &str) -> String {
-    format!("{}.pqstage.load_state", ident(catalog))
+    format!("{}.pqstage.load_state", quote_ident(catalog))
 }
 
-/// The catalog (database) name DuckDB gave the open file.
-pub fn catalog(conn: &duckdb::Connection) -> Result<String, duckdb::Error> {
-    conn.query_row("SELECT current_database()", [], |r| r.get(0))
+/// `year IN (…) OR year IS NULL` for the keys; `true` for an unpartitioned
+/// table; `None` when there are no keys.
+pub fn key_condition(column: Option<&str>, keys: &[Option<i64>]) -> Option<String> {
+    if keys.is_empty() {
+        return None;
+    }
+    let Some(col) = column else { return Some("true".into()) };
+    let col = quote_ident(col);
+    let values: Vec<String> = keys.iter().flatten().map(i64::to_string).collect();
+    let mut parts = Vec::new();
+    if !values.is_empty() {
+        parts.push(format!("{col} IN ({})", values.join(", ")));
+    }
+    if keys.iter().any(Option::is_none) {
+        parts.push(format!("{col} IS NULL"));
+    }
+    Some(parts.join(" OR "))
 }
 
 #[cfg(test)]
@@ -88,23 +73,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quoting_doubles_the_quote_character() {
-        assert_eq!(ident(r#"a"b"#), r#""a""b""#);
-        assert_eq!(literal("it's"), "'it''s'");
+    fn every_declared_query_is_in_its_file() {
+        let _ = (StateQueries::load(), CatalogQueries::load(), LoadQueries::load());
+        assert!(LOAD.create_table.contains("CREATE TABLE {table} ({columns});"), "{}", LOAD.create_table);
     }
 
     #[test]
-    fn table_names() {
-        assert_eq!(TableName::parse("v").unwrap().quoted(), r#""main"."v""#);
-        assert_eq!(TableName::parse("s.v").unwrap().quoted(), r#""s"."v""#);
-        assert!(TableName::parse("a.b.c").is_none());
-        assert!(TableName::parse(".v").is_none());
-        assert_eq!(TableName::parse("v").unwrap().qualified("main"), r#""main"."main"."v""#);
+    fn key_conditions() {
+        assert_eq!(key_condition(Some("year"), &[]), None);
+        assert_eq!(
+            key_condition(Some("year"), &[Some(1), Some(2), None]).unwrap(),
+            r#""year" IN (1, 2) OR "year" IS NULL"#
+        );
+        assert_eq!(key_condition(Some("year"), &[None]).unwrap(), r#""year" IS NULL"#);
+        assert_eq!(key_condition(None, &[None]).unwrap(), "true");
     }
 
     #[test]
-    fn render_fills_every_placeholder() {
-        let s = render(CREATE_TABLE, &[("table", "t"), ("columns", "a INTEGER")]);
-        assert!(s.contains("CREATE TABLE t (a INTEGER);"), "{s}");
+    fn types_as_duckdb_spells_them() {
+        assert_eq!(type_name(ColumnType::Decimal { precision: 12, scale: 2 }), "DECIMAL(12,2)");
+        assert_eq!(type_name(ColumnType::TimestampTz), "TIMESTAMP WITH TIME ZONE");
     }
 }

@@ -8,7 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pqstage_convert::{convert, ConvertOptions};
-use pqstage_postgres::load::for_each_batch;
+use pqstage_postgres::read::for_each_batch;
 use pqstage_postgres::{encode_batch, Constant};
 use pqstage_sample::{spec_toml, write_sample, Dataset, SampleOptions};
 use pqstage_spec::Spec;
@@ -21,7 +21,7 @@ fn bench(c: &mut Criterion) {
     write_sample(Dataset::Violations, &SampleOptions { rows: 400_000, seed: 1, threads: 1 }, &mut out).unwrap();
     drop(out);
     let spec = Spec::from_toml(spec_toml(Dataset::Violations)).unwrap();
-    let opts = ConvertOptions::new(vec![csv], "violations", spec.clone()).build().unwrap();
+    let opts = ConvertOptions::builder(vec![csv], "violations", spec.clone()).build().unwrap();
     let stage = Stage::create(dir.path().join("stage").to_str().unwrap()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let summary = convert(&stage, rt.handle(), &opts).unwrap();

@@ -2,65 +2,54 @@
 
 use std::path::PathBuf;
 
+use postgres::error::SqlState;
+use pqstage_load::LoadError;
+use pqstage_stage::verify::FileProblem;
+use pqstage_stage::StageError;
+
 use crate::EncodeError;
 
-/// Errors of the PostgreSQL loader. Partitions committed before the error stay
-/// loaded and recorded; the failing one is rolled back, leaving no table behind.
+/// Errors of the PostgreSQL loader. Partitions committed before the error
+/// stay loaded and recorded; the failing one is rolled back, leaving no
+/// table behind. Errors from the server keep it as their source, so its
+/// SQLSTATE is reachable ([`PgError::sqlstate`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
     /// The server could not be reached.
-    #[error("cannot reach PostgreSQL at {target}: {detail}")]
+    #[error("cannot reach PostgreSQL at {target}")]
     Unreachable {
-        /// host:port/database (no password).
+        /// `host:port/database` (no password).
         target: String,
-        /// Why.
-        detail: String,
+        /// The driver's error.
+        #[source]
+        source: postgres::Error,
     },
-    /// The server refused the credentials.
-    #[error("PostgreSQL at {target} refused user {user}: {detail}")]
+    /// The server refused the role or its credentials.
+    #[error("PostgreSQL at {target} refused user {user}")]
     Auth {
-        /// host:port/database.
+        /// `host:port/database`.
         target: String,
-        /// The user.
+        /// The role.
         user: String,
-        /// The server's message.
-        detail: String,
+        /// The server's error.
+        #[source]
+        source: postgres::Error,
     },
-    /// `--db` is not a valid connection URL.
-    #[error("bad --db '{0}': use postgres://user[:password]@host[:port]/database")]
-    BadUrl(String),
-    /// The stage (or the local cache of a remote one) failed.
-    #[error(transparent)]
-    Stage(#[from] pqstage_stage::StageError),
-    /// The dataset has no partition column.
-    #[error("table {0} is not partitioned; load postgres loads year-partitioned datasets")]
-    NotPartitioned(String),
-    /// `--years` named a partition that is neither staged nor loaded.
-    #[error("--years: {partition} is not a partition of {dataset}, nor loaded in the table")]
-    NoSuchPartition {
-        /// The partition asked for.
-        partition: String,
-        /// The dataset.
-        dataset: String,
+    /// The connection URL does not parse.
+    #[error("bad connection URL '{url}': use postgres://user[:password]@host[:port]/database")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: postgres::Error,
     },
-    /// The existing table's columns are not the spec's.
-    #[error(
-        "table {table} conflicts with the staged spec at column {column}: {reason}; \
-         drop the table or load into another --table"
-    )]
-    Conflict {
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-        /// How they differ.
-        reason: String,
-    },
-    /// A staged file is missing, differs from the manifest, or does not read.
-    #[error(transparent)]
-    File(#[from] pqstage_stage::verify::FileProblem),
-    /// A column the encoder cannot map.
-    #[error("staged file {}: {source}", path.display())]
+    /// What every loader can meet: a conflicting table, a count that
+    /// disagrees with the manifest, a bad staged file, the stage.
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// A staged column the encoder cannot send.
+    #[error("staged file {}", path.display())]
     Encode {
         /// The file.
         path: PathBuf,
@@ -68,42 +57,55 @@ pub enum PgError {
         #[source]
         source: EncodeError,
     },
-    /// Rows copied disagree with the manifest.
-    #[error("{table}: partition {partition} received {actual} rows, the manifest says {expected}; it was rolled back")]
-    CountMismatch {
-        /// The table.
-        table: String,
-        /// The partition.
-        partition: String,
-        /// Rows per the manifest.
-        expected: u64,
-        /// Rows COPY reported.
-        actual: u64,
-    },
     /// A statement failed.
-    #[error("PostgreSQL: {what}: {detail}")]
-    Sql {
+    #[error("PostgreSQL: {what}")]
+    Db {
         /// What was being done.
         what: String,
-        /// The server's (or the client's) message.
-        detail: String,
+        /// The server's (or the driver's) error.
+        #[source]
+        source: postgres::Error,
+    },
+    /// Sending COPY data failed.
+    #[error("PostgreSQL: {what}")]
+    Send {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
 }
 
 impl PgError {
     /// True when the data disagrees with its manifest (exit code 1).
     pub fn is_data_error(&self) -> bool {
-        matches!(self, Self::CountMismatch { .. })
+        matches!(self, Self::Load(e) if e.is_data_error())
     }
 
-    pub(crate) fn sql(what: impl Into<String>, e: &postgres::Error) -> Self {
-        let detail = match e.as_db_error() {
-            Some(db) => match db.detail() {
-                Some(d) => format!("{} ({d})", db.message()),
-                None => db.message().to_string(),
-            },
-            None => e.to_string(),
-        };
-        Self::Sql { what: what.into(), detail }
+    /// The server's SQLSTATE, when the server refused something.
+    pub fn sqlstate(&self) -> Option<&SqlState> {
+        match self {
+            Self::Unreachable { source, .. } | Self::Auth { source, .. } | Self::Db { source, .. } => source.code(),
+            _ => None,
+        }
+    }
+
+    /// Maps a driver error while doing `what`.
+    pub(crate) fn db(what: impl Into<String>) -> impl FnOnce(postgres::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Db { what, source }
+    }
+}
+
+impl From<FileProblem> for PgError {
+    fn from(e: FileProblem) -> Self {
+        Self::Load(e.into())
+    }
+}
+
+impl From<StageError> for PgError {
+    fn from(e: StageError) -> Self {
+        Self::Load(e.into())
     }
 }

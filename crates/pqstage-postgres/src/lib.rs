@@ -1,16 +1,22 @@
-//! PostgreSQL side of pqstage.
+//! PostgreSQL side of pqstage: the binary COPY encoder, and the PostgreSQL
+//! engine of the loader core (`pqstage load postgres`).
 //!
-//! The binary COPY encoder turns the Arrow record batches read from staged
-//! Parquet straight into `COPY … FROM STDIN (FORMAT binary)` tuples, with no
-//! text round trip; the loader (`pqstage load postgres`) loads each year into
-//! its own partition with it.
+//! - [`encode`]: Arrow record batches straight into `COPY … FROM STDIN
+//!   (FORMAT binary)` tuples, with no text round trip;
+//! - [`read`]: a staged Parquet file's batches, one at a time;
+//! - [`connect`]: the connection settings and errors that say who refused;
+//! - [`types`]: spec types and names as PostgreSQL spells them;
+//! - [`load()`]: each year loaded into its own partition, on several connections.
 
+pub mod connect;
 pub mod encode;
 mod error;
-pub mod load;
+mod load;
 mod numeric;
+pub mod read;
+mod sql;
+pub mod types;
 
 pub use encode::{encode_batch, Constant, EncodeError, HEADER, TRAILER};
 pub use error::PgError;
-pub use load::{load, LoadOptions, LoadReport, Progress};
-pub use pqstage_stage::plan::{Action, PartitionReport};
+pub use load::{load, PgOptions};

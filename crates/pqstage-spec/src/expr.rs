@@ -34,15 +34,27 @@ impl Function {
         }
     }
 
-    /// The result type for an argument of type `arg`, or why it does not apply.
-    pub fn result_type(self, arg: ColumnType) -> Result<ColumnType, String> {
+    /// The result type for an argument of type `arg`.
+    ///
+    /// # Errors
+    /// [`ArgumentError`] when the function does not take that type.
+    pub fn result_type(self, arg: ColumnType) -> Result<ColumnType, ArgumentError> {
         match self {
             Self::Year if arg.is_temporal() => Ok(ColumnType::Int32),
-            Self::Year => Err(format!("year() takes a date or timestamp column, not {arg}")),
-            _ if arg == ColumnType::Text => Ok(ColumnType::Text),
-            f => Err(format!("{}() takes a text column, not {arg}", f.name())),
+            _ if self != Self::Year && arg == ColumnType::Text => Ok(ColumnType::Text),
+            function => Err(ArgumentError { function, got: arg }),
         }
     }
+}
+
+/// A function given a column of a type it does not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}() takes a {} column, not {got}", function.name(), if *function == Function::Year { "date or timestamp" } else { "text" })]
+pub struct ArgumentError {
+    /// The function.
+    pub function: Function,
+    /// The column's type.
+    pub got: ColumnType,
 }
 
 /// `FUNCTION(column)`.

@@ -34,7 +34,7 @@ mod types;
 
 use serde::{Deserialize, Serialize};
 
-pub use expr::{Expr, Function};
+pub use expr::{ArgumentError, Expr, Function};
 pub use types::{ColumnType, MAX_DECIMAL_PRECISION};
 
 /// Errors reading or validating a spec.
@@ -42,7 +42,7 @@ pub use types::{ColumnType, MAX_DECIMAL_PRECISION};
 pub enum SpecError {
     /// The TOML did not parse or did not have the spec's shape.
     #[error("spec is not valid TOML: {0}")]
-    Toml(String),
+    Toml(#[source] toml::de::Error),
     /// A type name that is not one of the spec's types.
     #[error("unknown column type '{0}' (expected bool, int16, int32, int64, float64, decimal(p,s), date, timestamp, timestamptz or text)")]
     UnknownType(String),
@@ -202,7 +202,7 @@ impl Spec {
     /// [`SpecError::Toml`] for malformed TOML or unknown keys, and the
     /// validation errors of [`Spec::validate`].
     pub fn from_toml(text: &str) -> Result<Self, SpecError> {
-        let spec: Spec = toml::from_str(text).map_err(|e| SpecError::Toml(e.to_string()))?;
+        let spec: Spec = toml::from_str(text).map_err(SpecError::Toml)?;
         spec.validate()?;
         Ok(spec)
     }

@@ -14,10 +14,11 @@
 //! # });
 //! ```
 
+pub mod fmt;
 mod location;
 pub mod maintain;
 pub mod manifest;
-pub mod plan;
+pub mod progress;
 pub mod transfer;
 pub mod verify;
 
@@ -29,7 +30,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-pub use location::{parse_duration, Location, StoreOptions};
+pub use location::{parse_duration, DurationError, Location, OptionError, StoreOptions};
 pub use manifest::{Manifest, CHECKSUM_ALGORITHM, FORMAT_VERSION, NULL_PARTITION_VALUE};
 
 /// File name of the manifest inside a dataset folder.
@@ -50,9 +51,48 @@ pub enum StageError {
         /// Why it was refused.
         reason: String,
     },
+    /// A storage option of pqstage's own is bad.
+    #[error("stage '{location}'")]
+    Option {
+        /// The stage.
+        location: String,
+        /// What is wrong.
+        #[source]
+        source: OptionError,
+    },
+    /// A storage option the stage's store does not know.
+    #[error("stage '{location}': unknown storage option '{key}' for {scheme}://")]
+    UnknownOption {
+        /// The stage.
+        location: String,
+        /// The key.
+        key: String,
+        /// The store's scheme.
+        scheme: String,
+        /// The store's error.
+        #[source]
+        source: Box<object_store::Error>,
+    },
+    /// The store could not be set up with these settings.
+    #[error("stage '{location}'")]
+    Build {
+        /// The stage.
+        location: String,
+        /// The store's error.
+        #[source]
+        source: Box<object_store::Error>,
+    },
     /// No dataset (no manifest) where one was expected.
-    #[error("no staged dataset at {0} (no {MANIFEST_FILE}); run `pqstage convert` first")]
+    #[error("no staged dataset at {0} (no {MANIFEST_FILE})")]
     NotFound(String),
+    /// A stage root holding several datasets, when one was to be picked.
+    #[error("stage '{location}' holds several datasets ({})", datasets.join(", "))]
+    SeveralDatasets {
+        /// The stage.
+        location: String,
+        /// Their names.
+        datasets: Vec<String>,
+    },
     /// A manifest that does not parse or does not add up.
     #[error("corrupt manifest {path}: {reason}")]
     CorruptManifest {
@@ -187,10 +227,7 @@ impl Stage {
                 Ok((stage, m))
             }
             [] => Err(StageError::NotFound(stage.url())),
-            many => Err(StageError::Location {
-                location: stage.url(),
-                reason: format!("holds several datasets ({}); name one with --dataset", many.join(", ")),
-            }),
+            many => Err(StageError::SeveralDatasets { location: stage.url(), datasets: many.to_vec() }),
         }
     }
 
@@ -243,7 +280,7 @@ impl Stage {
         if m.format_version != FORMAT_VERSION {
             return Err(corrupt(format!("format_version {} (this pqstage reads {FORMAT_VERSION})", m.format_version)));
         }
-        m.check_counts().map_err(corrupt)?;
+        m.check_counts().map_err(|e| corrupt(e.to_string()))?;
         Ok(Some(m))
     }
 

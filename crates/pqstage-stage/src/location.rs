@@ -34,19 +34,57 @@ pub struct StoreOptions {
 
 type KeyValue = (String, String);
 
+/// A storage option that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionError {
+    /// Not of the form `KEY=VALUE`.
+    #[error("storage option '{0}' is not KEY=VALUE")]
+    NotKeyValue(String),
+    /// A value that is not a whole number.
+    #[error("{key}={value}: not a whole number")]
+    NotANumber {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// A value that is not a duration.
+    #[error("{key}={value}: {reason}")]
+    NotADuration {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+        /// Why.
+        #[source]
+        reason: DurationError,
+    },
+}
+
+/// Why a text is not a duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a non-negative number.
+    #[error("not a duration (like 0, 90s, 15m, 2h or 7d)")]
+    NotANumber,
+    /// A unit other than s, m, h, d.
+    #[error("unit must be s, m, h or d")]
+    Unit,
+}
+
 impl StoreOptions {
     /// Parses `KEY=VALUE` strings.
     ///
     /// # Errors
-    /// A message naming the malformed option.
-    pub fn parse<S: AsRef<str>>(options: &[S]) -> Result<Self, String> {
+    /// [`OptionError::NotKeyValue`] naming the malformed option.
+    pub fn parse<S: AsRef<str>>(options: &[S]) -> Result<Self, OptionError> {
         let mut pairs = Vec::new();
         for o in options {
             let o = o.as_ref();
             let (k, v) = o
                 .split_once('=')
                 .filter(|(k, _)| !k.trim().is_empty())
-                .ok_or_else(|| format!("storage option '{o}' is not KEY=VALUE"))?;
+                .ok_or_else(|| OptionError::NotKeyValue(o.to_string()))?;
             pairs.push((k.trim().to_ascii_lowercase(), v.to_string()));
         }
         Ok(Self { pairs })
@@ -60,7 +98,7 @@ impl StoreOptions {
     }
 
     /// pqstage's retry policy from the options, and the options left for the store's builder.
-    fn retry(&self) -> Result<(RetryConfig, Vec<&KeyValue>), String> {
+    fn retry(&self) -> Result<(RetryConfig, Vec<&KeyValue>), OptionError> {
         let mut retry = RetryConfig {
             backoff: BackoffConfig { init_backoff: Duration::from_millis(100), ..BackoffConfig::default() },
             ..RetryConfig::default()
@@ -70,10 +108,15 @@ impl StoreOptions {
             let (k, v) = kv;
             match k.as_str() {
                 "max_retries" => {
-                    retry.max_retries = v.parse().map_err(|_| format!("max_retries={v}: not a whole number"))?;
+                    retry.max_retries =
+                        v.parse().map_err(|_| OptionError::NotANumber { key: k.clone(), value: v.clone() })?;
                 }
                 "retry_timeout" => {
-                    retry.retry_timeout = parse_duration(v).map_err(|e| format!("retry_timeout={v}: {e}"))?;
+                    retry.retry_timeout = parse_duration(v).map_err(|reason| OptionError::NotADuration {
+                        key: k.clone(),
+                        value: v.clone(),
+                        reason,
+                    })?;
                 }
                 _ => rest.push(kv),
             }
@@ -86,25 +129,21 @@ impl StoreOptions {
 /// (`90s`, `15m`, `2h`, `1.5d`).
 ///
 /// # Errors
-/// What is wrong with it, to follow the option's name.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// [`DurationError`]: what is wrong with it, to follow the option's name.
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let t = s.trim();
     let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => t.split_at(i),
         None => (t, "s"),
     };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
-        .ok_or_else(|| "not a duration (like 0, 90s, 15m, 2h or 7d)".to_string())?;
+    let n: f64 =
+        num.trim().parse().ok().filter(|n: &f64| n.is_finite() && *n >= 0.0).ok_or(DurationError::NotANumber)?;
     let scale = match unit {
         "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
         "d" => 86400.0,
-        _ => return Err("unit must be s, m, h or d".into()),
+        _ => return Err(DurationError::Unit),
     };
     Ok(Duration::from_secs_f64(n * scale))
 }
@@ -206,15 +245,22 @@ impl Location {
                 if !root.is_dir() {
                     return Err(StageError::NotFound(root.display().to_string()));
                 }
-                let fs = LocalFileSystem::new_with_prefix(root).map_err(|e| StageError::Location {
+                let fs = LocalFileSystem::new_with_prefix(root).map_err(|source| StageError::Build {
                     location: root.display().to_string(),
-                    reason: e.to_string(),
+                    source: Box::new(source),
                 })?;
                 Ok(Arc::new(fs))
             }
             Self::Memory(_) => Ok(memory_store()),
-            Self::Remote { root, options, .. } => remote_store(root, options)
-                .map_err(|reason| StageError::Location { location: self.to_string(), reason }),
+            Self::Remote { root, options, .. } => remote_store(root, options).map_err(|problem| match problem {
+                StoreProblem::Option(source) => StageError::Option { location: self.to_string(), source },
+                StoreProblem::Unknown { key, scheme, source } => {
+                    StageError::UnknownOption { location: self.to_string(), key, scheme, source: Box::new(source) }
+                }
+                StoreProblem::Build(source) => {
+                    StageError::Build { location: self.to_string(), source: Box::new(source) }
+                }
+            }),
         }
     }
 
@@ -251,10 +297,20 @@ impl Location {
     }
 }
 
+/// Why a remote store could not be built.
+enum StoreProblem {
+    /// A storage option of pqstage's own is bad.
+    Option(OptionError),
+    /// The store does not know a key.
+    Unknown { key: String, scheme: String, source: object_store::Error },
+    /// The builder refused the settings.
+    Build(object_store::Error),
+}
+
 /// Builds the store of a remote bucket: the environment first, then the
 /// options, then pqstage's retry policy.
-fn remote_store(root: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>, String> {
-    let (retry, pairs) = options.retry()?;
+fn remote_store(root: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>, StoreProblem> {
+    let (retry, pairs) = options.retry().map_err(StoreProblem::Option)?;
     let scheme = root.split_once("://").map_or("", |(s, _)| s);
     // Keys named for another provider are for the other side of a `copy`
     // (say aws_endpoint when copying from S3 to gs://): not this store's.
@@ -267,7 +323,7 @@ fn remote_store(root: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStor
         .into_iter()
         .filter(|(k, _)| k.starts_with(own) || !["aws_", "google_", "azure_"].iter().any(|p| k.starts_with(p)))
         .collect();
-    let unknown = |k: &str, e: object_store::Error| format!("unknown storage option '{k}' for {scheme}:// ({e})");
+    let unknown = |k: &str, source| StoreProblem::Unknown { key: k.to_string(), scheme: scheme.to_string(), source };
     // The three builders share no trait; each gets the same steps.
     macro_rules! build {
         ($builder:ty) => {{
@@ -283,7 +339,7 @@ fn remote_store(root: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStor
         "gs" => build!(GoogleCloudStorageBuilder),
         _ => build!(MicrosoftAzureBuilder),
     };
-    built.map_err(|e| e.to_string())
+    built.map_err(StoreProblem::Build)
 }
 
 /// One in-memory store per process, so `memory://` means the same place to
@@ -335,13 +391,13 @@ mod tests {
 
     #[test]
     fn options_are_parsed_and_checked() {
-        assert_eq!(StoreOptions::parse(&["nope"]).unwrap_err(), "storage option 'nope' is not KEY=VALUE");
+        assert_eq!(StoreOptions::parse(&["nope"]).unwrap_err().to_string(), "storage option 'nope' is not KEY=VALUE");
         let o = StoreOptions::parse(&["AWS_REGION=eu-west-1", "max_retries=2", "retry_timeout=5s"]).unwrap();
         let (retry, rest) = o.retry().unwrap();
         assert_eq!((retry.max_retries, retry.retry_timeout), (2, Duration::from_secs(5)));
         assert_eq!(rest, vec![&("aws_region".to_string(), "eu-west-1".to_string())]);
         let o = StoreOptions::parse(&["max_retries=many"]).unwrap();
-        assert_eq!(o.retry().unwrap_err(), "max_retries=many: not a whole number");
+        assert_eq!(o.retry().unwrap_err().to_string(), "max_retries=many: not a whole number");
         // Another provider's key is not this store's business.
         let both = StoreOptions::parse(&["aws_region=eu-west-1", "google_service_account=/nonexistent.json"]).unwrap();
         assert!(Location::parse_with("s3://b/p", &both).unwrap().store().is_ok());

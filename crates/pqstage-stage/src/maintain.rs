@@ -9,6 +9,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
 use crate::manifest::{FileEntry, Manifest};
+use crate::progress::{Measure, Progress};
 use crate::transfer::{copy_object, CopyError};
 use crate::{Stage, StageError, MANIFEST_FILE, REJECTS_DIR};
 
@@ -145,16 +146,26 @@ impl Stage {
         pid.trim().parse::<u32>().ok().and_then(crate::process_alive) != Some(false)
     }
 
-    /// Deletes objects, `concurrency` at a time.
+    /// Deletes objects, `concurrency` at a time, counting them in `progress`.
     ///
     /// # Errors
     /// [`StageError::Store`] for the first delete that fails.
-    pub async fn delete_objects(&self, objects: &[Garbage], concurrency: usize) -> Result<(), StageError> {
-        futures::stream::iter(objects.iter().map(|g| self.delete(&g.meta.location)))
-            .buffer_unordered(concurrency.max(1))
-            .try_collect::<Vec<()>>()
-            .await
-            .map(|_| ())
+    pub async fn delete_objects(
+        &self,
+        objects: &[Garbage],
+        concurrency: usize,
+        progress: &Progress,
+    ) -> Result<(), StageError> {
+        progress.begin("deleting", Measure::Items("objects"), objects.len() as u64);
+        futures::stream::iter(objects.iter().map(|g| async move {
+            self.delete(&g.meta.location).await?;
+            progress.add(1);
+            Ok(())
+        }))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
     }
 }
 
@@ -174,7 +185,8 @@ pub struct CopyReport {
 }
 
 /// Copies the dataset `manifest` of `src` into `dst`: every file, `jobs` at a
-/// time, then the manifest (the commit), then the destination's files that
+/// time (their bytes counted in `progress` as each is done), then the
+/// manifest (the commit), then the destination's files that
 /// its old manifest named and the new one does not. A file is skipped when the
 /// destination already has it with the manifest's checksum: named with that
 /// checksum by the destination's manifest, or (after an interrupted copy)
@@ -183,7 +195,13 @@ pub struct CopyReport {
 ///
 /// # Errors
 /// [`CopyError`]: the source file that is bad, or the store that failed.
-pub async fn copy_dataset(src: &Stage, dst: &Stage, manifest: &Manifest, jobs: usize) -> Result<CopyReport, CopyError> {
+pub async fn copy_dataset(
+    src: &Stage,
+    dst: &Stage,
+    manifest: &Manifest,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<CopyReport, CopyError> {
     let dataset = &manifest.dataset;
     // On a local destination, no convert may commit into it meanwhile.
     let _lock = dst.lock(dataset)?;
@@ -191,6 +209,7 @@ pub async fn copy_dataset(src: &Stage, dst: &Stage, manifest: &Manifest, jobs: u
     let known: HashMap<&str, &FileEntry> =
         old.as_ref().map(|m| m.file_entries().map(|f| (f.path.as_str(), f)).collect()).unwrap_or_default();
     let files: Vec<&FileEntry> = manifest.file_entries().collect();
+    progress.begin("copying", Measure::Bytes, files.iter().map(|f| f.bytes).sum());
     // After a failure no new file starts, but the ones in flight run to their
     // end (finished or aborted): dropping them would leave multipart uploads
     // open in the store.
@@ -203,8 +222,9 @@ pub async fn copy_dataset(src: &Stage, dst: &Stage, manifest: &Manifest, jobs: u
                 return Ok((false, 0));
             }
             let r = copy_file(src, dst, dataset, f, known).await;
-            if r.is_err() {
-                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+            match &r {
+                Ok(_) => progress.add(f.bytes),
+                Err(_) => failed.store(true, std::sync::atomic::Ordering::Relaxed),
             }
             r
         }

@@ -127,46 +127,51 @@ impl Manifest {
     /// that partition and file counts add up.
     ///
     /// # Errors
-    /// A message naming the table and the numbers that disagree.
-    pub fn check_counts(&self) -> Result<(), String> {
+    /// [`CountsDisagree`] naming the table and the numbers that disagree.
+    pub fn check_counts(&self) -> Result<(), CountsDisagree> {
         for t in &self.tables {
             if t.rows_read != t.rows_written + t.rows_rejected {
-                return Err(format!(
+                return Err(CountsDisagree(format!(
                     "table {}: rows_read {} != rows_written {} + rows_rejected {}",
                     t.name, t.rows_read, t.rows_written, t.rows_rejected
-                ));
+                )));
             }
             let in_parts: u64 = t.partitions.iter().map(|p| p.rows).sum();
             if in_parts != t.rows_written {
-                return Err(format!(
+                return Err(CountsDisagree(format!(
                     "table {}: partitions hold {in_parts} rows, rows_written is {}",
                     t.name, t.rows_written
-                ));
+                )));
             }
             for p in &t.partitions {
                 let in_files: u64 = p.files.iter().map(|f| f.rows).sum();
                 if in_files != p.rows {
-                    return Err(format!(
+                    return Err(CountsDisagree(format!(
                         "table {}: partition {} files hold {in_files} rows, not {}",
                         t.name, p.path, p.rows
-                    ));
+                    )));
                 }
             }
             if t.rejects.rows != t.rows_rejected {
-                return Err(format!(
+                return Err(CountsDisagree(format!(
                     "table {}: rejects hold {} rows, rows_rejected is {}",
                     t.name, t.rejects.rows, t.rows_rejected
-                ));
+                )));
             }
         }
         let from_sources: u64 = self.sources.iter().map(|s| s.rows).sum();
         let read: u64 = self.tables.iter().map(|t| t.rows_read).sum();
         if from_sources != read {
-            return Err(format!("sources hold {from_sources} rows, tables read {read}"));
+            return Err(CountsDisagree(format!("sources hold {from_sources} rows, tables read {read}")));
         }
         Ok(())
     }
 }
+
+/// The counts of a manifest disagree: which, and the numbers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CountsDisagree(String);
 
 /// Hex checksum of `bytes` ([`CHECKSUM_ALGORITHM`]).
 pub fn checksum(bytes: &[u8]) -> String {

@@ -277,16 +277,22 @@ async fn transfers(stage: Stage, other: Stage) {
     let names: Vec<&str> = garbage.iter().map(|g| g.display.as_str()).collect();
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].ends_with("/tr/year=2001/part-00000-00000000000000b1.parquet"), "{names:?}");
-    stage.delete_objects(&garbage, 4).await.unwrap();
+    let progress = crate::progress::Progress::default();
+    stage.delete_objects(&garbage, 4, &progress).await.unwrap();
+    let deleted = progress.snapshot().unwrap();
+    assert_eq!((deleted.label, deleted.done, deleted.total), ("deleting", 1, 1));
     assert!(stage.garbage(std::time::Duration::ZERO).await.unwrap().is_empty());
     assert!(stage.store().head(&stage.path("tr", "year=2001/part-00000-1b2c3d4e-c000.snappy.parquet")).await.is_ok());
 
     // copy: everything the first time, nothing the second, and the copy is
     // the same dataset; a changed source file fails before the commit.
-    let r = maintain::copy_dataset(&stage, &other, &m, 4).await.unwrap();
+    let r = maintain::copy_dataset(&stage, &other, &m, 4, &progress).await.unwrap();
     assert_eq!((r.copied, r.skipped), (2, 0));
+    let copied_bytes = progress.snapshot().unwrap();
+    assert_eq!(copied_bytes.label, "copying");
+    assert_eq!((copied_bytes.done, copied_bytes.total), (r.bytes_copied, r.bytes_copied));
     assert_eq!(other.read_manifest("tr").await.unwrap().unwrap(), m);
-    let r = maintain::copy_dataset(&stage, &other, &m, 4).await.unwrap();
+    let r = maintain::copy_dataset(&stage, &other, &m, 4, &progress).await.unwrap();
     assert_eq!((r.copied, r.skipped, r.bytes_skipped), (0, 2, m.tables[0].partitions[0].bytes));
     let copied = tempfile::tempdir().unwrap();
     other.download("tr", &files, copied.path(), 2).await.unwrap();
@@ -301,7 +307,7 @@ async fn transfers(stage: Stage, other: Stage) {
     let mut flipped = contents[0].clone();
     flipped[PART_SIZE_PLUS] ^= 1;
     stage.store().put(&stage.path("tr2", &files[0].path), PutPayload::from(flipped)).await.unwrap();
-    let err = maintain::copy_dataset(&stage, &other, &changed, 4).await.unwrap_err().to_string();
+    let err = maintain::copy_dataset(&stage, &other, &changed, 4, &progress).await.unwrap_err().to_string();
     assert!(err.contains("tr2/year=2000/part-00000-00000000000000a1.parquet is corrupt"), "{err}");
     assert!(other.read_manifest("tr2").await.unwrap().is_none(), "nothing committed");
     assert!(other.store().head(&other.path("tr2", &files[0].path)).await.is_err(), "the upload was aborted");

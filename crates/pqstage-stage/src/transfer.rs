@@ -126,10 +126,10 @@ pub async fn copy_object(
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
     /// The source file is missing or not what its manifest says.
-    #[error(transparent)]
+    #[error("{0}")]
     File(#[from] FileProblem),
     /// The destination store failed.
-    #[error(transparent)]
+    #[error("{0}")]
     Stage(#[from] StageError),
 }
 
@@ -185,7 +185,7 @@ impl Stage {
         runtime: &tokio::runtime::Handle,
     ) -> Result<(), FileProblem> {
         match self.local_root() {
-            Some(root) => check_files(&root.join(dataset), partitions, checksums, threads),
+            Some(root) => check_files(&root.join(dataset), partitions, checksums, threads, None),
             None => {
                 let files: Vec<&FileEntry> = partitions.iter().flat_map(|p| p.files.iter()).collect();
                 runtime.block_on(self.check_present(dataset, &files, HEADS_IN_FLIGHT))

@@ -5,23 +5,33 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{Checksummer, FileEntry, PartitionEntry};
+use crate::progress::Progress;
 
 /// A staged file that is missing, or not what its manifest says, or unreadable.
 #[derive(Debug, thiserror::Error)]
 pub enum FileProblem {
     /// The file is missing.
-    #[error("staged file {} is missing (the manifest names it); re-run `pqstage convert`", .0.display())]
+    #[error("staged file {} is missing (the manifest names it)", .0.display())]
     Missing(PathBuf),
     /// Its size or checksum differs from the manifest's.
-    #[error("staged file {} is corrupt: {reason}; re-run `pqstage convert`", path.display())]
+    #[error("staged file {} is corrupt: {reason}", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
         /// What differs.
         reason: String,
     },
+    /// It does not decode as what the manifest says it is (Parquet).
+    #[error("staged file {} is corrupt", path.display())]
+    Undecodable {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Its local copy could not be written (the cache folder's disk is full, say).
-    #[error("write {} (the local cache of a remote stage; --cache-dir chooses another folder)", path.display())]
+    #[error("write {} (the local cache of a remote stage)", path.display())]
     CacheWrite {
         /// The local copy.
         path: PathBuf,
@@ -63,12 +73,17 @@ pub(crate) fn wrong_checksum(path: &Path, entry: &FileEntry, sum: &Checksummer) 
 }
 
 /// Checks that every file to load exists with the manifest's size and, when
-/// asked, its checksum. Files are hashed on `threads` threads.
+/// asked, its checksum. Files are hashed on `threads` threads; the bytes
+/// hashed are counted in `progress`.
+///
+/// # Errors
+/// [`FileProblem`] naming the first file that is missing or not what the manifest says.
 pub fn check_files(
     dir: &Path,
     partitions: &[&PartitionEntry],
     checksums: bool,
     threads: Option<usize>,
+    progress: Option<&Progress>,
 ) -> Result<(), FileProblem> {
     let files: Vec<_> = partitions.iter().flat_map(|p| p.files.iter()).collect();
     for f in &files {
@@ -104,6 +119,9 @@ pub fn check_files(
                                 break;
                             }
                             sum.update(&buf[..n]);
+                            if let Some(p) = progress {
+                                p.add(n as u64);
+                            }
                         }
                         wrong_checksum(&path, f, &sum)?;
                     }

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use pqstage_convert::{convert, Codec, ConvertOptions, Progress};
+use pqstage_convert::{convert, Codec, ConvertOptions};
 use pqstage_spec::Spec;
+use pqstage_stage::progress::Progress;
 use pqstage_stage::Stage;
 
 use crate::args::{Cli, ConvertArgs};
 use crate::cmd::infer::infer_spec;
 use crate::output::{bytes, count, out, parse_size};
-use crate::progress::Bar;
+use crate::printer::Bar;
 use crate::Failure;
 
 pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
@@ -32,9 +33,9 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
         .clone()
         .or_else(|| spec.name.clone())
         .unwrap_or_else(|| a.files[0].file_stem().map_or("dataset".into(), |s| s.to_string_lossy().into_owned()));
-    let codec: Codec = a.compression.parse().map_err(anyhow::Error::msg)?;
+    let codec: Codec = a.compression.parse()?;
     let progress = Arc::new(Progress::default());
-    let mut opts = ConvertOptions::new(a.files.clone(), dataset, spec)
+    let mut opts = ConvertOptions::builder(a.files.clone(), dataset, spec)
         .with_jobs(jobs)
         .with_rejects(a.rejects)
         .with_max_rejects(a.max_rejects)
@@ -55,7 +56,7 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
     let stage = Stage::create_with(&a.to, &super::store_options(&a.store)?)?;
     let rt = super::runtime()?;
     let summary = {
-        let _bar = Bar::start(progress, !cli.quiet && !cli.no_progress);
+        let _bar = Bar::start(cli, &progress);
         convert(&stage, rt.handle(), &opts)?
     };
     let t = &summary.manifest.tables[0];

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use pqstage_convert::convert::DEFAULT_CHUNK_BYTES;
-use pqstage_convert::infer::{finish_spec, infer, InferOptions};
+use pqstage_convert::{finish_spec, infer, InferOptions, DEFAULT_CHUNK_BYTES};
 use pqstage_spec::Spec;
 
 use crate::args::{Cli, InferArgs};

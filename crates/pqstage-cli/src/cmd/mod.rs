@@ -2,13 +2,14 @@
 
 mod convert;
 mod copy;
+mod gc;
 mod infer;
 mod load;
 mod sample;
 mod status;
 mod summary;
 
-use pqstage_stage::StoreOptions;
+use pqstage_stage::{Manifest, Stage, StoreOptions};
 
 use crate::args::{Cli, Command, LoadCommand, StoreArgs};
 use crate::Failure;
@@ -24,7 +25,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Load(LoadCommand::Postgres(a)) => load::postgres(cli, a),
         Command::Summary(a) => summary::run(cli, a),
         Command::Copy(a) => copy::copy(cli, a),
-        Command::Gc(a) => copy::gc(cli, a),
+        Command::Gc(a) => gc::run(cli, a),
     }
 }
 
@@ -41,5 +42,11 @@ pub fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
 
 /// The `--storage-option` settings.
 pub fn store_options(a: &StoreArgs) -> Result<StoreOptions, Failure> {
-    Ok(StoreOptions::parse(&a.storage_option).map_err(anyhow::Error::msg)?)
+    Ok(StoreOptions::parse(&a.storage_option)?)
+}
+
+/// Opens the dataset STAGE names: STAGE/DATASET, STAGE itself, or the only dataset under it.
+pub fn open_dataset(store: &StoreArgs, stage_arg: &str, dataset: Option<&str>) -> Result<(Stage, Manifest), Failure> {
+    let options = store_options(store)?;
+    Ok(runtime()?.block_on(Stage::locate_with(stage_arg, dataset, &options))?)
 }

@@ -1,19 +1,11 @@
 //! `pqstage status`.
 
-use pqstage_stage::{Manifest, Stage};
-
-use crate::args::{Cli, StatusArgs, StoreArgs};
+use crate::args::{Cli, StatusArgs};
 use crate::output::{bytes, count, out};
 use crate::Failure;
 
-/// Opens the dataset STAGE names: STAGE/DATASET, STAGE itself, or the only dataset under it.
-pub fn open_dataset(store: &StoreArgs, stage_arg: &str, dataset: Option<&str>) -> Result<(Stage, Manifest), Failure> {
-    let options = super::store_options(store)?;
-    Ok(super::runtime()?.block_on(Stage::locate_with(stage_arg, dataset, &options))?)
-}
-
 pub fn run(cli: &Cli, a: &StatusArgs) -> Result<(), Failure> {
-    let (stage, m) = open_dataset(&a.store, &a.stage, a.dataset.as_deref())?;
+    let (stage, m) = super::open_dataset(&a.store, &a.stage, a.dataset.as_deref())?;
     if a.json {
         out(&serde_json::to_string_pretty(&m).expect("serializes"))?;
         return Ok(());

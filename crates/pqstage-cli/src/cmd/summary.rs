@@ -1,11 +1,14 @@
-//! `pqstage summary`: the summary queries, as aligned tables.
+//! `pqstage summary`: the sample's summary queries (`sql/duckdb/`), run
+//! against a loaded DuckDB table and printed as aligned tables.
+
+use pqstage_sample::{summary_queries, Dataset};
 
 use crate::args::{Cli, SummaryArgs};
 use crate::output::out;
 use crate::Failure;
 
 pub fn run(_cli: &Cli, a: &SummaryArgs) -> Result<(), Failure> {
-    let tables = pqstage_duckdb::summaries(&a.db, &a.table)?;
+    let tables = pqstage_duckdb::run_queries(&a.db, &a.table, summary_queries(Dataset::Violations))?;
     for (i, t) in tables.iter().enumerate() {
         if i > 0 {
             out("")?;

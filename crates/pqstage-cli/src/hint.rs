@@ -1,0 +1,152 @@
+//! Error messages as the command line prints them: the library's message
+//! and its causes on one line, then, where a flag or a command would help,
+//! the hint that names it. Libraries describe the problem; only here are
+//! flags and commands named.
+
+use pqstage_convert::{ConvertError, ConvertOption};
+use pqstage_duckdb::DuckdbError;
+use pqstage_load::LoadError;
+use pqstage_postgres::PgError;
+use pqstage_stage::verify::FileProblem;
+use pqstage_stage::StageError;
+
+/// The first error of type `T` in `e`'s chain.
+fn find<T: std::error::Error + 'static>(e: &anyhow::Error) -> Option<&T> {
+    e.chain().find_map(|c| c.downcast_ref::<T>())
+}
+
+/// The flag a converter option is set with.
+fn flag(option: ConvertOption) -> &'static str {
+    match option {
+        ConvertOption::Jobs => "--jobs",
+        ConvertOption::RowGroupRows => "--row-group-rows",
+        ConvertOption::FileBytes => "--file-size",
+        ConvertOption::ChunkBytes => "--chunk-size",
+        ConvertOption::Compression => "--compression",
+        ConvertOption::Dataset => "--dataset",
+        ConvertOption::Derive => "--derive",
+    }
+}
+
+/// The whole message for `e`: reworded where the library's words stand for
+/// a flag, and followed by a hint where one helps.
+pub fn message(e: &anyhow::Error) -> String {
+    let mut line = reworded(e).unwrap_or_else(|| chain(e));
+    if let Some(h) = hint(e) {
+        line.push_str(&h);
+    }
+    line
+}
+
+/// Messages that name the flag the user gave, in place of the library's
+/// description of the setting.
+fn reworded(e: &anyhow::Error) -> Option<String> {
+    if let Some(c) = find::<ConvertError>(e) {
+        match c {
+            ConvertError::TooManyRejects { count, max, first } => {
+                return Some(format!(
+                    "{count} rows refused, more than --max-rejects {max}; nothing was written. First: {first}"
+                ))
+            }
+            ConvertError::Option { option, .. } => return Some(format!("{}: {}", flag(*option), chain(e))),
+            _ => {}
+        }
+    }
+    if let Some(LoadError::NoSuchUnit { .. }) = find::<LoadError>(e) {
+        return Some(format!("--years: {}", chain(e)));
+    }
+    if let Some(PgError::BadUrl { url, source }) = find::<PgError>(e) {
+        return Some(format!("bad --db '{url}': use postgres://user[:password]@host[:port]/database ({source})"));
+    }
+    None
+}
+
+/// What to do next, naming the flag or command, for errors where it is known.
+fn hint(e: &anyhow::Error) -> Option<String> {
+    if let Some(ConvertError::BadRow(_)) = find::<ConvertError>(e) {
+        return Some("\n(nothing was written; rerun with --rejects to keep bad rows under _rejects/ and go on)".into());
+    }
+    if let Some(p) = find::<FileProblem>(e) {
+        return match p {
+            FileProblem::CacheWrite { .. } => Some("\n(--cache-dir chooses another folder for the cache)".into()),
+            FileProblem::Io { .. } => None,
+            _ => Some("; re-run `pqstage convert`".into()),
+        };
+    }
+    match find::<StageError>(e) {
+        Some(StageError::NotFound(_)) => return Some("; run `pqstage convert` first".into()),
+        Some(StageError::SeveralDatasets { .. }) => return Some("; name one with --dataset".into()),
+        _ => {}
+    }
+    match find::<LoadError>(e) {
+        Some(LoadError::Conflict { .. }) => return Some("; drop the table or load into another --table".into()),
+        Some(LoadError::WhichTable { .. }) => return Some("; name one with --table".into()),
+        _ => {}
+    }
+    match find::<DuckdbError>(e) {
+        Some(DuckdbError::NoDatabase(_)) => Some("; run `pqstage load duckdb` first".into()),
+        Some(DuckdbError::Locked { .. }) => Some("\n(close it, or its DuckDB shell, and retry)".into()),
+        _ => None,
+    }
+}
+
+/// An error and its causes on one line, `: `-separated, leaving out a cause
+/// whose text the line already holds (wrappers repeat their sources' text,
+/// and so do the object store's errors), with a hint where the cause is well
+/// known.
+pub fn chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    if line.contains("169.254.169.254") {
+        line.push_str(
+            "\n(no object store credentials were found, so the cloud's instance metadata service was asked; \
+             set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or --storage-option aws_access_key_id=… and \
+             aws_secret_access_key=…, or aws_skip_signature=true for a public bucket)",
+        );
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain as error_chain;
+
+    #[derive(Debug)]
+    struct Repeats(&'static str, Option<Box<Repeats>>);
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn repeated_causes_are_left_out_and_missing_credentials_explained() {
+        let inner = Repeats("403 Forbidden", None);
+        let mid = Repeats("PUT http://169.254.169.254/latest/api/token: 403 Forbidden", Some(Box::new(inner)));
+        let e = anyhow::Error::new(mid).context("list x");
+        let line = error_chain(&e);
+        assert!(
+            line.starts_with(
+                "list x: PUT http://169.254.169.254/latest/api/token: 403 Forbidden\n(no object store credentials"
+            ),
+            "{line}"
+        );
+        assert_eq!(line.matches("403 Forbidden").count(), 1, "{line}");
+        let plain = anyhow::Error::new(Repeats("disk full", None)).context("write a.parquet");
+        assert_eq!(error_chain(&plain), "write a.parquet: disk full");
+    }
+}

@@ -1,0 +1,116 @@
+//! `convert`: sources → staged dataset, in two phases.
+//!
+//! 1. [`phase_one`]: the sources are read in chunks, parsed and typed on all
+//!    cores, taken back in input order, and each partition's rows appended
+//!    to its spill file; bad rows are refused or kept aside.
+//! 2. [`phase_two`]: each partition is encoded into Parquet from its spill
+//!    and moved into the stage under content-addressed names.
+//!
+//! The manifest is written last; files of an earlier run that it no longer
+//! names are deleted after it.
+
+pub mod options;
+mod phase_one;
+mod phase_two;
+
+use std::time::Instant;
+
+use pqstage_stage::manifest::{FileEntry, Manifest, RejectsEntry, TableEntry, CHECKSUM_ALGORITHM, FORMAT_VERSION};
+use pqstage_stage::{Stage, REJECTS_DIR};
+
+use crate::error::ConvertError;
+use crate::write::rejects::RejectsWriter;
+pub use options::{Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, DEFAULT_CHUNK_BYTES};
+
+/// The result of a convert.
+#[derive(Debug, Clone)]
+pub struct ConvertSummary {
+    /// The committed manifest.
+    pub manifest: Manifest,
+    /// Input bytes.
+    pub bytes_read: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Files of an earlier run deleted after the commit.
+    pub replaced_files: usize,
+    /// Seconds spent parsing and spilling (phase one).
+    pub parse_seconds: f64,
+    /// Seconds spent encoding Parquet and committing (phase two).
+    pub encode_seconds: f64,
+}
+
+/// What wrote the files, in the manifest and in every Parquet footer.
+fn created_by() -> String {
+    format!("pqstage {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Converts the sources into the stage and commits the manifest.
+///
+/// # Errors
+/// Bad rows (unless kept), too many rejects, unreadable or mismatched
+/// sources, and stage or disk failures. On error nothing is committed: the
+/// previous dataset, if any, stays as it was.
+pub fn convert(
+    stage: &Stage,
+    runtime: &tokio::runtime::Handle,
+    opts: &ConvertOptions,
+) -> Result<ConvertSummary, ConvertError> {
+    let started = Instant::now();
+    let _lock = stage.lock(&opts.dataset)?;
+    // Removed however the run ends (the dataset lock, dropped after it,
+    // removes the stage's scratch parent once it is empty).
+    let scratch_guard = stage.scratch_dir(&opts.dataset, opts.tmp_dir.as_deref())?;
+    let scratch = scratch_guard.path();
+    let keep = opts.keep_rejects || opts.max_rejects.is_some();
+    let mut rejects =
+        if keep { Some(RejectsWriter::create(scratch.join("rejects.csv"), opts.direct_io)?) } else { None };
+    let spilled = phase_one::read_and_spill(opts, scratch, rejects.as_mut())?;
+    let bytes_read = spilled.sources.iter().map(|s| s.size).sum();
+    let parse_seconds = started.elapsed().as_secs_f64();
+    let partitions = phase_two::encode_partitions(opts, &spilled, scratch, stage, runtime)?;
+
+    let rejects_entry = match rejects {
+        Some(w) if w.rows > 0 => {
+            let rows = w.rows;
+            let (path, sum, bytes) = w.finish()?;
+            let rel = format!("{REJECTS_DIR}/rejects-{}.csv", &sum[..16]);
+            runtime.block_on(stage.put_file(&path, &opts.dataset, &rel))?;
+            RejectsEntry { rows, files: vec![FileEntry { path: rel, rows, bytes, checksum: sum }] }
+        }
+        _ => RejectsEntry::default(),
+    };
+    let spec = &opts.layout.spec;
+    let rows_written: u64 = partitions.iter().map(|p| p.rows).sum();
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        dataset: opts.dataset.clone(),
+        created_by: created_by(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        checksum_algorithm: CHECKSUM_ALGORITHM.into(),
+        sources: spilled.sources,
+        tables: vec![TableEntry {
+            name: opts.dataset.clone(),
+            path: String::new(),
+            spec: spec.clone(),
+            spec_fingerprint: spec.fingerprint(),
+            partition_column: spec.partition_column().map(str::to_string),
+            partitions,
+            rejects: rejects_entry,
+            rows_read: spilled.rows_read,
+            rows_written,
+            rows_rejected: spilled.rows_rejected,
+        }],
+    };
+    manifest.check_counts().map_err(ConvertError::Unreconciled)?;
+    runtime.block_on(stage.write_manifest(&manifest))?;
+    let replaced_files = runtime.block_on(stage.delete_unreferenced(&manifest))?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(ConvertSummary {
+        manifest,
+        bytes_read,
+        seconds,
+        replaced_files,
+        parse_seconds,
+        encode_seconds: seconds - parse_seconds,
+    })
+}

@@ -1,0 +1,253 @@
+//! `pqstage load duckdb`: the DuckDB engine of the loader core.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use duckdb::{params, Connection};
+use pqstage_load::sql::{literal, quote_ident, render};
+use pqstage_load::{
+    source_table, Applied, Counted, Engine, Inventory, Job, LoadError, LoadOptions, LoadReport, PartitionKey, Recorded,
+    TableName, TableState, Work,
+};
+use pqstage_spec::ColumnType;
+use pqstage_stage::manifest::FileEntry;
+use pqstage_stage::progress::{Measure, Progress};
+use pqstage_stage::verify::check_files;
+use pqstage_stage::{Manifest, Stage};
+
+use crate::cache::insert_through_cache;
+use crate::error::DuckdbError;
+use crate::sql::{key_condition, state_table, type_name, CATALOG, LOAD, STATE};
+
+/// What is DuckDB's own in a load.
+#[derive(Debug, Clone)]
+pub struct DuckdbOptions {
+    /// The DuckDB database file (created if missing).
+    pub db: PathBuf,
+    /// Target table: `name` or `schema.name` (schema `main` by default).
+    pub table: String,
+    /// DuckDB worker threads (default: DuckDB's, the number of cores).
+    pub threads: Option<usize>,
+    /// Bytes of a remote stage's files held in the local cache at most (two
+    /// groups of half this: one loading while the next downloads).
+    pub cache_bytes: u64,
+}
+
+/// Loads the dataset `manifest` of `stage` into the DuckDB table of `duck`,
+/// in one transaction.
+///
+/// # Errors
+/// See [`DuckdbError`]; on any error nothing is committed.
+pub fn load(
+    stage: &Stage,
+    manifest: &Manifest,
+    options: &LoadOptions,
+    duck: &DuckdbOptions,
+    progress: &Progress,
+    runtime: &tokio::runtime::Handle,
+) -> Result<LoadReport, DuckdbError> {
+    let target = TableName::parse(&duck.table, "main")?;
+    let table = source_table(manifest, &target.name)?;
+    let job = Job { stage, manifest, table, options, progress, runtime };
+    let conn = crate::open(&duck.db, duck.threads, false)?;
+    let catalog: String =
+        conn.query_row(CATALOG.current_catalog, [], |r| r.get(0)).map_err(DuckdbError::sql("read the catalog name"))?;
+    let mut engine =
+        Duckdb { conn, state: state_table(&catalog), quoted: target.qualified(&catalog), catalog, target, duck };
+    pqstage_load::load(&mut engine, &job)
+}
+
+/// The DuckDB engine: one connection, one transaction from
+/// [`Engine::inspect`] to the end of [`Engine::apply`].
+struct Duckdb<'a> {
+    conn: Connection,
+    catalog: String,
+    target: TableName,
+    /// `"catalog"."schema"."name"`: unambiguous even when the file's name
+    /// (its catalog) equals a schema's, as `main.duckdb` or `pqstage.duckdb` do.
+    quoted: String,
+    /// The state table, `"catalog".pqstage.load_state`.
+    state: String,
+    duck: &'a DuckdbOptions,
+}
+
+impl Engine for Duckdb<'_> {
+    type Error = DuckdbError;
+    const REPLACES_ON_FORCE: bool = true;
+
+    fn table_label(&self) -> String {
+        format!("{}.{}", self.target.schema, self.target.name)
+    }
+
+    fn table_quoted(&self) -> String {
+        self.target.quoted()
+    }
+
+    fn type_name(&self, ty: ColumnType) -> String {
+        type_name(ty)
+    }
+
+    fn inspect(&mut self, _job: &Job<'_>) -> Result<Option<Vec<(String, String)>>, DuckdbError> {
+        let create_state = render(STATE.create_state, &[("catalog", &quote_ident(&self.catalog))]);
+        self.conn.execute_batch(&create_state).map_err(DuckdbError::sql("create pqstage.load_state"))?;
+        self.conn.execute_batch("BEGIN TRANSACTION").map_err(DuckdbError::sql("begin"))?;
+        let columns = self.columns()?;
+        Ok((!columns.is_empty()).then_some(columns))
+    }
+
+    fn inventory(&mut self, job: &Job<'_>) -> Result<Inventory<PartitionKey>, DuckdbError> {
+        let held = self.rows_per_key(job.table.partition_column.as_deref())?;
+        let mut stmt = self
+            .conn
+            .prepare(&render(STATE.read_state, &[("state", &self.state)]))
+            .map_err(DuckdbError::sql("read pqstage.load_state"))?;
+        let recorded = stmt
+            .query_map(params![self.duck.table], |r| {
+                let rows = r.get::<_, i64>(2)? as u64;
+                Ok((PartitionKey(r.get(0)?), Recorded { checksum: r.get(1)?, rows }))
+            })
+            .and_then(Iterator::collect::<Result<BTreeMap<_, _>, _>>)
+            .map_err(DuckdbError::sql("read pqstage.load_state"))?;
+        Ok(Inventory { recorded, held })
+    }
+
+    fn apply(&mut self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<Applied, DuckdbError> {
+        let to_load = work.to_load();
+        let verify_started = Instant::now();
+        if let (Some(root), true) = (job.stage.local_root(), job.options.verify_checksums) {
+            let bytes = to_load.iter().map(|p| p.bytes).sum();
+            job.progress.begin("checking", Measure::Bytes, bytes);
+            check_files(&root.join(job.dataset()), &to_load, true, self.duck.threads, Some(job.progress))?;
+        }
+        let verify_seconds = verify_started.elapsed().as_secs_f64();
+
+        match work.table {
+            TableState::Missing | TableState::Replace => self.create(job)?,
+            TableState::Keep => self.forget(job, work)?,
+        }
+        job.progress.begin("loading", Measure::Rows, to_load.iter().map(|p| p.rows).sum());
+        let files: Vec<&FileEntry> = to_load.iter().flat_map(|p| p.files.iter()).collect();
+        let insert = |dir: &std::path::Path, files: &[&FileEntry]| self.insert(job, dir, files);
+        match job.stage.local_root() {
+            Some(root) => {
+                let dir = root.join(job.dataset());
+                let dir =
+                    std::path::absolute(&dir).map_err(|source| DuckdbError::Io { op: "resolve", path: dir, source })?;
+                insert(&dir, &files)?;
+            }
+            None => insert_through_cache(job, &files, self.duck.cache_bytes, insert)?,
+        }
+        for s in work.steps.iter().filter(|s| s.action.loaded()) {
+            let p = s.staged.expect("a loaded step has a staged unit");
+            let record = render(STATE.record_unit, &[("state", &self.state)]);
+            let (dataset, created_at) = (job.dataset(), &job.manifest.created_at);
+            self.conn
+                .execute(
+                    &record,
+                    params![self.duck.table, p.path, p.value, p.checksum, p.rows as i64, dataset, created_at],
+                )
+                .map_err(DuckdbError::sql("update pqstage.load_state"))?;
+        }
+
+        // Reconcile with the manifest before committing.
+        let after = self.rows_per_key(job.table.partition_column.as_deref())?;
+        for s in work.steps {
+            let held = after.get(&s.key).copied().unwrap_or(0);
+            LoadError::check_count(&self.duck.table, &s.path, s.rows(), held, Counted::Held)?;
+        }
+        self.conn.execute_batch("COMMIT").map_err(DuckdbError::sql("commit"))?;
+        Ok(Applied { seconds: BTreeMap::new(), verify_seconds })
+    }
+}
+
+impl Duckdb<'_> {
+    /// The table's columns (name, DuckDB type); empty when it does not exist.
+    fn columns(&self) -> Result<Vec<(String, String)>, DuckdbError> {
+        let what = "read the table's columns";
+        let mut stmt = self.conn.prepare(CATALOG.table_columns).map_err(DuckdbError::sql(what))?;
+        stmt.query_map(params![self.target.schema, self.target.name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(DuckdbError::sql(what))
+    }
+
+    /// Rows per partition key the table holds.
+    fn rows_per_key(&self, column: Option<&str>) -> Result<BTreeMap<PartitionKey, u64>, DuckdbError> {
+        let what = "count rows per partition";
+        let query = match column {
+            Some(c) => render(CATALOG.rows_per_key, &[("key", &quote_ident(c)), ("table", &self.quoted)]),
+            None => render(CATALOG.rows_unpartitioned, &[("table", &self.quoted)]),
+        };
+        let mut stmt = self.conn.prepare(&query).map_err(DuckdbError::sql(what))?;
+        stmt.query_map([], |r| Ok((PartitionKey(r.get(0)?), r.get::<_, i64>(1)? as u64)))
+            .and_then(Iterator::collect)
+            .map_err(DuckdbError::sql(what))
+    }
+
+    /// (Re-)creates the table from the spec and forgets its state.
+    fn create(&self, job: &Job<'_>) -> Result<(), DuckdbError> {
+        let defs = job
+            .columns()
+            .iter()
+            .map(|c| {
+                format!("{} {}{}", quote_ident(&c.name), type_name(c.ty), if c.nullable { "" } else { " NOT NULL" })
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let schema = format!("{}.{}", quote_ident(&self.catalog), quote_ident(&self.target.schema));
+        let sql = [
+            render(LOAD.drop_table, &[("table", &self.quoted)]),
+            render(LOAD.create_table, &[("schema", &schema), ("table", &self.quoted), ("columns", &defs)]),
+        ];
+        self.conn.execute_batch(&sql.join("\n")).map_err(DuckdbError::sql("create the table"))?;
+        let forget = render(STATE.forget_table, &[("state", &self.state)]);
+        self.conn.execute(&forget, params![self.duck.table]).map_err(DuckdbError::sql("reset pqstage.load_state"))?;
+        Ok(())
+    }
+
+    /// Deletes the rows and state of every partition being replaced or removed.
+    fn forget(&self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<(), DuckdbError> {
+        let replaced = work.steps.iter().filter(|s| s.action != pqstage_load::Action::Unchanged);
+        let keys: Vec<Option<i64>> = replaced
+            .clone()
+            .filter(|s| work.before.held.get(&s.key).is_some_and(|n| *n > 0))
+            .map(|s| s.key.0)
+            .collect();
+        if let Some(condition) = key_condition(job.table.partition_column.as_deref(), &keys) {
+            let delete = render(LOAD.delete_units, &[("table", &self.quoted), ("condition", &condition)]);
+            self.conn.execute_batch(&delete).map_err(DuckdbError::sql("delete the replaced partitions"))?;
+        }
+        let forget = render(STATE.forget_unit, &[("state", &self.state)]);
+        for s in replaced {
+            self.conn
+                .execute(&forget, params![self.duck.table, s.path])
+                .map_err(DuckdbError::sql("update pqstage.load_state"))?;
+        }
+        Ok(())
+    }
+
+    /// Inserts the rows of `files`, which are under `dir`.
+    fn insert(&self, job: &Job<'_>, dir: &std::path::Path, files: &[&FileEntry]) -> Result<(), DuckdbError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = files.iter().map(|f| literal(&dir.join(&f.path).to_string_lossy())).collect();
+        let hive = match &job.table.partition_column {
+            Some(c) => format!("hive_partitioning = true, hive_types = {{{}: 'INTEGER'}}", literal(c)),
+            None => "hive_partitioning = false".to_string(),
+        };
+        let columns = job.columns().iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
+        let insert = render(
+            LOAD.insert_files,
+            &[
+                ("table", &self.quoted),
+                ("columns", &columns),
+                ("files", &format!("[{}]", list.join(", "))),
+                ("hive", &hive),
+            ],
+        );
+        self.conn.execute_batch(&insert).map_err(|source| DuckdbError::Read { source })?;
+        job.progress.add(files.iter().map(|f| f.rows).sum());
+        Ok(())
+    }
+}

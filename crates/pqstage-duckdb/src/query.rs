@@ -1,0 +1,134 @@
+//! Named queries run against a loaded table, their results returned as
+//! text cells ready to print: what `pqstage summary` shows.
+
+use std::path::Path;
+
+use duckdb::types::Value;
+
+use pqstage_load::sql::{render, Queries};
+use pqstage_load::TableName;
+
+use crate::error::DuckdbError;
+use crate::sql::CATALOG;
+
+/// One formatted value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    /// The value as text ("NULL" for NULL).
+    pub text: String,
+    /// True for numbers (printed right-aligned).
+    pub numeric: bool,
+}
+
+/// A query's result, ready to print.
+#[derive(Debug, Clone)]
+pub struct ResultTable {
+    /// What the query shows: its description, without the final full stop.
+    pub title: String,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows of cells.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// Runs every query of `queries` against `table` (`name` or `schema.name`)
+/// in the DuckDB file `db`, opened read-only. Each query's `{table}`
+/// placeholder is the table's full name.
+///
+/// # Errors
+/// [`DuckdbError::NoDatabase`] / [`DuckdbError::Locked`] when the file cannot
+/// be opened, [`DuckdbError::Sql`] when a query fails (say the table lacks a
+/// column it uses).
+pub fn run_queries(db: &Path, table: &str, queries: &Queries) -> Result<Vec<ResultTable>, DuckdbError> {
+    let t = TableName::parse(table, "main")?;
+    let conn = crate::open(db, None, true)?;
+    let catalog: String =
+        conn.query_row(CATALOG.current_catalog, [], |r| r.get(0)).map_err(DuckdbError::sql("read the catalog name"))?;
+    let qualified = t.qualified(&catalog);
+    queries.iter().map(|q| run(&conn, &q.doc, q.sql, &qualified)).collect()
+}
+
+fn run(conn: &duckdb::Connection, doc: &str, template: &str, table: &str) -> Result<ResultTable, DuckdbError> {
+    let title = doc.trim().trim_end_matches('.').to_string();
+    let query = render(template, &[("table", table)]);
+    let what = "run a query";
+    let mut stmt = conn.prepare(&query).map_err(DuckdbError::sql(what))?;
+    let mut rows = Vec::new();
+    let mut result = stmt.query([]).map_err(DuckdbError::sql(what))?;
+    let columns = result.as_ref().map(|s| s.column_names()).unwrap_or_default();
+    while let Some(row) = result.next().map_err(DuckdbError::sql(what))? {
+        let mut cells = Vec::with_capacity(columns.len());
+        for (i, name) in columns.iter().enumerate() {
+            let v: Value = row.get(i).map_err(DuckdbError::sql(what))?;
+            cells.push(cell(&v, name));
+        }
+        rows.push(cells);
+    }
+    Ok(ResultTable { title, columns, rows })
+}
+
+/// Formats a value: thousands grouped, except in year columns.
+fn cell(v: &Value, column: &str) -> Cell {
+    let group = !column.ends_with("year");
+    let num = |s: String| Cell { text: if group { group_digits(&s) } else { s }, numeric: true };
+    match v {
+        Value::Null => Cell { text: "NULL".into(), numeric: false },
+        Value::Boolean(b) => Cell { text: b.to_string(), numeric: false },
+        Value::TinyInt(x) => num(x.to_string()),
+        Value::SmallInt(x) => num(x.to_string()),
+        Value::Int(x) => num(x.to_string()),
+        Value::BigInt(x) => num(x.to_string()),
+        Value::HugeInt(x) => num(x.to_string()),
+        Value::UTinyInt(x) => num(x.to_string()),
+        Value::USmallInt(x) => num(x.to_string()),
+        Value::UInt(x) => num(x.to_string()),
+        Value::UBigInt(x) => num(x.to_string()),
+        Value::Float(x) => num(format!("{x:.2}")),
+        Value::Double(x) => num(format!("{x:.2}")),
+        Value::Decimal(d) => num(d.to_string()),
+        Value::Text(s) => Cell { text: s.clone(), numeric: false },
+        other => Cell { text: format!("{other:?}"), numeric: false },
+    }
+}
+
+/// "1234567.5" → "1,234,567.5".
+fn group_digits(s: &str) -> String {
+    let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
+    let (int, frac) = rest.split_once('.').map_or((rest, None), |(a, b)| (a, Some(b)));
+    if !int.bytes().all(|b| b.is_ascii_digit()) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + int.len() / 3);
+    out.push_str(sign);
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_are_grouped_in_threes() {
+        assert_eq!(group_digits("1234567.50"), "1,234,567.50");
+        assert_eq!(group_digits("-1000"), "-1,000");
+        assert_eq!(group_digits("999"), "999");
+        assert_eq!(group_digits("inf"), "inf");
+    }
+
+    #[test]
+    fn years_are_not_grouped() {
+        assert_eq!(cell(&Value::Int(1987), "year").text, "1987");
+        assert_eq!(cell(&Value::BigInt(1987), "violations").text, "1,987");
+        assert_eq!(cell(&Value::Null, "year"), Cell { text: "NULL".into(), numeric: false });
+    }
+}

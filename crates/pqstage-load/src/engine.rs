@@ -1,0 +1,241 @@
+//! The one sequence every load follows, and the trait an engine implements
+//! to plug into it.
+//!
+//! 1. The engine reports whether the table exists and its columns
+//!    ([`Engine::inspect`]); an existing table whose columns are not the
+//!    spec's is refused.
+//! 2. The engine reports what the target holds ([`Engine::inventory`]): its
+//!    state table's records, its rows per unit.
+//! 3. The units are planned ([`crate::plan`]) and the staged files to load are
+//!    checked to exist with their manifest sizes.
+//! 4. The engine applies the plan ([`Engine::apply`]): creates the table if
+//!    needed, loads, swaps or deletes units, records them, and checks what it
+//!    loaded against the manifest before committing.
+//! 5. The outcome is reported in one wording ([`LoadReport`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use pqstage_spec::{ColumnType, OutputColumn};
+use pqstage_stage::manifest::{PartitionEntry, TableEntry};
+use pqstage_stage::progress::Progress;
+use pqstage_stage::verify::FileProblem;
+use pqstage_stage::{Manifest, Stage, StageError};
+
+use crate::error::LoadError;
+use crate::plan::{plan, Inventory, PartitionKey, Scope, Step};
+use crate::report::{LoadReport, UnitReport};
+use crate::target::check_columns;
+
+/// What every load is asked, whatever the engine.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Only these partitions (`None` in the key is the NULL partition); all when `None`.
+    pub only: Option<Vec<PartitionKey>>,
+    /// Reload every selected partition, even unchanged ones.
+    pub force: bool,
+    /// Check each file's checksum against the manifest before loading it.
+    pub verify_checksums: bool,
+    /// Where a remote stage's files wait while they load (default: the
+    /// system's temporary folder).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { only: None, force: false, verify_checksums: true, cache_dir: None }
+    }
+}
+
+/// One load: the staged table, where it comes from, and how to load it.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    /// The stage holding the dataset.
+    pub stage: &'a Stage,
+    /// The dataset's manifest.
+    pub manifest: &'a Manifest,
+    /// The staged table to load (see [`crate::source_table`]).
+    pub table: &'a TableEntry,
+    /// What to load.
+    pub options: &'a LoadOptions,
+    /// Counters for a progress display.
+    pub progress: &'a Progress,
+    /// Runs the stage's downloads.
+    pub runtime: &'a tokio::runtime::Handle,
+}
+
+impl Job<'_> {
+    /// The table's columns as the engine should create them (the spec's,
+    /// then the partition column).
+    pub fn columns(&self) -> Vec<OutputColumn> {
+        self.table.spec.output_columns()
+    }
+
+    /// The dataset's name.
+    pub fn dataset(&self) -> &str {
+        &self.manifest.dataset
+    }
+}
+
+/// What happens to the table itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableState {
+    /// It does not exist: create it first.
+    Missing,
+    /// It exists and the load replaces it whole (every unit forced, and the
+    /// engine re-creates rather than reloading unit by unit).
+    Replace,
+    /// It exists and is kept; units are loaded into it.
+    Keep,
+}
+
+/// The plan an engine applies.
+#[derive(Debug)]
+pub struct Work<'w, 'm> {
+    /// One step per unit in scope, in key order.
+    pub steps: &'w [Step<'m, PartitionEntry>],
+    /// What happens to the table.
+    pub table: TableState,
+    /// What the target held before the load (empty when it is created or replaced).
+    pub before: &'w Inventory<PartitionKey>,
+}
+
+impl<'m> Work<'_, 'm> {
+    /// The staged units to (re)load, in key order.
+    pub fn to_load(&self) -> Vec<&'m PartitionEntry> {
+        self.steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.staged).collect()
+    }
+}
+
+/// What an engine reports after applying a plan.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// Seconds each unit's own unit of work took, for engines that load
+    /// units one by one.
+    pub seconds: BTreeMap<PartitionKey, f64>,
+    /// Seconds spent checking staged files' checksums before loading.
+    pub verify_seconds: f64,
+}
+
+/// What an engine does for a load; the sequence around it is [`load`]'s.
+pub trait Engine {
+    /// The engine's error; it wraps the shared [`LoadError`].
+    type Error: From<LoadError> + From<FileProblem> + From<StageError>;
+
+    /// Whether a forced reload of every unit re-creates the table instead
+    /// of reloading it unit by unit.
+    const REPLACES_ON_FORCE: bool = false;
+
+    /// The target table as messages name it.
+    fn table_label(&self) -> String;
+
+    /// The target table, quoted, for the report.
+    fn table_quoted(&self) -> String;
+
+    /// A spec type as the engine's catalog spells it (to compare with an
+    /// existing table's columns).
+    fn type_name(&self, ty: ColumnType) -> String;
+
+    /// Refuses a staged table the engine cannot load as asked. By default a
+    /// selection of units needs a partition column.
+    ///
+    /// # Errors
+    /// [`LoadError::NotPartitioned`].
+    fn check_table(&self, job: &Job<'_>) -> Result<(), LoadError> {
+        let selected = job.options.only.as_ref().is_some_and(|o| !o.is_empty());
+        if selected && job.table.partition_column.is_none() {
+            return Err(LoadError::NotPartitioned {
+                table: job.table.name.clone(),
+                needed: "a selection of partitions needs a partitioned table",
+            });
+        }
+        Ok(())
+    }
+
+    /// The target table's columns (name, and type as [`Engine::type_name`]
+    /// spells it); `None` when the table does not exist. Called first.
+    ///
+    /// # Errors
+    /// The engine's, when it cannot connect or read its catalog.
+    fn inspect(&mut self, job: &Job<'_>) -> Result<Option<Vec<(String, String)>>, Self::Error>;
+
+    /// What an existing table holds, per unit key: what the state table
+    /// records, and the rows held. Called once its columns are the spec's.
+    ///
+    /// # Errors
+    /// The engine's, when it cannot read the state or count rows.
+    fn inventory(&mut self, job: &Job<'_>) -> Result<Inventory<PartitionKey>, Self::Error>;
+
+    /// Applies `work`: creates the table when missing, loads, replaces and
+    /// removes units, records them in the state table, and checks the rows it
+    /// loaded against the manifest. Nothing of a unit may be visible before
+    /// its rows have been checked.
+    ///
+    /// # Errors
+    /// The engine's; units not committed when it returns are rolled back.
+    fn apply(&mut self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<Applied, Self::Error>;
+}
+
+/// Loads `job` with `engine`: inspect, check, plan, apply, report.
+///
+/// # Errors
+/// [`LoadError`]s (wrapped in the engine's error) for a table that conflicts
+/// with the spec, a selection that names no unit, or a staged file that is
+/// missing or of the wrong size; the engine's own errors from
+/// [`Engine::inspect`] and [`Engine::apply`].
+pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::Error> {
+    let started = Instant::now();
+    engine.check_table(job)?;
+    let existing = match engine.inspect(job)? {
+        Some(have) => {
+            let want: Vec<(String, String)> =
+                job.columns().iter().map(|c| (c.name.clone(), engine.type_name(c.ty))).collect();
+            check_columns(&engine.table_label(), &have, &want)?;
+            Some(engine.inventory(job)?)
+        }
+        None => None,
+    };
+    let state = match &existing {
+        None => TableState::Missing,
+        Some(_) if E::REPLACES_ON_FORCE && job.options.force && job.options.only.is_none() => TableState::Replace,
+        Some(_) => TableState::Keep,
+    };
+    let empty = Inventory::default();
+    let before = match (&existing, state) {
+        (Some(have), TableState::Keep) => have,
+        _ => &empty,
+    };
+    let scope = Scope { force: job.options.force, only: job.options.only.clone() };
+    let column = job.table.partition_column.as_deref().unwrap_or("year");
+    let path_of = |k: &PartitionKey| pqstage_stage::manifest::partition_dir(column, k.0);
+    let target = existing.as_ref().map(|_| before);
+    let steps = plan(&job.table.partitions, target, &scope, job.dataset(), path_of)?;
+
+    let work = Work { steps: &steps, table: state, before };
+    let to_load = work.to_load();
+    // Sizes now, before the target is touched; checksums are the engine's
+    // to check, when it reads each file. Progress is the engine's to report.
+    job.stage.check_before_load(job.dataset(), &to_load, false, None, job.runtime)?;
+    let applied = engine.apply(job, &work)?;
+
+    let rows_outside: u64 =
+        before.held.iter().filter(|(k, _)| !steps.iter().any(|s| s.key == **k)).map(|(_, n)| n).sum();
+    let units: Vec<UnitReport> = steps
+        .iter()
+        .map(|s| UnitReport {
+            path: s.path.clone(),
+            rows: s.rows(),
+            action: s.action.clone(),
+            seconds: applied.seconds.get(&s.key).copied(),
+        })
+        .collect();
+    Ok(LoadReport {
+        table: engine.table_quoted(),
+        created: state != TableState::Keep,
+        rows_total: rows_outside + units.iter().map(|u| u.rows).sum::<u64>(),
+        units,
+        verify_seconds: applied.verify_seconds,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

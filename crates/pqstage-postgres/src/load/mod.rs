@@ -1,0 +1,277 @@
+//! `pqstage load postgres`: the PostgreSQL engine of the loader core. Each
+//! year is one unit of work, in one transaction on its own connection
+//! ([`unit`]):
+//!
+//! 1. create a standalone table shaped like the parent;
+//! 2. `COPY … FROM STDIN (FORMAT binary, FREEZE)`, encoded from the Parquet's
+//!    Arrow batches; the row count COPY reports must be the manifest's;
+//! 3. the CHECK constraint matching the partition bound, the indexes, ANALYZE;
+//! 4. detach and drop the old partition, attach the new one, record the
+//!    manifest checksum in `pqstage.load_state`; commit.
+//!
+//! Readers see the old year until the commit and the new one after it. A
+//! killed load rolls back the open transactions, so no half table is left;
+//! years committed before are recorded, so a rerun loads only the rest.
+
+mod unit;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use pqstage_load::sql::{quote_ident, render};
+use pqstage_load::{
+    run_units, source_table, Action, Applied, Engine, Inventory, Job, LoadError, LoadOptions, LoadReport, PartitionKey,
+    Recorded, StagedFiles, Step, TableName, TableState, Work,
+};
+use pqstage_spec::ColumnType;
+use pqstage_stage::manifest::PartitionEntry;
+use pqstage_stage::progress::{Measure, Progress};
+use pqstage_stage::{Manifest, Stage};
+
+use crate::connect::{config, connect, worker_connection};
+use crate::error::PgError;
+use crate::sql::{CATALOG, LOAD, STATE};
+use crate::types::{bound_key, index_name, pg_type};
+
+/// What is PostgreSQL's own in a load.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connection URL; `None`: libpq's `PG*` environment variables.
+    pub db: Option<String>,
+    /// Schema of the target table.
+    pub schema: String,
+    /// Target table.
+    pub table: String,
+    /// Partitions loaded at once, each on its own connection.
+    pub jobs: usize,
+    /// Indexes besides the spec's, each a list of columns.
+    pub indexes: Vec<Vec<String>>,
+    /// Build no indexes at all (neither the spec's nor `indexes`).
+    pub no_indexes: bool,
+    /// Skip ANALYZE of each loaded partition (autovacuum analyses it later).
+    pub no_analyze: bool,
+}
+
+/// Loads the dataset `manifest` of `stage` into the PostgreSQL table of `pg`.
+///
+/// # Errors
+/// See [`PgError`]. Partitions committed before an error stay loaded.
+///
+/// A remote stage's files are downloaded a year at a time, by the worker
+/// loading that year, into a local cache that holds at most `jobs` years.
+pub fn load(
+    stage: &Stage,
+    manifest: &Manifest,
+    options: &LoadOptions,
+    pg: &PgOptions,
+    progress: &Progress,
+    runtime: &tokio::runtime::Handle,
+) -> Result<LoadReport, PgError> {
+    let table = source_table(manifest, &pg.table)?;
+    let job = Job { stage, manifest, table, options, progress, runtime };
+    let mut indexes = if pg.no_indexes { Vec::new() } else { table.spec.target.indexes.clone() };
+    if !pg.no_indexes {
+        indexes.extend(pg.indexes.iter().cloned());
+    }
+    indexes.dedup();
+    let mut engine = Postgres {
+        opts: pg,
+        config: config(pg.db.as_deref())?,
+        parent: TableName::new(&pg.schema, &pg.table),
+        indexes,
+        client: None,
+        attached: BTreeMap::new(),
+    };
+    pqstage_load::load(&mut engine, &job)
+}
+
+/// The PostgreSQL engine: a control connection for the catalog, the parent
+/// and removals; one connection per worker for the partitions.
+struct Postgres<'a> {
+    opts: &'a PgOptions,
+    config: postgres::Config,
+    parent: TableName,
+    indexes: Vec<Vec<String>>,
+    client: Option<postgres::Client>,
+    /// Attached partitions by key: their table names.
+    attached: BTreeMap<PartitionKey, String>,
+}
+
+impl Engine for Postgres<'_> {
+    type Error = PgError;
+
+    fn table_label(&self) -> String {
+        self.parent.quoted()
+    }
+
+    fn table_quoted(&self) -> String {
+        self.parent.quoted()
+    }
+
+    fn type_name(&self, ty: ColumnType) -> String {
+        pg_type(ty)
+    }
+
+    fn check_table(&self, job: &Job<'_>) -> Result<(), LoadError> {
+        if job.table.partition_column.is_none() {
+            return Err(LoadError::NotPartitioned {
+                table: job.table.name.clone(),
+                needed: "the PostgreSQL loader loads year-partitioned tables",
+            });
+        }
+        let columns = job.columns();
+        for cols in &self.indexes {
+            if let Some(bad) = cols.iter().find(|c| !columns.iter().any(|o| o.name == **c)) {
+                return Err(LoadError::Conflict {
+                    table: self.parent.quoted(),
+                    column: bad.clone(),
+                    reason: "an index names it, but the spec has no such column".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn inspect(&mut self, _job: &Job<'_>) -> Result<Option<Vec<(String, String)>>, PgError> {
+        let mut client = connect(&self.config)?;
+        client.batch_execute(STATE.create_state).map_err(PgError::db("create pqstage.load_state"))?;
+        let parent = self.parent.quoted();
+        let columns: Vec<(String, String)> = client
+            .query(CATALOG.table_columns, &[&parent])
+            .map_err(PgError::db("read the table's columns"))?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        self.client = Some(client);
+        Ok((!columns.is_empty()).then_some(columns))
+    }
+
+    /// What an existing parent holds: its attached partitions, what the
+    /// state records for them, and their rows. A partition pqstage loaded
+    /// whose counters show exactly the rows it inserted, and no update or
+    /// delete since, holds them; any other is counted.
+    fn inventory(&mut self, _job: &Job<'_>) -> Result<Inventory<PartitionKey>, PgError> {
+        let client = self.client.as_mut().expect("inspect connects first");
+        let mut counters = BTreeMap::new();
+        let parent = self.parent.quoted();
+        for r in client.query(CATALOG.partitions, &[&parent]).map_err(PgError::db("list partitions"))? {
+            let key = PartitionKey(bound_key(&r.get::<_, String>(1)));
+            let c: (Option<i64>, Option<i64>, Option<i64>) = (r.get(2), r.get(3), r.get(4));
+            counters.insert(key, c);
+            self.attached.insert(key, r.get(0));
+        }
+        let mut inventory = Inventory::default();
+        let rows = client
+            .query(STATE.read_state, &[&self.parent.schema, &self.parent.name])
+            .map_err(PgError::db("read pqstage.load_state"))?;
+        for r in rows {
+            let key = PartitionKey(r.get(0));
+            if self.attached.contains_key(&key) {
+                inventory.recorded.insert(key, Recorded { checksum: r.get(1), rows: r.get::<_, i64>(2) as u64 });
+            }
+        }
+        for (key, name) in &self.attached {
+            let recorded = inventory.recorded.get(key).map(|s| s.rows);
+            let trusted = match (recorded, counters.get(key)) {
+                (Some(rows), Some((Some(ins), Some(0), Some(0)))) => (*ins as u64 == rows).then_some(rows),
+                _ => None,
+            };
+            let n = match trusted {
+                Some(n) => n,
+                None => {
+                    let q = render(CATALOG.count_partition, &[("partition", &self.parent.sibling(name))]);
+                    client.query_one(&q, &[]).map_err(PgError::db(format!("count rows of {name}")))?.get::<_, i64>(0)
+                        as u64
+                }
+            };
+            inventory.held.insert(*key, n);
+        }
+        Ok(inventory)
+    }
+
+    fn apply(&mut self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<Applied, PgError> {
+        let mut client = self.client.take().expect("inspect connects first");
+        if work.table == TableState::Missing {
+            self.create_parent(&mut client, job)?;
+        }
+        self.create_parent_indexes(&mut client)?;
+        for s in work.steps.iter().filter(|s| s.action == Action::Removed) {
+            self.remove(&mut client, s)?;
+        }
+        drop(client);
+
+        let to_load = work.to_load();
+        job.progress.begin("loading", Measure::Rows, to_load.iter().map(|p| p.rows).sum());
+        // Biggest partitions first, so the workers finish together.
+        let mut queue: Vec<&Step<'_, PartitionEntry>> = work.steps.iter().filter(|s| s.action.loaded()).collect();
+        queue.sort_by_key(|s| std::cmp::Reverse(s.rows()));
+        let ctx = unit::UnitCtx {
+            job,
+            opts: self.opts,
+            parent: &self.parent,
+            key: job.table.partition_column.as_deref().expect("checked in check_table"),
+            columns: job.columns(),
+            indexes: &self.indexes,
+            attached: &self.attached,
+            files: StagedFiles::open(job.stage, job.dataset(), job.options.cache_dir.as_deref())?,
+            swap: Mutex::new(()),
+        };
+        let timed = run_units(
+            &queue,
+            self.opts.jobs,
+            || worker_connection(&self.config),
+            |client, step| {
+                let started = Instant::now();
+                ctx.load(client, step)?;
+                Ok((step.key, started.elapsed().as_secs_f64()))
+            },
+        )?;
+        Ok(Applied { seconds: timed.into_iter().collect(), verify_seconds: 0.0 })
+    }
+}
+
+impl Postgres<'_> {
+    /// Creates the parent table from the spec.
+    fn create_parent(&self, client: &mut postgres::Client, job: &Job<'_>) -> Result<(), PgError> {
+        let key = job.table.partition_column.as_deref().expect("checked in check_table");
+        let ddl = render(
+            LOAD.create_parent,
+            &[
+                ("schema", &quote_ident(&self.parent.schema)),
+                ("parent", &self.parent.quoted()),
+                ("columns", &unit::column_definitions(&job.columns())),
+                ("key", &quote_ident(key)),
+            ],
+        );
+        client.batch_execute(&ddl).map_err(PgError::db(format!("create {}", self.parent.quoted())))
+    }
+
+    /// Creates the parent's indexes that are missing.
+    fn create_parent_indexes(&self, client: &mut postgres::Client) -> Result<(), PgError> {
+        let parent = self.parent.quoted();
+        for cols in &self.indexes {
+            let list = cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+            let name = quote_ident(&index_name(&self.parent.name, cols));
+            let sql = render(LOAD.create_parent_index, &[("name", &name), ("parent", &parent), ("columns", &list)]);
+            client.batch_execute(&sql).map_err(PgError::db(format!("create index on {parent} ({list})")))?;
+        }
+        Ok(())
+    }
+
+    /// Detaches and drops a partition no longer staged, and forgets it, in a
+    /// short transaction of its own.
+    fn remove(&self, client: &mut postgres::Client, step: &Step<'_, PartitionEntry>) -> Result<(), PgError> {
+        let mut tx = client.transaction().map_err(PgError::db("begin"))?;
+        if let Some(name) = self.attached.get(&step.key) {
+            let sql = render(
+                LOAD.detach_drop,
+                &[("parent", &self.parent.quoted()), ("partition", &self.parent.sibling(name))],
+            );
+            tx.batch_execute(&sql).map_err(PgError::db(format!("remove {}", step.path)))?;
+        }
+        tx.execute(STATE.forget_unit, &[&self.parent.schema, &self.parent.name, &step.path])
+            .map_err(PgError::db("update pqstage.load_state"))?;
+        tx.commit().map_err(PgError::db("commit"))
+    }
+}
