@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::util::{claim_one_more_row, fixtures, manifest, manifest_per_year, ok, run, sample, staged_sample};
+use crate::load_common::{self as common, reconvert, records, Target, TYPES_ALIKE, TYPES_ROWS};
+use crate::util::{fixtures, manifest_per_year, ok, run, sample, staged_sample};
 
 /// Every row of `sql` run against the DuckDB file, each value cast to text.
 fn query(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
@@ -31,10 +32,29 @@ pub(crate) fn per_year(db: &Path, table: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// The table `violations` of `v.duckdb` in the test's folder.
+struct Duck;
+
+impl Target for Duck {
+    fn args(&self, _dir: &Path, extra: &[&str]) -> Vec<String> {
+        let base = ["load", "duckdb", "stage", "--db", "v.duckdb", "--no-progress"];
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    }
+    fn per_year(&self, dir: &Path) -> Vec<(String, i64)> {
+        per_year(&dir.join("v.duckdb"), "violations")
+    }
+    fn year_of(&self, dir: &Path, id: &str) -> Option<String> {
+        let q = format!("SELECT year FROM violations WHERE citation_id = '{id}'");
+        query(&dir.join("v.duckdb"), &q).into_iter().next().and_then(|r| r[0].clone())
+    }
+    fn recorded_checksum(&self, dir: &Path, year: &str) -> String {
+        let q = format!("SELECT checksum FROM pqstage.load_state WHERE partition_path = 'year=' || {year}");
+        query(&dir.join("v.duckdb"), &q)[0][0].clone().unwrap()
+    }
+}
+
 fn load(dir: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["load", "duckdb", "stage", "--db", "v.duckdb", "--no-progress"];
-    args.extend(extra);
-    ok(dir, &args)
+    common::load(&Duck, dir, extra)
 }
 
 #[test]
@@ -71,86 +91,29 @@ fn every_type_round_trips() {
         ]
     );
 
-    let rows = query(&db, "SELECT * EXCLUDE (tz), epoch_us(tz) AS tz_us FROM types ORDER BY id");
+    let rows =
+        query(&db, &format!("SELECT {}, f, epoch_us(tz) AS tz_us FROM types ORDER BY id", TYPES_ALIKE.join(", ")));
     let row = |i: usize| rows[i].iter().map(|v| v.as_deref().unwrap_or("NULL")).collect::<Vec<_>>();
-    assert_eq!(
-        row(0),
-        [
-            "1",
-            "true",
-            "-32768",
-            "-9223372036854775808",
-            "nan",
-            "-1234567890123456789012345678.0123456789",
-            "-0.01",
-            "1900-01-01",
-            "1900-01-01 00:00:00",
-            "Café \"quoted\", ünïcode ✓",
-            "1900",
-            "-1",
-        ]
-    );
-    assert_eq!(
-        row(1),
-        [
-            "2",
-            "false",
-            "32767",
-            "9223372036854775807",
-            "inf",
-            "9999999999999999999999999999.9999999999",
-            "9999999999.99",
-            "2100-12-31",
-            "2262-04-11 23:47:16.854775",
-            "",
-            "2100",
-            "2147476448000000",
-        ]
-    );
-    // Unquoted empty fields are NULL, the NULL date lands in the NULL partition.
-    assert_eq!(row(2), ["3", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"]);
-    assert_eq!(row(3)[9], "two\nlines, 00501");
-    assert_eq!(row(3)[4], "-inf");
-    assert_eq!(row(4)[9], "  spaced  ");
-    assert_eq!(row(4)[8], "1969-07-20 20:17:40.5");
+    for (i, want) in TYPES_ROWS.iter().enumerate() {
+        assert_eq!(row(i)[..10], want[..], "row {i}");
+    }
+    // f and tz as DuckDB prints them (tz as microseconds since the epoch).
+    assert_eq!(row(0)[10..], ["nan", "-1"]);
+    assert_eq!(row(1)[10..], ["inf", "2147476448000000"]);
+    assert_eq!(row(2)[10..], ["NULL", "NULL"]);
+    assert_eq!(row(3)[8], "two\nlines, 00501");
+    assert_eq!(row(3)[10], "-inf");
+    assert_eq!(row(4)[8], "  spaced  ");
+    assert_eq!(row(4)[7], "1969-07-20 20:17:40.5");
     assert_eq!(row(4)[11], "-14164940000000");
 }
 
 #[test]
 fn rerun_skips_unchanged_and_a_correction_reloads_one_year() {
-    let dir = staged_sample(20_000);
-    let out = load(dir.path(), &[]);
-    assert!(out.contains("(20,000 rows) into \"main\".\"violations\" (created)"), "{out}");
+    let dir = common::rerun_skips_and_a_correction_reloads_one_year(&Duck, "\"main\".\"violations\"");
     let db = dir.path().join("v.duckdb");
     let stage = dir.path().join("stage");
-    assert_eq!(per_year(&db, "violations"), manifest_per_year(&stage));
     let parts = manifest_per_year(&stage).len();
-
-    let out = load(dir.path(), &[]);
-    assert!(out.starts_with(&format!("{parts} partitions unchanged, skipped")), "{out}");
-
-    // Correct one record: only its year's partition changes, and only it is reloaded.
-    let csv = std::fs::read_to_string(dir.path().join("v.csv")).unwrap();
-    let mut records = split_records(&csv.split_inclusive('\n').collect::<Vec<_>>());
-    let fields: Vec<&str> = records[100].splitn(4, ',').collect();
-    let corrected = format!("{},{},CORRECTED,{}", fields[0], fields[1], fields[3]);
-    records[100] = corrected;
-    std::fs::write(dir.path().join("v.csv"), records.concat()).unwrap();
-    ok(dir.path(), &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
-    let out = load(dir.path(), &[]);
-    let year = query(&db, "SELECT year FROM violations WHERE citation_id = 'CORRECTED'");
-    assert_eq!(year.len(), 1, "the corrected row is loaded: {out}");
-    let year = year[0][0].clone().unwrap();
-    assert!(out.starts_with("loaded 1 partitions ("), "{out}");
-    assert!(out.contains(&format!(", {} unchanged, skipped", parts - 1)), "{out}");
-    assert!(out.contains(&format!("year={year}")) && out.contains("changed"), "{out}");
-    assert_eq!(per_year(&db, "violations"), manifest_per_year(&stage));
-    let recorded =
-        query(&db, &format!("SELECT checksum FROM pqstage.load_state WHERE partition_path = 'year=' || {year}"));
-    let m = manifest(&stage, "violations");
-    let changed =
-        m["tables"][0]["partitions"].as_array().unwrap().iter().find(|p| p["path"] == format!("year={year}")).unwrap();
-    assert_eq!(recorded, vec![vec![Some(changed["checksum"].as_str().unwrap().to_string())]]);
 
     // --force reloads everything; --years only the named ones.
     let out = load(dir.path(), &["--force"]);
@@ -185,31 +148,14 @@ fn a_partition_dropped_from_the_stage_is_removed() {
     let dir = staged_sample(5_000);
     load(dir.path(), &[]);
     // Re-convert without the 1980 rows.
-    let csv = std::fs::read_to_string(dir.path().join("v.csv")).unwrap();
-    let kept: Vec<&str> = csv.split_inclusive('\n').collect();
-    let records = split_records(&kept);
-    let text: String = records.into_iter().filter(|r| !r.contains(",1980-")).collect();
-    std::fs::write(dir.path().join("v.csv"), text).unwrap();
-    ok(dir.path(), &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
+    let kept: Vec<String> = records(dir.path()).into_iter().filter(|r| !r.contains(",1980-")).collect();
+    reconvert(dir.path(), &kept);
     let out = load(dir.path(), &[]);
     assert!(out.contains("year=1980") && out.contains("removed (no longer staged)"), "{out}");
     let db = dir.path().join("v.duckdb");
     assert_eq!(scalar(&db, "SELECT count(*) FROM violations WHERE year = 1980"), 0);
     assert_eq!(scalar(&db, "SELECT count(*) FROM pqstage.load_state WHERE partition_path = 'year=1980'"), 0);
     assert_eq!(per_year(&db, "violations"), manifest_per_year(&dir.path().join("stage")));
-}
-
-/// Joins physical lines into CSV records (quoted newlines stay inside a record).
-fn split_records(lines: &[&str]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for l in lines {
-        cur.push_str(l);
-        if cur.matches('"').count() % 2 == 0 {
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    out
 }
 
 #[test]
@@ -285,23 +231,8 @@ fn a_locked_database_is_refused_clearly() {
 #[test]
 fn missing_and_corrupt_parquet_files_are_named() {
     let dir = staged_sample(2_000);
-    let stage = dir.path().join("stage/violations");
-    let m = manifest(&dir.path().join("stage"), "violations");
-    let first = m["tables"][0]["partitions"][0]["files"][0]["path"].as_str().unwrap().to_string();
-    let path = stage.join(&first);
-    let bytes = std::fs::read(&path).unwrap();
-
     // Same size, one byte changed: the checksum catches it.
-    let mut flipped = bytes.clone();
-    flipped[bytes.len() / 2] ^= 0xff;
-    std::fs::write(&path, &flipped).unwrap();
-    let o = run(dir.path(), &["load", "duckdb", "stage", "--db", "v.duckdb"]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains(&format!("staged file {} is corrupt: its checksum is not the manifest's", path.display())),
-        "{err}"
-    );
+    let (path, bytes) = common::a_corrupt_staged_file_is_named(&Duck, dir.path(), &[]);
 
     std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
     let err =
@@ -323,16 +254,10 @@ fn missing_and_corrupt_parquet_files_are_named() {
 fn rows_that_disagree_with_the_manifest_fail_with_exit_1() {
     let dir = staged_sample(2_000);
     load(dir.path(), &[]);
-    // Claim one more row in the first partition than its file holds, keeping
-    // the manifest's own sums consistent, and force a reload.
-    let name = claim_one_more_row(dir.path());
-
     let db = dir.path().join("v.duckdb");
     let before = per_year(&db, "violations");
-    let o = run(dir.path(), &["load", "duckdb", "stage", "--db", "v.duckdb", "--force"]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&format!("partition {name} holds")) && err.contains("nothing was committed"), "{err}");
+    // A forced reload of a manifest that claims one more row than its file holds.
+    common::rows_that_disagree_fail_with_exit_1(&Duck, dir.path(), &["--force"], "holds", "nothing was committed");
     assert_eq!(per_year(&db, "violations"), before);
 }
 

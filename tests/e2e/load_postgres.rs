@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::util::{claim_one_more_row, fixtures, manifest, manifest_per_year, ok, run, staged_sample};
+use crate::load_common::{self as common, Target, TYPES_ALIKE, TYPES_ROWS};
+use crate::util::{fixtures, manifest_per_year, ok, run, staged_sample};
 
 pub(crate) fn url() -> String {
     std::env::var("PQSTAGE_PG_URL").expect(
@@ -27,11 +28,36 @@ pub(crate) fn per_year(table: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
-fn load(dir: &Path, table: &str, extra: &[&str]) -> String {
-    let url = url();
-    let mut args = vec!["load", "postgres", "stage", "--db", &url, "--table", table, "--no-progress"];
-    args.extend(extra);
-    ok(dir, &args)
+/// A table of the test server.
+struct Pg(&'static str);
+
+impl Target for Pg {
+    fn args(&self, _dir: &Path, extra: &[&str]) -> Vec<String> {
+        let url = url();
+        let base = ["load", "postgres", "stage", "--db", &url, "--table", self.0, "--no-progress"];
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    }
+    fn per_year(&self, _dir: &Path) -> Vec<(String, i64)> {
+        per_year(self.0)
+    }
+    fn year_of(&self, _dir: &Path, id: &str) -> Option<String> {
+        let q = format!("SELECT year::text FROM {} WHERE citation_id = $1", self.0);
+        client().query_opt(&q, &[&id]).unwrap().map(|r| r.get(0))
+    }
+    fn recorded_checksum(&self, _dir: &Path, year: &str) -> String {
+        let year: i64 = year.parse().unwrap();
+        client()
+            .query_one(
+                "SELECT checksum FROM pqstage.load_state WHERE table_name = $1 AND partition_value = $2",
+                &[&self.0, &year],
+            )
+            .unwrap()
+            .get(0)
+    }
+}
+
+fn load(dir: &Path, table: &'static str, extra: &[&str]) -> String {
+    common::load(&Pg(table), dir, extra)
 }
 
 /// Tables whose name ends in `_load`: what a failed load must not leave behind.
@@ -91,54 +117,20 @@ fn every_type_round_trips() {
         ]
     );
     c.batch_execute("SET TimeZone = 'UTC'").unwrap();
-    let rows: Vec<Vec<Option<String>>> = c
-        .query(
-            "SELECT id::text, b::text, i16::text, i64::text, f::text, d::text, money::text, day::text, ts::text, \
-             tz::text, t, year::text FROM pg_types ORDER BY id",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (0..12).map(|i| r.get(i)).collect())
-        .collect();
+    let alike: Vec<String> = TYPES_ALIKE.iter().map(|c| format!("{c}::text")).collect();
+    let q = format!("SELECT {}, f::text, tz::text FROM pg_types ORDER BY id", alike.join(", "));
+    let rows: Vec<Vec<Option<String>>> =
+        c.query(&q, &[]).unwrap().iter().map(|r| (0..12).map(|i| r.get(i)).collect()).collect();
     let row = |i: usize| rows[i].iter().map(|v| v.as_deref().unwrap_or("NULL")).collect::<Vec<_>>();
-    assert_eq!(
-        row(0),
-        [
-            "1",
-            "true",
-            "-32768",
-            "-9223372036854775808",
-            "NaN",
-            "-1234567890123456789012345678.0123456789",
-            "-0.01",
-            "1900-01-01",
-            "1900-01-01 00:00:00",
-            "1969-12-31 23:59:59.999999+00",
-            "Café \"quoted\", ünïcode ✓",
-            "1900",
-        ]
-    );
-    assert_eq!(
-        row(1),
-        [
-            "2",
-            "false",
-            "32767",
-            "9223372036854775807",
-            "Infinity",
-            "9999999999999999999999999999.9999999999",
-            "9999999999.99",
-            "2100-12-31",
-            "2262-04-11 23:47:16.854775",
-            "2038-01-19 01:14:08+00",
-            "",
-            "2100",
-        ]
-    );
-    assert_eq!(row(2), ["3", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"]);
-    assert_eq!((row(3)[4], row(3)[10]), ("-Infinity", "two\nlines, 00501"));
-    assert_eq!((row(4)[9], row(4)[10]), ("1969-07-21 01:17:40+00", "  spaced  "));
+    for (i, want) in TYPES_ROWS.iter().enumerate() {
+        assert_eq!(row(i)[..10], want[..], "row {i}");
+    }
+    // f and tz as PostgreSQL prints them (in UTC).
+    assert_eq!(row(0)[10..], ["NaN", "1969-12-31 23:59:59.999999+00"]);
+    assert_eq!(row(1)[10..], ["Infinity", "2038-01-19 01:14:08+00"]);
+    assert_eq!(row(2)[10..], ["NULL", "NULL"]);
+    assert_eq!((row(3)[10], row(3)[8]), ("-Infinity", "two\nlines, 00501"));
+    assert_eq!((row(4)[11], row(4)[8]), ("1969-07-21 01:17:40+00", "  spaced  "));
     // The NULL date went to the DEFAULT partition.
     let default: String = c
         .query_one(
@@ -154,41 +146,7 @@ fn every_type_round_trips() {
 #[test]
 fn rerun_skips_and_a_correction_reloads_one_year() {
     fresh("pg_rerun");
-    let dir = staged_sample(20_000);
-    let stage = dir.path().join("stage");
-    let out = load(dir.path(), "pg_rerun", &[]);
-    assert!(out.contains("(20,000 rows) into \"public\".\"pg_rerun\" (created)"), "{out}");
-    assert_eq!(per_year("pg_rerun"), manifest_per_year(&stage));
-    let parts = manifest_per_year(&stage).len();
-
-    let out = load(dir.path(), "pg_rerun", &[]);
-    assert!(out.starts_with(&format!("{parts} partitions unchanged, skipped")), "{out}");
-
-    // Correct one record's citation_id, re-convert: one year is reloaded.
-    let csv = std::fs::read_to_string(dir.path().join("v.csv")).unwrap();
-    let mut lines: Vec<String> = csv.lines().map(String::from).collect();
-    let i = lines.iter().position(|l| l.starts_with("OSHA,")).unwrap();
-    let f: Vec<&str> = lines[i].splitn(4, ',').collect();
-    lines[i] = format!("{},{},CORRECTED,{}", f[0], f[1], f[3]);
-    std::fs::write(dir.path().join("v.csv"), lines.join("\n") + "\n").unwrap();
-    ok(dir.path(), &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
-    let out = load(dir.path(), "pg_rerun", &[]);
-    let year: i32 =
-        client().query_one("SELECT year FROM pg_rerun WHERE citation_id = 'CORRECTED'", &[]).unwrap().get(0);
-    assert!(out.starts_with("loaded 1 partitions ("), "{out}");
-    assert!(out.contains(&format!("{} unchanged, skipped", parts - 1)), "{out}");
-    assert!(out.contains(&format!("year={year}")) && out.contains("loaded (changed)"), "{out}");
-    assert_eq!(per_year("pg_rerun"), manifest_per_year(&stage));
-    let recorded: String = client()
-        .query_one(
-            "SELECT checksum FROM pqstage.load_state WHERE table_name = 'pg_rerun' AND partition_value = $1",
-            &[&i64::from(year)],
-        )
-        .unwrap()
-        .get(0);
-    let m = manifest(&stage, "violations");
-    let p = m["tables"][0]["partitions"].as_array().unwrap().iter().find(|p| p["value"] == year).unwrap();
-    assert_eq!(recorded, p["checksum"].as_str().unwrap());
+    common::rerun_skips_and_a_correction_reloads_one_year(&Pg("pg_rerun"), "\"public\".\"pg_rerun\"");
 }
 
 /// Partitions of `table` with and without a manual ANALYZE (autovacuum's
@@ -385,28 +343,17 @@ fn errors_are_clear() {
     assert!(err.contains("refused user nobody_here"), "{err}");
 
     // A staged file changed after convert: named, and its year is not loaded.
-    let m = manifest(&dir.path().join("stage"), "violations");
-    let first =
-        dir.path().join("stage/violations").join(m["tables"][0]["partitions"][0]["files"][0]["path"].as_str().unwrap());
-    let bytes = std::fs::read(&first).unwrap();
-    let mut flipped = bytes.clone();
-    flipped[bytes.len() / 2] ^= 0xff;
-    std::fs::write(&first, &flipped).unwrap();
-    let o = run(dir.path(), &["load", "postgres", "stage", "--db", &url, "--table", "pg_count", "--jobs", "1"]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains(&format!("staged file {} is corrupt: its checksum is not the manifest's", first.display())),
-        "{err}"
-    );
+    let (first, bytes) = common::a_corrupt_staged_file_is_named(&Pg("pg_count"), dir.path(), &["--jobs", "1"]);
     std::fs::write(&first, &bytes).unwrap();
     fresh("pg_count");
 
     // Rows that disagree with the manifest: exit 1, partition named, rolled back.
-    let name = claim_one_more_row(dir.path());
-    let o = run(dir.path(), &["load", "postgres", "stage", "--db", &url, "--table", "pg_count", "--jobs", "1"]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&format!("partition {name} received")) && err.contains("rolled back"), "{err}");
+    common::rows_that_disagree_fail_with_exit_1(
+        &Pg("pg_count"),
+        dir.path(),
+        &["--jobs", "1"],
+        "received",
+        "rolled back",
+    );
     assert_eq!(orphans("pg_count"), Vec::<String>::new());
 }

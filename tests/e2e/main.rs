@@ -8,6 +8,7 @@ mod cli;
 mod convert_errors;
 mod convert_output;
 mod infer;
+mod load_common;
 mod load_duckdb;
 mod load_postgres;
 mod object_store;

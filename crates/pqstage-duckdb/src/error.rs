@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 
 use pqstage_load::LoadError;
-use pqstage_stage::verify::FileProblem;
-use pqstage_stage::StageError;
 
 /// Errors of the DuckDB loader. On any of them nothing was committed.
 #[derive(Debug, thiserror::Error)]
@@ -72,17 +70,5 @@ impl DuckdbError {
     /// opposed to usage and system errors.
     pub fn is_data_error(&self) -> bool {
         matches!(self, Self::Load(e) if e.is_data_error())
-    }
-}
-
-impl From<FileProblem> for DuckdbError {
-    fn from(e: FileProblem) -> Self {
-        Self::Load(e.into())
-    }
-}
-
-impl From<StageError> for DuckdbError {
-    fn from(e: StageError) -> Self {
-        Self::Load(e.into())
     }
 }

@@ -7,14 +7,13 @@ use std::time::Instant;
 use duckdb::{params, Connection};
 use pqstage_load::sql::{literal, quote_ident, render};
 use pqstage_load::{
-    source_table, Applied, Counted, Engine, Inventory, Job, LoadError, LoadOptions, LoadReport, PartitionKey, Recorded,
-    TableName, TableState, Work,
+    Applied, Counted, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, Recorded, Request, TableName,
+    TableState, Work,
 };
 use pqstage_spec::ColumnType;
 use pqstage_stage::manifest::FileEntry;
-use pqstage_stage::progress::{Measure, Progress};
+use pqstage_stage::progress::Measure;
 use pqstage_stage::verify::check_files;
-use pqstage_stage::{Manifest, Stage};
 
 use crate::cache::insert_through_cache;
 use crate::error::DuckdbError;
@@ -34,22 +33,14 @@ pub struct DuckdbOptions {
     pub cache_bytes: u64,
 }
 
-/// Loads the dataset `manifest` of `stage` into the DuckDB table of `duck`,
-/// in one transaction.
+/// Loads what `request` asks into the DuckDB table of `duck`, in one
+/// transaction.
 ///
 /// # Errors
 /// See [`DuckdbError`]; on any error nothing is committed.
-pub fn load(
-    stage: &Stage,
-    manifest: &Manifest,
-    options: &LoadOptions,
-    duck: &DuckdbOptions,
-    progress: &Progress,
-    runtime: &tokio::runtime::Handle,
-) -> Result<LoadReport, DuckdbError> {
+pub fn load(request: &Request<'_>, duck: &DuckdbOptions) -> Result<LoadReport, DuckdbError> {
     let target = TableName::parse(&duck.table, "main")?;
-    let table = source_table(manifest, &target.name)?;
-    let job = Job { stage, manifest, table, options, progress, runtime };
+    let job = request.job(&target.name)?;
     let conn = crate::open(&duck.db, duck.threads, false)?;
     let catalog: String =
         conn.query_row(CATALOG.current_catalog, [], |r| r.get(0)).map_err(DuckdbError::sql("read the catalog name"))?;
@@ -118,7 +109,8 @@ impl Engine for Duckdb<'_> {
         if let (Some(root), true) = (job.stage.local_root(), job.options.verify_checksums) {
             let bytes = to_load.iter().map(|p| p.bytes).sum();
             job.progress.begin("checking", Measure::Bytes, bytes);
-            check_files(&root.join(job.dataset()), &to_load, true, self.duck.threads, Some(job.progress))?;
+            check_files(&root.join(job.dataset()), &to_load, true, self.duck.threads, Some(job.progress))
+                .map_err(LoadError::from)?;
         }
         let verify_seconds = verify_started.elapsed().as_secs_f64();
 

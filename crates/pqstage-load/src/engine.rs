@@ -20,8 +20,7 @@ use std::time::Instant;
 use pqstage_spec::{ColumnType, OutputColumn};
 use pqstage_stage::manifest::{PartitionEntry, TableEntry};
 use pqstage_stage::progress::Progress;
-use pqstage_stage::verify::FileProblem;
-use pqstage_stage::{Manifest, Stage, StageError};
+use pqstage_stage::{Manifest, Stage};
 
 use crate::error::LoadError;
 use crate::plan::{plan, Inventory, PartitionKey, Scope, Step};
@@ -48,6 +47,35 @@ impl Default for LoadOptions {
     }
 }
 
+/// A load as asked, whatever the engine: the dataset, what to load of it,
+/// and where to report progress.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The stage holding the dataset.
+    pub stage: &'a Stage,
+    /// The dataset's manifest.
+    pub manifest: &'a Manifest,
+    /// What to load.
+    pub options: &'a LoadOptions,
+    /// Counters for a progress display.
+    pub progress: &'a Progress,
+    /// Runs the stage's downloads.
+    pub runtime: &'a tokio::runtime::Handle,
+}
+
+impl<'a> Request<'a> {
+    /// The job of loading the staged table that feeds a target table
+    /// called `target`: the dataset's only table, or the one of that name.
+    ///
+    /// # Errors
+    /// [`LoadError::WhichTable`] when the dataset has several and none is `target`.
+    pub fn job(&self, target: &str) -> Result<Job<'a>, LoadError> {
+        let table = crate::target::source_table(self.manifest, target)?;
+        let Self { stage, manifest, options, progress, runtime } = *self;
+        Ok(Job { stage, manifest, table, options, progress, runtime })
+    }
+}
+
 /// One load: the staged table, where it comes from, and how to load it.
 #[derive(Debug, Clone, Copy)]
 pub struct Job<'a> {
@@ -55,7 +83,7 @@ pub struct Job<'a> {
     pub stage: &'a Stage,
     /// The dataset's manifest.
     pub manifest: &'a Manifest,
-    /// The staged table to load (see [`crate::source_table`]).
+    /// The staged table to load.
     pub table: &'a TableEntry,
     /// What to load.
     pub options: &'a LoadOptions,
@@ -121,7 +149,7 @@ pub struct Applied {
 /// What an engine does for a load; the sequence around it is [`load`]'s.
 pub trait Engine {
     /// The engine's error; it wraps the shared [`LoadError`].
-    type Error: From<LoadError> + From<FileProblem> + From<StageError>;
+    type Error: From<LoadError>;
 
     /// Whether a forced reload of every unit re-creates the table instead
     /// of reloading it unit by unit.
@@ -216,7 +244,7 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
     let to_load = work.to_load();
     // Sizes now, before the target is touched; checksums are the engine's
     // to check, when it reads each file. Progress is the engine's to report.
-    job.stage.check_before_load(job.dataset(), &to_load, false, None, job.runtime)?;
+    job.stage.check_before_load(job.dataset(), &to_load, false, None, job.runtime).map_err(LoadError::from)?;
     let applied = engine.apply(job, &work)?;
 
     let rows_outside: u64 =

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use pqstage_stage::manifest::FileEntry;
-use pqstage_stage::verify::FileProblem;
-use pqstage_stage::{ScratchGuard, Stage, StageError};
+use pqstage_stage::{ScratchGuard, Stage};
+
+use crate::error::LoadError;
 
 /// Where a load's staged files are read from.
 #[derive(Debug)]
@@ -24,8 +25,8 @@ impl StagedFiles {
     /// when this is dropped.
     ///
     /// # Errors
-    /// [`StageError::Io`] when the cache folder cannot be created.
-    pub fn open(stage: &Stage, dataset: &str, cache_dir: Option<&Path>) -> Result<Self, StageError> {
+    /// [`LoadError::Stage`] when the cache folder cannot be created.
+    pub fn open(stage: &Stage, dataset: &str, cache_dir: Option<&Path>) -> Result<Self, LoadError> {
         Ok(match stage.local_root() {
             Some(root) => Self::Local(root.join(dataset)),
             None => Self::Remote(stage.scratch_dir(dataset, cache_dir)?),
@@ -37,8 +38,8 @@ impl StagedFiles {
     /// `group`, which is removed when the returned value is dropped.
     ///
     /// # Errors
-    /// [`FileProblem`] naming a file that is missing, not what the manifest
-    /// says, or that cannot be written to the cache.
+    /// [`LoadError::File`] naming a file that is missing, not what the
+    /// manifest says, or that cannot be written to the cache.
     pub fn fetch(
         &self,
         stage: &Stage,
@@ -47,7 +48,7 @@ impl StagedFiles {
         files: &[&FileEntry],
         concurrency: usize,
         runtime: &tokio::runtime::Handle,
-    ) -> Result<Fetched, FileProblem> {
+    ) -> Result<Fetched, LoadError> {
         match self {
             Self::Local(dir) => Ok(Fetched { dir: dir.clone(), _cached: None }),
             Self::Remote(cache) => {

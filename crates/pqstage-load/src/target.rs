@@ -55,7 +55,7 @@ impl TableName {
 ///
 /// # Errors
 /// [`LoadError::WhichTable`] when the dataset has several and none is `name`.
-pub fn source_table<'m>(manifest: &'m Manifest, name: &str) -> Result<&'m TableEntry, LoadError> {
+pub(crate) fn source_table<'m>(manifest: &'m Manifest, name: &str) -> Result<&'m TableEntry, LoadError> {
     match manifest.tables.as_slice() {
         [only] => Ok(only),
         many => many.iter().find(|t| t.name == name).ok_or_else(|| LoadError::WhichTable {

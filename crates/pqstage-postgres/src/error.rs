@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use postgres::error::SqlState;
 use pqstage_load::LoadError;
-use pqstage_stage::verify::FileProblem;
-use pqstage_stage::StageError;
 
 use crate::EncodeError;
 
@@ -95,17 +93,5 @@ impl PgError {
     pub(crate) fn db(what: impl Into<String>) -> impl FnOnce(postgres::Error) -> Self {
         let what = what.into();
         move |source| Self::Db { what, source }
-    }
-}
-
-impl From<FileProblem> for PgError {
-    fn from(e: FileProblem) -> Self {
-        Self::Load(e.into())
-    }
-}
-
-impl From<StageError> for PgError {
-    fn from(e: StageError) -> Self {
-        Self::Load(e.into())
     }
 }

@@ -9,6 +9,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Encoding;
+use pqstage_load::LoadError;
 use pqstage_stage::verify::FileProblem;
 
 use crate::error::PgError;
@@ -25,13 +26,14 @@ pub fn for_each_batch(
     columns: &[&str],
     mut f: impl FnMut(RecordBatch) -> Result<(), PgError>,
 ) -> Result<(), PgError> {
+    let problem = |p: FileProblem| PgError::Load(LoadError::File(p));
     let undecodable = |e: Box<dyn std::error::Error + Send + Sync>| {
-        PgError::from(FileProblem::Undecodable { path: path.to_path_buf(), source: e })
+        problem(FileProblem::Undecodable { path: path.to_path_buf(), source: e })
     };
-    let corrupt = |reason: String| PgError::from(FileProblem::Corrupt { path: path.to_path_buf(), reason });
+    let corrupt = |reason: String| problem(FileProblem::Corrupt { path: path.to_path_buf(), reason });
     let file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => PgError::from(FileProblem::Missing(path.to_path_buf())),
-        _ => PgError::from(FileProblem::Io { path: path.to_path_buf(), source: e }),
+        std::io::ErrorKind::NotFound => problem(FileProblem::Missing(path.to_path_buf())),
+        _ => problem(FileProblem::Io { path: path.to_path_buf(), source: e }),
     })?;
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| undecodable(e.into()))?;
     let meta = dictionary_strings(meta).map_err(|e| undecodable(e.into()))?;

@@ -3,10 +3,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use pqstage_load::{Action, LoadOptions, LoadReport, PartitionKey};
+use pqstage_load::{Action, LoadOptions, LoadReport, PartitionKey, Request};
 use pqstage_stage::progress::Progress;
 
-use crate::args::{Cli, LoadDuckdbArgs, LoadPostgresArgs};
+use crate::args::{Cli, LoadDuckdbArgs, LoadPostgresArgs, StoreArgs};
 use crate::output::{count, out};
 use crate::printer::Bar;
 use crate::Failure;
@@ -29,65 +29,89 @@ fn parse_years(values: &[String]) -> Result<Option<Vec<PartitionKey>>, Failure> 
     Ok(Some(years))
 }
 
-/// The options every engine shares.
-fn options(years: &[String], force: bool, no_verify: bool, cache_dir: Option<&Path>) -> Result<LoadOptions, Failure> {
-    Ok(LoadOptions {
-        only: parse_years(years)?,
-        force,
-        verify_checksums: !no_verify,
-        cache_dir: cache_dir.map(Path::to_path_buf),
-    })
+/// What both load commands share: the dataset, which partitions, how.
+struct Common<'a> {
+    store: &'a StoreArgs,
+    stage: &'a str,
+    dataset: Option<&'a str>,
+    years: &'a [String],
+    force: bool,
+    no_verify: bool,
+    cache_dir: Option<&'a Path>,
+}
+
+/// Opens the dataset, runs `engine` on the request with the target table's
+/// name (`--table`, else the staged table's), draws progress, prints the report.
+fn run<E: Into<anyhow::Error>>(
+    cli: &Cli,
+    c: &Common<'_>,
+    table: Option<&str>,
+    engine: impl FnOnce(&Request<'_>, String) -> Result<LoadReport, E>,
+) -> Result<(), Failure> {
+    let (stage, manifest) = super::open_dataset(c.store, c.stage, c.dataset)?;
+    let table =
+        table.map(str::to_string).or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
+    let options = LoadOptions {
+        only: parse_years(c.years)?,
+        force: c.force,
+        verify_checksums: !c.no_verify,
+        cache_dir: c.cache_dir.map(Path::to_path_buf),
+    };
+    let progress = Arc::new(Progress::default());
+    let runtime = super::runtime()?;
+    let request = Request {
+        stage: &stage,
+        manifest: &manifest,
+        options: &options,
+        progress: &progress,
+        runtime: runtime.handle(),
+    };
+    let report = {
+        let _bar = Bar::start(cli, &progress);
+        engine(&request, table).map_err(|e| Failure::from(e.into()))?
+    };
+    print_report(cli, &report)
 }
 
 pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
-    let (stage, manifest) = super::open_dataset(&a.store, &a.stage, a.dataset.as_deref())?;
-    let table = a.table.clone().or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
-    let duck = pqstage_duckdb::DuckdbOptions {
-        db: a.db.clone(),
-        table,
-        threads: a.jobs,
-        cache_bytes: crate::output::parse_size(&a.cache_size).map_err(anyhow::Error::msg)?,
+    let common = Common {
+        store: &a.store,
+        stage: &a.stage,
+        dataset: a.dataset.as_deref(),
+        years: &a.years,
+        force: a.force,
+        no_verify: a.no_verify,
+        cache_dir: a.cache_dir.as_deref(),
     };
-    let progress = Arc::new(Progress::default());
-    let report = {
-        let _bar = Bar::start(cli, &progress);
-        pqstage_duckdb::load(
-            &stage,
-            &manifest,
-            &options(&a.years, a.force, a.no_verify, a.cache_dir.as_deref())?,
-            &duck,
-            &progress,
-            super::runtime()?.handle(),
-        )?
-    };
-    print_report(cli, &report)
+    let cache_bytes = crate::output::parse_size(&a.cache_size).map_err(anyhow::Error::msg)?;
+    run(cli, &common, a.table.as_deref(), |request, table| {
+        let duck = pqstage_duckdb::DuckdbOptions { db: a.db.clone(), table, threads: a.jobs, cache_bytes };
+        pqstage_duckdb::load(request, &duck)
+    })
 }
 
 pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
-    let (stage, manifest) = super::open_dataset(&a.store, &a.stage, a.dataset.as_deref())?;
-    let table = a.table.clone().or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
-    let pg = pqstage_postgres::PgOptions {
-        db: a.db.clone(),
-        schema: a.schema.clone(),
-        table,
-        jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
-        indexes: a.index.iter().map(|i| i.split(',').map(|c| c.trim().to_string()).collect()).collect(),
-        no_indexes: a.no_indexes,
-        no_analyze: a.no_analyze,
+    let common = Common {
+        store: &a.store,
+        stage: &a.stage,
+        dataset: a.dataset.as_deref(),
+        years: &a.years,
+        force: a.force,
+        no_verify: a.no_verify,
+        cache_dir: a.cache_dir.as_deref(),
     };
-    let progress = Arc::new(Progress::default());
-    let report = {
-        let _bar = Bar::start(cli, &progress);
-        pqstage_postgres::load(
-            &stage,
-            &manifest,
-            &options(&a.years, a.force, a.no_verify, a.cache_dir.as_deref())?,
-            &pg,
-            &progress,
-            super::runtime()?.handle(),
-        )?
-    };
-    print_report(cli, &report)
+    run(cli, &common, a.table.as_deref(), |request, table| {
+        let pg = pqstage_postgres::PgOptions {
+            db: a.db.clone(),
+            schema: a.schema.clone(),
+            table,
+            jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
+            indexes: a.index.iter().map(|i| i.split(',').map(|c| c.trim().to_string()).collect()).collect(),
+            no_indexes: a.no_indexes,
+            no_analyze: a.no_analyze,
+        };
+        pqstage_postgres::load(request, &pg)
+    })
 }
 
 /// One line, then a table of the units loaded or removed (every unit with

@@ -21,13 +21,12 @@ use std::time::Instant;
 
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{
-    run_units, source_table, Action, Applied, Engine, Inventory, Job, LoadError, LoadOptions, LoadReport, PartitionKey,
-    Recorded, StagedFiles, Step, TableName, TableState, Work,
+    run_units, Action, Applied, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, Recorded, Request,
+    StagedFiles, Step, TableName, TableState, Work,
 };
 use pqstage_spec::ColumnType;
 use pqstage_stage::manifest::PartitionEntry;
-use pqstage_stage::progress::{Measure, Progress};
-use pqstage_stage::{Manifest, Stage};
+use pqstage_stage::progress::Measure;
 
 use crate::connect::{config, connect, worker_connection};
 use crate::error::PgError;
@@ -53,24 +52,16 @@ pub struct PgOptions {
     pub no_analyze: bool,
 }
 
-/// Loads the dataset `manifest` of `stage` into the PostgreSQL table of `pg`.
+/// Loads what `request` asks into the PostgreSQL table of `pg`.
 ///
 /// # Errors
 /// See [`PgError`]. Partitions committed before an error stay loaded.
 ///
 /// A remote stage's files are downloaded a year at a time, by the worker
 /// loading that year, into a local cache that holds at most `jobs` years.
-pub fn load(
-    stage: &Stage,
-    manifest: &Manifest,
-    options: &LoadOptions,
-    pg: &PgOptions,
-    progress: &Progress,
-    runtime: &tokio::runtime::Handle,
-) -> Result<LoadReport, PgError> {
-    let table = source_table(manifest, &pg.table)?;
-    let job = Job { stage, manifest, table, options, progress, runtime };
-    let mut indexes = if pg.no_indexes { Vec::new() } else { table.spec.target.indexes.clone() };
+pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError> {
+    let job = request.job(&pg.table)?;
+    let mut indexes = if pg.no_indexes { Vec::new() } else { job.table.spec.target.indexes.clone() };
     if !pg.no_indexes {
         indexes.extend(pg.indexes.iter().cloned());
     }

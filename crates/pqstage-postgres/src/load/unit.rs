@@ -71,7 +71,7 @@ impl UnitCtx<'_> {
         // into the page cache); on a remote one downloaded into the cache,
         // checked as they stream, and removed when this year is done.
         if let (StagedFiles::Local(dir), true) = (&self.files, self.job.options.verify_checksums) {
-            check_files(dir, &[entry], true, Some(1), None)?;
+            check_files(dir, &[entry], true, Some(1), None).map_err(LoadError::from)?;
         }
         let files: Vec<&FileEntry> = entry.files.iter().collect();
         let fetched =
