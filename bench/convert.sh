@@ -24,29 +24,15 @@
 # Peer timings include Python start-up and import (a fraction of a second).
 set -euo pipefail
 
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-DATA="$BENCH/data"
-OUT="$BENCH/out"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init "$BENCH/out"
 VENV="$BENCH/.venv"
-ROWS="${ROWS:-18000000}"
-REPEAT="${REPEAT:-1}"
 SMALL_ROWS=1000000
-JOBS="$(nproc)"
-PQSTAGE="${PQSTAGE:-${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage}"
 SKIP_PQ="${PQSTAGE_SKIP:-0}"
-CSV="$DATA/violations-$ROWS.csv"
 CSV_SMALL="$DATA/violations-$SMALL_ROWS.csv"
 SPEC="$DATA/violations.spec.toml"
-RESULTS="$OUT/results.tsv"
 REPORT="$OUT/convert-results.md"
-
-# shellcheck source=bench/lib.sh
-source "$BENCH/lib.sh"
-
-[[ "$ROWS" =~ ^[0-9]+$ && "$ROWS" -gt 0 ]] || die "ROWS must be a positive integer, got '$ROWS'"
-[[ "$REPEAT" =~ ^[0-9]+$ && "$REPEAT" -gt 0 ]] || die "REPEAT must be a positive integer, got '$REPEAT'"
-[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
-mkdir -p "$DATA" "$OUT"
 
 # --- peers: virtualenv pinned by requirements.txt ---------------------------
 if [[ ! -x "$VENV/bin/python" ]]; then

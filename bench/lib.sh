@@ -1,8 +1,59 @@
-# Shared by the benchmark scripts (sourced, not run). The caller sets OUT
-# (logs), RESULTS (a TSV the report reads) and PQSTAGE (the binary).
+# Shared by the benchmark scripts (sourced, not run): their common settings
+# (bench_init), the throwaway servers they start (start_pg, start_s3), one
+# timed run (once) and the sample CSV (ensure_sample).
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$BENCH")"
+DATA="$BENCH/data"
+
+# bench_init OUT: the settings every benchmark takes from the environment
+# (ROWS, default 18000000; REPEAT, default 1; JOBS, default nproc; PQSTAGE,
+# the binary), checked; CSV (the shared sample), OUT (its logs) and RESULTS
+# (a TSV its report reads), created.
+bench_init() {
+  OUT="$1"
+  ROWS="${ROWS:-18000000}"
+  REPEAT="${REPEAT:-1}"
+  JOBS="${JOBS:-$(nproc)}"
+  PQSTAGE="${PQSTAGE:-${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage}"
+  CSV="$DATA/violations-$ROWS.csv"
+  RESULTS="$OUT/results.tsv"
+  [[ "$ROWS" =~ ^[0-9]+$ && "$ROWS" -gt 0 ]] || die "ROWS must be a positive integer, got '$ROWS'"
+  [[ "$REPEAT" =~ ^[0-9]+$ && "$REPEAT" -gt 0 ]] || die "REPEAT must be a positive integer, got '$REPEAT'"
+  [[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
+  mkdir -p "$DATA" "$OUT"
+}
+
+# need_pqstage: stops unless the binary is built.
+need_pqstage() {
+  [[ -x "$PQSTAGE" ]] || die "pqstage binary not found at $PQSTAGE (make build, or set PQSTAGE=)"
+}
+
+# Commands run when the script exits, however it exits (servers to stop).
+AT_EXIT=()
+run_at_exit() { for c in "${AT_EXIT[@]}"; do eval "$c" || true; done; }
+trap run_at_exit EXIT
+
+# start_pg PORT: a throwaway PostgreSQL (tests/pg/pg.sh) on PORT, deleted at
+# exit; sets PG_URL.
+start_pg() {
+  export PQSTAGE_PG_PORT="$1"
+  PG_URL="$(bash "$ROOT/tests/pg/pg.sh" up)" || die "PostgreSQL did not start"
+  AT_EXIT+=("PQSTAGE_PG_PORT=$1 bash '$ROOT/tests/pg/pg.sh' down")
+  PSQL="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql"
+}
+
+# start_s3 PORT DIR: a throwaway S3 server (tests/s3/s3.sh) on PORT keeping
+# its objects in DIR, deleted at exit; exports the AWS_* settings for it.
+start_s3() {
+  export PQSTAGE_S3_PORT="$1" PQSTAGE_S3_DIR="$2"
+  S3_ENDPOINT="$(bash "$ROOT/tests/s3/s3.sh" up)" || die "the S3 server did not start"
+  AT_EXIT+=("PQSTAGE_S3_PORT=$1 PQSTAGE_S3_DIR='$2' bash '$ROOT/tests/s3/s3.sh' down")
+  eval "$(bash "$ROOT/tests/s3/s3.sh" env)"
+}
 
 # Seconds from time -v's "Elapsed (wall clock) time (h:mm:ss or m:ss): 1:02.34".
 wall_of() {

@@ -23,27 +23,14 @@
 # bench/out/load-duckdb-results.md. Peak RSS is MiB (`/usr/bin/time -v`).
 set -euo pipefail
 
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-DATA="$BENCH/data"
-OUT="$BENCH/out/load"
-ROWS="${ROWS:-18000000}"
-REPEAT="${REPEAT:-1}"
-PQSTAGE="${PQSTAGE:-${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage}"
-CSV="$DATA/violations-$ROWS.csv"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init "$BENCH/out/load"
+need_pqstage
 CSV_FIXED="$DATA/violations-$ROWS-corrected.csv"
 SPEC="$DATA/violations.spec.toml"
 STAGE="$OUT/stage"
-RESULTS="$OUT/results.tsv"
 REPORT="$BENCH/out/load-duckdb-results.md"
-
-# shellcheck source=bench/lib.sh
-source "$BENCH/lib.sh"
-
-[[ "$ROWS" =~ ^[0-9]+$ && "$ROWS" -gt 0 ]] || die "ROWS must be a positive integer, got '$ROWS'"
-[[ "$REPEAT" =~ ^[0-9]+$ && "$REPEAT" -gt 0 ]] || die "REPEAT must be a positive integer, got '$REPEAT'"
-[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
-[[ -x "$PQSTAGE" ]] || die "pqstage binary not found at $PQSTAGE (make build, or set PQSTAGE=)"
-mkdir -p "$DATA" "$OUT"
 
 # --- peers: one virtualenv per DuckDB version --------------------------------
 venv() { # name version -> prints the python

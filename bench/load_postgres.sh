@@ -24,26 +24,14 @@
 # logs in bench/out/pg, the report in bench/out/load-postgres-results.md.
 set -euo pipefail
 
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(dirname "$BENCH")"
-DATA="$BENCH/data"
-OUT="$BENCH/out/pg"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init "$BENCH/out/pg"
+need_pqstage
 STAGE="$OUT/stage"
-ROWS="${ROWS:-18000000}"
-REPEAT="${REPEAT:-1}"
-JOBS="${JOBS:-$(nproc)}"
-PQSTAGE="${PQSTAGE:-${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage}"
-CSV="$DATA/violations-$ROWS.csv"
 CSV_FIXED="$DATA/violations-$ROWS-corrected.csv"
 SPEC="$OUT/violations-clustered.spec.toml"
-RESULTS="$OUT/results.tsv"
 REPORT="$BENCH/out/load-postgres-results.md"
-export PQSTAGE_PG_PORT=55440
-
-# shellcheck source=bench/lib.sh
-source "$BENCH/lib.sh"
-[[ -x "$PQSTAGE" ]] || die "pqstage binary not found at $PQSTAGE (make build)"
-mkdir -p "$OUT" "$DATA"
 ensure_sample "$ROWS" "$CSV" "$CSV_FIXED"
 
 # --- peers -----------------------------------------------------------------------
@@ -53,10 +41,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check \
     pgpq==0.12.0 "psycopg[binary]==3.3.9" pyarrow==26.0.1 || die "pip install failed"
 fi
-PSQL="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql"
 
-URL="$(bash "$ROOT/tests/pg/pg.sh" up)"
-trap 'bash "$ROOT/tests/pg/pg.sh" down' EXIT
+start_pg 55440
+URL="$PG_URL"
 log "server at $URL"
 sql() { "$PSQL" "$URL" -qX -v ON_ERROR_STOP=1 "$@"; }
 

@@ -19,34 +19,18 @@
 # server's own CPU, not a network.
 set -euo pipefail
 
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(dirname "$BENCH")"
-DATA="$BENCH/data"
-OUT="$BENCH/out/os"
-ROWS="${ROWS:-18000000}"
-REPEAT="${REPEAT:-1}"
-JOBS="${JOBS:-$(nproc)}"
-PQSTAGE="${PQSTAGE:-${CARGO_TARGET_DIR:-$HOME/.cache/pqstage/target}/release/pqstage}"
-CSV="$DATA/violations-$ROWS.csv"
-SPEC="$DATA/violations.spec.toml"
-RESULTS="$OUT/results.tsv"
-REPORT="$BENCH/out/object-store-results.md"
-
 # shellcheck source=bench/lib.sh
-source "$BENCH/lib.sh"
-[[ -x "$PQSTAGE" ]] || die "pqstage binary not found at $PQSTAGE (make build)"
-[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
-mkdir -p "$OUT" "$DATA"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init "$BENCH/out/os"
+need_pqstage
+SPEC="$DATA/violations.spec.toml"
+REPORT="$BENCH/out/object-store-results.md"
 ensure_sample "$ROWS" "$CSV"
 "$PQSTAGE" sample violations --spec-out "$SPEC"
 
-export PQSTAGE_PG_PORT=55441 PQSTAGE_S3_PORT=59016 PQSTAGE_S3_DIR="$OUT/s3"
-PG_URL="$(bash "$ROOT/tests/pg/pg.sh" up)"
-S3_ENDPOINT="$(bash "$ROOT/tests/s3/s3.sh" up)"
-trap 'bash "$ROOT/tests/pg/pg.sh" down; bash "$ROOT/tests/s3/s3.sh" down' EXIT
-eval "$(bash "$ROOT/tests/s3/s3.sh" env)"
+start_pg 55441
+start_s3 59016 "$OUT/s3"
 log "PostgreSQL at $PG_URL, S3 at $S3_ENDPOINT"
-PSQL="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql"
 drop() { "$PSQL" "$PG_URL" -qX -c "DROP TABLE IF EXISTS $1 CASCADE" -c "DELETE FROM pqstage.load_state WHERE table_name = '$1'" >/dev/null 2>&1 || true; }
 
 LOCAL="$OUT/local"

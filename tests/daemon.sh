@@ -1,6 +1,9 @@
 # Shared by tests/s3/s3.sh and tests/az/az.sh (sourced): run a server in the
 # background on 127.0.0.1:$port, its pid in $dir/pid and its output in
-# $dir/server.log. The caller sets port, dir and defines die.
+# $dir/server.log, behind one command line (daemon_main). The caller sets
+# port, dir and bin, and defines die, install (the server, once per machine),
+# up (start it; print its endpoint) and print_env (the settings that point at
+# it).
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
@@ -26,4 +29,21 @@ daemon_stop() {
     kill "$(cat "$dir/pid")" 2>/dev/null || true
   fi
   rm -rf "$dir"
+}
+
+# daemon_main PATTERN ARGS...: the scripts' command line, install|up|down|env;
+# `down` stops the server whose command line holds PATTERN.
+daemon_main() {
+  local pattern="$1"
+  shift
+  case "${1:-}" in
+    install)
+      install
+      echo "$bin"
+      ;;
+    up) up ;;
+    down) daemon_stop "$pattern" ;;
+    env) print_env ;;
+    *) die "usage: $(basename "$0") install|up|down|env" ;;
+  esac
 }

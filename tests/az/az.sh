@@ -35,29 +35,20 @@ install() {
 # shellcheck source=tests/daemon.sh
 source "$here/../daemon.sh"
 
-case "${1:-}" in
-  install)
-    install
-    echo "$bin"
-    ;;
-  up)
-    install
-    mkdir -p "$dir/data"
-    daemon_start Azurite "$bin" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir/data" --silent --skipApiVersionCheck
-    python3 "$here/create_container.py" "$endpoint" "$container"
-    echo "$endpoint"
-    ;;
-  down)
-    daemon_stop azurite
-    ;;
-  env)
-    cat <<ENV
+up() {
+  install
+  mkdir -p "$dir/data"
+  daemon_start Azurite "$bin" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir/data" --silent --skipApiVersionCheck
+  python3 "$here/create_container.py" "$endpoint" "$container"
+  echo "$endpoint"
+}
+
+print_env() {
+  cat <<ENV
 export AZURE_STORAGE_USE_EMULATOR=true
 export AZURITE_BLOB_STORAGE_URL=$endpoint
 # then: pqstage convert … --to az://$container/stage
 ENV
-    ;;
-  *)
-    die "usage: az.sh install|up|down|env"
-    ;;
-esac
+}
+
+daemon_main azurite "$@"

@@ -38,22 +38,15 @@ install() {
 # shellcheck source=tests/daemon.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../daemon.sh"
 
-case "${1:-}" in
-  install)
-    install
-    echo "$bin"
-    ;;
-  up)
-    install
-    mkdir -p "$dir/data/$bucket"
-    daemon_start s3s-fs "$bin" --host 127.0.0.1 --port "$port" --access-key "$key" --secret-key "$secret" "$dir/data"
-    echo "$endpoint"
-    ;;
-  down)
-    daemon_stop s3s-fs
-    ;;
-  env)
-    cat <<ENV
+up() {
+  install
+  mkdir -p "$dir/data/$bucket"
+  daemon_start s3s-fs "$bin" --host 127.0.0.1 --port "$port" --access-key "$key" --secret-key "$secret" "$dir/data"
+  echo "$endpoint"
+}
+
+print_env() {
+  cat <<ENV
 export AWS_ENDPOINT_URL=$endpoint
 export AWS_ACCESS_KEY_ID=$key
 export AWS_SECRET_ACCESS_KEY=$secret
@@ -61,8 +54,6 @@ export AWS_REGION=us-east-1
 export AWS_ALLOW_HTTP=true
 # then: pqstage convert … --to s3://$bucket/stage
 ENV
-    ;;
-  *)
-    die "usage: s3.sh install|up|down|env"
-    ;;
-esac
+}
+
+daemon_main s3s-fs "$@"

@@ -28,9 +28,17 @@ pub(crate) fn insert_through_cache(
     if groups.is_empty() {
         return Ok(());
     }
-    let cache = StagedFiles::open(job.stage, job.dataset(), job.options.cache_dir.as_deref())?;
-    let fetch =
-        |i: usize| cache.fetch(job.stage, job.dataset(), &format!("g{i}"), &groups[i], FETCH_CONCURRENCY, job.runtime);
+    let cache = StagedFiles::open(job.request.stage, job.dataset(), job.request.options.cache_dir.as_deref())?;
+    let fetch = |i: usize| {
+        cache.fetch(
+            job.request.stage,
+            job.dataset(),
+            &format!("g{i}"),
+            &groups[i],
+            FETCH_CONCURRENCY,
+            job.request.runtime,
+        )
+    };
     let mut ready = fetch(0)?;
     for i in 0..groups.len() {
         let next = std::thread::scope(|s| {

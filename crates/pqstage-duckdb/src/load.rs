@@ -106,10 +106,10 @@ impl Engine for Duckdb<'_> {
     fn apply(&mut self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<Applied, DuckdbError> {
         let to_load = work.to_load();
         let verify_started = Instant::now();
-        if let (Some(root), true) = (job.stage.local_root(), job.options.verify_checksums) {
+        if let (Some(root), true) = (job.request.stage.local_root(), job.request.options.verify_checksums) {
             let bytes = to_load.iter().map(|p| p.bytes).sum();
-            job.progress.begin("checking", Measure::Bytes, bytes);
-            check_files(&root.join(job.dataset()), &to_load, true, self.duck.threads, Some(job.progress))
+            job.request.progress.begin("checking", Measure::Bytes, bytes);
+            check_files(&root.join(job.dataset()), &to_load, true, self.duck.threads, Some(job.request.progress))
                 .map_err(LoadError::from)?;
         }
         let verify_seconds = verify_started.elapsed().as_secs_f64();
@@ -118,10 +118,10 @@ impl Engine for Duckdb<'_> {
             TableState::Missing | TableState::Replace => self.create(job)?,
             TableState::Keep => self.forget(job, work)?,
         }
-        job.progress.begin("loading", Measure::Rows, to_load.iter().map(|p| p.rows).sum());
+        job.request.progress.begin("loading", Measure::Rows, to_load.iter().map(|p| p.rows).sum());
         let files: Vec<&FileEntry> = to_load.iter().flat_map(|p| p.files.iter()).collect();
         let insert = |dir: &std::path::Path, files: &[&FileEntry]| self.insert(job, dir, files);
-        match job.stage.local_root() {
+        match job.request.stage.local_root() {
             Some(root) => {
                 let dir = root.join(job.dataset());
                 let dir =
@@ -133,7 +133,7 @@ impl Engine for Duckdb<'_> {
         for s in work.steps.iter().filter(|s| s.action.loaded()) {
             let p = s.staged.expect("a loaded step has a staged unit");
             let record = render(STATE.record_unit, &[("state", &self.state)]);
-            let (dataset, created_at) = (job.dataset(), &job.manifest.created_at);
+            let (dataset, created_at) = (job.dataset(), &job.request.manifest.created_at);
             self.conn
                 .execute(
                     &record,
@@ -239,7 +239,7 @@ impl Duckdb<'_> {
             ],
         );
         self.conn.execute_batch(&insert).map_err(|source| DuckdbError::Read { source })?;
-        job.progress.add(files.iter().map(|f| f.rows).sum());
+        job.request.progress.add(files.iter().map(|f| f.rows).sum());
         Ok(())
     }
 }

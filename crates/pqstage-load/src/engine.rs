@@ -70,27 +70,17 @@ impl<'a> Request<'a> {
     /// # Errors
     /// [`LoadError::WhichTable`] when the dataset has several and none is `target`.
     pub fn job(&self, target: &str) -> Result<Job<'a>, LoadError> {
-        let table = crate::target::source_table(self.manifest, target)?;
-        let Self { stage, manifest, options, progress, runtime } = *self;
-        Ok(Job { stage, manifest, table, options, progress, runtime })
+        Ok(Job { table: crate::target::source_table(self.manifest, target)?, request: *self })
     }
 }
 
-/// One load: the staged table, where it comes from, and how to load it.
+/// One load: a request, and the staged table it loads.
 #[derive(Debug, Clone, Copy)]
 pub struct Job<'a> {
-    /// The stage holding the dataset.
-    pub stage: &'a Stage,
-    /// The dataset's manifest.
-    pub manifest: &'a Manifest,
+    /// What was asked.
+    pub request: Request<'a>,
     /// The staged table to load.
     pub table: &'a TableEntry,
-    /// What to load.
-    pub options: &'a LoadOptions,
-    /// Counters for a progress display.
-    pub progress: &'a Progress,
-    /// Runs the stage's downloads.
-    pub runtime: &'a tokio::runtime::Handle,
 }
 
 impl Job<'_> {
@@ -102,7 +92,7 @@ impl Job<'_> {
 
     /// The dataset's name.
     pub fn dataset(&self) -> &str {
-        &self.manifest.dataset
+        &self.request.manifest.dataset
     }
 }
 
@@ -171,7 +161,7 @@ pub trait Engine {
     /// # Errors
     /// [`LoadError::NotPartitioned`].
     fn check_table(&self, job: &Job<'_>) -> Result<(), LoadError> {
-        let selected = job.options.only.as_ref().is_some_and(|o| !o.is_empty());
+        let selected = job.request.options.only.as_ref().is_some_and(|o| !o.is_empty());
         if selected && job.table.partition_column.is_none() {
             return Err(LoadError::NotPartitioned {
                 table: job.table.name.clone(),
@@ -226,7 +216,9 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
     };
     let state = match &existing {
         None => TableState::Missing,
-        Some(_) if E::REPLACES_ON_FORCE && job.options.force && job.options.only.is_none() => TableState::Replace,
+        Some(_) if E::REPLACES_ON_FORCE && job.request.options.force && job.request.options.only.is_none() => {
+            TableState::Replace
+        }
         Some(_) => TableState::Keep,
     };
     let empty = Inventory::default();
@@ -234,7 +226,7 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
         (Some(have), TableState::Keep) => have,
         _ => &empty,
     };
-    let scope = Scope { force: job.options.force, only: job.options.only.clone() };
+    let scope = Scope { force: job.request.options.force, only: job.request.options.only.clone() };
     let column = job.table.partition_column.as_deref().unwrap_or("year");
     let path_of = |k: &PartitionKey| pqstage_stage::manifest::partition_dir(column, k.0);
     let target = existing.as_ref().map(|_| before);
@@ -244,7 +236,10 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
     let to_load = work.to_load();
     // Sizes now, before the target is touched; checksums are the engine's
     // to check, when it reads each file. Progress is the engine's to report.
-    job.stage.check_before_load(job.dataset(), &to_load, false, None, job.runtime).map_err(LoadError::from)?;
+    job.request
+        .stage
+        .check_before_load(job.dataset(), &to_load, false, None, job.request.runtime)
+        .map_err(LoadError::from)?;
     let applied = engine.apply(job, &work)?;
 
     let rows_outside: u64 =

@@ -73,16 +73,23 @@ fn run<E: Into<anyhow::Error>>(
     print_report(cli, &report)
 }
 
-pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
-    let common = Common {
-        store: &a.store,
-        stage: &a.stage,
-        dataset: a.dataset.as_deref(),
-        years: &a.years,
-        force: a.force,
-        no_verify: a.no_verify,
-        cache_dir: a.cache_dir.as_deref(),
+/// The options both load commands share, from either's arguments.
+macro_rules! common {
+    ($a:expr) => {
+        Common {
+            store: &$a.store,
+            stage: &$a.stage,
+            dataset: $a.dataset.as_deref(),
+            years: &$a.years,
+            force: $a.force,
+            no_verify: $a.no_verify,
+            cache_dir: $a.cache_dir.as_deref(),
+        }
     };
+}
+
+pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
+    let common = common!(a);
     let cache_bytes = crate::output::parse_size(&a.cache_size).map_err(anyhow::Error::msg)?;
     run(cli, &common, a.table.as_deref(), |request, table| {
         let duck = pqstage_duckdb::DuckdbOptions { db: a.db.clone(), table, threads: a.jobs, cache_bytes };
@@ -91,15 +98,7 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
 }
 
 pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
-    let common = Common {
-        store: &a.store,
-        stage: &a.stage,
-        dataset: a.dataset.as_deref(),
-        years: &a.years,
-        force: a.force,
-        no_verify: a.no_verify,
-        cache_dir: a.cache_dir.as_deref(),
-    };
+    let common = common!(a);
     run(cli, &common, a.table.as_deref(), |request, table| {
         let pg = pqstage_postgres::PgOptions {
             db: a.db.clone(),

@@ -193,7 +193,7 @@ impl Engine for Postgres<'_> {
         drop(client);
 
         let to_load = work.to_load();
-        job.progress.begin("loading", Measure::Rows, to_load.iter().map(|p| p.rows).sum());
+        job.request.progress.begin("loading", Measure::Rows, to_load.iter().map(|p| p.rows).sum());
         // Biggest partitions first, so the workers finish together.
         let mut queue: Vec<&Step<'_, PartitionEntry>> = work.steps.iter().filter(|s| s.action.loaded()).collect();
         queue.sort_by_key(|s| std::cmp::Reverse(s.rows()));
@@ -205,7 +205,7 @@ impl Engine for Postgres<'_> {
             columns: job.columns(),
             indexes: &self.indexes,
             attached: &self.attached,
-            files: StagedFiles::open(job.stage, job.dataset(), job.options.cache_dir.as_deref())?,
+            files: StagedFiles::open(job.request.stage, job.dataset(), job.request.options.cache_dir.as_deref())?,
             swap: Mutex::new(()),
         };
         let timed = run_units(

@@ -70,12 +70,18 @@ impl UnitCtx<'_> {
         // checked just before the COPY reads them, so the disk is read once
         // into the page cache); on a remote one downloaded into the cache,
         // checked as they stream, and removed when this year is done.
-        if let (StagedFiles::Local(dir), true) = (&self.files, self.job.options.verify_checksums) {
+        if let (StagedFiles::Local(dir), true) = (&self.files, self.job.request.options.verify_checksums) {
             check_files(dir, &[entry], true, Some(1), None).map_err(LoadError::from)?;
         }
         let files: Vec<&FileEntry> = entry.files.iter().collect();
-        let fetched =
-            self.files.fetch(self.job.stage, self.job.dataset(), &names.final_name, &files, 4, self.job.runtime)?;
+        let fetched = self.files.fetch(
+            self.job.request.stage,
+            self.job.dataset(),
+            &names.final_name,
+            &files,
+            4,
+            self.job.request.runtime,
+        )?;
 
         let mut tx = client.transaction().map_err(PgError::db(what("begin")))?;
         self.create_load_table(&mut tx, &names, step.key.0).map_err(PgError::db(what("create")))?;
@@ -143,7 +149,7 @@ impl UnitCtx<'_> {
             for_each_batch(&path, &file_columns, |batch| {
                 encode_batch(&batch, &constant, &mut buf)
                     .map_err(|source| PgError::Encode { path: path.clone(), source })?;
-                self.job.progress.add(batch.num_rows() as u64);
+                self.job.request.progress.add(batch.num_rows() as u64);
                 if buf.len() >= SEND_BYTES {
                     writer.write_all(&buf).map_err(send)?;
                     buf.clear();
