@@ -160,6 +160,14 @@ pub fn process(layout: &Layout, dialect: &Dialect, chunk: &Chunk, table: &mut Ta
         }
     }
 
+    let rejects = row_errors(layout, chunk, table, &faults);
+    ChunkOutput { source: chunk.source, rows: n as u64, bytes: data.len() as u64, parts, rejects }
+}
+
+/// The refused rows of a chunk, in input order, with their lines, columns,
+/// values and reasons.
+fn row_errors(layout: &Layout, chunk: &Chunk, table: &Table, faults: &Faults) -> Vec<RowError> {
+    let data = &chunk.data[..];
     let mut rejects = Vec::with_capacity(faults.count);
     for (r, fault) in faults.rows.iter().enumerate() {
         let Some(fault) = fault else { continue };
@@ -181,7 +189,7 @@ pub fn process(layout: &Layout, dialect: &Dialect, chunk: &Chunk, table: &mut Ta
             record: String::from_utf8_lossy(&data[rec.start as usize..rec.end as usize]).into_owned(),
         });
     }
-    ChunkOutput { source: chunk.source, rows: n as u64, bytes: data.len() as u64, parts, rejects }
+    rejects
 }
 
 /// Rows `idx` of a text column, like arrow's `take`, but short values are

@@ -125,6 +125,27 @@ fn ordered(v: i128) -> [u8; 16] {
     ((v as u128) ^ (1 << 127)).to_be_bytes()
 }
 
+/// Cuts the buckets, in rank order, into groups of consecutive ranks
+/// `(first, end)` whose bytes stay within `budget` (a bucket bigger than the
+/// budget is a group of its own).
+fn groups_within(bytes_by_rank: &[u64], budget: u64) -> Vec<(u32, u32)> {
+    let mut groups: Vec<(u32, u32)> = Vec::new();
+    let (mut start, mut held) = (0u32, 0u64);
+    for (r, s) in bytes_by_rank.iter().enumerate() {
+        let r = r as u32;
+        if r > start && held + s > budget {
+            groups.push((start, r));
+            start = r;
+            held = 0;
+        }
+        held += s;
+    }
+    if !bytes_by_rank.is_empty() {
+        groups.push((start, bytes_by_rank.len() as u32));
+    }
+    groups
+}
+
 /// Calls `emit` with the partition's rows in the order of source column
 /// `column` (an index into the spill's schema), stable, NULLs last; `budget`
 /// bounds the bytes one group gathers.
@@ -159,21 +180,7 @@ pub fn clustered(
     // memory sizes would count it once per column.)
     let per_row = spilled.bytes / (rows.len() as u64).max(1);
     by_rank.iter_mut().for_each(|n| *n *= per_row);
-    // Groups of consecutive ranks, each within the budget (or one bucket).
-    let mut groups: Vec<(u32, u32)> = Vec::new();
-    let (mut start, mut held) = (0u32, 0u64);
-    for (r, s) in by_rank.iter().enumerate() {
-        let r = r as u32;
-        if r > start && held + s > budget as u64 {
-            groups.push((start, r));
-            start = r;
-            held = 0;
-        }
-        held += s;
-    }
-    if !by_rank.is_empty() {
-        groups.push((start, by_rank.len() as u32));
-    }
+    let groups = groups_within(&by_rank, budget as u64);
 
     // One more read per group: gather its rows, bucket by bucket.
     for (lo, hi) in groups {
@@ -316,5 +323,12 @@ mod tests {
         let a = arrow_array::Int32Array::from_iter_values(0..(MAX_VALUES as i32 + 1));
         let e = b.assign(&a, &mut ids).unwrap_err();
         assert_eq!(e.to_string(), format!("more than {MAX_VALUES} distinct values in one partition"));
+    }
+
+    #[test]
+    fn groups_of_ranks_stay_within_the_budget() {
+        assert_eq!(groups_within(&[4, 5, 20, 1, 2], 10), [(0, 2), (2, 3), (3, 5)]);
+        assert_eq!(groups_within(&[3, 3, 3], 100), [(0, 3)]);
+        assert!(groups_within(&[], 10).is_empty());
     }
 }
