@@ -227,3 +227,40 @@ fn several_sources_are_read_in_order_and_each_header_is_checked() {
     );
     assert!(!dir.path().join("other/small/_manifest.json").exists());
 }
+
+#[test]
+fn settings_out_of_bounds_name_the_flag_given() {
+    let dir = fixtures();
+    let convert = |extra: &[&str]| {
+        let mut args = vec!["convert", "good.csv", "--spec", "small.toml", "--to", "stage"];
+        args.extend(extra);
+        let o = run(dir.path(), &args);
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).trim_end().to_string())
+    };
+    // 4 GiB once reached an assertion in the tokenizer.
+    assert_eq!(
+        convert(&["--chunk-size", "4294967296"]),
+        (Some(2), "pqstage: error: --chunk-size: must be between 1024 and 1073741824, not 4294967296".into())
+    );
+    assert_eq!(
+        convert(&["--chunk-size", "1000"]),
+        (Some(2), "pqstage: error: --chunk-size: must be between 1024 and 1073741824, not 1000".into())
+    );
+    assert_eq!(
+        convert(&["--row-group-rows", "0"]),
+        (Some(2), "pqstage: error: --row-group-rows: must be between 1 and 67108864, not 0".into())
+    );
+    assert_eq!(
+        convert(&["--file-size", "0"]),
+        (Some(2), "pqstage: error: --file-size: must be at least 1, not 0".into())
+    );
+    assert_eq!(
+        convert(&["--jobs", "0"]),
+        (Some(2), "pqstage: error: --jobs: must be between 1 and 1024, not 0".into())
+    );
+    assert_eq!(
+        convert(&["--compression", "zstd:99"]),
+        (Some(2), "pqstage: error: --compression: zstd level must be 1..=22, not 99".into())
+    );
+    assert!(!dir.path().join("stage/small/_manifest.json").exists(), "nothing was committed");
+}

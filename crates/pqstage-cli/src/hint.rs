@@ -48,7 +48,7 @@ fn reworded(e: &anyhow::Error) -> Option<String> {
                     "{count} rows refused, more than --max-rejects {max}; nothing was written. First: {first}"
                 ))
             }
-            ConvertError::Option { option, .. } => return Some(format!("{}: {}", flag(*option), chain(e))),
+            ConvertError::Option { option, reason } => return Some(format!("{}: {reason}", flag(*option))),
             _ => {}
         }
     }
@@ -148,5 +148,48 @@ mod tests {
         assert_eq!(line.matches("403 Forbidden").count(), 1, "{line}");
         let plain = anyhow::Error::new(Repeats("disk full", None)).context("write a.parquet");
         assert_eq!(error_chain(&plain), "write a.parquet: disk full");
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use std::path::PathBuf;
+
+    use pqstage_load::LoadError;
+    use pqstage_stage::verify::FileProblem;
+
+    use super::*;
+
+    fn say(e: impl Into<anyhow::Error>) -> String {
+        message(&e.into())
+    }
+
+    #[test]
+    fn libraries_describe_and_the_command_line_names_the_flag() {
+        let unit = LoadError::NoSuchUnit { unit: "year=1850".into(), dataset: "v".into() };
+        assert_eq!(say(DuckdbError::Load(unit)), "--years: year=1850 is not a partition of v, nor loaded in the table");
+        let conflict = LoadError::Conflict { table: "main.t".into(), column: "a".into(), reason: "it differs".into() };
+        assert_eq!(
+            say(PgError::Load(conflict)),
+            "table main.t conflicts with the staged spec at column a: it differs; \
+             drop the table or load into another --table"
+        );
+        let missing = LoadError::File(FileProblem::Missing(PathBuf::from("s/v/p.parquet")));
+        assert_eq!(
+            say(DuckdbError::Load(missing)),
+            "staged file s/v/p.parquet is missing (the manifest names it); re-run `pqstage convert`"
+        );
+        assert_eq!(
+            say(StageError::NotFound("s/v".into())),
+            "no staged dataset at s/v (no _manifest.json); run `pqstage convert` first"
+        );
+        let several = StageError::SeveralDatasets { location: "s".into(), datasets: vec!["a".into(), "b".into()] };
+        assert_eq!(say(several), "stage 's' holds several datasets (a, b); name one with --dataset");
+        assert_eq!(
+            say(DuckdbError::NoDatabase(PathBuf::from("x.duckdb"))),
+            "no DuckDB file at x.duckdb; run `pqstage load duckdb` first"
+        );
+        let chunk = ConvertError::Option { option: ConvertOption::ChunkBytes, reason: "must be small".into() };
+        assert_eq!(say(chunk), "--chunk-size: must be small");
     }
 }
