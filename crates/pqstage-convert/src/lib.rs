@@ -49,7 +49,8 @@ mod spill;
 mod write;
 
 pub use convert::{
-    convert, Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, ConvertSummary, DEFAULT_CHUNK_BYTES,
+    convert, Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, ConvertSummary, CHUNK_BYTES,
+    DEFAULT_CHUNK_BYTES, DEFAULT_FILE_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_JOBS, MAX_ROW_GROUP_ROWS,
 };
 pub use error::{group_digits, ClusterRefusal, ConvertError, RowError};
 pub use infer::{finish_spec, infer, InferOptions};

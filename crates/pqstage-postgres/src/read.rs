@@ -17,10 +17,11 @@ use crate::error::PgError;
 /// Calls `f` with each record batch of a staged Parquet file, columns in
 /// `columns` order; one batch in memory at a time. Text columns stored
 /// wholly as dictionaries come as dictionary arrays (see
-/// `dictionary_strings`), which [`encode_batch`] takes as they are.
+/// `dictionary_strings`), which [`crate::encode_batch`] takes as they are.
 ///
 /// # Errors
-/// [`PgError::File`] for a missing, unreadable or corrupt file; what `f` returns.
+/// [`PgError::Load`] with the [`FileProblem`] of a missing, unreadable or
+/// corrupt file; what `f` returns.
 pub fn for_each_batch(
     path: &Path,
     columns: &[&str],

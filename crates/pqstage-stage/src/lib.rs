@@ -1,8 +1,10 @@
 //! Where staged datasets live: a stage root on any object store, the
-//! `<root>/<dataset>/` layout, the manifest and the commit protocol.
+//! `<root>/<dataset>/` layout, the manifest and the commit protocol; moving
+//! and checking staged files ([`transfer`], [`verify`], [`maintain`]); and
+//! the [`progress`] counters every long step over a stage reports through.
 //!
-//! Storage goes through `Arc<dyn ObjectStore>`, so a local folder and
-//! `memory://` (and, later, `s3://`, `gs://`, `az://`) share one code path. A
+//! Storage goes through `Arc<dyn ObjectStore>`, so a local folder,
+//! `memory://`, `s3://`, `gs://` and `az://` share one code path. A
 //! dataset is committed by writing its data files under content-addressed
 //! names first and `_manifest.json` last; files of an earlier run that the new
 //! manifest no longer names are deleted only after that write.

@@ -20,7 +20,10 @@ use pqstage_stage::{Stage, REJECTS_DIR};
 
 use crate::error::ConvertError;
 use crate::write::rejects::RejectsWriter;
-pub use options::{Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, DEFAULT_CHUNK_BYTES};
+pub use options::{
+    Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, CHUNK_BYTES, DEFAULT_CHUNK_BYTES, DEFAULT_FILE_BYTES,
+    DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_JOBS, MAX_ROW_GROUP_ROWS,
+};
 
 /// The result of a convert.
 #[derive(Debug, Clone)]
