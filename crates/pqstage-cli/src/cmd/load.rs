@@ -115,21 +115,23 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
 
 /// One line, then a table of the units loaded or removed (every unit with
 /// `-v`), with the seconds of each where the engine loaded them one by one.
+/// A new table's units are all new: the line says so, and `-v` lists them.
 fn print_report(cli: &Cli, r: &LoadReport) -> Result<(), Failure> {
     if cli.quiet {
         return Ok(());
     }
     out(&format!("{} ({:.2} s)", r.headline(), r.seconds))?;
-    if r.changed() || cli.verbose {
+    let listed = |a: &Action| cli.verbose || !(*a == Action::Unchanged || (r.created && *a == Action::New));
+    if r.units.iter().any(|u| listed(&u.action)) {
         let timed = r.units.iter().any(|u| u.seconds.is_some());
         let seconds = |s: &str| if timed { format!(" {s:>9}") } else { String::new() };
         out(&format!("  {:<34} {:>12}{}  result", "partition", "rows", seconds("seconds")))?;
-        for u in r.units.iter().filter(|u| cli.verbose || u.action != Action::Unchanged) {
+        for u in r.units.iter().filter(|u| listed(&u.action)) {
             let secs = u.seconds.map_or(String::new(), |s| format!("{s:.2}"));
             out(&format!("  {:<34} {:>12}{}  {}", u.name(), count(u.rows), seconds(&secs), u.action))?;
         }
     }
-    if cli.verbose {
+    if cli.verbose && r.verify_seconds > 0.0 {
         out(&format!("checked staged files in {:.2} s", r.verify_seconds))?;
     }
     Ok(())
