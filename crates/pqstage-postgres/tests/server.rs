@@ -257,21 +257,22 @@ fn extremes_round_trip() {
 /// can match on the SQLSTATE rather than on message text.
 #[test]
 fn refusals_keep_the_servers_sqlstate() {
+    use postgres::error::SqlState;
     use pqstage_postgres::connect::{config, connect};
     use pqstage_postgres::PgError;
-    use postgres::error::SqlState;
 
     let url = std::env::var("PQSTAGE_PG_URL").expect("PQSTAGE_PG_URL is set by `make test`");
     let (base, _db) = url.rsplit_once('/').unwrap();
     let unknown_role = url.replacen("pqtest@", "nobody_here@", 1);
-    let e = connect(&config(Some(&unknown_role)).unwrap()).unwrap_err();
+    let refused = |url: &str| connect(&config(Some(url)).unwrap()).err().expect("the server refuses");
+    let e = refused(&unknown_role);
     assert!(matches!(e, PgError::Auth { .. }), "{e:?}");
     assert_eq!(e.sqlstate(), Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION));
     assert!(e.to_string().contains("refused user nobody_here"), "{e}");
     assert!(std::error::Error::source(&e).is_some(), "the driver's error is kept");
 
     let no_database = format!("{base}/no_such_database");
-    let e = connect(&config(Some(&no_database)).unwrap()).unwrap_err();
+    let e = refused(&no_database);
     assert_eq!(e.sqlstate(), Some(&SqlState::INVALID_CATALOG_NAME), "{e:?}");
 
     let e = config(Some("postgres://host:notaport/db")).unwrap_err();
