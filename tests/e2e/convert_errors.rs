@@ -231,36 +231,21 @@ fn several_sources_are_read_in_order_and_each_header_is_checked() {
 #[test]
 fn settings_out_of_bounds_name_the_flag_given() {
     let dir = fixtures();
-    let convert = |extra: &[&str]| {
+    // 4 GiB once reached an assertion in the tokenizer.
+    let cases = [
+        (["--chunk-size", "4294967296"], "--chunk-size: must be between 1024 and 1073741824, not 4294967296"),
+        (["--chunk-size", "1000"], "--chunk-size: must be between 1024 and 1073741824, not 1000"),
+        (["--row-group-rows", "0"], "--row-group-rows: must be between 1 and 67108864, not 0"),
+        (["--file-size", "0"], "--file-size: must be at least 1, not 0"),
+        (["--jobs", "0"], "--jobs: must be between 1 and 1024, not 0"),
+        (["--compression", "zstd:99"], "--compression: zstd level must be 1..=22, not 99"),
+    ];
+    for (extra, message) in cases {
         let mut args = vec!["convert", "good.csv", "--spec", "small.toml", "--to", "stage"];
         args.extend(extra);
         let o = run(dir.path(), &args);
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).trim_end().to_string())
-    };
-    // 4 GiB once reached an assertion in the tokenizer.
-    assert_eq!(
-        convert(&["--chunk-size", "4294967296"]),
-        (Some(2), "pqstage: error: --chunk-size: must be between 1024 and 1073741824, not 4294967296".into())
-    );
-    assert_eq!(
-        convert(&["--chunk-size", "1000"]),
-        (Some(2), "pqstage: error: --chunk-size: must be between 1024 and 1073741824, not 1000".into())
-    );
-    assert_eq!(
-        convert(&["--row-group-rows", "0"]),
-        (Some(2), "pqstage: error: --row-group-rows: must be between 1 and 67108864, not 0".into())
-    );
-    assert_eq!(
-        convert(&["--file-size", "0"]),
-        (Some(2), "pqstage: error: --file-size: must be at least 1, not 0".into())
-    );
-    assert_eq!(
-        convert(&["--jobs", "0"]),
-        (Some(2), "pqstage: error: --jobs: must be between 1 and 1024, not 0".into())
-    );
-    assert_eq!(
-        convert(&["--compression", "zstd:99"]),
-        (Some(2), "pqstage: error: --compression: zstd level must be 1..=22, not 99".into())
-    );
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr).trim_end(), format!("pqstage: error: {message}"));
+    }
     assert!(!dir.path().join("stage/small/_manifest.json").exists(), "nothing was committed");
 }

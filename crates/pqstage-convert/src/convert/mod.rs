@@ -59,14 +59,14 @@ pub fn convert(
     opts: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
     let started = Instant::now();
-    let _lock = stage.lock(&opts.dataset)?;
+    let _lock = stage.lock(&opts.set.dataset)?;
     // Removed however the run ends (the dataset lock, dropped after it,
     // removes the stage's scratch parent once it is empty).
-    let scratch_guard = stage.scratch_dir(&opts.dataset, opts.tmp_dir.as_deref())?;
+    let scratch_guard = stage.scratch_dir(&opts.set.dataset, opts.set.tmp_dir.as_deref())?;
     let scratch = scratch_guard.path();
-    let keep = opts.keep_rejects || opts.max_rejects.is_some();
+    let keep = opts.set.keep_rejects || opts.set.max_rejects.is_some();
     let mut rejects =
-        if keep { Some(RejectsWriter::create(scratch.join("rejects.csv"), opts.direct_io)?) } else { None };
+        if keep { Some(RejectsWriter::create(scratch.join("rejects.csv"), opts.set.direct_io)?) } else { None };
     let spilled = phase_one::read_and_spill(opts, scratch, rejects.as_mut())?;
     let bytes_read = spilled.sources.iter().map(|s| s.size).sum();
     let parse_seconds = started.elapsed().as_secs_f64();
@@ -77,7 +77,7 @@ pub fn convert(
             let rows = w.rows;
             let (path, sum, bytes) = w.finish()?;
             let rel = format!("{REJECTS_DIR}/rejects-{}.csv", &sum[..16]);
-            runtime.block_on(stage.put_file(&path, &opts.dataset, &rel))?;
+            runtime.block_on(stage.put_file(&path, &opts.set.dataset, &rel))?;
             RejectsEntry { rows, files: vec![FileEntry { path: rel, rows, bytes, checksum: sum }] }
         }
         _ => RejectsEntry::default(),
@@ -86,13 +86,13 @@ pub fn convert(
     let rows_written: u64 = partitions.iter().map(|p| p.rows).sum();
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
-        dataset: opts.dataset.clone(),
+        dataset: opts.set.dataset.clone(),
         created_by: created_by(),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         checksum_algorithm: CHECKSUM_ALGORITHM.into(),
         sources: spilled.sources,
         tables: vec![TableEntry {
-            name: opts.dataset.clone(),
+            name: opts.set.dataset.clone(),
             path: String::new(),
             spec: spec.clone(),
             spec_fingerprint: spec.fingerprint(),

@@ -98,29 +98,36 @@ impl std::str::FromStr for Codec {
 /// its `build`.
 #[derive(Debug, Clone)]
 pub struct ConvertOptions {
-    pub(crate) sources: Vec<PathBuf>,
-    pub(crate) dataset: String,
+    /// The spec's schemas, from the checked spec.
     pub(crate) layout: Layout,
-    pub(crate) jobs: usize,
-    pub(crate) keep_rejects: bool,
-    pub(crate) max_rejects: Option<u64>,
-    pub(crate) codec: Codec,
-    pub(crate) row_group_rows: usize,
-    pub(crate) file_bytes: u64,
-    pub(crate) chunk_bytes: usize,
-    pub(crate) tmp_dir: Option<PathBuf>,
-    pub(crate) direct_io: bool,
-    pub(crate) progress: Arc<Progress>,
+    /// Every other setting, checked.
+    pub(crate) set: Settings,
+}
+
+/// A convert's settings besides the spec.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub sources: Vec<PathBuf>,
+    pub dataset: String,
+    pub jobs: usize,
+    pub keep_rejects: bool,
+    pub max_rejects: Option<u64>,
+    pub codec: Codec,
+    pub row_group_rows: usize,
+    pub file_bytes: u64,
+    pub chunk_bytes: usize,
+    pub tmp_dir: Option<PathBuf>,
+    pub direct_io: bool,
+    pub progress: Arc<Progress>,
 }
 
 impl ConvertOptions {
     /// Options to convert `sources` (read in order) into `dataset` with
     /// `spec`, with every other setting at its default.
     pub fn builder(sources: Vec<PathBuf>, dataset: impl Into<String>, spec: Spec) -> ConvertOptionsBuilder {
-        ConvertOptionsBuilder {
+        let set = Settings {
             sources,
             dataset: dataset.into(),
-            spec,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             keep_rejects: false,
             max_rejects: None,
@@ -131,7 +138,8 @@ impl ConvertOptions {
             tmp_dir: None,
             direct_io: true,
             progress: Arc::default(),
-        }
+        };
+        ConvertOptionsBuilder { spec, set }
     }
 
     /// The spec being converted with.
@@ -141,7 +149,7 @@ impl ConvertOptions {
 
     /// The dataset's name.
     pub fn dataset(&self) -> &str {
-        &self.dataset
+        &self.set.dataset
     }
 }
 
@@ -149,72 +157,61 @@ impl ConvertOptions {
 /// checks them.
 #[derive(Debug, Clone)]
 pub struct ConvertOptionsBuilder {
-    sources: Vec<PathBuf>,
-    dataset: String,
     spec: Spec,
-    jobs: usize,
-    keep_rejects: bool,
-    max_rejects: Option<u64>,
-    codec: Codec,
-    row_group_rows: usize,
-    file_bytes: u64,
-    chunk_bytes: usize,
-    tmp_dir: Option<PathBuf>,
-    direct_io: bool,
-    progress: Arc<Progress>,
+    set: Settings,
 }
 
 impl ConvertOptionsBuilder {
     /// Worker threads (default: the number of cores; 1 to [`MAX_JOBS`]).
     pub fn with_jobs(mut self, jobs: usize) -> Self {
-        self.jobs = jobs;
+        self.set.jobs = jobs;
         self
     }
     /// Keep bad rows under `_rejects/` and go on, instead of stopping at the first.
     pub fn with_rejects(mut self, keep: bool) -> Self {
-        self.keep_rejects = keep;
+        self.set.keep_rejects = keep;
         self
     }
     /// Fail once more than `n` rows are refused (implies keeping rejects).
     pub fn with_max_rejects(mut self, n: Option<u64>) -> Self {
-        self.max_rejects = n;
+        self.set.max_rejects = n;
         self
     }
     /// Compression codec (default zstd level [`DEFAULT_ZSTD_LEVEL`]).
     pub fn with_codec(mut self, c: Codec) -> Self {
-        self.codec = c;
+        self.set.codec = c;
         self
     }
     /// Rows per row group (default [`DEFAULT_ROW_GROUP_ROWS`]; 1 to [`MAX_ROW_GROUP_ROWS`]).
     pub fn with_row_group_rows(mut self, n: usize) -> Self {
-        self.row_group_rows = n;
+        self.set.row_group_rows = n;
         self
     }
     /// File size at which a partition starts a new file (default [`DEFAULT_FILE_BYTES`]; at least 1).
     pub fn with_file_bytes(mut self, n: u64) -> Self {
-        self.file_bytes = n;
+        self.set.file_bytes = n;
         self
     }
     /// Bytes per parse chunk (default [`DEFAULT_CHUNK_BYTES`]; within
     /// [`CHUNK_BYTES`]). Does not change the output.
     pub fn with_chunk_bytes(mut self, n: usize) -> Self {
-        self.chunk_bytes = n;
+        self.set.chunk_bytes = n;
         self
     }
     /// Folder for scratch files (default: inside a local stage, else the system temp folder).
     pub fn with_tmp_dir(mut self, dir: Option<PathBuf>) -> Self {
-        self.tmp_dir = dir;
+        self.set.tmp_dir = dir;
         self
     }
     /// Write scratch and staged files with direct I/O where the file system
     /// allows it (default), or through the page cache. The output is the same.
     pub fn with_direct_io(mut self, on: bool) -> Self {
-        self.direct_io = on;
+        self.set.direct_io = on;
         self
     }
     /// Counters to poll for progress.
     pub fn with_progress(mut self, p: Arc<Progress>) -> Self {
-        self.progress = p;
+        self.set.progress = p;
         self
     }
 
@@ -226,40 +223,27 @@ impl ConvertOptionsBuilder {
     pub fn build(self) -> Result<ConvertOptions, ConvertError> {
         use ConvertOption as O;
         let layout = Layout::new(&self.spec)?;
-        if self.sources.is_empty() {
+        let s = &self.set;
+        if s.sources.is_empty() {
             return Err(ConvertError::NoSources);
         }
-        let d = &self.dataset;
+        let d = &s.dataset;
         if d.is_empty() || d.contains(['/', '\\']) || d.starts_with(['.', '_']) {
             return Err(ConvertError::option(
                 O::Dataset,
                 format!("'{d}' must be non-empty, without '/', and not start with '.' or '_'"),
             ));
         }
-        within(O::Jobs, self.jobs as u64, 1, MAX_JOBS as u64)?;
-        within(O::RowGroupRows, self.row_group_rows as u64, 1, MAX_ROW_GROUP_ROWS as u64)?;
-        within(O::FileBytes, self.file_bytes, 1, u64::MAX)?;
-        within(O::ChunkBytes, self.chunk_bytes as u64, *CHUNK_BYTES.start() as u64, *CHUNK_BYTES.end() as u64)?;
-        if let Codec::Zstd(l) = self.codec {
+        within(O::Jobs, s.jobs as u64, 1, MAX_JOBS as u64)?;
+        within(O::RowGroupRows, s.row_group_rows as u64, 1, MAX_ROW_GROUP_ROWS as u64)?;
+        within(O::FileBytes, s.file_bytes, 1, u64::MAX)?;
+        within(O::ChunkBytes, s.chunk_bytes as u64, *CHUNK_BYTES.start() as u64, *CHUNK_BYTES.end() as u64)?;
+        if let Codec::Zstd(l) = s.codec {
             if ZstdLevel::try_new(l).is_err() {
                 return Err(ConvertError::option(O::Compression, format!("zstd level must be 1..=22, not {l}")));
             }
         }
-        Ok(ConvertOptions {
-            sources: self.sources,
-            dataset: self.dataset,
-            layout,
-            jobs: self.jobs,
-            keep_rejects: self.keep_rejects,
-            max_rejects: self.max_rejects,
-            codec: self.codec,
-            row_group_rows: self.row_group_rows,
-            file_bytes: self.file_bytes,
-            chunk_bytes: self.chunk_bytes,
-            tmp_dir: self.tmp_dir,
-            direct_io: self.direct_io,
-            progress: self.progress,
-        })
+        Ok(ConvertOptions { layout, set: self.set })
     }
 }
 

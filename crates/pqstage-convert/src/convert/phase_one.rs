@@ -49,11 +49,11 @@ pub(super) fn read_and_spill(
     scratch: &Path,
     rejects: Option<&mut RejectsWriter>,
 ) -> Result<Spilled1, ConvertError> {
-    let total: u64 = opts.sources.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-    opts.progress.begin("1/2 parsing", Measure::Bytes, total);
+    let total: u64 = opts.set.sources.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    opts.set.progress.begin("1/2 parsing", Measure::Bytes, total);
     let dialect = Dialect::new(&opts.layout.spec.dialect);
-    let in_flight = opts.jobs + 2;
-    let (chunk_tx, chunk_rx) = bounded::<Chunk>(opts.jobs);
+    let in_flight = opts.set.jobs + 2;
+    let (chunk_tx, chunk_rx) = bounded::<Chunk>(opts.set.jobs);
     let (item_tx, item_rx) = unbounded::<(u64, Item)>();
     let (permit_tx, permit_rx) = bounded::<()>(in_flight);
     for _ in 0..in_flight {
@@ -62,10 +62,10 @@ pub(super) fn read_and_spill(
     let stop = AtomicBool::new(false);
     let mut sequencer = Sequencer {
         opts,
-        spill: Spill::new(scratch.join("spill"), opts.layout.source_schema.clone())?.with_direct_io(opts.direct_io),
+        spill: Spill::new(scratch.join("spill"), opts.layout.source_schema.clone())?.with_direct_io(opts.set.direct_io),
         rejects,
-        row_counts: vec![0u64; opts.sources.len()],
-        stats: vec![None; opts.sources.len()],
+        row_counts: vec![0u64; opts.set.sources.len()],
+        stats: vec![None; opts.set.sources.len()],
         rows_read: 0,
         rows_rejected: 0,
         first_reject: None,
@@ -74,7 +74,7 @@ pub(super) fn read_and_spill(
         let reader = Reader { opts, dialect: &dialect, stop: &stop, permits: permit_rx, chunks: chunk_tx };
         let items = item_tx.clone();
         s.spawn(move || reader.run(&items));
-        for _ in 0..opts.jobs {
+        for _ in 0..opts.set.jobs {
             let (rx, tx, dialect) = (chunk_rx.clone(), item_tx.clone(), &dialect);
             s.spawn(move || parse_chunks(opts, dialect, &rx, &tx));
         }
@@ -111,13 +111,13 @@ impl Reader<'_> {
         // inside the chunk callback).
         let mut seq = 0u64;
         #[allow(clippy::explicit_counter_loop)]
-        for (i, path) in self.opts.sources.iter().enumerate() {
+        for (i, path) in self.opts.set.sources.iter().enumerate() {
             let settings = split::ReadSettings {
                 header: spec.dialect.header,
                 expected: &expected,
                 tokenizer: &self.dialect.tokenizer,
                 quote: spec.dialect.quote as u8,
-                chunk_size: self.opts.chunk_bytes,
+                chunk_size: self.opts.set.chunk_bytes,
             };
             let res = split::read_source(path, i, &settings, |mut c| {
                 if self.stop.load(Ordering::Relaxed) || self.permits.recv().is_err() {
@@ -196,7 +196,7 @@ impl Sequencer<'_> {
         for (key, batch) in out.parts {
             self.spill.append(key, batch)?;
         }
-        self.opts.progress.add(out.bytes);
+        self.opts.set.progress.add(out.bytes);
         Ok(())
     }
 
@@ -205,7 +205,7 @@ impl Sequencer<'_> {
         let Some(w) = self.rejects.as_deref_mut() else { return Err(ConvertError::BadRow(Box::new(r))) };
         w.write(&r)?;
         let first = self.first_reject.get_or_insert(r);
-        match self.opts.max_rejects {
+        match self.opts.set.max_rejects {
             Some(max) if self.rows_rejected > max => {
                 Err(ConvertError::TooManyRejects { count: self.rows_rejected, max, first: Box::new(first.clone()) })
             }
@@ -218,6 +218,7 @@ impl Sequencer<'_> {
         let parts = self.spill.finish()?;
         let sources = self
             .opts
+            .set
             .sources
             .iter()
             .zip(self.stats)

@@ -42,14 +42,14 @@ pub(super) fn encode_partitions(
     let ctx = WriteCtx {
         layout,
         props: writer_props(opts),
-        file_size: opts.file_bytes,
-        row_group_rows: opts.row_group_rows,
+        file_size: opts.set.file_bytes,
+        row_group_rows: opts.set.row_group_rows,
         scratch,
         stage,
-        dataset: &opts.dataset,
+        dataset: &opts.set.dataset,
         partition_column: layout.spec.partition_column(),
         runtime,
-        direct_io: opts.direct_io,
+        direct_io: opts.set.direct_io,
         cluster: layout
             .spec
             .target
@@ -63,7 +63,7 @@ pub(super) fn encode_partitions(
     // Workers pop from the end: smallest partitions at the front, so the
     // last ones encoded are small and the workers finish together.
     queue.sort_by_key(|(_, s)| s.rows);
-    opts.progress.begin("2/2 encoding", Measure::Items("partitions"), queue.len() as u64);
+    opts.set.progress.begin("2/2 encoding", Measure::Items("partitions"), queue.len() as u64);
     let queue = Mutex::new(queue);
     let results: Mutex<Vec<PartitionEntry>> = Mutex::new(Vec::new());
     let failed: Mutex<Option<ConvertError>> = Mutex::new(None);
@@ -76,7 +76,7 @@ pub(super) fn encode_partitions(
     std::thread::scope(|s| {
         s.spawn(move || to_delete.iter().for_each(|p| drop(std::fs::remove_file(p))));
         let (queue, results, failed, ctx) = (&queue, &results, &failed, &ctx);
-        for _ in 0..opts.jobs {
+        for _ in 0..opts.set.jobs {
             let doomed = doomed.clone();
             s.spawn(move || loop {
                 if failed.lock().expect("lock").is_some() {
@@ -88,7 +88,7 @@ pub(super) fn encode_partitions(
                 match written {
                     Ok(p) => {
                         results.lock().expect("lock").push(p);
-                        opts.progress.add(1);
+                        opts.set.progress.add(1);
                     }
                     Err(e) => {
                         failed.lock().expect("lock").get_or_insert(e);
@@ -110,13 +110,13 @@ pub(super) fn encode_partitions(
 
 /// The Parquet writer's settings of a run.
 fn writer_props(opts: &ConvertOptions) -> WriterPropertiesBuilder {
-    let compression = match opts.codec {
+    let compression = match opts.set.codec {
         Codec::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l).expect("checked in build")),
         Codec::Snappy => Compression::SNAPPY,
         Codec::None => Compression::UNCOMPRESSED,
     };
     WriterProperties::builder()
         .set_compression(compression)
-        .set_max_row_group_row_count(Some(opts.row_group_rows))
+        .set_max_row_group_row_count(Some(opts.set.row_group_rows))
         .set_created_by(super::created_by())
 }
