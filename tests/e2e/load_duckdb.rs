@@ -310,3 +310,39 @@ fn a_database_file_named_like_a_schema_works() {
         assert!(out.contains("year  violations"), "{db}: {out}");
     }
 }
+
+#[test]
+fn an_unpartitioned_table_is_one_unit_that_can_be_emptied() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample(d, 2_000, "v.csv");
+    let spec = std::fs::read_to_string(d.join("violations.toml")).unwrap();
+    std::fs::write(d.join("flat.toml"), &spec[..spec.find("[partition]").unwrap()]).unwrap();
+    let convert =
+        |csv: &str| ok(d, &["convert", csv, "--spec", "flat.toml", "--to", "stage", "--rejects", "--no-progress"]);
+    convert("v.csv");
+
+    // --years needs partitions: refused before the database file is made.
+    let o = run(d, &["load", "duckdb", "stage", "--db", "other.duckdb", "--years", "1990"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--years: table violations is not partitioned"), "{err}");
+    assert!(!d.join("other.duckdb").exists(), "a refused load leaves no database file");
+
+    let out = load(d, &[]);
+    assert!(out.starts_with("loaded 1 partitions (2,000 rows) into \"main\".\"violations\" (created)"), "{out}");
+    // A new dump whose only row is refused: the one unit is emptied.
+    let header = records(d).remove(0);
+    std::fs::write(d.join("bad.csv"), header + "OSHA,not-a-number\n").unwrap();
+    convert("bad.csv");
+    let out = load(d, &[]);
+    assert!(
+        out.starts_with("loaded 0 partitions (0 rows) into \"main\".\"violations\", 1 removed; it holds 0 rows"),
+        "{out}"
+    );
+    assert!(out.contains("(all rows)") && out.contains("removed (no longer staged)"), "{out}");
+    let db = d.join("v.duckdb");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM pqstage.load_state WHERE table_name = 'violations'"), 0);
+    let out = load(d, &[]);
+    assert!(out.starts_with("0 partitions unchanged, skipped; \"main\".\"violations\" holds 0 rows"), "{out}");
+}

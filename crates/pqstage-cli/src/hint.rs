@@ -5,7 +5,7 @@
 
 use pqstage_convert::{ConvertError, ConvertOption};
 use pqstage_duckdb::DuckdbError;
-use pqstage_load::LoadError;
+use pqstage_load::{LoadError, PartitionsNeeded};
 use pqstage_postgres::PgError;
 use pqstage_stage::verify::FileProblem;
 use pqstage_stage::StageError;
@@ -15,16 +15,17 @@ fn find<T: std::error::Error + 'static>(e: &anyhow::Error) -> Option<&T> {
     e.chain().find_map(|c| c.downcast_ref::<T>())
 }
 
-/// The flag a converter option is set with.
-fn flag(option: ConvertOption) -> &'static str {
+/// The flag a converter option is set with; `None` for the dataset's name,
+/// which may come from the spec or the file's name rather than `--dataset`.
+fn flag(option: ConvertOption) -> Option<&'static str> {
     match option {
-        ConvertOption::Jobs => "--jobs",
-        ConvertOption::RowGroupRows => "--row-group-rows",
-        ConvertOption::FileBytes => "--file-size",
-        ConvertOption::ChunkBytes => "--chunk-size",
-        ConvertOption::Compression => "--compression",
-        ConvertOption::Dataset => "--dataset",
-        ConvertOption::Derive => "--derive",
+        ConvertOption::Jobs => Some("--jobs"),
+        ConvertOption::RowGroupRows => Some("--row-group-rows"),
+        ConvertOption::FileBytes => Some("--file-size"),
+        ConvertOption::ChunkBytes => Some("--chunk-size"),
+        ConvertOption::Compression => Some("--compression"),
+        ConvertOption::Dataset => None,
+        ConvertOption::Derive => Some("--derive"),
     }
 }
 
@@ -48,11 +49,17 @@ fn reworded(e: &anyhow::Error) -> Option<String> {
                     "{count} rows refused, more than --max-rejects {max}; nothing was written. First: {first}"
                 ))
             }
-            ConvertError::Option { option, reason } => return Some(format!("{}: {reason}", flag(*option))),
+            ConvertError::Option { option, reason } => {
+                if let Some(flag) = flag(*option) {
+                    return Some(format!("{flag}: {reason}"));
+                }
+            }
             _ => {}
         }
     }
-    if let Some(LoadError::NoSuchUnit { .. }) = find::<LoadError>(e) {
+    if let Some(LoadError::NoSuchUnit { .. } | LoadError::NotPartitioned { needed: PartitionsNeeded::Selection, .. }) =
+        find::<LoadError>(e)
+    {
         return Some(format!("--years: {}", chain(e)));
     }
     if let Some(PgError::BadUrl { url, source }) = find::<PgError>(e) {
@@ -79,7 +86,10 @@ fn hint(e: &anyhow::Error) -> Option<String> {
         _ => {}
     }
     match find::<LoadError>(e) {
-        Some(LoadError::Conflict { .. }) => return Some("; drop the table or load into another --table".into()),
+        Some(LoadError::Conflict { table, .. }) => {
+            return Some(format!("; drop the table (DROP TABLE {table}) or load into another --table"))
+        }
+        Some(LoadError::UnknownIndexColumn { .. }) => return Some(" (--index)".into()),
         Some(LoadError::WhichTable { .. }) => return Some("; name one with --table".into()),
         _ => {}
     }
@@ -172,7 +182,7 @@ mod hint_tests {
         assert_eq!(
             say(PgError::Load(conflict)),
             "table main.t conflicts with the staged spec at column a: it differs; \
-             drop the table or load into another --table"
+             drop the table (DROP TABLE main.t) or load into another --table"
         );
         let missing = LoadError::File(FileProblem::Missing(PathBuf::from("s/v/p.parquet")));
         assert_eq!(

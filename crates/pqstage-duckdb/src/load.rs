@@ -7,8 +7,8 @@ use std::time::Instant;
 use duckdb::{params, Connection};
 use pqstage_load::sql::{literal, quote_ident, render};
 use pqstage_load::{
-    Applied, Counted, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, Recorded, Request, TableName,
-    TableState, Work,
+    check_selection, Applied, Counted, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, Recorded, Request,
+    TableName, TableState, Work,
 };
 use pqstage_spec::ColumnType;
 use pqstage_stage::manifest::FileEntry;
@@ -41,6 +41,8 @@ pub struct DuckdbOptions {
 pub fn load(request: &Request<'_>, duck: &DuckdbOptions) -> Result<LoadReport, DuckdbError> {
     let target = TableName::parse(&duck.table, "main")?;
     let job = request.job(&target.name)?;
+    // Before the file is opened (and created): a refused load leaves none behind.
+    check_selection(&job)?;
     let conn = crate::open(&duck.db, duck.threads, false)?;
     let catalog: String =
         conn.query_row(CATALOG.current_catalog, [], |r| r.get(0)).map_err(DuckdbError::sql("read the catalog name"))?;

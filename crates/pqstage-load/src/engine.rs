@@ -22,7 +22,7 @@ use pqstage_stage::manifest::{PartitionEntry, TableEntry};
 use pqstage_stage::progress::Progress;
 use pqstage_stage::{Manifest, Stage};
 
-use crate::error::LoadError;
+use crate::error::{LoadError, PartitionsNeeded};
 use crate::plan::{plan, Inventory, PartitionKey, Scope, Step};
 use crate::report::{LoadReport, UnitReport};
 use crate::target::check_columns;
@@ -155,20 +155,14 @@ pub trait Engine {
     /// existing table's columns).
     fn type_name(&self, ty: ColumnType) -> String;
 
-    /// Refuses a staged table the engine cannot load as asked. By default a
-    /// selection of units needs a partition column.
+    /// Refuses a staged table the engine cannot load as asked; by default
+    /// [`check_selection`].
     ///
     /// # Errors
-    /// [`LoadError::NotPartitioned`].
+    /// [`LoadError::NotPartitioned`], or another [`LoadError`] naming what
+    /// the engine cannot load.
     fn check_table(&self, job: &Job<'_>) -> Result<(), LoadError> {
-        let selected = job.request.options.only.as_ref().is_some_and(|o| !o.is_empty());
-        if selected && job.table.partition_column.is_none() {
-            return Err(LoadError::NotPartitioned {
-                table: job.table.name.clone(),
-                needed: "a selection of partitions needs a partitioned table",
-            });
-        }
-        Ok(())
+        check_selection(job)
     }
 
     /// The target table's columns (name, and type as [`Engine::type_name`]
@@ -193,6 +187,26 @@ pub trait Engine {
     /// # Errors
     /// The engine's; units not committed when it returns are rolled back.
     fn apply(&mut self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<Applied, Self::Error>;
+}
+
+/// The name of the unit of `table` with key `key`, as the stage names its
+/// folder (`year=1987`) and the state table records it; `""` for an
+/// unpartitioned table's one unit.
+pub fn unit_path(table: &TableEntry, key: PartitionKey) -> String {
+    table.partition_column.as_deref().map(|c| pqstage_stage::manifest::partition_dir(c, key.0)).unwrap_or_default()
+}
+
+/// Refuses a selection of units (`--years`) of a table without a
+/// partition column.
+///
+/// # Errors
+/// [`LoadError::NotPartitioned`].
+pub fn check_selection(job: &Job<'_>) -> Result<(), LoadError> {
+    let selected = job.request.options.only.as_ref().is_some_and(|o| !o.is_empty());
+    if selected && job.table.partition_column.is_none() {
+        return Err(LoadError::NotPartitioned { table: job.table.name.clone(), needed: PartitionsNeeded::Selection });
+    }
+    Ok(())
 }
 
 /// Loads `job` with `engine`: inspect, check, plan, apply, report.
@@ -227,10 +241,8 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
         _ => &empty,
     };
     let scope = Scope { force: job.request.options.force, only: job.request.options.only.clone() };
-    let column = job.table.partition_column.as_deref().unwrap_or("year");
-    let path_of = |k: &PartitionKey| pqstage_stage::manifest::partition_dir(column, k.0);
     let target = existing.as_ref().map(|_| before);
-    let steps = plan(&job.table.partitions, target, &scope, job.dataset(), path_of)?;
+    let steps = plan(&job.table.partitions, target, &scope, job.dataset(), |k| unit_path(job.table, *k))?;
 
     let work = Work { steps: &steps, table: state, before };
     let to_load = work.to_load();
@@ -261,4 +273,31 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
         verify_seconds: applied.verify_seconds,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(partition: &str) -> TableEntry {
+        let spec = "name = \"t\"\n[[columns]]\nname = \"d\"\ntype = \"date\"\n".to_string() + partition;
+        let spec = pqstage_spec::Spec::from_toml(&spec).unwrap();
+        let json = serde_json::json!({
+            "name": "t", "path": "", "spec_fingerprint": spec.fingerprint(),
+            "partition_column": spec.partition_column(), "partitions": [],
+            "rejects": {"rows": 0, "files": []}, "rows_read": 0, "rows_written": 0, "rows_rejected": 0,
+        });
+        let mut json = json;
+        json["spec"] = serde_json::to_value(&spec).unwrap();
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn units_are_named_as_the_stage_and_the_state_name_them() {
+        let years = table("[partition]\nby = \"year(d)\"\n");
+        assert_eq!(unit_path(&years, PartitionKey(Some(1987))), "year=1987");
+        assert_eq!(unit_path(&years, PartitionKey(None)), "year=__HIVE_DEFAULT_PARTITION__");
+        // An unpartitioned table's one unit has no folder: its state row says "".
+        assert_eq!(unit_path(&table(""), PartitionKey(None)), "");
+    }
 }

@@ -17,7 +17,15 @@ pub enum LoadError {
         /// The staged table.
         table: String,
         /// What needs a partition column.
-        needed: &'static str,
+        needed: PartitionsNeeded,
+    },
+    /// An index the load was asked to build names a column the spec does not have.
+    #[error("an index of {table} names column {column}, which the staged spec does not have")]
+    UnknownIndexColumn {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
     },
     /// A unit asked for is neither staged nor loaded.
     #[error("{unit} is not a partition of {dataset}, nor loaded in the table")]
@@ -77,6 +85,24 @@ impl LoadError {
     /// opposed to usage and system errors.
     pub fn is_data_error(&self) -> bool {
         matches!(self, Self::CountMismatch { .. })
+    }
+}
+
+/// What needs a partition column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionsNeeded {
+    /// A selection of units (`--years` on the command line).
+    Selection,
+    /// The engine, which loads only partitioned tables (the reason).
+    Engine(&'static str),
+}
+
+impl fmt::Display for PartitionsNeeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Selection => f.write_str("a selection of partitions needs a partitioned table"),
+            Self::Engine(why) => f.write_str(why),
+        }
     }
 }
 

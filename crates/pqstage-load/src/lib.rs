@@ -39,8 +39,8 @@ pub mod sql;
 mod target;
 mod workers;
 
-pub use engine::{load, Applied, Engine, Job, LoadOptions, Request, TableState, Work};
-pub use error::{Counted, LoadError};
+pub use engine::{check_selection, load, unit_path, Applied, Engine, Job, LoadOptions, Request, TableState, Work};
+pub use error::{Counted, LoadError, PartitionsNeeded};
 pub use files::{Fetched, StagedFiles};
 pub use plan::{plan, Action, Inventory, PartitionKey, Recorded, Scope, StagedUnit, Step};
 pub use report::{LoadReport, UnitReport};

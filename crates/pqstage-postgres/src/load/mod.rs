@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{
-    run_units, Action, Applied, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, Recorded, Request,
-    StagedFiles, Step, TableName, TableState, Work,
+    run_units, Action, Applied, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, PartitionsNeeded,
+    Recorded, Request, StagedFiles, Step, TableName, TableState, Work,
 };
 use pqstage_spec::ColumnType;
 use pqstage_stage::manifest::PartitionEntry;
@@ -108,17 +108,13 @@ impl Engine for Postgres<'_> {
         if job.table.partition_column.is_none() {
             return Err(LoadError::NotPartitioned {
                 table: job.table.name.clone(),
-                needed: "the PostgreSQL loader loads year-partitioned tables",
+                needed: PartitionsNeeded::Engine("the PostgreSQL loader loads year-partitioned tables"),
             });
         }
         let columns = job.columns();
         for cols in &self.indexes {
             if let Some(bad) = cols.iter().find(|c| !columns.iter().any(|o| o.name == **c)) {
-                return Err(LoadError::Conflict {
-                    table: self.parent.quoted(),
-                    column: bad.clone(),
-                    reason: "an index names it, but the spec has no such column".into(),
-                });
+                return Err(LoadError::UnknownIndexColumn { table: self.parent.quoted(), column: bad.clone() });
             }
         }
         Ok(())
@@ -182,6 +178,9 @@ impl Engine for Postgres<'_> {
     }
 
     fn apply(&mut self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<Applied, PgError> {
+        // The cache of a remote stage's files first: a folder that cannot be
+        // made fails the load before anything is created or removed.
+        let files = StagedFiles::open(job.request.stage, job.dataset(), job.request.options.cache_dir.as_deref())?;
         let mut client = self.client.take().expect("inspect connects first");
         if work.table == TableState::Missing {
             self.create_parent(&mut client, job)?;
@@ -205,7 +204,7 @@ impl Engine for Postgres<'_> {
             columns: job.columns(),
             indexes: &self.indexes,
             attached: &self.attached,
-            files: StagedFiles::open(job.request.stage, job.dataset(), job.request.options.cache_dir.as_deref())?,
+            files,
             swap: Mutex::new(()),
         };
         let timed = run_units(
