@@ -7,8 +7,8 @@ use std::time::Instant;
 use duckdb::{params, Connection};
 use pqstage_load::sql::{literal, quote_ident, render};
 use pqstage_load::{
-    check_selection, Applied, Counted, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, Recorded, Request,
-    TableName, TableState, Work,
+    Applied, Counted, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, Recorded, Request, TableName,
+    TableState, Work,
 };
 use pqstage_spec::ColumnType;
 use pqstage_stage::manifest::FileEntry;
@@ -41,28 +41,28 @@ pub struct DuckdbOptions {
 pub fn load(request: &Request<'_>, duck: &DuckdbOptions) -> Result<LoadReport, DuckdbError> {
     let target = TableName::parse(&duck.table, "main")?;
     let job = request.job(&target.name)?;
-    // Before the file is opened (and created): a refused load leaves none behind.
-    check_selection(&job)?;
-    let conn = crate::open(&duck.db, duck.threads, false)?;
-    let catalog: String =
-        conn.query_row(CATALOG.current_catalog, [], |r| r.get(0)).map_err(DuckdbError::sql("read the catalog name"))?;
-    let mut engine =
-        Duckdb { conn, state: state_table(&catalog), quoted: target.qualified(&catalog), catalog, target, duck };
-    pqstage_load::load(&mut engine, &job)
+    pqstage_load::load(&mut Duckdb { target, duck, db: None }, &job)
 }
 
 /// The DuckDB engine: one connection, one transaction from
 /// [`Engine::inspect`] to the end of [`Engine::apply`].
 struct Duckdb<'a> {
+    target: TableName,
+    duck: &'a DuckdbOptions,
+    /// The open database, from [`Engine::inspect`] on: the file is opened
+    /// (and created) only once the load has been checked.
+    db: Option<Db>,
+}
+
+/// An open DuckDB file and the names of the load's tables in it.
+struct Db {
     conn: Connection,
     catalog: String,
-    target: TableName,
     /// `"catalog"."schema"."name"`: unambiguous even when the file's name
     /// (its catalog) equals a schema's, as `main.duckdb` or `pqstage.duckdb` do.
     quoted: String,
     /// The state table, `"catalog".pqstage.load_state`.
     state: String,
-    duck: &'a DuckdbOptions,
 }
 
 impl Engine for Duckdb<'_> {
@@ -82,9 +82,15 @@ impl Engine for Duckdb<'_> {
     }
 
     fn inspect(&mut self, _job: &Job<'_>) -> Result<Option<Vec<(String, String)>>, DuckdbError> {
-        let create_state = render(STATE.create_state, &[("catalog", &quote_ident(&self.catalog))]);
-        self.conn.execute_batch(&create_state).map_err(DuckdbError::sql("create pqstage.load_state"))?;
-        self.conn.execute_batch("BEGIN TRANSACTION").map_err(DuckdbError::sql("begin"))?;
+        let conn = crate::open(&self.duck.db, self.duck.threads, false)?;
+        let catalog: String = conn
+            .query_row(CATALOG.current_catalog, [], |r| r.get(0))
+            .map_err(DuckdbError::sql("read the catalog name"))?;
+        let (state, quoted) = (state_table(&catalog), self.target.qualified(&catalog));
+        self.db = Some(Db { conn, catalog, quoted, state });
+        let create_state = render(STATE.create_state, &[("catalog", &quote_ident(&self.db().catalog))]);
+        self.db().conn.execute_batch(&create_state).map_err(DuckdbError::sql("create pqstage.load_state"))?;
+        self.db().conn.execute_batch("BEGIN TRANSACTION").map_err(DuckdbError::sql("begin"))?;
         let columns = self.columns()?;
         Ok((!columns.is_empty()).then_some(columns))
     }
@@ -92,8 +98,9 @@ impl Engine for Duckdb<'_> {
     fn inventory(&mut self, job: &Job<'_>) -> Result<Inventory<PartitionKey>, DuckdbError> {
         let held = self.rows_per_key(job.table.partition_column.as_deref())?;
         let mut stmt = self
+            .db()
             .conn
-            .prepare(&render(STATE.read_state, &[("state", &self.state)]))
+            .prepare(&render(STATE.read_state, &[("state", &self.db().state)]))
             .map_err(DuckdbError::sql("read pqstage.load_state"))?;
         let recorded = stmt
             .query_map(params![self.duck.table], |r| {
@@ -132,11 +139,12 @@ impl Engine for Duckdb<'_> {
             }
             None => insert_through_cache(job, &files, self.duck.cache_bytes, insert)?,
         }
+        let record = render(STATE.record_unit, &[("state", &self.db().state)]);
+        let (dataset, created_at) = (job.dataset(), &job.request.manifest.created_at);
         for s in work.steps.iter().filter(|s| s.action.loaded()) {
             let p = s.staged.expect("a loaded step has a staged unit");
-            let record = render(STATE.record_unit, &[("state", &self.state)]);
-            let (dataset, created_at) = (job.dataset(), &job.request.manifest.created_at);
-            self.conn
+            self.db()
+                .conn
                 .execute(
                     &record,
                     params![self.duck.table, p.path, p.value, p.checksum, p.rows as i64, dataset, created_at],
@@ -150,16 +158,21 @@ impl Engine for Duckdb<'_> {
             let held = after.get(&s.key).copied().unwrap_or(0);
             LoadError::check_count(&self.duck.table, &s.path, s.rows(), held, Counted::Held)?;
         }
-        self.conn.execute_batch("COMMIT").map_err(DuckdbError::sql("commit"))?;
+        self.db().conn.execute_batch("COMMIT").map_err(DuckdbError::sql("commit"))?;
         Ok(Applied { seconds: BTreeMap::new(), verify_seconds })
     }
 }
 
 impl Duckdb<'_> {
+    /// The database [`Engine::inspect`] opened.
+    fn db(&self) -> &Db {
+        self.db.as_ref().expect("inspect opens the database first")
+    }
+
     /// The table's columns (name, DuckDB type); empty when it does not exist.
     fn columns(&self) -> Result<Vec<(String, String)>, DuckdbError> {
         let what = "read the table's columns";
-        let mut stmt = self.conn.prepare(CATALOG.table_columns).map_err(DuckdbError::sql(what))?;
+        let mut stmt = self.db().conn.prepare(CATALOG.table_columns).map_err(DuckdbError::sql(what))?;
         stmt.query_map(params![self.target.schema, self.target.name], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(Iterator::collect)
             .map_err(DuckdbError::sql(what))
@@ -169,10 +182,10 @@ impl Duckdb<'_> {
     fn rows_per_key(&self, column: Option<&str>) -> Result<BTreeMap<PartitionKey, u64>, DuckdbError> {
         let what = "count rows per partition";
         let query = match column {
-            Some(c) => render(CATALOG.rows_per_key, &[("key", &quote_ident(c)), ("table", &self.quoted)]),
-            None => render(CATALOG.rows_unpartitioned, &[("table", &self.quoted)]),
+            Some(c) => render(CATALOG.rows_per_key, &[("key", &quote_ident(c)), ("table", &self.db().quoted)]),
+            None => render(CATALOG.rows_unpartitioned, &[("table", &self.db().quoted)]),
         };
-        let mut stmt = self.conn.prepare(&query).map_err(DuckdbError::sql(what))?;
+        let mut stmt = self.db().conn.prepare(&query).map_err(DuckdbError::sql(what))?;
         stmt.query_map([], |r| Ok((PartitionKey(r.get(0)?), r.get::<_, i64>(1)? as u64)))
             .and_then(Iterator::collect)
             .map_err(DuckdbError::sql(what))
@@ -188,14 +201,17 @@ impl Duckdb<'_> {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let schema = format!("{}.{}", quote_ident(&self.catalog), quote_ident(&self.target.schema));
+        let schema = format!("{}.{}", quote_ident(&self.db().catalog), quote_ident(&self.target.schema));
         let sql = [
-            render(LOAD.drop_table, &[("table", &self.quoted)]),
-            render(LOAD.create_table, &[("schema", &schema), ("table", &self.quoted), ("columns", &defs)]),
+            render(LOAD.drop_table, &[("table", &self.db().quoted)]),
+            render(LOAD.create_table, &[("schema", &schema), ("table", &self.db().quoted), ("columns", &defs)]),
         ];
-        self.conn.execute_batch(&sql.join("\n")).map_err(DuckdbError::sql("create the table"))?;
-        let forget = render(STATE.forget_table, &[("state", &self.state)]);
-        self.conn.execute(&forget, params![self.duck.table]).map_err(DuckdbError::sql("reset pqstage.load_state"))?;
+        self.db().conn.execute_batch(&sql.join("\n")).map_err(DuckdbError::sql("create the table"))?;
+        let forget = render(STATE.forget_table, &[("state", &self.db().state)]);
+        self.db()
+            .conn
+            .execute(&forget, params![self.duck.table])
+            .map_err(DuckdbError::sql("reset pqstage.load_state"))?;
         Ok(())
     }
 
@@ -208,12 +224,13 @@ impl Duckdb<'_> {
             .map(|s| s.key.0)
             .collect();
         if let Some(condition) = key_condition(job.table.partition_column.as_deref(), &keys) {
-            let delete = render(LOAD.delete_units, &[("table", &self.quoted), ("condition", &condition)]);
-            self.conn.execute_batch(&delete).map_err(DuckdbError::sql("delete the replaced partitions"))?;
+            let delete = render(LOAD.delete_units, &[("table", &self.db().quoted), ("condition", &condition)]);
+            self.db().conn.execute_batch(&delete).map_err(DuckdbError::sql("delete the replaced partitions"))?;
         }
-        let forget = render(STATE.forget_unit, &[("state", &self.state)]);
+        let forget = render(STATE.forget_unit, &[("state", &self.db().state)]);
         for s in replaced {
-            self.conn
+            self.db()
+                .conn
                 .execute(&forget, params![self.duck.table, s.path])
                 .map_err(DuckdbError::sql("update pqstage.load_state"))?;
         }
@@ -234,13 +251,13 @@ impl Duckdb<'_> {
         let insert = render(
             LOAD.insert_files,
             &[
-                ("table", &self.quoted),
+                ("table", &self.db().quoted),
                 ("columns", &columns),
                 ("files", &format!("[{}]", list.join(", "))),
                 ("hive", &hive),
             ],
         );
-        self.conn.execute_batch(&insert).map_err(|source| DuckdbError::Read { source })?;
+        self.db().conn.execute_batch(&insert).map_err(|source| DuckdbError::Read { source })?;
         job.request.progress.add(files.iter().map(|f| f.rows).sum());
         Ok(())
     }

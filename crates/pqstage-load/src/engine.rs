@@ -155,8 +155,10 @@ pub trait Engine {
     /// existing table's columns).
     fn type_name(&self, ty: ColumnType) -> String;
 
-    /// Refuses a staged table the engine cannot load as asked; by default
-    /// [`check_selection`].
+    /// Refuses a staged table the engine cannot load as asked; by default a
+    /// selection of units needs a partition column. Called before anything
+    /// else, so an engine connects (or opens its file) only in
+    /// [`Engine::inspect`].
     ///
     /// # Errors
     /// [`LoadError::NotPartitioned`], or another [`LoadError`] naming what
@@ -192,16 +194,13 @@ pub trait Engine {
 /// The name of the unit of `table` with key `key`, as the stage names its
 /// folder (`year=1987`) and the state table records it; `""` for an
 /// unpartitioned table's one unit.
-pub fn unit_path(table: &TableEntry, key: PartitionKey) -> String {
+fn unit_path(table: &TableEntry, key: PartitionKey) -> String {
     table.partition_column.as_deref().map(|c| pqstage_stage::manifest::partition_dir(c, key.0)).unwrap_or_default()
 }
 
 /// Refuses a selection of units (`--years`) of a table without a
 /// partition column.
-///
-/// # Errors
-/// [`LoadError::NotPartitioned`].
-pub fn check_selection(job: &Job<'_>) -> Result<(), LoadError> {
+fn check_selection(job: &Job<'_>) -> Result<(), LoadError> {
     let selected = job.request.options.only.as_ref().is_some_and(|o| !o.is_empty());
     if selected && job.table.partition_column.is_none() {
         return Err(LoadError::NotPartitioned { table: job.table.name.clone(), needed: PartitionsNeeded::Selection });

@@ -131,12 +131,6 @@ impl Counted {
     }
 }
 
-impl fmt::Display for Counted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.verb())
-    }
-}
-
 impl LoadError {
     /// Fails unless `actual` rows of `unit` are the manifest's `expected`.
     ///

@@ -58,11 +58,6 @@ impl StagedFiles {
             }
         }
     }
-
-    /// True on a local stage, where files are read in place.
-    pub fn is_local(&self) -> bool {
-        matches!(self, Self::Local(_))
-    }
 }
 
 /// A folder holding a group of staged files, ready to read; a downloaded

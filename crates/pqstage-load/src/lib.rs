@@ -39,10 +39,10 @@ pub mod sql;
 mod target;
 mod workers;
 
-pub use engine::{check_selection, load, unit_path, Applied, Engine, Job, LoadOptions, Request, TableState, Work};
+pub use engine::{load, Applied, Engine, Job, LoadOptions, Request, TableState, Work};
 pub use error::{Counted, LoadError, PartitionsNeeded};
 pub use files::{Fetched, StagedFiles};
 pub use plan::{plan, Action, Inventory, PartitionKey, Recorded, Scope, StagedUnit, Step};
 pub use report::{LoadReport, UnitReport};
-pub use target::{check_columns, column_conflict, TableName};
+pub use target::TableName;
 pub use workers::run_units;

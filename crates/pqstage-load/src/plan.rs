@@ -125,11 +125,6 @@ impl<K: Ord> Inventory<K> {
         self.held.insert(key.clone(), held);
         self.recorded.insert(key, recorded);
     }
-
-    /// Rows held in all.
-    pub fn rows(&self) -> u64 {
-        self.held.values().sum()
-    }
 }
 
 /// Which units a load considers, and whether it reloads unchanged ones.

@@ -151,11 +151,6 @@ impl Queries {
         Ok(Self { file, queries })
     }
 
-    /// The file these queries came from.
-    pub fn file(&self) -> &'static str {
-        self.file
-    }
-
     /// Every query, in file order.
     pub fn iter(&self) -> impl Iterator<Item = &Query> {
         self.queries.iter()

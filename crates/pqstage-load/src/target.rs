@@ -69,7 +69,7 @@ pub(crate) fn source_table<'m>(manifest: &'m Manifest, name: &str) -> Result<&'m
 /// Compares an existing table's columns (name, type as the engine spells it)
 /// with the wanted ones, by name, order and type. Returns the first column
 /// that differs and how, or `None` when they agree.
-pub fn column_conflict(have: &[(String, String)], want: &[(String, String)]) -> Option<(String, String)> {
+pub(crate) fn column_conflict(have: &[(String, String)], want: &[(String, String)]) -> Option<(String, String)> {
     for (i, (name, wanted)) in want.iter().enumerate() {
         match have.iter().position(|(n, _)| n == name) {
             None => return Some((name.clone(), format!("the spec has it ({wanted}), the table does not"))),
@@ -95,7 +95,11 @@ pub fn column_conflict(have: &[(String, String)], want: &[(String, String)]) -> 
 /// # Errors
 /// [`LoadError::Conflict`] naming `table` (as the engine names it), the
 /// column and how they differ.
-pub fn check_columns(table: &str, have: &[(String, String)], want: &[(String, String)]) -> Result<(), LoadError> {
+pub(crate) fn check_columns(
+    table: &str,
+    have: &[(String, String)],
+    want: &[(String, String)],
+) -> Result<(), LoadError> {
     match column_conflict(have, want) {
         Some((column, reason)) => Err(LoadError::Conflict { table: table.to_string(), column, reason }),
         None => Ok(()),

@@ -141,16 +141,6 @@ impl ConvertOptions {
         };
         ConvertOptionsBuilder { spec, set }
     }
-
-    /// The spec being converted with.
-    pub fn spec(&self) -> &Spec {
-        &self.layout.spec
-    }
-
-    /// The dataset's name.
-    pub fn dataset(&self) -> &str {
-        &self.set.dataset
-    }
 }
 
 /// Settings of a convert, each with a default; [`ConvertOptionsBuilder::build`]
