@@ -11,9 +11,17 @@ SET max_parallel_maintenance_workers = 0;
 
 -- name: create_parent
 -- The parent table, typed from the spec, partitioned by year ranges.
--- Placeholders: schema, parent, columns ("name" type [NOT NULL], ...), key
--- (the quoted partition column).
-CREATE SCHEMA IF NOT EXISTS {schema};
+-- The schema is created only when missing (CREATE SCHEMA IF NOT EXISTS
+-- would need CREATE on the database even when it exists). Placeholders:
+-- schema, schema_literal, parent, columns ("name" type [NOT NULL], ...),
+-- key (the quoted partition column).
+DO $do$
+BEGIN
+    IF to_regnamespace({schema_literal}) IS NULL THEN
+        CREATE SCHEMA {schema};
+    END IF;
+END
+$do$;
 CREATE TABLE {parent} ({columns}) PARTITION BY RANGE ({key});
 
 -- name: create_parent_index

@@ -3,20 +3,32 @@
 -- same transaction that swaps the partition in. `$n` are bound parameters.
 
 -- name: create_state
--- Creates the state table if missing.
-CREATE SCHEMA IF NOT EXISTS pqstage;
-CREATE TABLE IF NOT EXISTS pqstage.load_state (
-    table_schema    text   NOT NULL,
-    table_name      text   NOT NULL,
-    partition_path  text   NOT NULL,   -- e.g. 'year=1987'
-    partition_value bigint,            -- NULL for the NULL (DEFAULT) partition
-    partition_table text   NOT NULL,   -- e.g. 'violations_p1987'
-    checksum        text   NOT NULL,   -- the partition's checksum in the manifest
-    rows            bigint NOT NULL,
-    dataset         text   NOT NULL,
-    loaded_at       timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (table_schema, table_name, partition_path)
-);
+-- Creates the state table if missing. Only what is missing is created: a
+-- role without CREATE on the database (or on an existing schema pqstage)
+-- can load once an administrator has made the schema or the table for it
+-- (README, "The loading role"); IF NOT EXISTS would check that privilege
+-- even when nothing is to be created.
+DO $do$
+BEGIN
+    IF to_regnamespace('pqstage') IS NULL THEN
+        CREATE SCHEMA pqstage;
+    END IF;
+    IF to_regclass('pqstage.load_state') IS NULL THEN
+        CREATE TABLE pqstage.load_state (
+            table_schema    text   NOT NULL,
+            table_name      text   NOT NULL,
+            partition_path  text   NOT NULL,   -- e.g. 'year=1987'
+            partition_value bigint,            -- NULL for the NULL (DEFAULT) partition
+            partition_table text   NOT NULL,   -- e.g. 'violations_p1987'
+            checksum        text   NOT NULL,   -- the partition's checksum in the manifest
+            rows            bigint NOT NULL,
+            dataset         text   NOT NULL,
+            loaded_at       timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (table_schema, table_name, partition_path)
+        );
+    END IF;
+END
+$do$;
 
 -- name: read_state
 -- What is recorded for a table. Parameters: schema, table.

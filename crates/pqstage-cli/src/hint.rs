@@ -62,14 +62,19 @@ fn reworded(e: &anyhow::Error) -> Option<String> {
     {
         return Some(format!("--years: {}", chain(e)));
     }
-    if let Some(PgError::BadUrl { url, source }) = find::<PgError>(e) {
-        return Some(format!("bad --db '{url}': use postgres://user[:password]@host[:port]/database ({source})"));
+    if let Some(PgError::Settings(s)) = find::<PgError>(e) {
+        return Some(format!("--db: {s}"));
     }
     None
 }
 
 /// What to do next, naming the flag or command, for errors where it is known.
 fn hint(e: &anyhow::Error) -> Option<String> {
+    if let Some(PgError::Privilege { grant, .. }) = find::<PgError>(e) {
+        return Some(format!(
+            "\n(an administrator can grant it: {grant}; the README's \"The loading role\" lists every privilege a load needs)"
+        ));
+    }
     if let Some(ConvertError::BadRow(_)) = find::<ConvertError>(e) {
         return Some("\n(nothing was written; rerun with --rejects to keep bad rows under _rejects/ and go on)".into());
     }

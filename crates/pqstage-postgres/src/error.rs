@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use postgres::error::SqlState;
 use pqstage_load::LoadError;
 
+use crate::connect::SettingsError;
 use crate::EncodeError;
 
 /// Errors of the PostgreSQL loader. Partitions committed before the error
@@ -23,25 +24,33 @@ pub enum PgError {
         source: postgres::Error,
     },
     /// The server refused the role or its credentials.
-    #[error("PostgreSQL at {target} refused user {user}")]
+    #[error("PostgreSQL at {target} refused user {user}{note}")]
     Auth {
         /// `host:port/database`.
         target: String,
         /// The role.
         user: String,
+        /// Why the password file was not used, if it was not (else empty).
+        note: String,
         /// The server's error.
         #[source]
         source: postgres::Error,
     },
-    /// The connection URL does not parse.
-    #[error("bad connection URL '{url}': use postgres://user[:password]@host[:port]/database")]
-    BadUrl {
-        /// The URL as given.
-        url: String,
+    /// TLS could not be set up, or a check of `sslmode` failed.
+    #[error("TLS to PostgreSQL at {target} failed: {check}")]
+    Tls {
+        /// `host:port/database`.
+        target: String,
+        /// The check that failed, in words.
+        check: String,
         /// The driver's error.
         #[source]
         source: postgres::Error,
     },
+    /// The connection settings cannot be used (the message never shows a
+    /// password).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     /// What every loader can meet: a conflicting table, a count that
     /// disagrees with the manifest, a bad staged file, the stage.
     #[error("{0}")]
@@ -61,6 +70,21 @@ pub enum PgError {
         /// What was being done.
         what: String,
         /// The server's (or the driver's) error.
+        #[source]
+        source: postgres::Error,
+    },
+    /// The loading role lacks a privilege the load needs.
+    #[error("PostgreSQL: {what}: role {role} lacks {needs}")]
+    Privilege {
+        /// What was being done.
+        what: String,
+        /// The role.
+        role: String,
+        /// The privilege, and on what.
+        needs: String,
+        /// A statement an administrator can run to grant it.
+        grant: String,
+        /// The server's error.
         #[source]
         source: postgres::Error,
     },
@@ -84,14 +108,84 @@ impl PgError {
     /// The server's SQLSTATE, when the server refused something.
     pub fn sqlstate(&self) -> Option<&SqlState> {
         match self {
-            Self::Unreachable { source, .. } | Self::Auth { source, .. } | Self::Db { source, .. } => source.code(),
+            Self::Unreachable { source, .. }
+            | Self::Auth { source, .. }
+            | Self::Tls { source, .. }
+            | Self::Privilege { source, .. }
+            | Self::Db { source, .. } => source.code(),
             _ => None,
         }
+    }
+
+    /// A statement refused for want of a privilege (SQLSTATE 42501) becomes
+    /// [`PgError::Privilege`], naming what `role` lacks and the grant that
+    /// gives it; other errors are returned as they are.
+    pub(crate) fn with_role(self, role: &str) -> Self {
+        let Self::Db { what, source } = self else { return self };
+        let Some(db) = source.as_db_error().filter(|d| *d.code() == SqlState::INSUFFICIENT_PRIVILEGE) else {
+            return Self::Db { what, source };
+        };
+        let (needs, grant) = privilege_needed(db.message(), role);
+        Self::Privilege { what, role: role.to_string(), needs, grant, source }
     }
 
     /// Maps a driver error while doing `what`.
     pub(crate) fn db(what: impl Into<String>) -> impl FnOnce(postgres::Error) -> Self {
         let what = what.into();
         move |source| Self::Db { what, source }
+    }
+}
+
+/// What a "permission denied" message says is missing, and the statement
+/// that grants it. The object's name is taken from the server's message.
+fn privilege_needed(message: &str, role: &str) -> (String, String) {
+    let plain = role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let role = if plain { role.to_string() } else { pqstage_load::sql::quote_ident(role) };
+    let qualified = |name: &str| if name == "load_state" { "pqstage.load_state".to_string() } else { name.to_string() };
+    if let Some(schema) = message.strip_prefix("permission denied for schema ") {
+        return (
+            format!("USAGE and CREATE on schema {schema}"),
+            format!("GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}"),
+        );
+    }
+    if let Some(db) = message.strip_prefix("permission denied for database ") {
+        return (
+            format!("CREATE on database {db}, needed to create a missing schema"),
+            format!("CREATE SCHEMA <schema> AUTHORIZATION {role} (or GRANT CREATE ON DATABASE {db} TO {role})"),
+        );
+    }
+    if let Some(table) =
+        message.strip_prefix("must be owner of table ").or_else(|| message.strip_prefix("must be owner of relation "))
+    {
+        let table = qualified(table);
+        return (format!("ownership of table {table}"), format!("ALTER TABLE {table} OWNER TO {role}"));
+    }
+    if let Some(table) = message.strip_prefix("permission denied for table ") {
+        let table = qualified(table);
+        return (
+            format!("SELECT, INSERT, UPDATE and DELETE on table {table}"),
+            format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}"),
+        );
+    }
+    (format!("a privilege (\"{message}\")"), "see the README's \"The loading role\"".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::privilege_needed;
+
+    #[test]
+    fn permission_messages_become_grants() {
+        let (needs, grant) = privilege_needed("permission denied for schema public", "loader");
+        assert_eq!(needs, "USAGE and CREATE on schema public");
+        assert_eq!(grant, "GRANT USAGE, CREATE ON SCHEMA public TO loader");
+        let (needs, grant) = privilege_needed("must be owner of table violations", "Loader");
+        assert_eq!(needs, "ownership of table violations");
+        assert_eq!(grant, "ALTER TABLE violations OWNER TO \"Loader\"");
+        let (_, grant) = privilege_needed("permission denied for table load_state", "l");
+        assert_eq!(grant, "GRANT SELECT, INSERT, UPDATE, DELETE ON pqstage.load_state TO l");
+        let (needs, _) = privilege_needed("permission denied to create extension", "l");
+        assert!(needs.contains("permission denied to create extension"), "{needs}");
     }
 }

@@ -258,13 +258,13 @@ fn extremes_round_trip() {
 #[test]
 fn refusals_keep_the_servers_sqlstate() {
     use postgres::error::SqlState;
-    use pqstage_postgres::connect::{config, connect};
+    use pqstage_postgres::connect::{connect, Settings};
     use pqstage_postgres::PgError;
 
     let url = std::env::var("PQSTAGE_PG_URL").expect("PQSTAGE_PG_URL is set by `make test`");
     let (base, _db) = url.rsplit_once('/').unwrap();
     let unknown_role = url.replacen("pqtest@", "nobody_here@", 1);
-    let refused = |url: &str| connect(&config(Some(url)).unwrap()).err().expect("the server refuses");
+    let refused = |url: &str| connect(&Settings::resolve(Some(url)).unwrap()).err().expect("the server refuses");
     let e = refused(&unknown_role);
     assert!(matches!(e, PgError::Auth { .. }), "{e:?}");
     assert_eq!(e.sqlstate(), Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION));
@@ -275,7 +275,7 @@ fn refusals_keep_the_servers_sqlstate() {
     let e = refused(&no_database);
     assert_eq!(e.sqlstate(), Some(&SqlState::INVALID_CATALOG_NAME), "{e:?}");
 
-    let e = config(Some("postgres://host:notaport/db")).unwrap_err();
-    assert!(matches!(e, PgError::BadUrl { .. }), "{e:?}");
+    let e = Settings::resolve(Some("postgres://host:notaport/db")).unwrap_err();
+    assert!(matches!(e, PgError::Settings(_)), "{e:?}");
     assert_eq!(e.sqlstate(), None);
 }

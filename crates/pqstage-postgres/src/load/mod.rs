@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use pqstage_load::sql::{quote_ident, render};
+use pqstage_load::sql::{literal, quote_ident, render};
 use pqstage_load::{
     run_units, Action, Applied, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, PartitionsNeeded,
     Recorded, Request, StagedFiles, Step, TableName, TableState, Work,
@@ -28,7 +28,7 @@ use pqstage_spec::ColumnType;
 use pqstage_stage::manifest::PartitionEntry;
 use pqstage_stage::progress::Measure;
 
-use crate::connect::{config, connect, worker_connection};
+use crate::connect::{connect, worker_connection, Settings};
 use crate::error::PgError;
 use crate::sql::{CATALOG, LOAD, STATE};
 use crate::types::{bound_key, index_name, pg_type};
@@ -68,20 +68,21 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
     indexes.dedup();
     let mut engine = Postgres {
         opts: pg,
-        config: config(pg.db.as_deref())?,
+        settings: Settings::resolve(pg.db.as_deref())?,
         parent: TableName::new(&pg.schema, &pg.table),
         indexes,
         client: None,
         attached: BTreeMap::new(),
     };
-    pqstage_load::load(&mut engine, &job)
+    let role = engine.settings.config().get_user().unwrap_or_default().to_string();
+    pqstage_load::load(&mut engine, &job).map_err(|e| e.with_role(&role))
 }
 
 /// The PostgreSQL engine: a control connection for the catalog, the parent
 /// and removals; one connection per worker for the partitions.
 struct Postgres<'a> {
     opts: &'a PgOptions,
-    config: postgres::Config,
+    settings: Settings,
     parent: TableName,
     indexes: Vec<Vec<String>>,
     client: Option<postgres::Client>,
@@ -121,7 +122,7 @@ impl Engine for Postgres<'_> {
     }
 
     fn inspect(&mut self, _job: &Job<'_>) -> Result<Option<Vec<(String, String)>>, PgError> {
-        let mut client = connect(&self.config)?;
+        let mut client = connect(&self.settings)?;
         client.batch_execute(STATE.create_state).map_err(PgError::db("create pqstage.load_state"))?;
         let parent = self.parent.quoted();
         let columns: Vec<(String, String)> = client
@@ -210,7 +211,7 @@ impl Engine for Postgres<'_> {
         let timed = run_units(
             &queue,
             self.opts.jobs,
-            || worker_connection(&self.config),
+            || worker_connection(&self.settings),
             |client, step| {
                 let started = Instant::now();
                 ctx.load(client, step)?;
@@ -229,6 +230,7 @@ impl Postgres<'_> {
             LOAD.create_parent,
             &[
                 ("schema", &quote_ident(&self.parent.schema)),
+                ("schema_literal", &literal(&quote_ident(&self.parent.schema))),
                 ("parent", &self.parent.quoted()),
                 ("columns", &unit::column_definitions(&job.columns())),
                 ("key", &quote_ident(key)),

@@ -1,0 +1,700 @@
+//! Connecting as libpq does: a connection string (URL or `key=value`), a
+//! service file, the `PG*` environment variables and the password file, in
+//! libpq's order; TLS with libpq's `sslmode` meanings; and errors that say
+//! which server refused, which check failed and why, never the password.
+//!
+//! The settings are resolved once per load ([`Settings::resolve`]) and every
+//! connection of the load (the control one, each `--jobs` worker) is opened
+//! from them ([`connect`]).
+
+mod conninfo;
+mod files;
+mod tls;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use postgres::config::{ChannelBinding, LoadBalanceHosts, SslMode as DriverSsl, SslNegotiation, TargetSessionAttrs};
+
+pub use conninfo::Origin;
+use conninfo::Params;
+use files::Passfile;
+pub use tls::end_point_hash;
+use tls::{Checks, MakeRustls, Roots};
+
+use crate::error::PgError;
+use crate::sql::LOAD;
+
+/// libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plaintext only.
+    Disable,
+    /// Plaintext first; TLS if the server insists.
+    Allow,
+    /// TLS if the server offers it, else plaintext (the default).
+    Prefer,
+    /// TLS, the server's certificate checked only if a root certificate
+    /// file exists (as libpq does).
+    Require,
+    /// TLS, the certificate chain checked against `sslrootcert`.
+    VerifyCa,
+    /// TLS, the chain and the host name checked.
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "disable" => Self::Disable,
+            "allow" => Self::Allow,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    /// libpq's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Allow => "allow",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// A connection setting that cannot be used. Messages never include a
+/// password, nor a URL that could hold one.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The connection string does not parse.
+    #[error("bad connection string: {reason}")]
+    Syntax {
+        /// What is wrong, and where.
+        reason: String,
+    },
+    /// A parameter libpq does not have.
+    #[error("unknown connection parameter '{name}' in {origin} (known: {})", conninfo::accepted())]
+    UnknownParameter {
+        /// The parameter.
+        name: String,
+        /// Where it was set.
+        origin: Origin,
+    },
+    /// A libpq parameter pqstage does not honour.
+    #[error("connection parameter '{name}' (in {origin}) is not supported: {why}")]
+    Unsupported {
+        /// The parameter.
+        name: String,
+        /// Where it was set.
+        origin: Origin,
+        /// Why, and what to do instead.
+        why: String,
+    },
+    /// A value out of its parameter's range.
+    #[error("connection parameter {name}='{value}' (in {origin}): expected {expected}")]
+    BadValue {
+        /// The parameter.
+        name: &'static str,
+        /// The value as given.
+        value: String,
+        /// Where it was set.
+        origin: Origin,
+        /// What is allowed.
+        expected: String,
+    },
+    /// A certificate or key file that cannot be used.
+    #[error("{param} {}: {reason}", path.display())]
+    File {
+        /// The parameter naming the file.
+        param: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A TLS setting rustls refuses.
+    #[error("TLS settings: {reason}")]
+    Tls {
+        /// Why.
+        reason: String,
+    },
+    /// `service=` names a service no service file defines.
+    #[error("service '{name}' is not defined in any service file (searched: {searched})")]
+    NoService {
+        /// The service.
+        name: String,
+        /// The files searched.
+        searched: String,
+    },
+}
+
+/// How one load connects: the driver's configuration and the TLS to use,
+/// resolved once and shared by every connection of the load.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    config: postgres::Config,
+    ssl: SslMode,
+    tls: Option<MakeRustls>,
+    roots: Roots,
+    /// Why the password file was not used, for an authentication failure.
+    passfile_note: Option<String>,
+}
+
+impl Settings {
+    /// Resolves `db` (a URL or `key=value` pairs; `None`: only the
+    /// environment) as libpq does, reading the process's environment.
+    ///
+    /// # Errors
+    /// [`PgError::Settings`] when a setting cannot be used.
+    pub fn resolve(db: Option<&str>) -> Result<Self, PgError> {
+        Self::resolve_with(db, &|k| std::env::var(k).ok())
+    }
+
+    /// As [`Settings::resolve`], with the environment given as a function
+    /// (for tests).
+    ///
+    /// # Errors
+    /// [`PgError::Settings`] when a setting cannot be used.
+    pub fn resolve_with(db: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, PgError> {
+        Ok(build(db, env)?)
+    }
+
+    /// The driver's configuration (the password stays inside it; its
+    /// `Debug` redacts it).
+    pub fn config(&self) -> &postgres::Config {
+        &self.config
+    }
+
+    /// The `sslmode` in force.
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl
+    }
+
+    /// Where the connection goes, for messages: `host:port/database`.
+    pub fn describe(&self) -> String {
+        describe(&self.config)
+    }
+}
+
+fn home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    env("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+/// The folder libpq's Debian build looks in for a server's socket.
+const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
+
+fn build(db: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+    let mut p = match db {
+        Some(s) => Params::parse(s)?,
+        None => Params::default(),
+    };
+    // A service fills what the string left unset, before the environment.
+    let service = p.text("service").map(str::to_string).or_else(|| env("PGSERVICE").filter(|s| !s.is_empty()));
+    if let Some(name) = service {
+        let user_file = env("PGSERVICEFILE").map_or_else(|| home(env).join(".pg_service.conf"), PathBuf::from);
+        let sysconf = env("PGSYSCONFDIR").unwrap_or_else(|| "/etc/postgresql-common".into());
+        let files = [user_file, Path::new(&sysconf).join("pg_service.conf")];
+        let (entries, file) = files::service(&name, &files)?;
+        p.fill_from_service(entries, &file.display().to_string())?;
+    }
+    p.fill_from_env(env)?;
+
+    let mut c = postgres::Config::new();
+    let user = p
+        .text("user")
+        .map(str::to_string)
+        .or_else(|| env("USER").or_else(|| env("LOGNAME")))
+        .unwrap_or_else(|| "postgres".into());
+    c.user(&user);
+    let dbname = p.text("dbname").unwrap_or(&user).to_string();
+    c.dbname(&dbname);
+
+    let hosts: Vec<String> = match p.text("host") {
+        Some(h) => h.split(',').map(|h| if h.is_empty() { DEFAULT_SOCKET_DIR } else { h }.to_string()).collect(),
+        None => vec![DEFAULT_SOCKET_DIR.to_string()],
+    };
+    for h in &hosts {
+        if h.starts_with('/') {
+            c.host_path(h);
+        } else {
+            c.host(h);
+        }
+    }
+    let ports = match p.text("port") {
+        Some(list) => list
+            .split(',')
+            .map(|s| if s.is_empty() { Ok(5432) } else { number::<u16>(&p, "port", s, "a port number") })
+            .collect::<Result<Vec<u16>, _>>()?,
+        None => vec![5432],
+    };
+    if ports.len() != 1 && ports.len() != hosts.len() {
+        return Err(bad(&p, "port", "one port, or one per host".into()));
+    }
+    for port in &ports {
+        c.port(*port);
+    }
+    if let Some(list) = p.text("hostaddr") {
+        let addrs = list.split(',').map(|a| a.parse::<IpAddr>()).collect::<Result<Vec<_>, _>>();
+        match addrs {
+            Ok(a) if a.len() == hosts.len() || p.text("host").is_none() => a.into_iter().for_each(|a| {
+                c.hostaddr(a);
+            }),
+            _ => return Err(bad(&p, "hostaddr", "IP addresses, one per host".into())),
+        }
+    }
+
+    let passfile_note = password(&mut c, &p, env, &hosts, &ports, &dbname, &user);
+
+    if let Some(t) = p.text("connect_timeout") {
+        // libpq: zero or less waits forever; less than 2 seconds means 2.
+        let secs = number::<i64>(&p, "connect_timeout", t, "whole seconds")?;
+        if secs > 0 {
+            c.connect_timeout(Duration::from_secs(secs.max(2).unsigned_abs()));
+        }
+    }
+    let app = p.text("application_name").or_else(|| p.text("fallback_application_name")).unwrap_or("pqstage");
+    c.application_name(app);
+    if let Some(o) = p.text("options") {
+        c.options(o);
+    }
+    session_settings(&mut c, &p)?;
+
+    let (ssl, tls, roots) = tls_settings(&mut c, &p, env, &hosts)?;
+    Ok(Settings { config: c, ssl, tls, roots, passfile_note })
+}
+
+/// The password: from the string, service or `PGPASSWORD`, else from the
+/// password file for the first host. Returns why the file was ignored.
+fn password(
+    c: &mut postgres::Config,
+    p: &Params,
+    env: &dyn Fn(&str) -> Option<String>,
+    hosts: &[String],
+    ports: &[u16],
+    db: &str,
+    user: &str,
+) -> Option<String> {
+    if let Some(pw) = p.get("password").filter(|v| !v.text.is_empty()) {
+        c.password(pw.text.as_bytes());
+        return None;
+    }
+    let file = p.text("passfile").map_or_else(|| home(env).join(".pgpass"), PathBuf::from);
+    // libpq matches a socket folder as "localhost" when it is the default one.
+    let host = match hosts[0].as_str() {
+        h if h == DEFAULT_SOCKET_DIR => "localhost",
+        h => h,
+    };
+    match files::password_from(&file, host, &ports[0].to_string(), db, user) {
+        Passfile::Found(pw) => {
+            c.password(pw.as_bytes());
+            None
+        }
+        Passfile::NotFound => None,
+        Passfile::Ignored(why) => Some(why),
+    }
+}
+
+/// Keepalives, session attributes, load balancing, channel binding.
+fn session_settings(c: &mut postgres::Config, p: &Params) -> Result<(), SettingsError> {
+    if let Some(t) = p.text("keepalives") {
+        c.keepalives(flag(p, "keepalives", t)?);
+    }
+    if let Some(t) = p.text("keepalives_idle") {
+        c.keepalives_idle(Duration::from_secs(number(p, "keepalives_idle", t, "whole seconds")?));
+    }
+    if let Some(t) = p.text("keepalives_interval") {
+        c.keepalives_interval(Duration::from_secs(number(p, "keepalives_interval", t, "whole seconds")?));
+    }
+    if let Some(t) = p.text("keepalives_count") {
+        c.keepalives_retries(number(p, "keepalives_count", t, "a count")?);
+    }
+    if let Some(t) = p.text("tcp_user_timeout") {
+        c.tcp_user_timeout(Duration::from_millis(number(p, "tcp_user_timeout", t, "milliseconds")?));
+    }
+    if let Some(t) = p.text("target_session_attrs") {
+        c.target_session_attrs(match t {
+            "any" => TargetSessionAttrs::Any,
+            "read-write" => TargetSessionAttrs::ReadWrite,
+            "read-only" => TargetSessionAttrs::ReadOnly,
+            _ => return Err(bad(p, "target_session_attrs", "any, read-write or read-only".into())),
+        });
+    }
+    if let Some(t) = p.text("load_balance_hosts") {
+        c.load_balance_hosts(match t {
+            "disable" => LoadBalanceHosts::Disable,
+            "random" => LoadBalanceHosts::Random,
+            _ => return Err(bad(p, "load_balance_hosts", "disable or random".into())),
+        });
+    }
+    if let Some(t) = p.text("channel_binding") {
+        c.channel_binding(match t {
+            "disable" => ChannelBinding::Disable,
+            "prefer" => ChannelBinding::Prefer,
+            "require" => ChannelBinding::Require,
+            _ => return Err(bad(p, "channel_binding", "disable, prefer or require".into())),
+        });
+    }
+    match p.text("gssencmode") {
+        None | Some("disable" | "prefer") => Ok(()),
+        Some("require") => Err(bad(p, "gssencmode", "disable or prefer: this build has no GSSAPI encryption".into())),
+        Some(_) => Err(bad(p, "gssencmode", "disable, prefer or require".into())),
+    }
+}
+
+/// `sslmode` and the certificates, as libpq reads them.
+fn tls_settings(
+    c: &mut postgres::Config,
+    p: &Params,
+    env: &dyn Fn(&str) -> Option<String>,
+    hosts: &[String],
+) -> Result<(SslMode, Option<MakeRustls>, Roots), SettingsError> {
+    let given = p.text("sslmode").map(|t| SslMode::parse(t).ok_or_else(|| bad(p, "sslmode", modes())));
+    let given = given.transpose()?;
+    let system = p.text("sslrootcert") == Some("system");
+    let ssl = match (given, system) {
+        (None, true) => SslMode::VerifyFull,
+        (Some(m), true) if m != SslMode::VerifyFull => {
+            return Err(bad(
+                p,
+                "sslmode",
+                "verify-full with sslrootcert=system (the system's CAs trust any name they signed)".into(),
+            ))
+        }
+        (m, _) => m.unwrap_or(SslMode::Prefer),
+    };
+    // TLS is never used on a Unix socket (the server does not offer it).
+    if ssl == SslMode::Disable || hosts.iter().all(|h| h.starts_with('/')) {
+        c.ssl_mode(DriverSsl::Disable);
+        return Ok((ssl, None, Roots::None));
+    }
+    let dot = home(env).join(".postgresql");
+    let root_file = p.text("sslrootcert").map_or_else(|| dot.join("root.crt"), PathBuf::from);
+    let roots = if system {
+        Roots::System
+    } else if root_file.is_file() {
+        // As libpq: with a root file, even require and prefer check the chain.
+        Roots::File(root_file)
+    } else if matches!(ssl, SslMode::VerifyCa | SslMode::VerifyFull) {
+        return Err(SettingsError::File {
+            param: "sslrootcert",
+            path: root_file,
+            reason: format!(
+                "does not exist; sslmode={} checks the server's certificate against it (or use sslrootcert=system for the system's CAs)",
+                ssl.as_str()
+            ),
+        });
+    } else {
+        Roots::None
+    };
+    let client = match p.text("sslcert") {
+        Some(cert) => Some(PathBuf::from(cert)),
+        None => Some(dot.join("postgresql.crt")).filter(|f| f.is_file()),
+    };
+    let client = client.map(|cert| (cert, p.text("sslkey").map_or_else(|| dot.join("postgresql.key"), PathBuf::from)));
+    let version = |name: &'static str, default: &str| -> Result<u8, SettingsError> {
+        match p.text(name).unwrap_or(default) {
+            "TLSv1" | "TLSv1.1" | "TLSv1.2" => Ok(2),
+            "TLSv1.3" => Ok(3),
+            _ => Err(bad(p, name, "TLSv1.2 or TLSv1.3".into())),
+        }
+    };
+    let (min, max) = (version("ssl_min_protocol_version", "TLSv1.2")?, version("ssl_max_protocol_version", "TLSv1.3")?);
+    if p.text("ssl_max_protocol_version").is_some_and(|v| v == "TLSv1" || v == "TLSv1.1") || min > max {
+        return Err(bad(p, "ssl_max_protocol_version", "TLSv1.2 or TLSv1.3, not below the minimum".into()));
+    }
+    let sni = p.text("sslsni").map_or(Ok(true), |t| flag(p, "sslsni", t))?;
+    let checks = Checks {
+        roots: roots.clone(),
+        host_name: ssl == SslMode::VerifyFull,
+        client,
+        versions: (min <= 2, max >= 3),
+        sni,
+    };
+    if let Some(t) = p.text("sslnegotiation") {
+        c.ssl_negotiation(match t {
+            "postgres" => SslNegotiation::Postgres,
+            "direct" => SslNegotiation::Direct,
+            _ => return Err(bad(p, "sslnegotiation", "postgres or direct".into())),
+        });
+    }
+    c.ssl_mode(match ssl {
+        SslMode::Prefer => DriverSsl::Prefer,
+        SslMode::Allow | SslMode::Disable => DriverSsl::Disable,
+        _ => DriverSsl::Require,
+    });
+    Ok((ssl, Some(MakeRustls::new(&checks)?), roots))
+}
+
+fn modes() -> String {
+    "disable, allow, prefer, require, verify-ca or verify-full".into()
+}
+
+fn bad(p: &Params, name: &'static str, expected: String) -> SettingsError {
+    let v = p.get(name);
+    SettingsError::BadValue {
+        name,
+        value: v.map(|v| v.text.clone()).unwrap_or_default(),
+        origin: v.map_or(Origin::Given, |v| v.origin.clone()),
+        expected,
+    }
+}
+
+fn number<T: std::str::FromStr>(p: &Params, name: &'static str, text: &str, what: &str) -> Result<T, SettingsError> {
+    text.trim().parse().map_err(|_| bad(p, name, what.to_string()))
+}
+
+fn flag(p: &Params, name: &'static str, text: &str) -> Result<bool, SettingsError> {
+    match text {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        _ => Err(bad(p, name, "0 or 1".into())),
+    }
+}
+
+/// Where a configuration points, for messages (never the password):
+/// `host:port/database`, hosts separated by commas.
+pub fn describe(c: &postgres::Config) -> String {
+    let ports = c.get_ports();
+    let hosts: Vec<String> = c
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let host = match h {
+                postgres::config::Host::Tcp(h) => h.clone(),
+                #[cfg(unix)]
+                postgres::config::Host::Unix(p) => p.display().to_string(),
+            };
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            format!("{host}:{port}")
+        })
+        .collect();
+    let hosts = if hosts.is_empty() { "localhost:5432".to_string() } else { hosts.join(",") };
+    format!("{hosts}/{}", c.get_dbname().unwrap_or(""))
+}
+
+/// Connects with the load's settings. `allow` tries plaintext first and TLS
+/// when the server refuses it (as libpq does); `prefer` asks for TLS and
+/// goes on in plaintext when the server has none.
+///
+/// # Errors
+/// [`PgError::Auth`] when the server refuses the role or its credentials
+/// (SQLSTATE class 28), [`PgError::Tls`] when TLS fails (naming the check),
+/// else [`PgError::Unreachable`].
+pub fn connect(s: &Settings) -> Result<postgres::Client, PgError> {
+    let result = match (&s.tls, s.ssl) {
+        (Some(tls), SslMode::Allow) => match s.config.connect(postgres::NoTls) {
+            Err(e) if e.code().is_some_and(|c| c.code() == "28000") => {
+                let mut c = s.config.clone();
+                c.ssl_mode(DriverSsl::Require);
+                c.connect(tls.clone())
+            }
+            other => other,
+        },
+        (Some(tls), _) => s.config.connect(tls.clone()),
+        (None, _) => s.config.connect(postgres::NoTls),
+    };
+    result.map_err(|source| connect_error(s, source))
+}
+
+fn connect_error(s: &Settings, source: postgres::Error) -> PgError {
+    let target = describe(&s.config);
+    let user = s.config.get_user().unwrap_or("").to_string();
+    let ignored = s.passfile_note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+    if source.code().is_some_and(|c| c.code().starts_with("28")) {
+        return PgError::Auth { target, user, note: ignored, source };
+    }
+    // The driver's words when the server asks for a password it was not given.
+    if std::error::Error::source(&source).is_some_and(|c| c.to_string() == "password missing") {
+        let note = match &s.passfile_note {
+            Some(why) => format!(": the server asks for a password and none was given; {why}"),
+            None => ": the server asks for a password and none was given (in the connection string, PGPASSWORD \
+                      or the password file)"
+                .to_string(),
+        };
+        return PgError::Auth { target, user, note, source };
+    }
+    match tls_failure(s, &source) {
+        Some(check) => PgError::Tls { target, check, source },
+        None => PgError::Unreachable { target, source },
+    }
+}
+
+/// Which TLS check failed, in words, if TLS is what failed.
+fn tls_failure(s: &Settings, e: &postgres::Error) -> Option<String> {
+    use rustls::{AlertDescription, CertificateError as C, Error as R};
+    let mode = s.ssl.as_str();
+    let roots = match &s.roots {
+        Roots::File(f) => format!("sslrootcert {}", f.display()),
+        Roots::System => "the system's trusted CAs".to_string(),
+        Roots::None => "no roots".to_string(),
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        let rustls_err = err
+            .downcast_ref::<R>()
+            .or_else(|| err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()?.downcast_ref::<R>()));
+        if let Some(r) = rustls_err {
+            return Some(match r {
+                R::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => format!(
+                    "the server's certificate is not signed by a CA in {roots} (sslmode={mode} checks the chain)"
+                ),
+                R::InvalidCertificate(C::NotValidForNameContext { expected, presented }) => format!(
+                    "the server's certificate is for {}, not for host '{}' (sslmode=verify-full checks the host name; connect by a name the certificate lists, or use sslmode=verify-ca)",
+                    presented.iter().map(|n| plain_name(n)).collect::<Vec<_>>().join(", "),
+                    expected.to_str()
+                ),
+                R::InvalidCertificate(C::NotValidForName) => {
+                    "the server's certificate does not name the host (sslmode=verify-full checks the host name)"
+                        .to_string()
+                }
+                R::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+                    "the server's certificate has expired".to_string()
+                }
+                R::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+                    "the server's certificate is not valid yet (check the clocks)".to_string()
+                }
+                R::AlertReceived(
+                    AlertDescription::CertificateRequired
+                    | AlertDescription::BadCertificate
+                    | AlertDescription::UnknownCA
+                    | AlertDescription::CertificateUnknown,
+                ) => "the server refused the client certificate (sslcert, sslkey)".to_string(),
+                other => format!("the TLS handshake failed: {other}"),
+            });
+        }
+        if err.to_string().contains("server does not support TLS") {
+            return Some(format!(
+                "the server does not offer TLS, and sslmode={mode} requires it (use sslmode=prefer or disable only for a server on a trusted network)"
+            ));
+        }
+        cause = err.source();
+    }
+    None
+}
+
+/// A certificate name as webpki reports it (`DnsName("db.example.com")`,
+/// `IpAddress(10.0.0.1)`), without the wrapper.
+fn plain_name(n: &str) -> &str {
+    n.strip_prefix("DnsName(\"")
+        .and_then(|s| s.strip_suffix("\")"))
+        .or_else(|| n.strip_prefix("IpAddress(").and_then(|s| s.strip_suffix(')')))
+        .unwrap_or(n)
+}
+
+/// A worker's connection, set up for loading one partition at a time (see
+/// `configure_worker` in `sql/postgres/load.sql`).
+///
+/// # Errors
+/// As [`connect`], and [`PgError::Db`] when the settings are refused.
+pub fn worker_connection(s: &Settings) -> Result<postgres::Client, PgError> {
+    let mut client = connect(s)?;
+    client.batch_execute(LOAD.configure_worker).map_err(PgError::db("configure the session"))?;
+    Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(db: Option<&str>, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
+        build(db, &move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_follow_libpq() {
+        let s = resolve(None, &[("USER", "ann"), ("HOME", "/nonexistent")]).unwrap();
+        assert_eq!(s.describe(), "/var/run/postgresql:5432/ann");
+        assert_eq!(s.config().get_user(), Some("ann"));
+        assert_eq!(s.config().get_application_name(), Some("pqstage"));
+        // Prefer, but TLS is never tried over a socket.
+        assert_eq!(s.ssl_mode(), SslMode::Prefer);
+        assert_eq!(s.config().get_ssl_mode(), DriverSsl::Disable);
+        let s = resolve(Some("postgres://h/db"), &[("HOME", "/nonexistent")]).unwrap();
+        assert_eq!(s.config().get_ssl_mode(), DriverSsl::Prefer);
+        assert!(s.config().get_connect_timeout().is_none());
+    }
+
+    #[test]
+    fn the_environment_fills_what_the_url_leaves_unset() {
+        let vars = [("PGSSLMODE", "require"), ("PGPASSWORD", "envpw"), ("PGCONNECT_TIMEOUT", "1"), ("PGAPPNAME", "x")];
+        let s = resolve(Some("postgres://u@db.example.com:6000/sales?application_name=nightly"), &vars).unwrap();
+        assert_eq!(s.ssl_mode(), SslMode::Require);
+        assert_eq!(s.config().get_password(), Some(&b"envpw"[..]));
+        assert_eq!(s.config().get_connect_timeout(), Some(&Duration::from_secs(2)), "libpq's minimum");
+        assert_eq!(s.config().get_application_name(), Some("nightly"));
+        assert_eq!(s.describe(), "db.example.com:6000/sales");
+    }
+
+    #[test]
+    fn verify_modes_need_a_root_certificate() {
+        let e = resolve(Some("postgres://h/db?sslmode=verify-full"), &[("HOME", "/nonexistent")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "sslrootcert /nonexistent/.postgresql/root.crt: does not exist; sslmode=verify-full checks the server's \
+             certificate against it (or use sslrootcert=system for the system's CAs)"
+        );
+        let e = resolve(Some("postgres://h/db?sslrootcert=system&sslmode=require"), &[]).unwrap_err();
+        assert!(e.to_string().contains("sslmode='require'"), "{e}");
+        let e = resolve(Some("postgres://h/db?sslmode=verify"), &[]).unwrap_err();
+        assert!(e.to_string().contains("expected disable, allow, prefer"), "{e}");
+    }
+
+    #[test]
+    fn a_password_file_is_read_for_the_first_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = dir.path().join("pgpass");
+        std::fs::write(&pass, "db.example.com:5432:sales:ann:from-file\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let passfile = pass.to_str().unwrap();
+        let s = resolve(Some("postgres://ann@db.example.com/sales"), &[("PGPASSFILE", passfile)]).unwrap();
+        assert_eq!(s.config().get_password(), Some(&b"from-file"[..]));
+        let s = resolve(Some("postgres://ann:given@db.example.com/sales"), &[("PGPASSFILE", passfile)]).unwrap();
+        assert_eq!(s.config().get_password(), Some(&b"given"[..]), "a given password wins");
+        let s = resolve(Some("postgres://bob@db.example.com/sales"), &[("PGPASSFILE", passfile)]).unwrap();
+        assert_eq!(s.config().get_password(), None);
+    }
+
+    #[test]
+    fn a_service_section_is_used_and_named_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("svc.conf");
+        std::fs::write(&file, "[warehouse]\nhost=wh.example.com\nport=6432\ndbname=dw\nsslmode=bogus\n").unwrap();
+        let vars = [("PGSERVICEFILE", file.to_str().unwrap()), ("PGSYSCONFDIR", "/nonexistent")];
+        let s = resolve(Some("service=warehouse sslmode=disable"), &vars).unwrap();
+        assert_eq!(s.describe(), "wh.example.com:6432/dw");
+        assert_eq!(s.ssl_mode(), SslMode::Disable, "the string wins over the service");
+        let e = resolve(Some("service=warehouse"), &vars).unwrap_err().to_string();
+        assert!(e.contains("sslmode='bogus' (in ") && e.contains("svc.conf line 5"), "{e}");
+    }
+
+    #[test]
+    fn messages_and_debug_never_show_the_password() {
+        let secret = "Sup3r-s3cret";
+        for db in [
+            format!("postgres://u:{secret}@h:notaport/db"),
+            format!("postgres://u:{secret}@h/db?nope=1"),
+            format!("postgres://u:{secret}@h/db?sslmode=verify-full&sslrootcert=/missing.crt"),
+            format!("host=h password={secret} port=x"),
+        ] {
+            let e = resolve(Some(&db), &[]).unwrap_err();
+            assert!(!e.to_string().contains(secret), "{e}");
+            assert!(!format!("{e:?}").contains(secret), "{e:?}");
+        }
+        let s = resolve(Some(&format!("postgres://u:{secret}@h/db")), &[]).unwrap();
+        assert!(!format!("{s:?}").contains(secret));
+    }
+}
