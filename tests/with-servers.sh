@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Runs a command with the servers the tests talk to: a throwaway PostgreSQL
-# (tests/pg/pg.sh), S3-compatible server (tests/s3/s3.sh) and Azure Blob
+# (tests/pg/pg.sh), a second one with TLS on (tests/pg/pg-tls.sh), an
+# S3-compatible server (tests/s3/s3.sh) and Azure Blob
 # emulator (tests/az/az.sh), each on a port of its own, started here and
 # stopped (and deleted) when the command ends. A server already named in the
-# environment is used instead: PQSTAGE_PG_URL, PQSTAGE_S3_ENDPOINT,
-# AZURITE_BLOB_STORAGE_URL.
+# environment is used instead: PQSTAGE_PG_URL, PQSTAGE_PG_TLS_URL,
+# PQSTAGE_S3_ENDPOINT, AZURITE_BLOB_STORAGE_URL.
 #
 #   tests/with-servers.sh cargo test --workspace
 #
-# Ports: PG_TEST_PORT (55433), S3_TEST_PORT (59015), AZ_TEST_PORT (10010).
+# Ports: PG_TEST_PORT (55433), PG_TLS_TEST_PORT (55434), S3_TEST_PORT
+# (59015), AZ_TEST_PORT (10010).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export PQSTAGE_PG_PORT="${PG_TEST_PORT:-55433}"
+export PQSTAGE_PG_TLS_PORT="${PG_TLS_TEST_PORT:-55434}"
 export PQSTAGE_S3_PORT="${S3_TEST_PORT:-59015}"
 export PQSTAGE_AZ_PORT="${AZ_TEST_PORT:-10010}"
 
@@ -44,7 +47,8 @@ ensure() {
   echo "started a throwaway $what at ${!var}"
 }
 ensure PQSTAGE_PG_URL "$PQSTAGE_PG_PORT" PG_TEST_PORT pg/pg.sh PostgreSQL
+ensure PQSTAGE_PG_TLS_URL "$PQSTAGE_PG_TLS_PORT" PG_TLS_TEST_PORT pg/pg-tls.sh "PostgreSQL with TLS"
 ensure PQSTAGE_S3_ENDPOINT "$PQSTAGE_S3_PORT" S3_TEST_PORT s3/s3.sh "S3 server"
 ensure AZURITE_BLOB_STORAGE_URL "$PQSTAGE_AZ_PORT" AZ_TEST_PORT az/az.sh "Azure Blob emulator"
-export PQSTAGE_PG_URL PQSTAGE_S3_ENDPOINT AZURITE_BLOB_STORAGE_URL
+export PQSTAGE_PG_URL PQSTAGE_PG_TLS_URL PQSTAGE_S3_ENDPOINT AZURITE_BLOB_STORAGE_URL
 "$@"

@@ -12,3 +12,4 @@ mod load_common;
 mod load_duckdb;
 mod load_postgres;
 mod object_store;
+mod pg_connect;
