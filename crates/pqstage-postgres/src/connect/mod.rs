@@ -481,9 +481,9 @@ pub fn describe(c: &postgres::Config) -> String {
     format!("{hosts}/{}", c.get_dbname().unwrap_or(""))
 }
 
-/// Connects with the load's settings. `allow` tries plaintext first and TLS
-/// when the server refuses it (as libpq does); `prefer` asks for TLS and
-/// goes on in plaintext when the server has none.
+/// Connects with the load's settings. As libpq does, `allow` tries plaintext
+/// first and TLS when the server refuses it; `prefer` tries TLS first and
+/// plaintext when the server has none or the TLS handshake fails.
 ///
 /// # Errors
 /// [`PgError::Auth`] when the server refuses the role or its credentials
@@ -496,6 +496,14 @@ pub fn connect(s: &Settings) -> Result<postgres::Client, PgError> {
                 let mut c = s.config.clone();
                 c.ssl_mode(DriverSsl::Require);
                 c.connect(tls.clone())
+            }
+            other => other,
+        },
+        (Some(tls), SslMode::Prefer) => match s.config.connect(tls.clone()) {
+            Err(e) if tls_failure(s, &e).is_some() => {
+                let mut c = s.config.clone();
+                c.ssl_mode(DriverSsl::Disable);
+                c.connect(postgres::NoTls)
             }
             other => other,
         },
