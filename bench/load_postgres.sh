@@ -7,7 +7,10 @@
 #     shape, without indexes, against pqstage load postgres --no-indexes
 #     --no-analyze (the same work: COPY only), and --no-indexes with ANALYZE;
 #   every timed step after a CHECKPOINT and sync, so none pays for the last;
-#   pqstage: an unchanged rerun, and the load after a one-record correction.
+#   pqstage: an unchanged rerun, and the load after a one-record correction;
+#   pqstage over TLS (sslmode=verify-full) against plaintext, with indexes and
+#     COPY only: the same server has ssl = on, and every plaintext run (the
+#     peers' too) says sslmode=disable.
 # The staged dataset is converted with the sample's spec plus
 # `cluster_by = "site_state"` (not timed): each year's rows are stored in
 # site_state order, so the (site_state, year) index builds without a sort.
@@ -42,9 +45,12 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     pgpq==0.12.0 "psycopg[binary]==3.3.9" pyarrow==26.0.1 || die "pip install failed"
 fi
 
-start_pg 55440
-URL="$PG_URL"
-log "server at $URL"
+PQSTAGE_PG_TLS=1 start_pg 55440
+# pg.sh prints the TLS URL (verify-full against its CA); plaintext is asked
+# for explicitly, since libpq's default (prefer) would use TLS here.
+TLS_URL="$PG_URL"
+URL="postgres://pqtest@127.0.0.1:55440/pqstage?sslmode=disable"
+log "server at $URL (TLS: $TLS_URL)"
 sql() { "$PSQL" "$URL" -qX -v ON_ERROR_STOP=1 "$@"; }
 
 "$PQSTAGE" sample violations --spec-out "$SPEC"
@@ -103,6 +109,8 @@ for ((i = 1; i <= REPEAT; i++)); do
   grep -q '^loaded 1 partitions' "$OUT/log-pqstage-correction.txt" || die "the correction did not reload exactly one partition"
   convert "$CSV"
   drop violations
+  timed "pqstage-tls" "$PQSTAGE" load postgres "$STAGE" --db "$TLS_URL" --table violations --jobs "$JOBS" --no-progress
+  drop violations
 
   # Without indexes: pgpq runs COPY alone, so pqstage is compared doing the
   # same work (--no-analyze); the run with ANALYZE is reported beside it.
@@ -110,6 +118,8 @@ for ((i = 1; i <= REPEAT; i++)); do
   timed "pqstage-no-indexes" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations_noidx --no-indexes --jobs "$JOBS" --no-progress
   drop violations_noidx
   timed "pqstage-no-indexes-no-analyze" "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations_noidx --no-indexes --no-analyze --jobs "$JOBS" --no-progress
+  drop violations_noidx
+  timed "pqstage-no-indexes-no-analyze-tls" "$PQSTAGE" load postgres "$STAGE" --db "$TLS_URL" --table violations_noidx --no-indexes --no-analyze --jobs "$JOBS" --no-progress
   # pgpq streams into a parent of the same shape (created by pqstage, emptied).
   sql -c "TRUNCATE violations_noidx"
   timed "pgpq" "$VENV/bin/python" "$BENCH/pgpq_load.py" "$URL" "$STAGE/violations" violations_noidx
@@ -119,7 +129,7 @@ done
 {
   echo "## pqstage load postgres benchmark ($ROWS rows, REPEAT=$REPEAT, --jobs $JOBS)"
   echo
-  echo "- $("$PQSTAGE" --version); $("$PSQL" --version); server: tests/pg/pg.sh defaults (shared_buffers 128MB, fsync on, wal_level replica)"
+  echo "- $("$PQSTAGE" --version); $("$PSQL" --version); server: tests/pg/pg.sh defaults (shared_buffers 128MB, fsync on, wal_level replica) with ssl = on"
   echo "- peers: psql \\copy of the CSV; pgpq 0.12.0 + psycopg 3.3.9 + pyarrow 26.0.1"
   echo "- nproc $(nproc); cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo
@@ -139,6 +149,10 @@ done
       printf "- unchanged rerun: %.2f s, target < 2 s: %s\n", best["pqstage-unchanged"], verdict(best["pqstage-unchanged"] < 2)
       c = best["pqstage-correction"] / best["pqstage"]
       printf "- correction: %.3fx the full load, target <= 0.2x: %s\n", c, verdict(c <= 0.2)
+      t = best["pqstage-tls"] / best["pqstage"]
+      printf "- over TLS (verify-full): with indexes + ANALYZE %.2f s against %.2f s in plaintext: %.2fx the time\n", best["pqstage-tls"], best["pqstage"], t
+      t = best["pqstage-no-indexes-no-analyze-tls"] / best["pqstage-no-indexes-no-analyze"]
+      printf "- over TLS (verify-full), COPY only: %.2f s against %.2f s in plaintext: %.2fx the time\n", best["pqstage-no-indexes-no-analyze-tls"], best["pqstage-no-indexes-no-analyze"], t
       m = 0; for (l in rss) if (l ~ /^pqstage/ && rss[l] > m) m = rss[l]
       printf "- pqstage client peak RSS: %.0f MB, target <= 256 MB: %s\n", m / 1024, verdict(m <= 256 * 1024)
       print ""
