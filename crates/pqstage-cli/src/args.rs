@@ -105,9 +105,8 @@ pub enum LoadCommand {
 pub struct LoadPostgresArgs {
     /// Stage root or dataset folder: a folder, file://, s3://, gs://, az:// or abfss:// URL.
     pub stage: String,
-    /// A libpq connection string: postgres://user@host[:port]/database?sslmode=verify-full&... or
-    /// key=value pairs; completed from PGSERVICE, the PG* environment variables and ~/.pgpass, as
-    /// libpq does (default: those alone).
+    /// postgres://user@host[:port]/database?sslmode=verify-full&… or libpq's key=value pairs,
+    /// completed as libpq does from PGSERVICE, PG* variables and ~/.pgpass (default: those alone).
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
     /// Target table (default: the staged table's name).
