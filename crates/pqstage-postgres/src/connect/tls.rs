@@ -147,6 +147,9 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, SettingsError> {
 #[derive(Debug)]
 struct Verifier {
     chain: Option<Arc<WebPkiServerVerifier>>,
+    /// The root certificates as given, to recognise a server certificate
+    /// that is itself one of them.
+    roots: Vec<CertificateDer<'static>>,
     host_name: bool,
     provider: Arc<CryptoProvider>,
 }
@@ -154,11 +157,16 @@ struct Verifier {
 impl Verifier {
     fn new(checks: &Checks, provider: &Arc<CryptoProvider>) -> Result<Self, SettingsError> {
         let mut store = RootCertStore::empty();
+        let mut roots = Vec::new();
         match &checks.roots {
             Roots::None => {}
             Roots::File(path) => {
-                for cert in read_certs(path, "sslrootcert")? {
-                    store.add(cert).map_err(|e| file_error(path, "sslrootcert", &format!("holds a bad CA: {e}")))?;
+                // As OpenSSL does, entries that do not parse are skipped; a
+                // file with no usable one is an error.
+                roots = read_certs(path, "sslrootcert")?;
+                let (added, _) = store.add_parsable_certificates(roots.iter().cloned());
+                if added == 0 {
+                    return Err(file_error(path, "sslrootcert", "holds no usable CA certificate"));
                 }
             }
             Roots::System => {
@@ -179,8 +187,69 @@ impl Verifier {
                 .map_err(|e| SettingsError::Tls { reason: e.to_string() })?;
             Some(v)
         };
-        Ok(Self { chain, host_name: checks.host_name, provider: provider.clone() })
+        Ok(Self { chain, roots, host_name: checks.host_name, provider: provider.clone() })
     }
+
+    /// `verify-full`'s name check, as libpq makes it: the certificate's DNS
+    /// and IP names (webpki), or, when it has no DNS name, its subject's
+    /// common name (`*.` matching one label).
+    fn check_name(&self, end_entity: &CertificateDer<'_>, name: &ServerName<'_>) -> Result<(), rustls::Error> {
+        if !self.host_name {
+            return Ok(());
+        }
+        let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        match rustls::client::verify_server_name(&parsed, name) {
+            Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                expected,
+                presented,
+            })) if !presented.iter().any(|p| p.starts_with("DnsName(")) => {
+                let cn = common_name(end_entity);
+                if cn.as_deref().is_some_and(|cn| name_matches(cn, &expected.to_str())) {
+                    return Ok(());
+                }
+                let presented = presented.into_iter().chain(cn.map(|c| format!("DnsName(\"{c}\")"))).collect();
+                Err(CertificateError::NotValidForNameContext { expected, presented }.into())
+            }
+            other => other,
+        }
+    }
+}
+
+/// A certificate name against the host: case-insensitive, a leading `*.`
+/// standing for one label.
+fn name_matches(pattern: &str, host: &str) -> bool {
+    let (pattern, host) = (pattern.to_ascii_lowercase(), host.to_ascii_lowercase());
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => host.split_once('.').is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+        None => pattern == host,
+    }
+}
+
+/// The subject's common name (OID 2.5.4.3) of a DER certificate.
+fn common_name(der: &[u8]) -> Option<String> {
+    let (_, cert, _) = any_element(der)?;
+    let (_, tbs, _) = any_element(cert)?;
+    let (tag, _, after_version) = any_element(tbs)?;
+    // [0] version, then serialNumber, signature, issuer, validity, subject.
+    let mut rest = if tag == 0xa0 { after_version } else { tbs };
+    for _ in 0..4 {
+        rest = any_element(rest)?.2;
+    }
+    let (_, mut rdns, _) = any_element(rest)?;
+    let mut cn = None;
+    while !rdns.is_empty() {
+        let (_, mut set, next) = any_element(rdns)?;
+        rdns = next;
+        while !set.is_empty() {
+            let (_, pair, next) = any_element(set)?;
+            set = next;
+            let (oid, value) = element(pair, 0x06)?;
+            if oid == [0x55, 0x04, 0x03] {
+                cn = Some(String::from_utf8(any_element(value)?.1.to_vec()).ok()?);
+            }
+        }
+    }
+    cn
 }
 
 impl ServerCertVerifier for Verifier {
@@ -195,12 +264,24 @@ impl ServerCertVerifier for Verifier {
         let Some(chain) = &self.chain else {
             return Ok(ServerCertVerified::assertion());
         };
+        // A self-signed server certificate copied into the root file (the
+        // recipe of PostgreSQL's documentation) is trusted as it is, as
+        // OpenSSL trusts it; webpki would refuse it as a CA used as an
+        // end entity.
+        if self.roots.iter().any(|r| r.as_ref() == end_entity.as_ref()) {
+            self.check_name(end_entity, server_name)?;
+            return Ok(ServerCertVerified::assertion());
+        }
         // webpki checks the chain first and the name last, so a name error
-        // means the chain is good: `verify-ca` accepts it.
+        // means the chain is good: `verify-ca` accepts it, and `verify-full`
+        // looks at the common name as libpq does.
         match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if !self.host_name => Ok(ServerCertVerified::assertion()),
+            )) => {
+                self.check_name(end_entity, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
             other => other,
         }
     }
@@ -342,9 +423,13 @@ fn signature_oid(der: &[u8]) -> Option<&[u8]> {
 
 /// One DER element of the given tag: its content and what follows it.
 fn element(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    if *b.first()? != tag {
-        return None;
-    }
+    let (t, content, rest) = any_element(b)?;
+    (t == tag).then_some((content, rest))
+}
+
+/// One DER element: its tag, its content and what follows it.
+fn any_element(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *b.first()?;
     let first = *b.get(1)?;
     let (len, start) = if first < 0x80 {
         (usize::from(first), 2)
@@ -357,7 +442,7 @@ fn element(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
         (len, 2 + n)
     };
     let end = start.checked_add(len)?;
-    Some((b.get(start..end)?, b.get(end..)?))
+    Some((tag, b.get(start..end)?, b.get(end..)?))
 }
 
 #[cfg(test)]
@@ -389,11 +474,69 @@ mod tests {
         assert_eq!(end_point_hash(&cert).unwrap(), expected.as_ref());
     }
 
+    /// A self-signed certificate made by openssl as PostgreSQL's
+    /// documentation shows (CA:TRUE, a common name, no subjectAltName unless
+    /// `san` is given), written to `dir`; returns its PEM file.
+    fn openssl_self_signed(dir: &Path, cn: &str, san: Option<&str>) -> PathBuf {
+        let (crt, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
+        let mut c = std::process::Command::new("openssl");
+        c.args(["req", "-new", "-x509", "-days", "30", "-nodes", "-newkey", "ec"])
+            .args(["-pkeyopt", "ec_paramgen_curve:prime256v1", "-subj", &format!("/CN={cn}")])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt);
+        if let Some(san) = san {
+            c.args(["-addext", &format!("subjectAltName={san}")]);
+        }
+        let out = c.output().expect("openssl runs (Debian package openssl)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        crt
+    }
+
+    fn verify(root: &Path, host_name: bool, host: &str) -> Result<ServerCertVerified, rustls::Error> {
+        let checks = Checks {
+            roots: Roots::File(root.to_path_buf()),
+            host_name,
+            client: None,
+            versions: (true, true),
+            sni: true,
+        };
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let v = Verifier::new(&checks, &provider).unwrap();
+        let cert = read_certs(root, "sslrootcert").unwrap().remove(0);
+        let name = ServerName::try_from(host.to_string()).unwrap();
+        v.verify_server_cert(&cert, &[], &name, &[], UnixTime::now())
+    }
+
+    #[test]
+    fn a_self_signed_certificate_in_the_root_file_is_trusted_and_its_common_name_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let cn_only = openssl_self_signed(dir.path(), "db.example.com", None);
+        assert!(verify(&cn_only, true, "db.example.com").is_ok());
+        assert!(verify(&cn_only, true, "DB.Example.COM").is_ok(), "names compare without case");
+        let e = verify(&cn_only, true, "other.example.com").unwrap_err();
+        assert!(
+            matches!(e, rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })),
+            "{e:?}"
+        );
+        assert!(verify(&cn_only, false, "other.example.com").is_ok(), "verify-ca ignores the name");
+        // With a DNS subjectAltName, the common name no longer counts (libpq).
+        let san = openssl_self_signed(dir.path(), "cn.example.com", Some("DNS:san.example.com"));
+        assert!(verify(&san, true, "san.example.com").is_ok());
+        assert!(verify(&san, true, "cn.example.com").is_err());
+        let wildcard = openssl_self_signed(dir.path(), "*.db.example.com", None);
+        assert!(verify(&wildcard, true, "eu.db.example.com").is_ok());
+        assert!(verify(&wildcard, true, "db.example.com").is_err());
+        assert!(verify(&wildcard, true, "a.eu.db.example.com").is_err(), "one label only");
+    }
+
     #[test]
     fn truncated_der_is_no_hash_not_a_panic() {
         let cert = skeleton(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b], 50);
         for cut in 0..cert.len() {
             assert_eq!(end_point_hash(&cert[..cut]), None, "cut at {cut}");
+            assert_eq!(common_name(&cert[..cut]), None, "cut at {cut}");
         }
     }
 }
