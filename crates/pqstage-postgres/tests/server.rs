@@ -264,7 +264,10 @@ fn refusals_keep_the_servers_sqlstate() {
     let url = std::env::var("PQSTAGE_PG_URL").expect("PQSTAGE_PG_URL is set by `make test`");
     let (base, _db) = url.rsplit_once('/').unwrap();
     let unknown_role = url.replacen("pqtest@", "nobody_here@", 1);
-    let refused = |url: &str| connect(&Settings::resolve(Some(url)).unwrap()).err().expect("the server refuses");
+    // Only the URL counts: no PG* variables, ~/.pgpass or ~/.postgresql of
+    // whoever runs the test.
+    let settings = |url: &str| Settings::resolve_with(Some(url), &|_| None).unwrap();
+    let refused = |url: &str| connect(&settings(url)).err().expect("the server refuses");
     let e = refused(&unknown_role);
     assert!(matches!(e, PgError::Auth { .. }), "{e:?}");
     assert_eq!(e.sqlstate(), Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION));
@@ -275,7 +278,7 @@ fn refusals_keep_the_servers_sqlstate() {
     let e = refused(&no_database);
     assert_eq!(e.sqlstate(), Some(&SqlState::INVALID_CATALOG_NAME), "{e:?}");
 
-    let e = Settings::resolve(Some("postgres://host:notaport/db")).unwrap_err();
+    let e = Settings::resolve_with(Some("postgres://host:notaport/db"), &|_| None).unwrap_err();
     assert!(matches!(e, PgError::Settings(_)), "{e:?}");
     assert_eq!(e.sqlstate(), None);
 }

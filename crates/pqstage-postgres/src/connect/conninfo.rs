@@ -49,8 +49,10 @@ const fn kw(name: &'static str, env: Option<&'static str>) -> Keyword {
     Keyword { name, env, refused: None }
 }
 
-const fn no(name: &'static str, why: &'static str) -> Keyword {
-    Keyword { name, env: None, refused: Some(why) }
+/// A libpq parameter pqstage refuses, with libpq's environment variable for
+/// it (also refused when set, rather than silently ignored).
+const fn no(name: &'static str, env: Option<&'static str>, why: &'static str) -> Keyword {
+    Keyword { name, env, refused: Some(why) }
 }
 
 /// libpq's parameters. Those pqstage honours carry their environment
@@ -85,20 +87,24 @@ const KEYWORDS: &[Keyword] = &[
     kw("keepalives_interval", None),
     kw("keepalives_count", None),
     kw("tcp_user_timeout", None),
-    no("sslpassword", "encrypted client keys are not supported; decrypt the key (openssl pkey -in KEY -out KEY.plain)"),
-    no("sslcrl", "certificate revocation lists are not checked by this build"),
-    no("sslcrldir", "certificate revocation lists are not checked by this build"),
-    no("sslcertmode", "client certificates are sent whenever sslcert names one"),
-    no("sslcompression", "TLS compression is not used"),
-    no("requiressl", "use sslmode=require"),
-    no("requirepeer", "Unix-socket peer checks are not supported"),
-    no("require_auth", "authentication methods cannot be restricted by this build"),
-    no("krbsrvname", "GSSAPI/Kerberos is not supported by this build"),
-    no("gsslib", "GSSAPI/Kerberos is not supported by this build"),
-    no("gssdelegation", "GSSAPI/Kerberos is not supported by this build"),
-    no("replication", "pqstage opens ordinary sessions"),
-    no("client_encoding", "pqstage always talks UTF8"),
-    no("sslkeylogfile", "TLS key logging is not supported"),
+    kw("client_encoding", Some("PGCLIENTENCODING")),
+    no(
+        "sslpassword",
+        None,
+        "encrypted client keys are not supported; decrypt the key (openssl pkey -in KEY -out KEY.plain)",
+    ),
+    no("sslcrl", Some("PGSSLCRL"), "certificate revocation lists are not checked by this build"),
+    no("sslcrldir", Some("PGSSLCRLDIR"), "certificate revocation lists are not checked by this build"),
+    no("sslcertmode", Some("PGSSLCERTMODE"), "client certificates are sent whenever sslcert names one"),
+    no("sslcompression", Some("PGSSLCOMPRESSION"), "TLS compression is not used"),
+    no("requiressl", Some("PGREQUIRESSL"), "use sslmode=require"),
+    no("requirepeer", Some("PGREQUIREPEER"), "Unix-socket peer checks are not supported"),
+    no("require_auth", Some("PGREQUIREAUTH"), "authentication methods cannot be restricted by this build"),
+    no("krbsrvname", Some("PGKRBSRVNAME"), "GSSAPI/Kerberos is not supported by this build"),
+    no("gsslib", Some("PGGSSLIB"), "GSSAPI/Kerberos is not supported by this build"),
+    no("gssdelegation", Some("PGGSSDELEGATION"), "GSSAPI/Kerberos is not supported by this build"),
+    no("replication", None, "pqstage opens ordinary sessions"),
+    no("sslkeylogfile", None, "TLS key logging is not supported"),
 ];
 
 fn keyword(name: &str) -> Option<&'static Keyword> {
@@ -160,23 +166,27 @@ impl Params {
         Ok(p)
     }
 
-    fn parse_url(&mut self, rest: &str) -> Result<(), SettingsError> {
-        let (main, query) = rest.split_once('?').map_or((rest, None), |(m, q)| (m, Some(q)));
-        let (authority, path) = main.split_once('/').map_or((main, None), |(a, p)| (a, Some(p)));
-        // The user part ends at the first '@' before the path (as in libpq).
-        let hosts = match authority.split_once('@') {
-            Some((userinfo, hosts)) => {
+    fn parse_url(&mut self, url: &str) -> Result<(), SettingsError> {
+        // As libpq: the user part is what precedes the first '@' that comes
+        // before any '/' (so a password may hold '?' or ':').
+        let rest = match url.find(['@', '/']) {
+            Some(at) if url[at..].starts_with('@') => {
+                let userinfo = &url[..at];
                 let (user, password) = userinfo.split_once(':').map_or((userinfo, None), |(u, p)| (u, Some(p)));
                 if !user.is_empty() {
                     self.set("user", decode(user, "user name")?, Origin::Given)?;
                 }
-                if let Some(pw) = password {
+                // An empty password is no password (PGPASSWORD or the
+                // password file may still give one).
+                if let Some(pw) = password.filter(|p| !p.is_empty()) {
                     self.set("password", decode(pw, "password")?, Origin::Given)?;
                 }
-                hosts
+                &url[at + 1..]
             }
-            None => authority,
+            _ => url,
         };
+        let (main, query) = rest.split_once('?').map_or((rest, None), |(m, q)| (m, Some(q)));
+        let (hosts, path) = main.split_once('/').map_or((main, None), |(a, p)| (a, Some(p)));
         if !hosts.is_empty() {
             let (mut names, mut ports) = (Vec::new(), Vec::new());
             for spec in hosts.split(',') {
@@ -196,7 +206,7 @@ impl Params {
         }
         for pair in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
             let Some((k, v)) = pair.split_once('=') else {
-                return Err(SettingsError::Syntax { reason: format!("URL parameter '{pair}' has no '=value'") });
+                return Err(SettingsError::Syntax { reason: "a URL parameter has no '=value'".into() });
             };
             let (k, v) = (decode(k, "parameter name")?, decode(v, "parameter value")?);
             // The JDBC spelling libpq accepts too.
@@ -222,7 +232,11 @@ impl Params {
             }
             while chars.next_if(|c| c.is_whitespace()).is_some() {}
             if chars.next() != Some('=') {
-                return Err(SettingsError::Syntax { reason: format!("'{key}' has no '=value'") });
+                // Never echo the word: it may be the tail of an unquoted
+                // password with a space in it.
+                return Err(SettingsError::Syntax {
+                    reason: "a word without '=value' (quote values with spaces: password='a b')".into(),
+                });
             }
             while chars.next_if(|c| c.is_whitespace()).is_some() {}
             let mut value = String::new();
@@ -269,9 +283,10 @@ impl Params {
         Ok(())
     }
 
-    /// Fills what is still unset from the `PG*` environment variables.
+    /// Fills what is still unset from the `PG*` environment variables. A
+    /// variable of a parameter pqstage refuses is an error, not ignored.
     pub fn fill_from_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
-        for k in KEYWORDS.iter().filter(|k| k.refused.is_none()) {
+        for k in KEYWORDS {
             if let Some(var) = k.env {
                 if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                     self.fill(k.name, v, Origin::Env(var))?;
@@ -407,6 +422,25 @@ mod tests {
         assert_eq!(p.get("port").unwrap().origin, Origin::Service { file: "svc.conf".into(), line: 3 });
         assert_eq!(text(&p, "application_name").as_deref(), Some("nightly"));
         assert_eq!(p.get("application_name").unwrap().origin, Origin::Env("PGAPPNAME"));
+    }
+
+    #[test]
+    fn the_user_part_ends_at_the_first_at_before_a_slash_as_in_libpq() {
+        let p = Params::parse("postgres://u:pa?ss:w@h/db?sslmode=disable").unwrap();
+        assert_eq!(text(&p, "password").as_deref(), Some("pa?ss:w"));
+        assert_eq!(text(&p, "host").as_deref(), Some("h"));
+        assert_eq!(text(&p, "sslmode").as_deref(), Some("disable"));
+        let p = Params::parse("postgres://u:@h/db").unwrap();
+        assert!(p.get("password").is_none(), "an empty password is no password");
+        let e = Params::parse("host=h password=my secret").unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn refused_parameters_are_refused_from_the_environment_too() {
+        let mut p = Params::default();
+        let e = p.fill_from_env(&|k| (k == "PGSSLCRL").then(|| "crl.pem".to_string())).unwrap_err();
+        assert!(e.to_string().contains("'sslcrl' (in environment variable PGSSLCRL) is not supported"), "{e}");
     }
 
     #[test]

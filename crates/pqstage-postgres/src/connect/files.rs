@@ -50,25 +50,38 @@ pub fn password_from(file: &Path, host: &str, port: &str, db: &str, user: &str) 
             continue;
         }
         let wanted = [host, port, db, user];
-        if fields[..4].iter().zip(wanted).all(|(f, w)| f == "*" || f == w) {
-            return Passfile::Found(fields[4..].join(":"));
+        if fields[..4].iter().zip(wanted).all(|((f, any), w)| *any || f == w) {
+            // As libpq: the password ends at the next unescaped colon.
+            return Passfile::Found(fields[4].0.clone());
         }
     }
     Passfile::NotFound
 }
 
 /// Splits a password-file line at unescaped colons, removing the escapes.
-fn split_fields(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
+/// Each field comes with whether it is a bare `*` (a wildcard; an escaped
+/// `\*` is a literal star).
+fn split_fields(line: &str) -> Vec<(String, bool)> {
+    let mut fields = vec![(String::new(), String::new())];
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
+        let (text, raw) = fields.last_mut().expect("one field");
         match c {
-            '\\' => fields.last_mut().expect("one field").extend(chars.next()),
-            ':' => fields.push(String::new()),
-            c => fields.last_mut().expect("one field").push(c),
+            '\\' => {
+                raw.push(c);
+                if let Some(next) = chars.next() {
+                    text.push(next);
+                    raw.push(next);
+                }
+            }
+            ':' => fields.push((String::new(), String::new())),
+            c => {
+                text.push(c);
+                raw.push(c);
+            }
         }
     }
-    fields
+    fields.into_iter().map(|(text, raw)| (text, raw == "*")).collect()
 }
 
 /// One setting of a service file section: keyword, value, line (1-based).
@@ -156,6 +169,9 @@ mod tests {
         assert_eq!(password_from(&f, "db1", "5432", "sales", "alice"), Passfile::Found("fallback".into()));
         assert_eq!(password_from(&f, "other", "5432", "x", "alice"), Passfile::Found("nope".into()));
         assert_eq!(password_from(&dir.path().join("missing"), "h", "1", "d", "u"), Passfile::NotFound);
+        let f = write(dir.path(), "pgpass2", "\\*:*:*:*:literal-star\nh:*:*:*:first:rest\n", 0o600);
+        assert_eq!(password_from(&f, "*", "1", "d", "u"), Passfile::Found("literal-star".into()));
+        assert_eq!(password_from(&f, "h", "1", "d", "u"), Passfile::Found("first".into()), "ends at a colon");
     }
 
     #[cfg(unix)]

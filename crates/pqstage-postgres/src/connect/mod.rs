@@ -184,8 +184,10 @@ impl Settings {
     }
 }
 
-fn home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
-    env("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+/// The user's home folder; without one, libpq's default files (`~/.pgpass`,
+/// `~/.postgresql/…`) are not read (never from the current folder).
+fn home(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    env("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
 }
 
 /// The folder libpq's Debian build looks in for a server's socket.
@@ -199,9 +201,10 @@ fn build(db: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Setti
     // A service fills what the string left unset, before the environment.
     let service = p.text("service").map(str::to_string).or_else(|| env("PGSERVICE").filter(|s| !s.is_empty()));
     if let Some(name) = service {
-        let user_file = env("PGSERVICEFILE").map_or_else(|| home(env).join(".pg_service.conf"), PathBuf::from);
+        let user_file = env("PGSERVICEFILE").map(PathBuf::from).or_else(|| Some(home(env)?.join(".pg_service.conf")));
         let sysconf = env("PGSYSCONFDIR").unwrap_or_else(|| "/etc/postgresql-common".into());
-        let files = [user_file, Path::new(&sysconf).join("pg_service.conf")];
+        let files: Vec<PathBuf> =
+            user_file.into_iter().chain(std::iter::once(Path::new(&sysconf).join("pg_service.conf"))).collect();
         let (entries, file) = files::service(&name, &files)?;
         p.fill_from_service(entries, &file.display().to_string())?;
     }
@@ -217,10 +220,18 @@ fn build(db: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Setti
     let dbname = p.text("dbname").unwrap_or(&user).to_string();
     c.dbname(&dbname);
 
-    let hosts: Vec<String> = match p.text("host") {
-        Some(h) => h.split(',').map(|h| if h.is_empty() { DEFAULT_SOCKET_DIR } else { h }.to_string()).collect(),
-        None => vec![DEFAULT_SOCKET_DIR.to_string()],
+    // With hostaddr and no host, libpq connects by TCP to the addresses and
+    // knows the server by them (for TLS and the password file).
+    let hosts: Vec<String> = match (p.text("host"), p.text("hostaddr")) {
+        (Some(h), _) => h.split(',').map(|h| if h.is_empty() { DEFAULT_SOCKET_DIR } else { h }.to_string()).collect(),
+        (None, Some(a)) => a.split(',').map(str::to_string).collect(),
+        (None, None) => vec![DEFAULT_SOCKET_DIR.to_string()],
     };
+    if hosts.iter().any(|h| h.contains('@')) {
+        return Err(SettingsError::Syntax {
+            reason: "a host name contains '@' (write an '@' of a password as %40 in a URL)".into(),
+        });
+    }
     for h in &hosts {
         if h.starts_with('/') {
             c.host_path(h);
@@ -244,14 +255,14 @@ fn build(db: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Setti
     if let Some(list) = p.text("hostaddr") {
         let addrs = list.split(',').map(|a| a.parse::<IpAddr>()).collect::<Result<Vec<_>, _>>();
         match addrs {
-            Ok(a) if a.len() == hosts.len() || p.text("host").is_none() => a.into_iter().for_each(|a| {
+            Ok(a) if a.len() == hosts.len() => a.into_iter().for_each(|a| {
                 c.hostaddr(a);
             }),
             _ => return Err(bad(&p, "hostaddr", "IP addresses, one per host".into())),
         }
     }
 
-    let passfile_note = password(&mut c, &p, env, &hosts, &ports, &dbname, &user);
+    let passfile_note = password(&mut c, &p, env, &hosts, &ports, &dbname, &user)?;
 
     if let Some(t) = p.text("connect_timeout") {
         // libpq: zero or less waits forever; less than 2 seconds means 2.
@@ -272,7 +283,10 @@ fn build(db: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Setti
 }
 
 /// The password: from the string, service or `PGPASSWORD`, else from the
-/// password file for the first host. Returns why the file was ignored.
+/// password file. libpq looks the file up per host; the driver holds one
+/// password, so hosts the file gives different passwords are refused (one
+/// host's password is never sent to another). Returns why the file was
+/// ignored, if it was.
 fn password(
     c: &mut postgres::Config,
     p: &Params,
@@ -281,25 +295,40 @@ fn password(
     ports: &[u16],
     db: &str,
     user: &str,
-) -> Option<String> {
+) -> Result<Option<String>, SettingsError> {
     if let Some(pw) = p.get("password").filter(|v| !v.text.is_empty()) {
         c.password(pw.text.as_bytes());
-        return None;
+        return Ok(None);
     }
-    let file = p.text("passfile").map_or_else(|| home(env).join(".pgpass"), PathBuf::from);
-    // libpq matches a socket folder as "localhost" when it is the default one.
-    let host = match hosts[0].as_str() {
-        h if h == DEFAULT_SOCKET_DIR => "localhost",
-        h => h,
+    let Some(file) = p.text("passfile").map(PathBuf::from).or_else(|| Some(home(env)?.join(".pgpass"))) else {
+        return Ok(None);
     };
-    match files::password_from(&file, host, &ports[0].to_string(), db, user) {
-        Passfile::Found(pw) => {
-            c.password(pw.as_bytes());
-            None
+    let mut found: Option<String> = None;
+    for (i, host) in hosts.iter().enumerate() {
+        // libpq matches a socket folder as "localhost" when it is the default one.
+        let host = if host == DEFAULT_SOCKET_DIR { "localhost" } else { host };
+        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        match files::password_from(&file, host, &port.to_string(), db, user) {
+            Passfile::Found(pw) => match &found {
+                Some(other) if *other != pw => {
+                    return Err(SettingsError::Syntax {
+                        reason: format!(
+                            "the password file {} gives the hosts different passwords; pqstage sends one password to \
+                             every host, so give it with PGPASSWORD or connect to one host",
+                            file.display()
+                        ),
+                    })
+                }
+                _ => found = Some(pw),
+            },
+            Passfile::NotFound => {}
+            Passfile::Ignored(why) => return Ok(Some(why)),
         }
-        Passfile::NotFound => None,
-        Passfile::Ignored(why) => Some(why),
     }
+    if let Some(pw) = found {
+        c.password(pw.as_bytes());
+    }
+    Ok(None)
 }
 
 /// Keepalives, session attributes, load balancing, channel binding.
@@ -342,6 +371,11 @@ fn session_settings(c: &mut postgres::Config, p: &Params) -> Result<(), Settings
             _ => return Err(bad(p, "channel_binding", "disable, prefer or require".into())),
         });
     }
+    if let Some(t) = p.text("client_encoding") {
+        if !["utf8", "utf-8", "unicode", "auto"].contains(&t.to_ascii_lowercase().as_str()) {
+            return Err(bad(p, "client_encoding", "UTF8: pqstage always talks UTF8".into()));
+        }
+    }
     match p.text("gssencmode") {
         None | Some("disable" | "prefer") => Ok(()),
         Some("require") => Err(bad(p, "gssencmode", "disable or prefer: this build has no GSSAPI encryption".into())),
@@ -375,11 +409,13 @@ fn tls_settings(
         c.ssl_mode(DriverSsl::Disable);
         return Ok((ssl, None, Roots::None));
     }
-    let dot = home(env).join(".postgresql");
-    let root_file = p.text("sslrootcert").map_or_else(|| dot.join("root.crt"), PathBuf::from);
+    let dot = home(env).map(|h| h.join(".postgresql"));
+    let default =
+        |name: &str| dot.as_ref().map_or_else(|| PathBuf::from(format!("~/.postgresql/{name}")), |d| d.join(name));
+    let root_file = p.text("sslrootcert").map_or_else(|| default("root.crt"), PathBuf::from);
     let roots = if system {
         Roots::System
-    } else if root_file.is_file() {
+    } else if root_file.is_file() && (p.text("sslrootcert").is_some() || dot.is_some()) {
         // As libpq: with a root file, even require and prefer check the chain.
         Roots::File(root_file)
     } else if matches!(ssl, SslMode::VerifyCa | SslMode::VerifyFull) {
@@ -396,9 +432,9 @@ fn tls_settings(
     };
     let client = match p.text("sslcert") {
         Some(cert) => Some(PathBuf::from(cert)),
-        None => Some(dot.join("postgresql.crt")).filter(|f| f.is_file()),
+        None => dot.as_ref().map(|d| d.join("postgresql.crt")).filter(|f| f.is_file()),
     };
-    let client = client.map(|cert| (cert, p.text("sslkey").map_or_else(|| dot.join("postgresql.key"), PathBuf::from)));
+    let client = client.map(|cert| (cert, p.text("sslkey").map_or_else(|| default("postgresql.key"), PathBuf::from)));
     let version = |name: &'static str, default: &str| -> Result<u8, SettingsError> {
         match p.text(name).unwrap_or(default) {
             "TLSv1" | "TLSv1.1" | "TLSv1.2" => Ok(2),
@@ -421,7 +457,16 @@ fn tls_settings(
     if let Some(t) = p.text("sslnegotiation") {
         c.ssl_negotiation(match t {
             "postgres" => SslNegotiation::Postgres,
-            "direct" => SslNegotiation::Direct,
+            "direct" if matches!(ssl, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) => {
+                SslNegotiation::Direct
+            }
+            "direct" => {
+                return Err(bad(
+                    p,
+                    "sslnegotiation",
+                    "postgres: direct needs sslmode=require, verify-ca or verify-full".into(),
+                ))
+            }
             _ => return Err(bad(p, "sslnegotiation", "postgres or direct".into())),
         });
     }
@@ -500,7 +545,9 @@ pub fn connect(s: &Settings) -> Result<postgres::Client, PgError> {
             other => other,
         },
         (Some(tls), SslMode::Prefer) => match s.config.connect(tls.clone()) {
-            Err(e) if tls_failure(s, &e).is_some() => {
+            // The handshake failed, or the server refused the session over
+            // TLS (pg_hba.conf has no hostssl line for it): plaintext.
+            Err(e) if tls_failure(s, &e).is_some() || e.code().is_some_and(|c| c.code() == "28000") => {
                 let mut c = s.config.clone();
                 c.ssl_mode(DriverSsl::Disable);
                 c.connect(postgres::NoTls)
@@ -641,6 +688,26 @@ mod tests {
         assert_eq!(s.config().get_connect_timeout(), Some(&Duration::from_secs(2)), "libpq's minimum");
         assert_eq!(s.config().get_application_name(), Some("nightly"));
         assert_eq!(s.describe(), "db.example.com:6000/sales");
+    }
+
+    #[test]
+    fn hostaddr_alone_is_a_tcp_host_with_tls_and_its_own_password_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = dir.path().join("pgpass");
+        std::fs::write(&pass, "localhost:*:*:*:socket-pw\n10.0.0.5:*:*:*:tcp-pw\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let vars = [("PGPASSFILE", pass.to_str().unwrap()), ("HOME", "/nonexistent")];
+        let s = resolve(Some("hostaddr=10.0.0.5 user=u dbname=d sslmode=require"), &vars).unwrap();
+        assert_eq!(s.describe(), "10.0.0.5:5432/d");
+        assert_eq!(s.config().get_ssl_mode(), DriverSsl::Require);
+        assert_eq!(s.config().get_password(), Some(&b"tcp-pw"[..]));
+        // Two hosts the file gives different passwords: refused, not guessed.
+        let e = resolve(Some("host=localhost,10.0.0.5 user=u dbname=d"), &vars).unwrap_err();
+        assert!(e.to_string().contains("gives the hosts different passwords"), "{e}");
     }
 
     #[test]
