@@ -18,7 +18,10 @@ SET max_parallel_maintenance_workers = 0;
 DO $do$
 BEGIN
     IF to_regnamespace({schema_literal}) IS NULL THEN
-        CREATE SCHEMA {schema};
+        BEGIN
+            CREATE SCHEMA {schema};
+        EXCEPTION WHEN duplicate_schema OR unique_violation THEN NULL;
+        END;
     END IF;
 END
 $do$;

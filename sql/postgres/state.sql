@@ -7,25 +7,32 @@
 -- role without CREATE on the database (or on an existing schema pqstage)
 -- can load once an administrator has made the schema or the table for it
 -- (README, "The loading role"); IF NOT EXISTS would check that privilege
--- even when nothing is to be created.
+-- even when nothing is to be created. Two loads starting at once may both
+-- find it missing: the second one's duplicate is ignored.
 DO $do$
 BEGIN
     IF to_regnamespace('pqstage') IS NULL THEN
-        CREATE SCHEMA pqstage;
+        BEGIN
+            CREATE SCHEMA pqstage;
+        EXCEPTION WHEN duplicate_schema OR unique_violation THEN NULL;
+        END;
     END IF;
     IF to_regclass('pqstage.load_state') IS NULL THEN
-        CREATE TABLE pqstage.load_state (
-            table_schema    text   NOT NULL,
-            table_name      text   NOT NULL,
-            partition_path  text   NOT NULL,   -- e.g. 'year=1987'
-            partition_value bigint,            -- NULL for the NULL (DEFAULT) partition
-            partition_table text   NOT NULL,   -- e.g. 'violations_p1987'
-            checksum        text   NOT NULL,   -- the partition's checksum in the manifest
-            rows            bigint NOT NULL,
-            dataset         text   NOT NULL,
-            loaded_at       timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (table_schema, table_name, partition_path)
-        );
+        BEGIN
+            CREATE TABLE pqstage.load_state (
+                table_schema    text   NOT NULL,
+                table_name      text   NOT NULL,
+                partition_path  text   NOT NULL,   -- e.g. 'year=1987'
+                partition_value bigint,            -- NULL for the NULL (DEFAULT) partition
+                partition_table text   NOT NULL,   -- e.g. 'violations_p1987'
+                checksum        text   NOT NULL,   -- the partition's checksum in the manifest
+                rows            bigint NOT NULL,
+                dataset         text   NOT NULL,
+                loaded_at       timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (table_schema, table_name, partition_path)
+            );
+        EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL;
+        END;
     END IF;
 END
 $do$;

@@ -62,9 +62,6 @@ fn reworded(e: &anyhow::Error) -> Option<String> {
     {
         return Some(format!("--years: {}", chain(e)));
     }
-    if let Some(PgError::Settings(s)) = find::<PgError>(e) {
-        return Some(format!("--db: {s}"));
-    }
     None
 }
 

@@ -120,12 +120,14 @@ impl PgError {
     /// A statement refused for want of a privilege (SQLSTATE 42501) becomes
     /// [`PgError::Privilege`], naming what `role` lacks and the grant that
     /// gives it; other errors are returned as they are.
-    pub(crate) fn with_role(self, role: &str) -> Self {
+    /// `schema` is the target table's: a table the server names without its
+    /// schema is in it (except `load_state`, in `pqstage`).
+    pub(crate) fn with_role(self, role: &str, schema: &str) -> Self {
         let Self::Db { what, source } = self else { return self };
         let Some(db) = source.as_db_error().filter(|d| *d.code() == SqlState::INSUFFICIENT_PRIVILEGE) else {
             return Self::Db { what, source };
         };
-        let (needs, grant) = privilege_needed(db.message(), role);
+        let (needs, grant) = privilege_needed(db.message(), role, schema);
         Self::Privilege { what, role: role.to_string(), needs, grant, source }
     }
 
@@ -138,12 +140,14 @@ impl PgError {
 
 /// What a "permission denied" message says is missing, and the statement
 /// that grants it. The object's name is taken from the server's message.
-fn privilege_needed(message: &str, role: &str) -> (String, String) {
-    let plain = role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    let role = if plain { role.to_string() } else { pqstage_load::sql::quote_ident(role) };
-    let qualified = |name: &str| if name == "load_state" { "pqstage.load_state".to_string() } else { name.to_string() };
+fn privilege_needed(message: &str, role: &str, target_schema: &str) -> (String, String) {
+    let role = ident(role);
+    let qualified = |name: &str| {
+        let schema = if name == "load_state" { "pqstage" } else { target_schema };
+        format!("{}.{}", ident(schema), ident(name))
+    };
     if let Some(schema) = message.strip_prefix("permission denied for schema ") {
+        let schema = ident(schema);
         return (
             format!("USAGE and CREATE on schema {schema}"),
             format!("GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}"),
@@ -171,21 +175,34 @@ fn privilege_needed(message: &str, role: &str) -> (String, String) {
     (format!("a privilege (\"{message}\")"), "see the README's \"The loading role\"".to_string())
 }
 
+/// An identifier as a person would type it: bare when it needs no quotes.
+fn ident(name: &str) -> String {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        pqstage_load::sql::quote_ident(name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::privilege_needed;
 
     #[test]
     fn permission_messages_become_grants() {
-        let (needs, grant) = privilege_needed("permission denied for schema public", "loader");
+        let (needs, grant) = privilege_needed("permission denied for schema public", "loader", "public");
         assert_eq!(needs, "USAGE and CREATE on schema public");
         assert_eq!(grant, "GRANT USAGE, CREATE ON SCHEMA public TO loader");
-        let (needs, grant) = privilege_needed("must be owner of table violations", "Loader");
-        assert_eq!(needs, "ownership of table violations");
-        assert_eq!(grant, "ALTER TABLE violations OWNER TO \"Loader\"");
-        let (_, grant) = privilege_needed("permission denied for table load_state", "l");
+        let (_, grant) = privilege_needed("permission denied for schema Sales", "loader", "Sales");
+        assert_eq!(grant, "GRANT USAGE, CREATE ON SCHEMA \"Sales\" TO loader");
+        let (needs, grant) = privilege_needed("must be owner of table violations", "Loader", "warehouse");
+        assert_eq!(needs, "ownership of table warehouse.violations");
+        assert_eq!(grant, "ALTER TABLE warehouse.violations OWNER TO \"Loader\"");
+        let (_, grant) = privilege_needed("permission denied for table load_state", "l", "warehouse");
         assert_eq!(grant, "GRANT SELECT, INSERT, UPDATE, DELETE ON pqstage.load_state TO l");
-        let (needs, _) = privilege_needed("permission denied to create extension", "l");
+        let (needs, _) = privilege_needed("permission denied to create extension", "l", "public");
         assert!(needs.contains("permission denied to create extension"), "{needs}");
     }
 }

@@ -75,7 +75,7 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
         attached: BTreeMap::new(),
     };
     let role = engine.settings.config().get_user().unwrap_or_default().to_string();
-    pqstage_load::load(&mut engine, &job).map_err(|e| e.with_role(&role))
+    pqstage_load::load(&mut engine, &job).map_err(|e| e.with_role(&role, &pg.schema))
 }
 
 /// The PostgreSQL engine: a control connection for the catalog, the parent
