@@ -38,11 +38,11 @@ run_at_exit() { for c in "${AT_EXIT[@]}"; do eval "$c" || true; done; }
 trap run_at_exit EXIT
 
 # start_pg PORT: a throwaway PostgreSQL (tests/pg/pg.sh) on PORT, deleted at
-# exit; sets PG_URL.
+# exit; sets PG_URL. PQSTAGE_PG_TLS=1 turns TLS on.
 start_pg() {
   export PQSTAGE_PG_PORT="$1"
   PG_URL="$(bash "$ROOT/tests/pg/pg.sh" up)" || die "PostgreSQL did not start"
-  AT_EXIT+=("PQSTAGE_PG_PORT=$1 bash '$ROOT/tests/pg/pg.sh' down")
+  AT_EXIT+=("PQSTAGE_PG_TLS=${PQSTAGE_PG_TLS:-0} PQSTAGE_PG_PORT=$1 bash '$ROOT/tests/pg/pg.sh' down")
   PSQL="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql"
 }
 

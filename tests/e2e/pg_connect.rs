@@ -299,10 +299,12 @@ fn a_least_privileged_role_loads_and_reruns_and_a_missing_grant_is_named() {
     ] {
         a.batch_execute(sql).unwrap();
     }
-    // Exactly the README's grants ("The loading role").
+    // Exactly the README's grants ("The loading role"); PostgreSQL 15's
+    // default for the schema public (no CREATE for PUBLIC) made explicit.
     admin(port, "pqleast")
         .batch_execute(
-            "CREATE SCHEMA pqstage AUTHORIZATION pq_least; \
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             CREATE SCHEMA pqstage AUTHORIZATION pq_least; \
              CREATE SCHEMA warehouse AUTHORIZATION pq_least",
         )
         .unwrap();
@@ -340,6 +342,6 @@ fn a_least_privileged_role_loads_and_reruns_and_a_missing_grant_is_named() {
     admin(port, "pqleast").batch_execute("GRANT USAGE, CREATE ON SCHEMA warehouse TO pq_lacking").unwrap();
     let o = load(dir.path(), &db, "violations", &["--schema", "warehouse", "--force"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("role pq_lacking lacks ownership of table violations"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("ALTER TABLE violations OWNER TO pq_lacking"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("role pq_lacking lacks ownership of table warehouse.violations"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("ALTER TABLE warehouse.violations"), "{}", stderr(&o));
 }

@@ -8,7 +8,7 @@
 #   tests/pg/pg.sh url     print the URL
 #
 # Environment: PQSTAGE_PG_PORT (default 55432), PQSTAGE_PG_DIR (default
-# /tmp/pqstage-pg-PORT), PQSTAGE_PG_BIN (default the newest
+# /tmp/pqstage-pg-PORT, /tmp/pqstage-pg-tls-PORT with TLS), PQSTAGE_PG_BIN (default the newest
 # /usr/lib/postgresql/*/bin), PQSTAGE_PG_OPTS (extra server options, e.g.
 # "-c fsync=off"), PQSTAGE_PG_TLS=1 (TLS on, see below).
 #
@@ -27,9 +27,11 @@
 set -euo pipefail
 
 port="${PQSTAGE_PG_PORT:-55432}"
-dir="${PQSTAGE_PG_DIR:-/tmp/pqstage-pg-$port}"
-bin="${PQSTAGE_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 tls="${PQSTAGE_PG_TLS:-0}"
+# A TLS cluster has a folder of its own: a plain one on the same port has no
+# certificates.
+dir="${PQSTAGE_PG_DIR:-/tmp/pqstage-pg-$([[ "$tls" == 1 ]] && echo tls-)$port}"
+bin="${PQSTAGE_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 if [[ "$tls" == 1 ]]; then
   url="postgres://pqtest@localhost:$port/pqstage?sslmode=verify-full&sslrootcert=$dir/tls/ca.crt"
 else
@@ -71,7 +73,11 @@ make_certs() {
     sign server localhost "subjectAltName=DNS:localhost extendedKeyUsage=serverAuth"
     sign client pqstage_certuser "extendedKeyUsage=clientAuth"
     chmod 600 ./*.key
-  ) >"$dir/certs.log" 2>&1 || { cat "$dir/certs.log" >&2; die "openssl failed"; }
+  ) >"$dir/certs.log" 2>&1
+  # (set -e does not reach into a subshell tested by ||, so check the result.)
+  for f in ca.crt other-ca.crt server.crt server.key client.crt client.key; do
+    [[ -s "$d/$f" ]] || { cat "$dir/certs.log" >&2; die "openssl did not make $d/$f"; }
+  done
   [[ "$(id -u)" == 0 ]] && chown postgres: "$d/server.key"
   return 0
 }
@@ -82,6 +88,7 @@ write_hba() {
     echo "local all all trust"
     if [[ "$tls" == 1 ]]; then
       echo "hostnossl all +pqstage_tls_only 127.0.0.1/32 reject"
+      echo "hostnossl all +pqstage_cert 127.0.0.1/32 reject"
       echo "hostssl all +pqstage_cert 127.0.0.1/32 cert"
     fi
     echo "host all +pqstage_password 127.0.0.1/32 scram-sha-256"
