@@ -30,7 +30,9 @@ port="${PQSTAGE_PG_PORT:-55432}"
 tls="${PQSTAGE_PG_TLS:-0}"
 # A TLS cluster has a folder of its own: a plain one on the same port has no
 # certificates.
-dir="${PQSTAGE_PG_DIR:-/tmp/pqstage-pg-$([[ "$tls" == 1 ]] && echo tls-)$port}"
+kind=""
+[[ "$tls" == 1 ]] && kind="tls-"
+dir="${PQSTAGE_PG_DIR:-/tmp/pqstage-pg-$kind$port}"
 bin="${PQSTAGE_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 if [[ "$tls" == 1 ]]; then
   url="postgres://pqtest@localhost:$port/pqstage?sslmode=verify-full&sslrootcert=$dir/tls/ca.crt"
