@@ -20,6 +20,7 @@ fn help_matches_golden_files() {
         ("summary", vec!["summary", "--help"]),
         ("copy", vec!["copy", "--help"]),
         ("gc", vec!["gc", "--help"]),
+        ("ddl", vec!["ddl", "--help"]),
     ] {
         let got = ok(dir.path(), &args);
         let path = data().join("help").join(format!("{name}.txt"));

@@ -83,6 +83,14 @@ fn an_s3_stage_converts_loads_and_copies_like_a_local_one() {
     let text = s3_ok(d, &["status", &format!("{url}/violations")]);
     assert!(text.starts_with(&format!("dataset     violations ({url}/violations)")), "{text}");
 
+    // The DDL names the staged folder as each engine addresses S3.
+    let bucket_path = url.trim_start_matches("s3://");
+    let spark = s3_ok(d, &["ddl", &url, "--engine", "spark"]);
+    assert!(spark.contains(&format!("LOCATION 's3a://{bucket_path}/violations';")), "{spark}");
+    let trino = s3_ok(d, &["ddl", &url, "--engine", "trino", "--table", "v2"]);
+    assert!(trino.contains(&format!("external_location = 's3://{bucket_path}/violations'")), "{trino}");
+    assert!(trino.contains("CALL system.sync_partition_metadata(CURRENT_SCHEMA, 'v2', 'FULL');"), "{trino}");
+
     // DuckDB reads it through the bounded cache, incrementally: a cache of
     // 400 kB makes groups of one or two partitions, each downloaded while the
     // one before is inserted.

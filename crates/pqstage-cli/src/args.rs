@@ -44,6 +44,8 @@ pub enum Command {
     Copy(CopyArgs),
     /// List, or with --yes delete, objects of a stage that no manifest names.
     Gc(GcArgs),
+    /// Print the statements that declare a staged table, where it lies, in Spark, Trino or DuckDB.
+    Ddl(DdlArgs),
 }
 
 /// Settings of remote stores, for the commands that open a stage.
@@ -298,6 +300,41 @@ pub struct ConvertArgs {
     /// Remote store settings.
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// `pqstage ddl`.
+#[derive(Debug, Args)]
+pub struct DdlArgs {
+    /// Stage root or dataset folder: a folder, file://, s3://, gs://, az:// or abfss:// URL.
+    pub stage: String,
+    /// The engine: spark (Spark SQL), trino (its Hive connector) or duckdb (a view).
+    #[arg(long, value_enum)]
+    pub engine: DdlEngineArg,
+    /// Dataset under the stage root (default: the only one, or STAGE itself).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// The table's name in the engine (default: the staged table's name).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// The Azure storage account of an az:// stage, for Spark's and Trino's abfss:// location
+    /// (default: AZURE_STORAGE_ACCOUNT_NAME).
+    #[arg(long)]
+    pub azure_account: Option<String>,
+    /// Remote store settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Engines `pqstage ddl` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DdlEngineArg {
+    /// Spark SQL: CREATE TABLE … USING parquet PARTITIONED BY … LOCATION, then RECOVER PARTITIONS.
+    Spark,
+    /// Trino's Hive connector: CREATE TABLE … WITH (external_location, partitioned_by), then
+    /// sync_partition_metadata.
+    Trino,
+    /// DuckDB: CREATE OR REPLACE VIEW over read_parquet with hive partitioning.
+    Duckdb,
 }
 
 /// `pqstage status`.

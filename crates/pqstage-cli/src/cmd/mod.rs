@@ -2,6 +2,7 @@
 
 mod convert;
 mod copy;
+mod ddl;
 mod gc;
 mod infer;
 mod load;
@@ -26,6 +27,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Summary(a) => summary::run(cli, a),
         Command::Copy(a) => copy::copy(cli, a),
         Command::Gc(a) => gc::run(cli, a),
+        Command::Ddl(a) => ddl::run(cli, a),
     }
 }
 
