@@ -39,7 +39,7 @@ S3 := tests/s3/s3.sh
 PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
 
 all: build
 
@@ -135,6 +135,10 @@ bench: bench-convert bench-load-duckdb bench-load-postgres bench-object-store
 
 bench-convert: build
 	bash bench/convert.sh
+
+## bench-convert-scale: convert the 18M-row sample and 6x its size (about 17 GB of CSV, deleted after); time per row and peak RSS
+bench-convert-scale: build
+	bash bench/convert_scale.sh
 
 ## bench-load-duckdb: load benchmark against DuckDB's own CREATE TABLE AS read_parquet (see BENCHMARKS.md)
 bench-load-duckdb: build
