@@ -8,6 +8,8 @@
 
 use pqstage_spec::{ColumnType, OutputColumn};
 
+use crate::sql::{literal, quote_ident};
+
 /// An engine the DDL is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DdlEngine {
@@ -73,14 +75,6 @@ fn backtick(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-fn double_quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// Spark SQL types: timestamps without a zone are `TIMESTAMP_NTZ` (Spark
 /// 3.4+), instants `TIMESTAMP`.
 fn spark_type(ty: ColumnType) -> String {
@@ -105,7 +99,7 @@ fn spark(t: &ExternalTable) -> String {
     if let Some(p) = &t.partition {
         s.push_str(&format!("PARTITIONED BY ({})\n", backtick(p)));
     }
-    s.push_str(&format!("LOCATION {};\n", string(&t.location)));
+    s.push_str(&format!("LOCATION {};\n", literal(&t.location)));
     if t.partition.is_some() {
         // The catalog learns the year=… folders (and the NULL one,
         // __HIVE_DEFAULT_PARTITION__); rerun after each convert.
@@ -132,19 +126,19 @@ fn trino_type(ty: ColumnType) -> String {
 
 fn trino(t: &ExternalTable) -> String {
     let mut with =
-        vec!["    format = 'PARQUET'".to_string(), format!("    external_location = {}", string(&t.location))];
+        vec!["    format = 'PARQUET'".to_string(), format!("    external_location = {}", literal(&t.location))];
     if let Some(p) = &t.partition {
-        with.push(format!("    partitioned_by = ARRAY[{}]", string(p)));
+        with.push(format!("    partitioned_by = ARRAY[{}]", literal(p)));
     }
     let mut s = format!(
         "CREATE TABLE {} (\n{}\n) WITH (\n{}\n);\n",
-        double_quote(&t.name),
-        column_list(t, double_quote, trino_type),
+        quote_ident(&t.name),
+        column_list(t, quote_ident, trino_type),
         with.join(",\n")
     );
     if t.partition.is_some() {
         // Run in the catalog and schema the table was created in.
-        s.push_str(&format!("CALL system.sync_partition_metadata(CURRENT_SCHEMA, {}, 'FULL');\n", string(&t.name)));
+        s.push_str(&format!("CALL system.sync_partition_metadata(CURRENT_SCHEMA, {}, 'FULL');\n", literal(&t.name)));
     }
     s
 }
@@ -154,14 +148,14 @@ fn duckdb(t: &ExternalTable) -> String {
     let (glob, hive) = match &t.partition {
         Some(p) => (
             format!("{loc}/*/*.parquet"),
-            format!(", hive_partitioning = true, hive_types = {{{}: INTEGER}}", string(p)),
+            format!(", hive_partitioning = true, hive_types = {{{}: INTEGER}}", literal(p)),
         ),
         None => (format!("{loc}/*.parquet"), ", hive_partitioning = false".to_string()),
     };
     format!(
         "CREATE OR REPLACE VIEW {} AS\nSELECT * FROM read_parquet({}{hive}, union_by_name = true);\n",
-        double_quote(&t.name),
-        string(&glob)
+        quote_ident(&t.name),
+        literal(&glob)
     )
 }
 
