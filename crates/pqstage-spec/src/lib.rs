@@ -29,11 +29,13 @@
 //! assert_eq!(spec.partition_column().unwrap(), "year");
 //! ```
 
+mod encoding;
 mod expr;
 mod types;
 
 use serde::{Deserialize, Serialize};
 
+pub use encoding::Encoding;
 pub use expr::{ArgumentError, Expr, Function};
 pub use types::{ColumnType, MAX_DECIMAL_PRECISION};
 
@@ -77,6 +79,18 @@ pub struct Dialect {
     /// (PostgreSQL's CSV rule); a quoted empty string `""` is never NULL.
     #[serde(default = "default_nulls")]
     pub null: Vec<String>,
+    /// Text encoding of the files (`utf-8` unless set; a byte-order mark
+    /// overrides it). Staged text is always UTF-8.
+    #[serde(default, skip_serializing_if = "Encoding::is_utf8")]
+    pub encoding: Encoding,
+    /// Lines at the top of every file that are not part of the table (a
+    /// title, notes, a comment), skipped before the header or first row.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skip_lines: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn default_delimiter() -> char {
@@ -94,7 +108,14 @@ fn default_nulls() -> Vec<String> {
 
 impl Default for Dialect {
     fn default() -> Self {
-        Self { delimiter: default_delimiter(), quote: default_quote(), header: true, null: default_nulls() }
+        Self {
+            delimiter: default_delimiter(),
+            quote: default_quote(),
+            header: true,
+            null: default_nulls(),
+            encoding: Encoding::Utf8,
+            skip_lines: 0,
+        }
     }
 }
 
@@ -102,8 +123,13 @@ impl Default for Dialect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Column {
-    /// Column name (the header's spelling).
+    /// Column name in the staged dataset and the load targets.
     pub name: String,
+    /// The header's text for this column, when it differs from `name`: an
+    /// empty or repeated header cell, or a name too long for PostgreSQL,
+    /// renamed by `infer`. Files are matched on this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
     /// Stored type.
     #[serde(rename = "type")]
     pub ty: ColumnType,
@@ -114,6 +140,84 @@ pub struct Column {
     /// (`%m/%d/%Y`). Absent means ISO 8601 (`2019-03-01`, `2019-03-01 12:00:00`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+}
+
+impl Column {
+    /// The header text this column is matched on: `header` if set, else `name`.
+    pub fn header_text(&self) -> &str {
+        self.header.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Longest column name, in bytes, that PostgreSQL keeps whole (its
+/// `NAMEDATALEN` − 1): longer names are cut, silently, by the server.
+pub const MAX_NAME_BYTES: usize = 63;
+
+/// Refuses names PostgreSQL and DuckDB could not hold as distinct columns:
+/// longer than [`MAX_NAME_BYTES`], or equal up to case (DuckDB never tells
+/// such names apart, nor does SQL that does not quote them).
+fn check_identifiers(names: &[String]) -> Result<(), SpecError> {
+    let mut folded: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for n in names {
+        if n.len() > MAX_NAME_BYTES {
+            return Err(SpecError::Invalid(format!(
+                "column '{n}' is {} bytes long; PostgreSQL keeps {MAX_NAME_BYTES}: give it a shorter name (with header = \"…\" set to the file's header text, so files still match)",
+                n.len()
+            )));
+        }
+        if let Some(prev) = folded.insert(n.to_lowercase(), n) {
+            return Err(SpecError::Invalid(format!(
+                "columns '{prev}' and '{n}' differ only in case, which DuckDB (and SQL that does not quote names) cannot tell apart: rename one (with header = \"…\" set to the file's header text)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Column names for a file's header cells, as `infer` gives them: each cell's
+/// text, except that an empty cell at position N (from 1) is `column_N`, a
+/// name over [`MAX_NAME_BYTES`] is cut to 54 bytes plus `_` and 8 hex digits
+/// of a hash of the whole text, and a name equal to an earlier one up to case
+/// gets the first free suffix `_1`, `_2` … Deterministic: the same header
+/// always gives the same names.
+pub fn column_names(headers: &[String]) -> Vec<String> {
+    let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(headers.len());
+    for (i, h) in headers.iter().enumerate() {
+        let base = if h.trim().is_empty() { format!("column_{}", i + 1) } else { shorten(h, MAX_NAME_BYTES) };
+        let mut name = base.clone();
+        let mut k = 1;
+        while taken.contains(&name.to_lowercase()) {
+            let suffix = format!("_{k}");
+            name = format!("{}{suffix}", cut_at_char(&base, MAX_NAME_BYTES - suffix.len()));
+            k += 1;
+        }
+        taken.insert(name.to_lowercase());
+        out.push(name);
+    }
+    out
+}
+
+/// `s` cut to at most `max` bytes on a character boundary.
+fn cut_at_char(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `s` if it fits in `max` bytes, else its first bytes plus `_` and a hash of it all.
+fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("{}_{h:08x}", cut_at_char(s, max - 9))
 }
 
 /// A column computed from another one; stored after the source columns.
@@ -238,9 +342,12 @@ impl Spec {
             return invalid("no columns".into());
         }
         let mut seen = std::collections::HashSet::new();
-        for c in &self.columns {
+        for (i, c) in self.columns.iter().enumerate() {
             if c.name.is_empty() {
-                return invalid("a column has an empty name".into());
+                return invalid(format!(
+                    "column {} has an empty name; name it, with header = \"\" if the file's header cell is empty",
+                    i + 1
+                ));
             }
             if !seen.insert(c.name.as_str()) {
                 return invalid(format!("column '{}' is declared twice", c.name));
@@ -285,6 +392,7 @@ impl Spec {
             }
         }
         let all: Vec<String> = self.output_columns().into_iter().map(|c| c.name).collect();
+        check_identifiers(&all)?;
         for cols in self.target.indexes.iter().chain(std::iter::once(&self.target.key)) {
             for c in cols {
                 if !all.contains(c) {
@@ -301,6 +409,11 @@ impl Spec {
             }
         }
         Ok(())
+    }
+
+    /// The header text each source column is matched on, in file order.
+    pub fn header_texts(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.header_text().to_string()).collect()
     }
 
     /// The source column called `name`.
@@ -352,6 +465,44 @@ impl Spec {
 mod tests {
     use super::*;
 
+    #[test]
+    fn header_cells_become_names_postgres_and_duckdb_can_hold() {
+        let h = |v: &[&str]| column_names(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(h(&["", "a", "A", "a", "a_1", " "]), ["column_1", "a", "A_1", "a_2", "a_1_1", "column_6"]);
+        let long = "x".repeat(70);
+        let names = h(&[&long, &format!("{long}y")]);
+        assert!(names.iter().all(|n| n.len() == 63), "{names:?}");
+        assert_ne!(names[0], names[1]);
+        assert!(names[0].starts_with(&"x".repeat(54)));
+        // Cut on a character boundary.
+        let wide = "é".repeat(40);
+        assert!(h(&[&wide])[0].len() <= 63);
+        assert_eq!(h(&[&wide]), h(&[&wide]));
+        let sp = Spec {
+            columns: h(&["", &long, "A", "a"])
+                .into_iter()
+                .map(|n| Column { name: n, header: None, ty: ColumnType::Text, nullable: true, format: None })
+                .collect(),
+            ..Spec::from_toml(base()).unwrap()
+        };
+        sp.validate().unwrap();
+    }
+
+    #[test]
+    fn names_postgres_would_cut_or_fold_are_refused() {
+        let long = "c".repeat(64);
+        let e = Spec::from_toml(&format!("[[columns]]\nname = \"{long}\"\ntype = \"text\"\n")).unwrap_err();
+        assert_eq!(e.to_string(), format!("invalid spec: column '{long}' is 64 bytes long; PostgreSQL keeps 63: give it a shorter name (with header = \"…\" set to the file's header text, so files still match)"));
+        let e = Spec::from_toml(
+            "[[columns]]\nname = \"Id\"\ntype = \"text\"\n[[columns]]\nname = \"ID\"\ntype = \"text\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "invalid spec: columns 'Id' and 'ID' differ only in case, which DuckDB (and SQL that does not quote names) cannot tell apart: rename one (with header = \"…\" set to the file's header text)");
+        let ok = Spec::from_toml("[[columns]]\nname = \"id\"\nheader = \"\"\ntype = \"text\"\n[[columns]]\nname = \"ID_2\"\nheader = \"id\"\ntype = \"text\"\n").unwrap();
+        assert_eq!(ok.header_texts(), ["", "id"]);
+        assert_eq!(Spec::from_toml(&ok.to_toml()).unwrap(), ok);
+    }
+
     fn base() -> &'static str {
         "[[columns]]\nname = \"d\"\ntype = \"date\"\n[[columns]]\nname = \"n\"\ntype = \"text\"\n"
     }
@@ -359,7 +510,7 @@ mod tests {
     #[test]
     fn defaults_follow_postgres_csv() {
         let s = Spec::from_toml(base()).unwrap();
-        assert_eq!(s.dialect, Dialect { delimiter: ',', quote: '"', header: true, null: vec![String::new()] });
+        assert_eq!(s.dialect, Dialect::default());
         assert!(s.columns.iter().all(|c| c.nullable));
         assert!(s.partition_column().is_none());
     }
