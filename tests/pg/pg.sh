@@ -33,6 +33,7 @@ tls="${PQSTAGE_PG_TLS:-0}"
 kind=""
 [[ "$tls" == 1 ]] && kind="tls-"
 dir="${PQSTAGE_PG_DIR:-/tmp/pqstage-pg-$kind$port}"
+[[ "$dir" == /* ]] || dir="$PWD/$dir"
 bin="${PQSTAGE_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 if [[ "$tls" == 1 ]]; then
   url="postgres://pqtest@localhost:$port/pqstage?sslmode=verify-full&sslrootcert=$dir/tls/ca.crt"
@@ -47,7 +48,9 @@ die() { echo "pg.sh: $*" >&2; exit 1; }
 as_server() {
   if [[ "$(id -u)" == 0 ]]; then
     id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' user to run the server as"
-    runuser -u postgres -- "$@"
+    # From a folder the server's user can read: the tools change back to
+    # the caller's folder and complain when it is private (/root).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi

@@ -322,11 +322,7 @@ impl Stage {
             if std::fs::rename(local, &dest).is_ok() {
                 return Ok(());
             }
-            std::fs::copy(local, &dest).map_err(|source| StageError::Io {
-                op: "copy to",
-                path: dest.clone(),
-                source,
-            })?;
+            copy_into_place(local, &dest).map_err(|source| StageError::Io { op: "copy to", path: dest, source })?;
             let _ = std::fs::remove_file(local);
             return Ok(());
         }
@@ -396,14 +392,23 @@ impl Stage {
 
     /// Deletes objects inside `dataset` that `manifest` does not name and that
     /// pqstage wrote (Parquet files in partition folders, files under
-    /// `_rejects/`). Returns how many were deleted.
+    /// `_rejects/`), except those `previous` names: a convert keeps the
+    /// version it replaces, so a load that started reading it still finds
+    /// every file (`gc` removes them later). Returns how many were deleted.
     ///
     /// # Errors
     /// [`StageError::Store`] when listing or deleting fails.
-    pub async fn delete_unreferenced(&self, manifest: &Manifest) -> Result<usize, StageError> {
+    pub async fn delete_unreferenced(
+        &self,
+        manifest: &Manifest,
+        previous: Option<&Manifest>,
+    ) -> Result<usize, StageError> {
         let dataset = &manifest.dataset;
-        let keep: std::collections::HashSet<Path> =
-            manifest.referenced_files().map(|f| self.path(dataset, f)).collect();
+        let keep: std::collections::HashSet<Path> = manifest
+            .referenced_files()
+            .chain(previous.into_iter().flat_map(Manifest::referenced_files))
+            .map(|f| self.path(dataset, f))
+            .collect();
         let prefix = self.path(dataset, "");
         let mut deleted = 0;
         for o in self.list_all(&prefix).await? {
@@ -502,6 +507,19 @@ impl Drop for DatasetLock {
     }
 }
 
+/// Copies `local` to `dest` on another file system: under a hidden name
+/// that no reader's glob matches, then renamed, so a failed copy (a full
+/// disk) never leaves a truncated file under the final name.
+fn copy_into_place(local: &FsPath, dest: &FsPath) -> std::io::Result<()> {
+    let name = dest.file_name().map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+    let partial = dest.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    let copied = std::fs::copy(local, &partial).and_then(|_| std::fs::rename(&partial, dest));
+    if copied.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    copied
+}
+
 fn remove_empty_dirs(dir: &FsPath) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
@@ -538,3 +556,24 @@ impl Drop for ScratchGuard {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod place_tests {
+    #[test]
+    fn a_failed_copy_leaves_nothing_under_the_final_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("scratch.parquet");
+        std::fs::write(&local, b"whole file").unwrap();
+        let dest = dir.path().join("part-00000-0123456789abcdef.parquet");
+        super::copy_into_place(&local, &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"whole file");
+        // The copy cannot be written (its hidden name is taken by a folder).
+        let dest2 = dir.path().join("part-00001-0123456789abcdef.parquet");
+        std::fs::create_dir(
+            dir.path().join(format!(".part-00001-0123456789abcdef.parquet.{}.partial", std::process::id())),
+        )
+        .unwrap();
+        assert!(super::copy_into_place(&local, &dest2).is_err());
+        assert!(!dest2.exists(), "no file under the final name");
+    }
+}

@@ -188,9 +188,8 @@ pub struct CopyReport {
 /// time (their bytes counted in `progress` as each is done), then the
 /// manifest (the commit), then the destination's files that
 /// its old manifest named and the new one does not. A file is skipped when the
-/// destination already has it with the manifest's checksum: named with that
-/// checksum by the destination's manifest, or (after an interrupted copy)
-/// read back and hashed. Every copied byte is checked on the way, so a
+/// destination already holds it with the manifest's size and checksum, read
+/// back and hashed (a file changed there by hand is copied again). Every copied byte is checked on the way, so a
 /// changed source file fails the copy before anything is committed.
 ///
 /// # Errors
@@ -206,8 +205,6 @@ pub async fn copy_dataset(
     // On a local destination, no convert may commit into it meanwhile.
     let _lock = dst.lock(dataset)?;
     let old = dst.read_manifest(dataset).await?;
-    let known: HashMap<&str, &FileEntry> =
-        old.as_ref().map(|m| m.file_entries().map(|f| (f.path.as_str(), f)).collect()).unwrap_or_default();
     let files: Vec<&FileEntry> = manifest.file_entries().collect();
     progress.begin("copying", Measure::Bytes, files.iter().map(|f| f.bytes).sum());
     // After a failure no new file starts, but the ones in flight run to their
@@ -215,13 +212,12 @@ pub async fn copy_dataset(
     // open in the store.
     let failed = std::sync::atomic::AtomicBool::new(false);
     let results: Vec<Result<(bool, u64), CopyError>> = futures::stream::iter(files.iter().map(|f| {
-        let known = known.get(f.path.as_str()).copied();
         let failed = &failed;
         async move {
             if failed.load(std::sync::atomic::Ordering::Relaxed) {
                 return Ok((false, 0));
             }
-            let r = copy_file(src, dst, dataset, f, known).await;
+            let r = copy_file(src, dst, dataset, f).await;
             match &r {
                 Ok(_) => progress.add(f.bytes),
                 Err(_) => failed.store(true, std::sync::atomic::Ordering::Relaxed),
@@ -258,15 +254,9 @@ pub async fn copy_dataset(
 
 /// Copies one file unless the destination holds it already; returns whether
 /// it was copied, and its size.
-async fn copy_file(
-    src: &Stage,
-    dst: &Stage,
-    dataset: &str,
-    f: &FileEntry,
-    known: Option<&FileEntry>,
-) -> Result<(bool, u64), CopyError> {
+async fn copy_file(src: &Stage, dst: &Stage, dataset: &str, f: &FileEntry) -> Result<(bool, u64), CopyError> {
     let to = dst.path(dataset, &f.path);
-    if present(dst, &to, f, known).await {
+    if present(dst, &to, f).await {
         return Ok((false, f.bytes));
     }
     let from = src.path(dataset, &f.path);
@@ -274,15 +264,13 @@ async fn copy_file(
     Ok((true, f.bytes))
 }
 
-/// Whether `to` already holds the file `f`: same size, and the checksum
-/// either recorded by the destination's manifest or computed from its bytes.
-async fn present(dst: &Stage, to: &Path, f: &FileEntry, known: Option<&FileEntry>) -> bool {
+/// Whether `to` already holds the file `f`: same size and same checksum,
+/// computed from the bytes it holds now (what the destination's manifest
+/// recorded is not trusted: the file may have changed since).
+async fn present(dst: &Stage, to: &Path, f: &FileEntry) -> bool {
     let Ok(meta) = dst.store.head(to).await else { return false };
     if meta.size != f.bytes {
         return false;
-    }
-    if known.is_some_and(|k| k.checksum == f.checksum && k.bytes == f.bytes) {
-        return true;
     }
     let Ok(got) = dst.store.get(to).await else { return false };
     let mut stream = got.into_stream();

@@ -81,8 +81,13 @@ async fn conformance(stage: Stage, options: StoreOptions) {
     assert_eq!((found, at.url()), (m.clone(), root.clone()));
     assert!(matches!(Stage::locate_with(&root, Some("nope"), &options).await, Err(StageError::NotFound(_))));
 
-    // The file of the earlier run and the stale rejects go; the named file stays.
-    assert_eq!(stage.delete_unreferenced(&m).await.unwrap(), 2);
+    // Files the previous version names stay (a load may be reading them);
+    // the stale rejects go.
+    let prev = manifest("ds", &[("year=2000/part-00000-00000000000000aa.parquet", 5)]);
+    assert_eq!(stage.delete_unreferenced(&m, Some(&prev)).await.unwrap(), 1);
+    assert!(stage.store().head(&stage.path("ds", "year=2000/part-00000-00000000000000aa.parquet")).await.is_ok());
+    // Without it, the file of the earlier run goes; the named file stays.
+    assert_eq!(stage.delete_unreferenced(&m, None).await.unwrap(), 1);
     let got = stage
         .store()
         .get(&stage.path("ds", "year=2000/part-00000-00000000000000bb.parquet"))
@@ -93,7 +98,7 @@ async fn conformance(stage: Stage, options: StoreOptions) {
         .unwrap();
     assert_eq!(&got[..], b"year=2000/part-00000-00000000000000bb.parquet");
     assert!(stage.store().head(&stage.path("ds", "year=2000/part-00000-00000000000000aa.parquet")).await.is_err());
-    assert_eq!(stage.delete_unreferenced(&m).await.unwrap(), 0);
+    assert_eq!(stage.delete_unreferenced(&m, None).await.unwrap(), 0);
 
     // A manifest whose counts do not reconcile is refused as corrupt.
     let mut bad = m.clone();
