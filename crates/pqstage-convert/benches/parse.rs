@@ -44,7 +44,14 @@ fn bench(c: &mut Criterion) {
             assert_eq!(table.records.len(), rows);
         })
     });
-    let c = Chunk { seq: 0, source: 0, source_name: "bench.csv".into(), first_line: 2, data: data.clone() };
+    let c = Chunk {
+        seq: 0,
+        source: 0,
+        source_name: "bench.csv".into(),
+        first_line: 2,
+        raw_bytes: data.len() as u64,
+        data: data.clone(),
+    };
     g.bench_function("process", |b| {
         b.iter(|| {
             let out = process(&layout, &dialect, &c, &mut table);

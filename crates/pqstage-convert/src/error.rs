@@ -16,12 +16,13 @@ pub struct RowError {
     pub line: u64,
     /// Column name, when one column is at fault.
     pub column: Option<String>,
-    /// The raw value (lossy UTF-8, cut at 200 characters), when one is at fault.
+    /// The value, when one is at fault: cut at 200 characters, bytes that
+    /// are not text shown as `\xNN`.
     pub value: Option<String>,
     /// Why the row was refused.
     pub reason: String,
-    /// The raw record (lossy UTF-8).
-    pub record: String,
+    /// The record's bytes, as read (after decompression and transcoding).
+    pub record: Vec<u8>,
 }
 
 pub use pqstage_stage::fmt::group_digits;
@@ -58,14 +59,35 @@ pub enum ConvertError {
     /// An input file with no bytes.
     #[error("{0} is empty: expected a header line")]
     EmptyFile(String),
-    /// An input file with a header and no rows.
-    #[error("{0} has a header but no data rows")]
-    HeaderOnly(String),
+    /// A source that is not CSV text pqstage reads: an archive, a binary
+    /// file, an unsupported encoding, a corrupt compressed stream.
+    #[error("{path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// What it is, or what is wrong with it.
+        reason: String,
+    },
+    /// A header that is not valid text, or has no columns.
+    #[error("{path} line {line}: {reason}")]
+    BadHeader {
+        /// The file.
+        path: String,
+        /// The header's line.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The same source given twice.
+    #[error("{0}")]
+    DuplicateSource(String),
     /// The header does not name the spec's columns.
-    #[error("{path}: header does not match the spec: {reason}")]
+    #[error("{path} line {line}: header does not match the spec: {reason}")]
     HeaderMismatch {
         /// The file.
         path: String,
+        /// The header's line.
+        line: u64,
         /// What differs.
         reason: String,
     },
@@ -77,6 +99,18 @@ pub enum ConvertError {
         /// The file.
         path: String,
         /// Line where the quote opened.
+        line: u64,
+        /// The record size limit.
+        limit_mib: u64,
+    },
+    /// A record with no line break (outside quotes) within the record limit.
+    #[error(
+        "{path} line {line}: a record longer than {limit_mib} MiB (no line break within {limit_mib} MiB of its start)"
+    )]
+    RecordTooLong {
+        /// The file.
+        path: String,
+        /// Line where the record starts.
         line: u64,
         /// The record size limit.
         limit_mib: u64,
@@ -93,7 +127,7 @@ pub enum ConvertError {
     #[error("no input files")]
     NoSources,
     /// A source with more columns than pqstage reads.
-    #[error("{path}: more than {max} columns")]
+    #[error("{path}: more than {max} columns (PostgreSQL tables hold at most 1,600; split the file's columns first)")]
     TooManyColumns {
         /// The file.
         path: String,
@@ -168,9 +202,13 @@ impl ConvertError {
             Self::BadRow(_)
                 | Self::TooManyRejects { .. }
                 | Self::EmptyFile(_)
-                | Self::HeaderOnly(_)
+                | Self::Unreadable { .. }
+                | Self::BadHeader { .. }
+                | Self::DuplicateSource(_)
                 | Self::HeaderMismatch { .. }
                 | Self::UnterminatedQuote { .. }
+                | Self::RecordTooLong { .. }
+                | Self::TooManyColumns { .. }
         )
     }
 
@@ -205,7 +243,7 @@ mod tests {
             column: Some("nr_exposed".into()),
             value: Some("abc".into()),
             reason: "is not a valid int64".into(),
-            record: String::new(),
+            record: Vec::new(),
         };
         assert_eq!(e.to_string(), "violations.csv line 1,204,118, column nr_exposed: value 'abc' is not a valid int64");
     }

@@ -22,6 +22,9 @@ pub struct Chunk {
     pub source_name: Arc<str>,
     /// Physical line (1-based) of the chunk's first byte.
     pub first_line: u64,
+    /// Stored bytes of the source read for this chunk (compressed, if the
+    /// source is): what progress counts.
+    pub raw_bytes: u64,
     /// The bytes.
     pub data: Vec<u8>,
 }
@@ -32,7 +35,7 @@ pub struct ChunkOutput {
     pub source: usize,
     /// Records read (good and bad).
     pub rows: u64,
-    /// Input bytes.
+    /// Stored input bytes (for progress).
     pub bytes: u64,
     /// Good rows per partition key, in input order (`None` key: NULL, or
     /// unpartitioned), already encoded for the spill; source columns only,
@@ -44,10 +47,12 @@ pub struct ChunkOutput {
 
 const MAX_VALUE_CHARS: usize = 200;
 
+/// A value for a message: bytes that are not text as `\xNN`, cut at
+/// [`MAX_VALUE_CHARS`] characters.
 fn shorten(b: &[u8]) -> String {
-    let s = String::from_utf8_lossy(b);
+    let s = super::source::escape_bytes(b);
     if s.chars().count() <= MAX_VALUE_CHARS {
-        s.into_owned()
+        s
     } else {
         s.chars().take(MAX_VALUE_CHARS).chain("…".chars()).collect()
     }
@@ -98,7 +103,7 @@ pub fn process(layout: &Layout, dialect: &Dialect, chunk: &Chunk, table: &mut Ta
             faults.set(r, Fault::record(format!("expected {ncols} fields, found {}", rec.fields)));
         }
     }
-    let utf8_ok = std::str::from_utf8(data).is_ok();
+    let utf8_ok = std::str::from_utf8(data).is_ok() && memchr::memchr(0, data).is_none();
     // Columns are built in input order (sequential access to the tokenized
     // chunk); rows are then grouped by partition key with one `take` per
     // column, after which each partition is a zero-copy slice.
@@ -161,7 +166,7 @@ pub fn process(layout: &Layout, dialect: &Dialect, chunk: &Chunk, table: &mut Ta
     }
 
     let rejects = row_errors(layout, chunk, table, &faults);
-    ChunkOutput { source: chunk.source, rows: n as u64, bytes: data.len() as u64, parts, rejects }
+    ChunkOutput { source: chunk.source, rows: n as u64, bytes: chunk.raw_bytes, parts, rejects }
 }
 
 /// The refused rows of a chunk, in input order, with their lines, columns,
@@ -186,7 +191,7 @@ fn row_errors(layout: &Layout, chunk: &Chunk, table: &Table, faults: &Faults) ->
             column: fault.column.map(|c| layout.spec.columns[c].name.clone()),
             value,
             reason: fault.reason.to_string(),
-            record: String::from_utf8_lossy(&data[rec.start as usize..rec.end as usize]).into_owned(),
+            record: data[rec.start as usize..rec.end as usize].to_vec(),
         });
     }
     rejects

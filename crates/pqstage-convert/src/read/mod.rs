@@ -8,6 +8,7 @@ pub mod chunk;
 pub mod columns;
 pub mod derive;
 pub mod parse;
+pub mod source;
 pub mod split;
 pub mod tokenize;
 

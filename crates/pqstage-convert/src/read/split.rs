@@ -6,14 +6,14 @@
 //! records, so a quoted newline never splits a row. Counting quotes and line
 //! breaks is done with SIMD (`memchr`), not byte by byte.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use pqstage_stage::manifest::Checksummer;
+use pqstage_spec::Encoding;
 
 use super::chunk::Chunk;
+use super::source::{self, Source};
 use super::tokenize::{Table, Tokenizer};
 use crate::error::ConvertError;
 
@@ -27,6 +27,10 @@ pub struct SourceStats {
     pub size: u64,
     /// Checksum of all bytes.
     pub checksum: String,
+    /// Why the source adds no rows (it is empty, or only a header), if so.
+    pub no_rows: Option<&'static str>,
+    /// What the source turned out to be (compression, encoding, line breaks).
+    pub recognized: source::Recognized,
 }
 
 /// Where the last record boundary in `buf` is: the offset just past the last
@@ -58,110 +62,155 @@ fn open_quote(buf: &[u8], quote: u8) -> usize {
     open
 }
 
+impl SourceStats {
+    fn without_rows(src: &Source, why: &'static str) -> Self {
+        Self { size: src.raw_bytes(), checksum: src.checksum(), no_rows: Some(why), recognized: src.recognized }
+    }
+}
+
 /// How to read sources.
 #[derive(Clone, Copy)]
 pub struct ReadSettings<'a> {
     /// Whether the first line is a header to check.
     pub header: bool,
-    /// Column names the header must have.
+    /// Header texts the header must have (the spec's, in file order).
     pub expected: &'a [String],
     /// The dialect's tokenizer (for the header).
     pub tokenizer: &'a Tokenizer,
     /// Quote byte (for record boundaries).
     pub quote: u8,
+    /// The dialect's encoding (a byte-order mark overrides it).
+    pub encoding: Encoding,
+    /// Lines before the table to skip.
+    pub skip_lines: u32,
     /// Bytes per chunk.
     pub chunk_size: usize,
 }
 
-struct Source {
-    file: File,
-    hasher: Checksummer,
-    size: u64,
-    eof: bool,
+/// Reads until `buf` holds `want` bytes or the source ends; true at the end.
+fn fill(src: &mut Source, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        // read_to_end fills spare capacity without zeroing it first.
+        if (&mut *src).take((want - buf.len()) as u64).read_to_end(buf)? == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
-impl Source {
-    /// Reads until `buf` holds `want` bytes or the file ends.
-    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<()> {
-        while buf.len() < want && !self.eof {
-            let start = buf.len();
-            // read_to_end fills spare capacity without zeroing it first.
-            let n = (&mut self.file).take((want - start) as u64).read_to_end(buf)?;
-            self.hasher.update(&buf[start..]);
-            self.size += n as u64;
-            self.eof = n == 0;
+/// Line breaks that open `buf` (blank lines before a header): their length
+/// and count.
+fn leading_blank_lines(buf: &[u8]) -> (usize, u64) {
+    let (mut at, mut lines) = (0, 0);
+    loop {
+        match buf[at..] {
+            [b'\n', ..] => at += 1,
+            [b'\r', b'\n', ..] => at += 2,
+            _ => return (at, lines),
         }
-        Ok(())
+        lines += 1;
     }
 }
 
-/// Reads `path` and calls `emit` with each chunk (`seq` filled by the caller).
-/// The header line, if the dialect has one, is checked against `expected`.
-/// `emit` returns false to stop early.
+/// Reads the source `path` (named `name` in messages) and calls `emit` with
+/// each chunk (`seq` filled by the caller). The header line, if the dialect
+/// has one, is checked against `expected`; blank lines before it are
+/// skipped, as are the dialect's `skip_lines` before them. `emit` returns
+/// false to stop early. An empty or header-only source emits nothing and
+/// says so in `no_rows`.
 ///
 /// # Errors
-/// I/O errors, an empty or header-only file, a header that does not match,
-/// and a quote that stays open past [`MAX_RECORD_BYTES`].
+/// I/O errors, a source that is not CSV text, a header that
+/// does not match, and a record that does not end within [`MAX_RECORD_BYTES`].
 pub fn read_source(
     path: &Path,
+    name: &str,
     source: usize,
     settings: &ReadSettings<'_>,
     mut emit: impl FnMut(Chunk) -> bool,
 ) -> Result<SourceStats, ConvertError> {
-    let ReadSettings { header, expected, tokenizer, quote, chunk_size } = *settings;
-    let name: Arc<str> = path.display().to_string().into();
-    let io = |e| ConvertError::io("reading", path)(e);
-    let file = File::open(path).map_err(ConvertError::io("opening", path))?;
-    let mut src = Source { file, hasher: Checksummer::new(), size: 0, eof: false };
+    let ReadSettings { header, expected, tokenizer, quote, encoding, skip_lines, chunk_size } = *settings;
+    let name: Arc<str> = name.into();
+    let io = |e| source::read_error(&name, path, e);
+    let mut src = source::open(path, &name, encoding, quote)?;
     let mut buf: Vec<u8> = Vec::with_capacity(chunk_size + (1 << 16));
-    src.fill(&mut buf, chunk_size).map_err(io)?;
-    if buf.is_empty() {
-        return Err(ConvertError::EmptyFile(name.to_string()));
-    }
+    let mut eof = fill(&mut src, &mut buf, chunk_size).map_err(io)?;
     let mut line = 1u64;
+    let mut want = chunk_size;
+    while line <= u64::from(skip_lines) {
+        match memchr::memchr(b'\n', &buf) {
+            Some(at) => {
+                buf.drain(..=at);
+                line += 1;
+            }
+            None if eof => {
+                buf.clear();
+                break;
+            }
+            None => {
+                want = buf.len() + chunk_size;
+                eof = fill(&mut src, &mut buf, want).map_err(io)?;
+            }
+        }
+    }
+    eof = fill(&mut src, &mut buf, chunk_size.max(want)).map_err(io)? || eof;
     if header {
-        let mut want = chunk_size;
+        let (skip, blank) = leading_blank_lines(&buf);
+        if skip == buf.len() && eof {
+            return Ok(SourceStats::without_rows(&src, "is empty: it adds no rows"));
+        }
+        buf.drain(..skip);
+        line += blank;
         let cut = loop {
             if let Some(cut) = first_boundary(&buf, quote) {
                 break cut;
             }
-            if src.eof {
+            if eof {
                 break buf.len();
             }
             want += chunk_size;
-            src.fill(&mut buf, want).map_err(io)?;
+            eof = fill(&mut src, &mut buf, want).map_err(io)?;
         };
         let (found, names) = header_fields(&buf[..cut], tokenizer, expected.len());
-        check_header(&name, &names, found, expected)?;
+        let names = header_text(&name, line, names)?;
+        check_header(&name, line, &names, found, expected)?;
         line += memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
         buf.drain(..cut);
-        src.fill(&mut buf, chunk_size).map_err(io)?;
-        if buf.iter().all(|b| matches!(b, b'\n' | b'\r')) && src.eof {
-            return Err(ConvertError::HeaderOnly(name.to_string()));
+        eof = fill(&mut src, &mut buf, chunk_size).map_err(io)?;
+        if buf.iter().all(|b| matches!(b, b'\n' | b'\r')) && eof {
+            return Ok(SourceStats::without_rows(&src, "has a header but no data rows: it adds none"));
         }
+    } else if buf.is_empty() {
+        return Ok(SourceStats::without_rows(&src, "is empty: it adds no rows"));
     }
     loop {
-        src.fill(&mut buf, chunk_size).map_err(io)?;
+        let raw_before = src.raw_bytes();
+        eof = fill(&mut src, &mut buf, chunk_size).map_err(io)? || eof;
         if buf.is_empty() {
             break;
         }
-        let cut = if src.eof {
+        let cut = if eof {
             buf.len()
         } else {
             match last_boundary(&buf, quote) {
                 Some(c) => c,
                 None if buf.len() >= MAX_RECORD_BYTES => {
+                    let limit_mib = (MAX_RECORD_BYTES >> 20) as u64;
+                    let quotes = memchr::memchr_iter(quote, &buf).count();
+                    if quotes % 2 == 0 {
+                        return Err(ConvertError::RecordTooLong { path: name.to_string(), line, limit_mib });
+                    }
                     let at = open_quote(&buf, quote);
                     return Err(ConvertError::UnterminatedQuote {
                         path: name.to_string(),
                         line: line + memchr::memchr_iter(b'\n', &buf[..at]).count() as u64,
-                        limit_mib: (MAX_RECORD_BYTES >> 20) as u64,
+                        limit_mib,
                     });
                 }
                 None => {
                     // One record longer than a chunk: read on until it ends.
                     let want = buf.len() + chunk_size;
-                    src.fill(&mut buf, want).map_err(io)?;
+                    eof = fill(&mut src, &mut buf, want).map_err(io)?;
                     continue;
                 }
             }
@@ -171,24 +220,43 @@ pub fn read_source(
         let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
         let data = std::mem::replace(&mut buf, Vec::with_capacity(chunk_size + (1 << 16)));
         buf.extend_from_slice(&tail);
-        if !emit(Chunk { seq: 0, source, source_name: name.clone(), first_line: line, data }) {
+        let raw_bytes = src.raw_bytes() - raw_before;
+        if !emit(Chunk { seq: 0, source, source_name: name.clone(), first_line: line, raw_bytes, data }) {
             break;
         }
         line += lines;
     }
-    Ok(SourceStats { size: src.size, checksum: src.hasher.finish() })
+    Ok(SourceStats { size: src.raw_bytes(), checksum: src.checksum(), no_rows: None, recognized: src.recognized })
 }
 
-/// The fields of a header record: how many there are, and the names of the
-/// first `keep` of them (a byte-order mark before the first is dropped).
-pub fn header_fields(record: &[u8], tokenizer: &Tokenizer, keep: usize) -> (usize, Vec<String>) {
+/// The fields of a header record: how many there are, and the bytes of the
+/// first `keep` of them.
+pub fn header_fields(record: &[u8], tokenizer: &Tokenizer, keep: usize) -> (usize, Vec<Vec<u8>>) {
     let mut t = Table::default();
     tokenizer.tokenize(record, keep.max(1), &mut t);
     let found = t.records.first().map_or(0, |r| r.fields as usize);
-    let names = (0..found.min(keep))
-        .map(|c| String::from_utf8_lossy(t.bytes(record, 0, c)).trim_start_matches('\u{feff}').to_string())
-        .collect();
+    let names = (0..found.min(keep)).map(|c| t.bytes(record, 0, c).to_vec()).collect();
     (found, names)
+}
+
+/// Header cells as text; a cell that is not UTF-8 refuses the file, with
+/// the bytes shown and the encodings that may fit.
+pub fn header_text(path: &str, line: u64, cells: Vec<Vec<u8>>) -> Result<Vec<String>, ConvertError> {
+    cells
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            String::from_utf8(c).map_err(|e| ConvertError::BadHeader {
+                path: path.to_string(),
+                line,
+                reason: format!(
+                    "header cell {} '{}' is not valid UTF-8: if the file is Latin-1 or Windows-1252, pass --encoding latin-1 (or windows-1252), or set dialect.encoding",
+                    i + 1,
+                    source::escape_bytes(e.as_bytes())
+                ),
+            })
+        })
+        .collect()
 }
 
 /// The first record boundary of `buf` (just past the first line break outside quotes).
@@ -204,8 +272,8 @@ pub fn first_boundary(buf: &[u8], quote: u8) -> Option<usize> {
     None
 }
 
-fn check_header(path: &str, got: &[String], found: usize, expected: &[String]) -> Result<(), ConvertError> {
-    let mismatch = |reason: String| Err(ConvertError::HeaderMismatch { path: path.to_string(), reason });
+fn check_header(path: &str, line: u64, got: &[String], found: usize, expected: &[String]) -> Result<(), ConvertError> {
+    let mismatch = |reason: String| Err(ConvertError::HeaderMismatch { path: path.to_string(), line, reason });
     for (i, (g, e)) in got.iter().zip(expected).enumerate() {
         if g != e {
             return mismatch(format!("column {} is '{g}', the spec says '{e}'", i + 1));
@@ -234,11 +302,15 @@ mod tests {
     fn header_messages() {
         let e = |got: &[&str]| {
             let got: Vec<String> = got.iter().map(|s| s.to_string()).collect();
-            check_header("f.csv", &got, got.len(), &["a".into(), "b".into()]).unwrap_err().to_string()
+            check_header("f.csv", 1, &got, got.len(), &["a".into(), "b".into()]).unwrap_err().to_string()
         };
-        assert_eq!(e(&["a", "c"]), "f.csv: header does not match the spec: column 2 is 'c', the spec says 'b'");
-        assert_eq!(e(&["a"]), "f.csv: header does not match the spec: the header has 1 columns, the spec has 2");
-        let (found, names) = header_fields("\u{feff}a,b\n".as_bytes(), &Tokenizer::new(b',', b'"'), 2);
-        assert_eq!((found, names), (2, vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(e(&["a", "c"]), "f.csv line 1: header does not match the spec: column 2 is 'c', the spec says 'b'");
+        assert_eq!(e(&["a"]), "f.csv line 1: header does not match the spec: the header has 1 columns, the spec has 2");
+        let (found, names) = header_fields(b"a,\"b\"\"\"\n", &Tokenizer::new(b',', b'"'), 2);
+        assert_eq!((found, names), (2, vec![b"a".to_vec(), b"b\"".to_vec()]));
+        let e = header_text("f.csv", 3, vec![b"ok".to_vec(), b"caf\xe9".to_vec()]).unwrap_err().to_string();
+        assert_eq!(e, "f.csv line 3: header cell 2 'caf\\xE9' is not valid UTF-8: if the file is Latin-1 or Windows-1252, pass --encoding latin-1 (or windows-1252), or set dialect.encoding");
+        assert_eq!(leading_blank_lines(b"\n\r\n\na,b\n"), (4, 3));
+        assert_eq!(leading_blank_lines(b"a\n"), (0, 0));
     }
 }
