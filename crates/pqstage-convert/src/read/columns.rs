@@ -158,8 +158,13 @@ fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> Strin
         let b = &rest[..len];
         if null_at(ctx, r, col, nullable, faults) {
             nulls.append_null();
-        } else if !ctx.utf8_ok && std::str::from_utf8(b).is_err() {
-            faults.set(r, Fault::value(col, "is not valid UTF-8"));
+        } else if !ctx.utf8_ok && (std::str::from_utf8(b).is_err() || memchr::memchr(0, b).is_some()) {
+            let why = if std::str::from_utf8(b).is_err() {
+                "is not valid UTF-8 (bytes shown as \\xNN; if the file is Latin-1 or Windows-1252, pass --encoding or set dialect.encoding)"
+            } else {
+                "holds a NUL byte (\\x00), which PostgreSQL text cannot store"
+            };
+            faults.set(r, Fault::value(col, why));
             nulls.append_null();
         } else {
             push_value(&mut values, rest, len);

@@ -40,6 +40,8 @@ pub enum Invalid {
         /// Its scale.
         scale: u8,
     },
+    /// Any other reason.
+    Other(&'static str),
     /// Not a date or time in the column's `format`.
     Format {
         /// `date`, `timestamp` or `timestamptz`.
@@ -55,6 +57,7 @@ impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotA(ty) => write!(f, "is not a valid {ty}"),
+            Self::Other(why) => f.write_str(why),
             Self::Overflows(ty) => write!(f, "overflows {ty}"),
             Self::Scale { digits, ty, scale } => write!(f, "has {digits} digits after the point, {ty} keeps {scale}"),
             Self::Format { what, format, detail } => write!(f, "is not a valid {what} in format '{format}' ({detail})"),
@@ -107,6 +110,20 @@ fn digits(b: &[u8]) -> Option<u32> {
     Some(v)
 }
 
+/// Why a date in year 0 is refused: the proleptic calendar's year 0 is 1 BC,
+/// which PostgreSQL shows as `0001-01-01 BC`; a file that says `0000` most
+/// likely means "no date".
+const YEAR_ZERO: &str = "has year 0, which does not exist (PostgreSQL would store it as 1 BC)";
+
+/// Refuses days before 0001-01-01 (year 0 and the years BC).
+fn not_before_year_one(days: i64) -> Result<i64, &'static str> {
+    if days < days_from_civil(1, 1, 1) {
+        Err("is not a valid date (before year 1: there is no year 0, and years BC are not read)")
+    } else {
+        Ok(days)
+    }
+}
+
 /// `YYYY-MM-DD` → days since the epoch.
 pub fn parse_iso_date(b: &[u8]) -> Result<i32, &'static str> {
     const WHY: &str = "is not a valid date (expected YYYY-MM-DD)";
@@ -114,6 +131,9 @@ pub fn parse_iso_date(b: &[u8]) -> Result<i32, &'static str> {
         return Err(WHY);
     }
     let (y, m, d) = (digits(&b[0..4]).ok_or(WHY)?, digits(&b[5..7]).ok_or(WHY)?, digits(&b[8..10]).ok_or(WHY)?);
+    if y == 0 {
+        return Err(YEAR_ZERO);
+    }
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
         return Err("is not a valid date (no such day)");
     }
@@ -126,7 +146,7 @@ fn parse_iso_datetime_prefix(b: &[u8]) -> Result<(i64, &[u8]), &'static str> {
     if b.len() < 16 || !(b[10] == b' ' || b[10] == b'T') || b[13] != b':' {
         return Err(WHY);
     }
-    let days = i64::from(parse_iso_date(&b[..10]).map_err(|_| WHY)?);
+    let days = i64::from(parse_iso_date(&b[..10]).map_err(|e| if e == YEAR_ZERO { e } else { WHY })?);
     let h = digits(&b[11..13]).ok_or(WHY)?;
     let mi = digits(&b[14..16]).ok_or(WHY)?;
     let mut rest = &b[16..];
@@ -148,6 +168,9 @@ fn parse_iso_datetime_prefix(b: &[u8]) -> Result<(i64, &[u8]), &'static str> {
             return Err(WHY);
         }
         let frac = &rest[1..1 + n];
+        if frac.iter().skip(6).any(|&c| c != b'0') {
+            return Err(PAST_MICROS);
+        }
         for i in 0..6 {
             micros = micros * 10 + frac.get(i).map_or(0, |c| i64::from(c - b'0'));
         }
@@ -156,6 +179,12 @@ fn parse_iso_datetime_prefix(b: &[u8]) -> Result<(i64, &[u8]), &'static str> {
     let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
     Ok((secs * 1_000_000 + micros, rest))
 }
+
+/// Why a time with nanoseconds is refused: microseconds are what PostgreSQL,
+/// DuckDB's TIMESTAMP and the staged Parquet keep; cutting the rest would
+/// change the value.
+const PAST_MICROS: &str =
+    "has more than microsecond precision (digits past the 6th after the point would be cut): timestamps keep microseconds; round it first, or make the column text";
 
 /// ISO timestamp without zone → microseconds since the epoch.
 pub fn parse_iso_timestamp(b: &[u8]) -> Result<i64, &'static str> {
@@ -169,7 +198,8 @@ pub fn parse_iso_timestamp(b: &[u8]) -> Result<i64, &'static str> {
 /// ISO timestamp with optional `Z` / `±HH[:MM]` offset (UTC if absent) → UTC microseconds.
 pub fn parse_iso_timestamptz(b: &[u8]) -> Result<i64, &'static str> {
     const WHY: &str = "is not a valid timestamptz (expected YYYY-MM-DD HH:MM:SS[.ffffff][Z|±HH:MM])";
-    let (v, rest) = parse_iso_datetime_prefix(b).map_err(|_| WHY)?;
+    let (v, rest) =
+        parse_iso_datetime_prefix(b).map_err(|e| if e == PAST_MICROS || e == YEAR_ZERO { e } else { WHY })?;
     let offset_secs = match rest {
         [] | [b'Z'] | [b'z'] => 0,
         [sign @ (b'+' | b'-'), tail @ ..] => {
@@ -193,27 +223,40 @@ pub fn parse_iso_timestamptz(b: &[u8]) -> Result<i64, &'static str> {
 
 /// Date with a strftime `format`.
 pub fn parse_date_fmt(s: &str, fmt: &str) -> Result<i32, Invalid> {
-    NaiveDate::parse_from_str(s, fmt)
-        .map(|d| (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32)
-        .map_err(|detail| Invalid::Format { what: "date", format: fmt.to_string(), detail })
+    let days = NaiveDate::parse_from_str(s, fmt)
+        .map(|d| (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days())
+        .map_err(|detail| Invalid::Format { what: "date", format: fmt.to_string(), detail })?;
+    not_before_year_one(days).map(|d| d as i32).map_err(Invalid::Other)
+}
+
+/// Refuses an instant before year 1 or with nanoseconds.
+fn exact_instant(t: NaiveDateTime) -> Result<i64, Invalid> {
+    use chrono::Timelike;
+    not_before_year_one(t.and_utc().timestamp().div_euclid(86_400)).map_err(Invalid::Other)?;
+    if t.nanosecond() % 1000 != 0 {
+        return Err(Invalid::Other(PAST_MICROS));
+    }
+    Ok(t.and_utc().timestamp_micros())
 }
 
 /// Timestamp with a strftime `format`.
 pub fn parse_timestamp_fmt(s: &str, fmt: &str) -> Result<i64, Invalid> {
-    NaiveDateTime::parse_from_str(s, fmt).map(|t| t.and_utc().timestamp_micros()).map_err(|detail| Invalid::Format {
+    let t = NaiveDateTime::parse_from_str(s, fmt).map_err(|detail| Invalid::Format {
         what: "timestamp",
         format: fmt.to_string(),
         detail,
-    })
+    })?;
+    exact_instant(t)
 }
 
 /// Timestamp with offset with a strftime `format` (must contain `%z` or similar).
 pub fn parse_timestamptz_fmt(s: &str, fmt: &str) -> Result<i64, Invalid> {
-    DateTime::parse_from_str(s, fmt).map(|t| t.timestamp_micros()).map_err(|detail| Invalid::Format {
+    let t = DateTime::parse_from_str(s, fmt).map_err(|detail| Invalid::Format {
         what: "timestamptz",
         format: fmt.to_string(),
         detail,
-    })
+    })?;
+    exact_instant(t.naive_utc())
 }
 
 /// A signed integer within `[min, max]`.
@@ -250,7 +293,25 @@ pub fn parse_int(b: &[u8], min: i64, max: i64, ty: &'static str) -> Result<i64, 
 /// A float64; accepts `NaN`, `inf`, `-Infinity` in any case.
 #[inline]
 pub fn parse_f64(b: &[u8]) -> Result<f64, &'static str> {
-    std::str::from_utf8(b).ok().and_then(|s| s.parse::<f64>().ok()).ok_or("is not a valid float64")
+    let v = std::str::from_utf8(b).ok().and_then(|s| s.parse::<f64>().ok()).ok_or("is not a valid float64")?;
+    if v == 0.0 || v.is_infinite() {
+        return exact_float(b, v);
+    }
+    Ok(v)
+}
+
+/// A zero or infinite float is kept only when the text says so: a number too
+/// large for float64 would become infinity, one too small zero.
+#[cold]
+fn exact_float(b: &[u8], v: f64) -> Result<f64, &'static str> {
+    let mantissa = b.split(|&c| c == b'e' || c == b'E').next().unwrap_or(b);
+    if v.is_infinite() && mantissa.iter().any(u8::is_ascii_digit) {
+        return Err("is out of float64's range (it would become infinity): make the column decimal(p,s) or text");
+    }
+    if v == 0.0 && mantissa.iter().any(|c| (b'1'..=b'9').contains(c)) {
+        return Err("is too small for float64 (it would become 0): make the column decimal(p,s) or text");
+    }
+    Ok(v)
 }
 
 /// An exact decimal scaled to `scale` digits, at most `precision` digits in all.
@@ -325,6 +386,12 @@ mod tests {
         assert_eq!(parse_iso_date(b"2024-02-29"), Ok(19_782));
         assert_eq!(parse_iso_date(b"2023-02-29"), Err("is not a valid date (no such day)"));
         assert_eq!(parse_iso_date(b"2023-1-29"), Err("is not a valid date (expected YYYY-MM-DD)"));
+        assert_eq!(parse_iso_date(b"0000-01-01"), Err(YEAR_ZERO));
+        assert_eq!(
+            parse_date_fmt("01/01/0000", "%m/%d/%Y").unwrap_err().to_string(),
+            "is not a valid date (before year 1: there is no year 0, and years BC are not read)"
+        );
+        assert_eq!(parse_date_fmt("01/01/0001", "%m/%d/%Y"), Ok(-719_162));
         assert_eq!(parse_date_fmt("03/01/2019", "%m/%d/%Y"), Ok(17_956));
         assert!(parse_date_fmt("13/01/2019", "%m/%d/%Y")
             .unwrap_err()
@@ -337,7 +404,16 @@ mod tests {
         assert_eq!(parse_iso_timestamp(b"1970-01-01 00:00:01"), Ok(1_000_000));
         assert_eq!(parse_iso_timestamp(b"1970-01-01T00:01"), Ok(60_000_000));
         assert_eq!(parse_iso_timestamp(b"1969-12-31 23:59:59.5"), Ok(-500_000));
-        assert_eq!(parse_iso_timestamp(b"2000-01-01 00:00:00.123456789"), Ok(946_684_800_123_456));
+        assert_eq!(parse_iso_timestamp(b"2000-01-01 00:00:00.123456000"), Ok(946_684_800_123_456));
+        assert_eq!(parse_iso_timestamp(b"2000-01-01 00:00:00.9999999"), Err(PAST_MICROS));
+        assert_eq!(parse_iso_timestamptz(b"2000-01-01 00:00:00.0000001Z"), Err(PAST_MICROS));
+        assert_eq!(parse_iso_timestamp(b"0000-12-31 00:00:00"), Err(YEAR_ZERO));
+        assert_eq!(parse_iso_timestamptz(b"0000-12-31 00:00:00Z"), Err(YEAR_ZERO));
+        assert_eq!(
+            parse_timestamp_fmt("2000-01-01 00:00:00.1234567", "%Y-%m-%d %H:%M:%S%.f").unwrap_err().to_string(),
+            PAST_MICROS
+        );
+        assert_eq!(parse_timestamp_fmt("2000-01-01 00:00:00.1234560", "%Y-%m-%d %H:%M:%S%.f"), Ok(946_684_800_123_456));
         assert!(parse_iso_timestamp(b"2000-01-01 24:00:00").is_err());
         assert!(parse_iso_timestamp(b"2000-01-01 00:00:00+01").is_err());
         assert_eq!(parse_iso_timestamptz(b"1970-01-01 01:00:00+01:00"), Ok(0));
@@ -387,6 +463,12 @@ mod tests {
         assert!(parse_f64(b"NaN").unwrap().is_nan());
         assert_eq!(parse_f64(b"-inf"), Ok(f64::NEG_INFINITY));
         assert_eq!(parse_f64(b"1e308"), Ok(1e308));
+        assert_eq!(parse_f64(b"-0.0e5"), Ok(0.0));
+        assert_eq!(parse_f64(b"Infinity"), Ok(f64::INFINITY));
+        assert_eq!(parse_f64(b"4.9e-324"), Ok(4.9e-324));
+        assert!(parse_f64(b"1e400").unwrap_err().starts_with("is out of float64's range"));
+        assert!(parse_f64(b"-1e400").unwrap_err().starts_with("is out of float64's range"));
+        assert!(parse_f64(b"1e-400").unwrap_err().starts_with("is too small for float64"));
         assert!(parse_f64(b"1,5").is_err());
         assert_eq!(parse_bool(b"TRUE"), Ok(true));
         assert_eq!(parse_bool(b"n"), Ok(false));
