@@ -11,14 +11,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use pqstage_spec::{Column, ColumnType, Derived, Dialect, Expr, Partition, Spec, MAX_DECIMAL_PRECISION};
+use pqstage_spec::{
+    column_names, Column, ColumnType, Derived, Dialect, Encoding, Expr, Partition, Spec, MAX_DECIMAL_PRECISION,
+};
 
 use crate::convert::options::ConvertOption;
 use crate::error::ConvertError;
 use crate::read::chunk::Chunk;
 use crate::read::parse;
-use crate::read::split;
 use crate::read::tokenize::{Table, Tokenizer};
+use crate::read::{source, split};
 
 /// Most columns a header may name.
 pub const MAX_COLUMNS: usize = 4096;
@@ -39,6 +41,14 @@ pub struct InferOptions {
     pub jobs: usize,
     /// Chunk size.
     pub chunk_bytes: usize,
+    /// The files' encoding (a byte-order mark overrides it).
+    pub encoding: Encoding,
+    /// How messages name the files (default, when empty: their paths).
+    pub names: Vec<String>,
+    /// Whether the first line names the columns (decided from the data by default).
+    pub header: HeaderChoice,
+    /// Lines before the table to skip (found from the data by default).
+    pub skip_lines: Option<u32>,
 }
 
 /// Observations of one column.
@@ -138,7 +148,13 @@ impl Stats {
         }
         if self.decimal {
             match decimal_shape(b) {
-                Some((i, f)) if i + f <= usize::from(MAX_DECIMAL_PRECISION) => {
+                // Plain digits too many for a decimal would be rounded as a
+                // float: such a column stays text.
+                Some((i, f)) if i + f > usize::from(MAX_DECIMAL_PRECISION) => {
+                    self.decimal = false;
+                    self.float = false;
+                }
+                Some((i, f)) => {
                     self.int_digits = self.int_digits.max(i as u8);
                     self.scale = self.scale.max(f as u8);
                     if usize::from(self.int_digits) + usize::from(self.scale) > usize::from(MAX_DECIMAL_PRECISION) {
@@ -251,41 +267,155 @@ fn observe_table(t: &Table, data: &[u8], stats: &mut [Stats], limit: usize) {
     }
 }
 
-/// Guesses the delimiter from a header line: the most frequent of `, \t ; |` outside quotes.
-pub fn sniff_delimiter(line: &[u8]) -> char {
-    let mut counts = [0usize; 4];
-    let cands = [b',', b'\t', b';', b'|'];
-    let mut inside = false;
-    for &b in line {
-        if b == b'"' {
-            inside = !inside;
-        } else if !inside {
-            if let Some(i) = cands.iter().position(|&c| c == b) {
-                counts[i] += 1;
-            }
+/// Bytes at the top of the first file that [`sniff`] looks at.
+const SNIFF_BYTES: usize = 1 << 20;
+
+/// Preamble records (a title, notes) `infer` looks past for the table's start.
+const MAX_PREAMBLE: usize = 30;
+
+/// Records that must agree in width for a table to start at a record.
+const AGREEING_RECORDS: usize = 50;
+
+/// Where a table starts in `sample` with delimiter `delim`: the first of the
+/// first [`MAX_PREAMBLE`] records from which the next [`AGREEING_RECORDS`]
+/// (or all that follow) have one width; its index, that width, and whether
+/// such a record was found (else record 0 and its width).
+fn table_start(sample: &[u8], delim: u8) -> (usize, usize, bool) {
+    let mut t = Table::default();
+    Tokenizer::new(delim, b'"').tokenize(sample, 1, &mut t);
+    let widths: Vec<usize> = t.records.iter().map(|r| r.fields as usize).collect();
+    for k in 0..widths.len().min(MAX_PREAMBLE) {
+        let run = &widths[k..(k + AGREEING_RECORDS).min(widths.len())];
+        if run.iter().all(|&w| w == widths[k]) {
+            return (k, widths[k], true);
         }
     }
-    let best = (0..4).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
-    char::from(cands[best])
+    (0, widths.first().copied().unwrap_or(0), false)
 }
 
-fn header_names(path: &Path, delimiter: Option<char>) -> Result<(char, Vec<String>), ConvertError> {
+/// Whether a file's first line names its columns or is already data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HeaderChoice {
+    /// Decide from the data (the default): the first line is data when every
+    /// value of it fits its column's type and some column is not text.
+    #[default]
+    Auto,
+    /// The first line names the columns.
+    Present,
+    /// There is no header line.
+    Absent,
+}
+
+/// What the top of the first file says about its layout.
+struct Sniffed {
+    delimiter: char,
+    /// Lines before the table (a preamble), 0 when it starts at the top.
+    skip_lines: u32,
+    /// Whether the table's first line names its columns.
+    header: bool,
+    /// The header's cells (empty without a header).
+    cells: Vec<String>,
+    /// Columns.
+    width: usize,
+}
+
+/// Whether `cells`, the table's first record, reads as data: with rows
+/// after it, every value fits the type its column has in those rows and
+/// some column is not text; alone, every value is a number.
+fn first_record_is_data(cells: &[(bool, Vec<u8>)], rows: &[Stats]) -> bool {
+    if rows.iter().all(|s| s.values == 0 && s.nulls == 0) {
+        return !cells.is_empty() && cells.iter().all(|(_, c)| !c.is_empty() && parse::parse_f64(c).is_ok());
+    }
+    let mut typed = false;
+    for ((quoted, cell), s) in cells.iter().zip(rows) {
+        if s.decide().0 == ColumnType::Text {
+            continue;
+        }
+        typed = true;
+        let mut with = s.clone();
+        if !*quoted && (cell.is_empty() || NULL_CANDIDATES.iter().any(|n| n.as_bytes() == &cell[..])) {
+            with.nulls += 1;
+        } else {
+            with.observe(cell);
+        }
+        if with.decide().0 == ColumnType::Text {
+            return false;
+        }
+    }
+    typed
+}
+
+/// Reads the top of `path` (named `name` in messages) and decides, as
+/// DuckDB's sniffer does, the delimiter (unless given: the one that splits
+/// the most records into one width of more than one column), the preamble
+/// to skip (lines before the records agree in width), and whether the
+/// table's first line is a header (unless told).
+fn sniff(path: &Path, name: &str, opts: &InferOptions) -> Result<Sniffed, ConvertError> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(ConvertError::io("opening", path))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let n = f.read(&mut buf).map_err(ConvertError::io("reading", path))?;
-    buf.truncate(n);
-    if buf.is_empty() {
-        return Err(ConvertError::EmptyFile(path.display().to_string()));
+    let mut src = source::open(path, name, opts.encoding, b'"')?;
+    let mut buf = Vec::with_capacity(SNIFF_BYTES);
+    src.by_ref().take(SNIFF_BYTES as u64).read_to_end(&mut buf).map_err(|e| source::read_error(name, path, e))?;
+    let whole = buf.len() < SNIFF_BYTES;
+    let start = buf.iter().position(|b| !matches!(b, b'\n' | b'\r')).unwrap_or(buf.len());
+    if start == buf.len() {
+        return Err(ConvertError::EmptyFile(name.to_string()));
     }
-    let first_line = memchr::memchr(b'\n', &buf).map_or(buf.len(), |i| i + 1);
-    let delim = delimiter.unwrap_or_else(|| sniff_delimiter(&buf[..first_line]));
-    let end = split::first_boundary(&buf, b'"').unwrap_or(buf.len());
-    let (found, names) = split::header_fields(&buf[..end], &Tokenizer::new(delim as u8, b'"'), MAX_COLUMNS);
-    if found > MAX_COLUMNS {
-        return Err(ConvertError::TooManyColumns { path: path.display().to_string(), max: MAX_COLUMNS });
+    let blank_lines = memchr::memchr_iter(b'\n', &buf[..start]).count();
+    let body = &buf[start..];
+    let cut = if whole { body.len() } else { split::last_boundary(body, b'"').unwrap_or(body.len()) };
+    let sample = &body[..cut];
+    let candidates: Vec<char> = opts.delimiter.map_or_else(|| vec![',', '\t', ';', '|'], |d| vec![d]);
+    let (delimiter, (found_k, width, _)) = candidates
+        .iter()
+        .map(|&d| (d, table_start(sample, d as u8)))
+        .enumerate()
+        .max_by_key(|(i, (_, (_, width, agree)))| (*agree && *width > 1, *width, std::cmp::Reverse(*i)))
+        .map(|(_, found)| found)
+        .expect("at least one candidate");
+    if width > MAX_COLUMNS {
+        return Err(ConvertError::TooManyColumns { path: name.to_string(), max: MAX_COLUMNS });
     }
-    Ok((delim, names))
+    let tokenizer = Tokenizer::new(delimiter as u8, b'"');
+    let mut t = Table::default();
+    tokenizer.tokenize(sample, 1, &mut t);
+    // Lines before record `k`, counted from the top of the file.
+    let lines_before = |k: usize| blank_lines + t.records.get(k).map_or(0, |r| r.line as usize);
+    let k = match opts.skip_lines {
+        Some(n) => {
+            t.records.iter().position(|r| blank_lines + r.line as usize >= n as usize).unwrap_or(t.records.len())
+        }
+        None => found_k,
+    };
+    let skip_lines = match opts.skip_lines {
+        Some(n) => n,
+        None if k == 0 => 0,
+        None => lines_before(k) as u32,
+    };
+    let line = lines_before(k) as u64 + 1;
+    let table = &sample[t.records.get(k).map_or(sample.len(), |r| r.start as usize)..];
+    let mut first_rec = Table::default();
+    tokenizer.tokenize(table, width.max(1), &mut first_rec);
+    let first: Vec<(bool, Vec<u8>)> = match first_rec.records.first() {
+        Some(_) => {
+            (0..width).map(|c| (first_rec.field(0, c).quoted(), first_rec.bytes(table, 0, c).to_vec())).collect()
+        }
+        None => Vec::new(),
+    };
+    let header = match opts.header {
+        HeaderChoice::Present => true,
+        HeaderChoice::Absent => false,
+        HeaderChoice::Auto => {
+            let after = first_rec.records.get(1).map_or(table.len(), |r| r.start as usize);
+            let mut rows = vec![Stats::default(); width];
+            let mut data = Table::default();
+            tokenizer.tokenize(&table[after..], width.max(1), &mut data);
+            observe_table(&data, &table[after..], &mut rows, usize::MAX);
+            !first_record_is_data(&first, &rows)
+        }
+    };
+    let cells =
+        if header { split::header_text(name, line, first.into_iter().map(|(_, c)| c).collect())? } else { Vec::new() };
+    Ok(Sniffed { delimiter, skip_lines, header, cells, width })
 }
 
 /// Infers a spec (dialect and columns; no derived columns or partition).
@@ -294,7 +424,19 @@ fn header_names(path: &Path, delimiter: Option<char>) -> Result<(char, Vec<Strin
 /// Unreadable, empty or header-only files, and files whose headers differ.
 pub fn infer(opts: &InferOptions) -> Result<Spec, ConvertError> {
     let first = opts.files.first().ok_or(ConvertError::NoSources)?;
-    let (delim, names) = header_names(first, opts.delimiter)?;
+    let display: Vec<String> = if opts.names.len() == opts.files.len() {
+        opts.names.clone()
+    } else {
+        opts.files.iter().map(|p| p.display().to_string()).collect()
+    };
+    let sniffed = sniff(first, &display[0], opts)?;
+    let delim = sniffed.delimiter;
+    let headers = sniffed.cells.clone();
+    let names = if sniffed.header {
+        column_names(&headers)
+    } else {
+        (1..=sniffed.width).map(|i| format!("column_{i}")).collect()
+    };
     let tokenizer = Tokenizer::new(delim as u8, b'"');
     let ncols = names.len();
     let merged = Mutex::new(vec![Stats::default(); ncols]);
@@ -335,13 +477,17 @@ pub fn infer(opts: &InferOptions) -> Result<Spec, ConvertError> {
                 break;
             }
             let settings = split::ReadSettings {
-                header: true,
-                expected: &names,
+                header: sniffed.header,
+                skip_lines: sniffed.skip_lines,
+                expected: &headers,
                 tokenizer: &tokenizer,
                 quote: b'"',
+                encoding: opts.encoding,
                 chunk_size: opts.chunk_bytes,
             };
-            let res = split::read_source(path, i, &settings, |c| !stop.load(Ordering::Relaxed) && tx.send(c).is_ok());
+            let res = split::read_source(path, &display[i], i, &settings, |c| {
+                !stop.load(Ordering::Relaxed) && tx.send(c).is_ok()
+            });
             if let Err(e) = res {
                 *failure.lock().expect("lock") = Some(e);
                 break;
@@ -355,7 +501,8 @@ pub fn infer(opts: &InferOptions) -> Result<Spec, ConvertError> {
     let stats = merged.into_inner().expect("lock");
     let mut null = vec![String::new()];
     let mut columns: Vec<Column> = Vec::with_capacity(ncols);
-    for (name, s) in names.iter().zip(&stats) {
+    let header_of = |i: usize| headers.get(i).filter(|h| *h != &names[i]).cloned();
+    for (i, (name, s)) in names.iter().zip(&stats).enumerate() {
         let (ty, format) = s.decide();
         let tokens: u64 = s.tokens.iter().sum();
         if ty != ColumnType::Text {
@@ -366,7 +513,13 @@ pub fn infer(opts: &InferOptions) -> Result<Spec, ConvertError> {
             }
         }
         let (ty, format) = if s.values == 0 && tokens > 0 { (ColumnType::Text, None) } else { (ty, format) };
-        columns.push(Column { name: name.clone(), ty, nullable: s.nulls > 0 || tokens > 0 || s.values == 0, format });
+        columns.push(Column {
+            name: name.clone(),
+            header: header_of(i),
+            ty,
+            nullable: s.nulls > 0 || tokens > 0 || s.values == 0,
+            format,
+        });
     }
     // A token made a NULL spelling turns NULL in every column.
     for (c, s) in columns.iter_mut().zip(&stats) {
@@ -376,7 +529,14 @@ pub fn infer(opts: &InferOptions) -> Result<Spec, ConvertError> {
     }
     Ok(Spec {
         name: None,
-        dialect: Dialect { delimiter: delim, quote: '"', header: true, null },
+        dialect: Dialect {
+            delimiter: delim,
+            quote: '"',
+            header: sniffed.header,
+            null,
+            encoding: opts.encoding,
+            skip_lines: sniffed.skip_lines,
+        },
         columns,
         derived: Vec::new(),
         partition: None,
@@ -416,7 +576,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.csv");
         std::fs::write(&p, csv).unwrap();
-        infer(&InferOptions { files: vec![p], sample_rows: None, delimiter: None, jobs: 2, chunk_bytes: 64 }).unwrap()
+        infer(&InferOptions {
+            files: vec![p],
+            sample_rows: None,
+            delimiter: None,
+            jobs: 2,
+            chunk_bytes: 64,
+            encoding: Encoding::Utf8,
+            names: vec![],
+            header: HeaderChoice::Auto,
+            skip_lines: None,
+        })
+        .unwrap()
     }
 
     fn types(s: &Spec) -> Vec<String> {
@@ -461,11 +632,43 @@ mod tests {
     }
 
     #[test]
+    fn header_cells_are_named_and_exact_types_only() {
+        let s = infer_str("\n\n\"\",a,A,a,wide,big,ns\n1,2,3,4,123456789012345678901234567890123456789012,1e400,2000-01-01 00:00:00.1234567\n");
+        let names: Vec<(&str, Option<&str>)> =
+            s.columns.iter().map(|c| (c.name.as_str(), c.header.as_deref())).collect();
+        assert_eq!(
+            names,
+            [
+                ("column_1", Some("")),
+                ("a", None),
+                ("A_1", Some("A")),
+                ("a_2", Some("a")),
+                ("wide", None),
+                ("big", None),
+                ("ns", None)
+            ]
+        );
+        assert_eq!(types(&s), ["int16", "int16", "int16", "int16", "text", "text", "text"]);
+        let s = infer_str("n\n12345678901234567890\n-1\n");
+        assert_eq!(types(&s), ["decimal(20,0)"]);
+    }
+
+    #[test]
     fn sample_rows_looks_at_the_first_rows_only() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "a\n1\n2\nx\n").unwrap();
-        let o = InferOptions { files: vec![p], sample_rows: Some(2), delimiter: None, jobs: 2, chunk_bytes: 1 << 20 };
+        let o = InferOptions {
+            files: vec![p],
+            sample_rows: Some(2),
+            delimiter: None,
+            jobs: 2,
+            chunk_bytes: 1 << 20,
+            encoding: Encoding::Utf8,
+            names: vec![],
+            header: HeaderChoice::Auto,
+            skip_lines: None,
+        };
         assert_eq!(types(&infer(&o).unwrap()), vec!["int16"]);
         let whole = InferOptions { sample_rows: None, ..o };
         assert_eq!(types(&infer(&whole).unwrap()), vec!["text"]);

@@ -53,7 +53,7 @@ pub use convert::{
     DEFAULT_CHUNK_BYTES, DEFAULT_FILE_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_JOBS, MAX_ROW_GROUP_ROWS,
 };
 pub use error::{group_digits, ClusterRefusal, ConvertError, RowError};
-pub use infer::{finish_spec, infer, InferOptions};
+pub use infer::{finish_spec, infer, HeaderChoice, InferOptions};
 pub use read::derive::normalize::normalize_name;
 
 /// Internals for the benchmarks (`cargo bench`, feature `hooks`): not a
