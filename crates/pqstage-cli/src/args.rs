@@ -242,6 +242,11 @@ pub struct InferArgs {
     /// Field delimiter (default: guessed from the header line).
     #[arg(long)]
     pub delimiter: Option<char>,
+    /// Text encoding: utf-8 (default), utf-16, utf-16le, utf-16be, latin-1 or windows-1252. A byte-order mark overrides it.
+    #[arg(long, value_name = "ENCODING")]
+    pub encoding: Option<String>,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -250,10 +255,21 @@ pub struct InferArgs {
     pub out: Option<PathBuf>,
 }
 
+/// How `infer` (and `convert` without a spec) finds the table in a file.
+#[derive(Debug, Args)]
+pub struct LayoutArgs {
+    /// Whether the first line names the columns: auto (decided from the data: it is a row when all its values fit the columns' types), yes or no.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "yes", "no"])]
+    pub header: String,
+    /// Lines before the table to skip (a title, notes); found from the data by default.
+    #[arg(long, value_name = "N")]
+    pub skip_lines: Option<u32>,
+}
+
 /// `pqstage convert`.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// CSV files, read in order (same columns).
+    /// CSV files, read in order (same columns); gzip, bzip2 and zstd are read as is; `-` is standard input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Stage root: a folder, file://, s3://, gs://, az://, abfss:// or memory:// URL. The dataset goes to STAGE/DATASET/.
@@ -271,6 +287,14 @@ pub struct ConvertArgs {
     /// Worker threads (default: the number of cores). Does not change the output.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Text encoding of the files (over the spec's): utf-8, utf-16, utf-16le, utf-16be, latin-1 or windows-1252. A byte-order mark overrides it.
+    #[arg(long, value_name = "ENCODING")]
+    pub encoding: Option<String>,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+    /// Read a file given twice, or one with the same bytes as another (refused by default: its rows would be staged twice).
+    #[arg(long)]
+    pub allow_same_source: bool,
     /// Keep bad rows under _rejects/ and go on, instead of stopping at the first.
     #[arg(long)]
     pub rejects: bool,

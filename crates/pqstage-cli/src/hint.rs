@@ -26,6 +26,7 @@ fn flag(option: ConvertOption) -> Option<&'static str> {
         ConvertOption::Compression => Some("--compression"),
         ConvertOption::Dataset => None,
         ConvertOption::Derive => Some("--derive"),
+        ConvertOption::Sources => None,
     }
 }
 

@@ -9,14 +9,19 @@ use pqstage_stage::progress::Progress;
 use pqstage_stage::Stage;
 
 use crate::args::{Cli, ConvertArgs};
-use crate::cmd::infer::infer_spec;
+use crate::cmd::infer::{encoding, infer_spec, InferFrom};
+use crate::cmd::inputs::{default_dataset, prepare};
 use crate::output::{bytes, count, out, parse_size};
 use crate::printer::Bar;
 use crate::Failure;
 
 pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let spec = match &a.spec {
+    let encoding = encoding(a.encoding.as_deref())?;
+    // Without a spec the input is read twice (infer, then convert): a pipe
+    // is spooled to a scratch file first.
+    let inputs = prepare(&a.files, a.spec.is_none(), a.tmp_dir.as_deref())?;
+    let mut spec = match &a.spec {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading spec {}", path.display()))?;
             Spec::from_toml(&text).with_context(|| format!("spec {}", path.display()))?
@@ -25,17 +30,29 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
             if !cli.quiet {
                 eprintln!("no --spec: inferring one from the whole input (write it once with `pqstage infer`, then pass --spec)");
             }
-            infer_spec(&a.files, a.partition_by.as_deref(), &[], None, None, None, jobs)?
+            let how = InferFrom {
+                partition_by: a.partition_by.as_deref(),
+                derive: &[],
+                name: None,
+                sample_rows: None,
+                delimiter: None,
+                encoding: encoding.unwrap_or_default(),
+                layout: &a.layout,
+                jobs,
+                quiet: cli.quiet,
+            };
+            infer_spec(&inputs, &a.files, how)?
         }
     };
-    let dataset = a
-        .dataset
-        .clone()
-        .or_else(|| spec.name.clone())
-        .unwrap_or_else(|| a.files[0].file_stem().map_or("dataset".into(), |s| s.to_string_lossy().into_owned()));
+    if let Some(e) = encoding {
+        spec.dialect.encoding = e;
+    }
+    let dataset = a.dataset.clone().or_else(|| spec.name.clone()).unwrap_or_else(|| default_dataset(&a.files));
     let codec: Codec = a.compression.parse()?;
     let progress = Arc::new(Progress::default());
-    let mut opts = ConvertOptions::builder(a.files.clone(), dataset, spec)
+    let mut opts = ConvertOptions::builder(inputs.paths.clone(), dataset, spec)
+        .with_source_names(inputs.names.clone())
+        .with_same_source_allowed(a.allow_same_source)
         .with_jobs(jobs)
         .with_rejects(a.rejects)
         .with_max_rejects(a.max_rejects)
@@ -62,9 +79,13 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
     let t = &summary.manifest.tables[0];
     if cli.verbose {
         eprintln!(
-            "parse {:.2} s, encode {:.2} s, {} earlier files replaced",
+            "parse {:.2} s, encode {:.2} s, {} files of older versions deleted",
             summary.parse_seconds, summary.encode_seconds, summary.replaced_files
         );
+        for (s, how) in summary.manifest.sources.iter().zip(&summary.read_as) {
+            let s = &s.path;
+            eprintln!("  read {s} as {how}");
+        }
         for p in &t.partitions {
             eprintln!("  {:<34} {:>12} rows {:>10}", p.path, count(p.rows), bytes(p.bytes));
         }
@@ -82,6 +103,9 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
             stage.display(&summary.manifest.dataset, ""),
             bytes(staged),
         ))?;
+        for n in &summary.notes {
+            eprintln!("note: {n}");
+        }
         if t.rows_rejected > 0 {
             eprintln!(
                 "note: {} rows refused; they are kept with their reasons in {}",

@@ -5,6 +5,7 @@ mod copy;
 mod ddl;
 mod gc;
 mod infer;
+mod inputs;
 mod load;
 mod sample;
 mod status;

@@ -6,8 +6,9 @@
 //! 2. [`phase_two`]: each partition is encoded into Parquet from its spill
 //!    and moved into the stage under content-addressed names.
 //!
-//! The manifest is written last; files of an earlier run that it no longer
-//! names are deleted after it.
+//! The manifest is written last; after it, files that neither it nor the
+//! version it replaces name are deleted (the replaced version's files stay
+//! for loads reading it, until `gc`).
 
 pub mod options;
 mod phase_one;
@@ -34,8 +35,15 @@ pub struct ConvertSummary {
     pub bytes_read: u64,
     /// Wall time in seconds.
     pub seconds: f64,
-    /// Files of an earlier run deleted after the commit.
+    /// Files deleted after the commit: named by neither this version nor
+    /// the one it replaced (left by older versions or failed runs).
     pub replaced_files: usize,
+    /// Things the user should know that did not stop the run (a source with
+    /// a header and no rows).
+    pub notes: Vec<String>,
+    /// How each source was read, in order: compression, encoding, line
+    /// breaks (`gzip, utf-16le`).
+    pub read_as: Vec<String>,
     /// Seconds spent parsing and spilling (phase one).
     pub parse_seconds: f64,
     /// Seconds spent encoding Parquet and committing (phase two).
@@ -60,6 +68,9 @@ pub fn convert(
 ) -> Result<ConvertSummary, ConvertError> {
     let started = Instant::now();
     let _lock = stage.lock(&opts.set.dataset)?;
+    // The version this run replaces: its files stay after the commit, for
+    // loads that are reading it (`gc` removes them once they are old enough).
+    let previous = runtime.block_on(stage.read_manifest(&opts.set.dataset)).ok().flatten();
     // Removed however the run ends (the dataset lock, dropped after it,
     // removes the stage's scratch parent once it is empty).
     let scratch_guard = stage.scratch_dir(&opts.set.dataset, opts.set.tmp_dir.as_deref())?;
@@ -106,13 +117,15 @@ pub fn convert(
     };
     manifest.check_counts().map_err(ConvertError::Unreconciled)?;
     runtime.block_on(stage.write_manifest(&manifest))?;
-    let replaced_files = runtime.block_on(stage.delete_unreferenced(&manifest))?;
+    let replaced_files = runtime.block_on(stage.delete_unreferenced(&manifest, previous.as_ref()))?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(ConvertSummary {
         manifest,
         bytes_read,
         seconds,
         replaced_files,
+        notes: spilled.notes,
+        read_as: spilled.read_as,
         parse_seconds,
         encode_seconds: seconds - parse_seconds,
     })

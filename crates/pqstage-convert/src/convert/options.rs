@@ -50,6 +50,8 @@ pub enum ConvertOption {
     Dataset,
     /// A derived column given as `NAME=EXPR`.
     Derive,
+    /// The source files and their names.
+    Sources,
 }
 
 impl fmt::Display for ConvertOption {
@@ -62,6 +64,7 @@ impl fmt::Display for ConvertOption {
             Self::Compression => "compression",
             Self::Dataset => "dataset name",
             Self::Derive => "derived column",
+            Self::Sources => "sources",
         })
     }
 }
@@ -108,6 +111,11 @@ pub struct ConvertOptions {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub sources: Vec<PathBuf>,
+    /// How messages and the manifest name each source (its path as given,
+    /// unless the caller spooled it from a pipe).
+    pub names: Vec<String>,
+    /// Whether the same file, or the same bytes, may be read twice.
+    pub allow_same_source: bool,
     pub dataset: String,
     pub jobs: usize,
     pub keep_rejects: bool,
@@ -126,6 +134,8 @@ impl ConvertOptions {
     /// `spec`, with every other setting at its default.
     pub fn builder(sources: Vec<PathBuf>, dataset: impl Into<String>, spec: Spec) -> ConvertOptionsBuilder {
         let set = Settings {
+            names: sources.iter().map(|p| p.display().to_string()).collect(),
+            allow_same_source: false,
             sources,
             dataset: dataset.into(),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -199,6 +209,18 @@ impl ConvertOptionsBuilder {
         self.set.direct_io = on;
         self
     }
+    /// Names for the sources in messages and the manifest, in order
+    /// (default: each path as given), e.g. `-` for input spooled from a pipe.
+    pub fn with_source_names(mut self, names: Vec<String>) -> Self {
+        self.set.names = names;
+        self
+    }
+    /// Whether a source may be given twice, or repeat an earlier source's
+    /// bytes (default: refused, since its rows would be staged twice).
+    pub fn with_same_source_allowed(mut self, allow: bool) -> Self {
+        self.set.allow_same_source = allow;
+        self
+    }
     /// Counters to poll for progress.
     pub fn with_progress(mut self, p: Arc<Progress>) -> Self {
         self.set.progress = p;
@@ -216,6 +238,12 @@ impl ConvertOptionsBuilder {
         let s = &self.set;
         if s.sources.is_empty() {
             return Err(ConvertError::NoSources);
+        }
+        if s.names.len() != s.sources.len() {
+            return Err(ConvertError::option(O::Sources, "one name per source"));
+        }
+        if !s.allow_same_source {
+            same_file_twice(&s.sources, &s.names)?;
         }
         let d = &s.dataset;
         if d.is_empty() || d.contains(['/', '\\']) || d.starts_with(['.', '_']) {
@@ -235,6 +263,33 @@ impl ConvertOptionsBuilder {
         }
         Ok(ConvertOptions { layout, set: self.set })
     }
+}
+
+/// Refuses a file given twice (by any path): its rows would be staged twice.
+fn same_file_twice(sources: &[PathBuf], names: &[String]) -> Result<(), ConvertError> {
+    let mut seen = std::collections::HashMap::new();
+    for (p, name) in sources.iter().zip(names) {
+        let Ok(id) = file_id(p) else { continue };
+        if let Some(first) = seen.insert(id, name) {
+            let how = if first == name { "is given twice".to_string() } else { format!("is the same file as {first}") };
+            return Err(ConvertError::DuplicateSource(format!(
+                "{name} {how}: its rows would be staged twice; pass --allow-same-source if that is meant"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn file_id(p: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p)?;
+    Ok((m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(p: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    std::fs::canonicalize(p)
 }
 
 /// Refuses `value` of `option` outside `min..=max`.

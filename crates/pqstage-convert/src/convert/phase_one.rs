@@ -30,6 +30,10 @@ pub(super) struct Spilled1 {
     pub sources: Vec<SourceEntry>,
     pub rows_read: u64,
     pub rows_rejected: u64,
+    /// Notes for the user (sources with a header and no rows).
+    pub notes: Vec<String>,
+    /// How each source was read (`gzip, utf-8`).
+    pub read_as: Vec<String>,
 }
 
 /// A result coming back to the sequencer, numbered in input order.
@@ -105,7 +109,7 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn run(self, items: &Sender<(u64, Item)>) {
         let spec = &self.opts.layout.spec;
-        let expected: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
+        let expected = spec.header_texts();
         // Chunks and end-of-source markers share one sequence, so the
         // sequencer sees them in input order (the counter also advances
         // inside the chunk callback).
@@ -117,9 +121,11 @@ impl Reader<'_> {
                 expected: &expected,
                 tokenizer: &self.dialect.tokenizer,
                 quote: spec.dialect.quote as u8,
+                encoding: spec.dialect.encoding,
+                skip_lines: spec.dialect.skip_lines,
                 chunk_size: self.opts.set.chunk_bytes,
             };
-            let res = split::read_source(path, i, &settings, |mut c| {
+            let res = split::read_source(path, &self.opts.set.names[i], i, &settings, |mut c| {
                 if self.stop.load(Ordering::Relaxed) || self.permits.recv().is_err() {
                     return false;
                 }
@@ -213,21 +219,40 @@ impl Sequencer<'_> {
         }
     }
 
-    /// Closes the spills and reports the sources.
+    /// Closes the spills and reports the sources. Refuses a source whose
+    /// bytes repeat an earlier one's (unless allowed).
     fn finish(self) -> Result<Spilled1, ConvertError> {
+        let set = &self.opts.set;
+        let stats: Vec<SourceStats> = self.stats.into_iter().map(|st| st.expect("every source reported")).collect();
+        if !set.allow_same_source {
+            check_distinct_contents(&set.names, &stats)?;
+        }
+        let notes =
+            set.names.iter().zip(&stats).filter_map(|(n, st)| st.no_rows.map(|why| format!("{n} {why}"))).collect();
+        let read_as = stats.iter().map(|st| st.recognized.to_string()).collect();
         let parts = self.spill.finish()?;
-        let sources = self
-            .opts
-            .set
-            .sources
+        let sources = set
+            .names
             .iter()
-            .zip(self.stats)
+            .zip(stats)
             .zip(self.row_counts)
-            .map(|((p, st), rows)| {
-                let st = st.expect("every source reported");
-                SourceEntry { path: p.display().to_string(), size: st.size, checksum: st.checksum, rows }
-            })
+            .map(|((name, st), rows)| SourceEntry { path: name.clone(), size: st.size, checksum: st.checksum, rows })
             .collect();
-        Ok(Spilled1 { parts, sources, rows_read: self.rows_read, rows_rejected: self.rows_rejected })
+        Ok(Spilled1 { parts, sources, rows_read: self.rows_read, rows_rejected: self.rows_rejected, notes, read_as })
     }
+}
+
+/// Refuses a source with the same bytes as an earlier one: its rows would
+/// be staged twice.
+fn check_distinct_contents(names: &[String], stats: &[SourceStats]) -> Result<(), ConvertError> {
+    let mut seen: std::collections::HashMap<(&str, u64), &str> = std::collections::HashMap::new();
+    for (name, st) in names.iter().zip(stats) {
+        if let Some(first) = seen.insert((st.checksum.as_str(), st.size), name) {
+            return Err(ConvertError::DuplicateSource(format!(
+                "{name} has the same bytes as {first} (checksum {}): its rows would be staged twice; pass --allow-same-source if that is meant",
+                st.checksum
+            )));
+        }
+    }
+    Ok(())
 }
