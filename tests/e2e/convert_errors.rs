@@ -39,7 +39,7 @@ fn unterminated_quote_is_reported_where_it_opened() {
 fn invalid_utf8() {
     assert_refused(
         "invalid_utf8.csv",
-        &format!("bad/invalid_utf8.csv line 3, column name: value 'b\u{fffd}c' is not valid UTF-8{HINT}"),
+        &format!("bad/invalid_utf8.csv line 3, column name: value 'b\\xFFc' is not valid UTF-8 (bytes shown as \\xNN; if the file is Latin-1 or Windows-1252, pass --encoding or set dialect.encoding){HINT}"),
     );
 }
 
@@ -111,25 +111,38 @@ fn line_numbers_count_quoted_newlines() {
     );
 }
 
+/// An empty or header-only file (an empty daily extract) adds no rows, with
+/// a note, and the dataset it makes is committed with zero rows.
+fn adds_no_rows(file: &str, note: &str) {
+    let dir = fixtures();
+    let o =
+        run(dir.path(), &["convert", &format!("bad/{file}"), "--spec", "small.toml", "--to", "stage", "--no-progress"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim_end(), format!("note: bad/{file} {note}"));
+    let m = crate::util::manifest(&dir.path().join("stage"), "small");
+    assert_eq!(m["tables"][0]["rows_read"], 0);
+    assert_eq!(m["tables"][0]["partitions"].as_array().unwrap().len(), 0);
+}
+
 #[test]
 fn empty_file() {
-    assert_refused("empty.csv", "bad/empty.csv is empty: expected a header line");
+    adds_no_rows("empty.csv", "is empty: it adds no rows");
 }
 
 #[test]
 fn header_only_file() {
-    assert_refused("header_only.csv", "bad/header_only.csv has a header but no data rows");
+    adds_no_rows("header_only.csv", "has a header but no data rows: it adds none");
 }
 
 #[test]
 fn header_that_does_not_match_the_spec() {
     assert_refused(
         "header_mismatch.csv",
-        "bad/header_mismatch.csv: header does not match the spec: column 4 is 'date', the spec says 'day'",
+        "bad/header_mismatch.csv line 1: header does not match the spec: column 4 is 'date', the spec says 'day'",
     );
     assert_refused(
         "header_short.csv",
-        "bad/header_short.csv: header does not match the spec: the header has 5 columns, the spec has 6",
+        "bad/header_short.csv line 1: header does not match the spec: the header has 5 columns, the spec has 6",
     );
 }
 
@@ -154,7 +167,7 @@ fn rejects_are_kept_with_their_reasons_and_counts_reconcile() {
     let want = "source,line,column,value,reason,record\n\
         bad/bad_int.csv,3,id,abc,is not a valid int32,\"abc,b,2.00,2019-01-02,2019-01-02 00:00:00,true\"\n\
         bad/ragged.csv,3,,,\"expected 6 fields, found 5\",\"2,b,2.00,2019-01-02,2019-01-02 00:00:00\"\n\
-        bad/invalid_utf8.csv,3,name,b\u{fffd}c,is not valid UTF-8,\"2,b\u{fffd}c,2.00,2019-01-02,2019-01-02 00:00:00,true\"\n";
+        bad/invalid_utf8.csv,3,name,b\\xFFc,\"is not valid UTF-8 (bytes shown as \\xNN; if the file is Latin-1 or Windows-1252, pass --encoding or set dialect.encoding)\",\"2,b\u{fffd}c,2.00,2019-01-02,2019-01-02 00:00:00,true\"\n";
     assert_eq!(text, want);
     let sources: Vec<u64> = m["sources"].as_array().unwrap().iter().map(|s| s["rows"].as_u64().unwrap()).collect();
     assert_eq!(sources, vec![2, 2, 2, 5]);
@@ -205,7 +218,9 @@ fn a_missing_input_is_a_system_error() {
 #[test]
 fn several_sources_are_read_in_order_and_each_header_is_checked() {
     let dir = fixtures();
-    let out = ok(dir.path(), &["convert", "good.csv", "good.csv", "--spec", "small.toml", "--to", "stage", "-q"]);
+    let args =
+        ["convert", "good.csv", "good.csv", "--spec", "small.toml", "--to", "stage", "-q", "--allow-same-source"];
+    let out = ok(dir.path(), &args);
     assert!(out.is_empty());
     let m = crate::util::manifest(&dir.path().join("stage"), "small");
     let sources: Vec<(&str, u64)> = m["sources"]
@@ -223,7 +238,7 @@ fn several_sources_are_read_in_order_and_each_header_is_checked() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr).trim_end(),
-        "pqstage: error: bad/header_mismatch.csv: header does not match the spec: column 4 is 'date', the spec says 'day'"
+        "pqstage: error: bad/header_mismatch.csv line 1: header does not match the spec: column 4 is 'date', the spec says 'day'"
     );
     assert!(!dir.path().join("other/small/_manifest.json").exists());
 }

@@ -7,6 +7,7 @@ mod util;
 mod cli;
 mod convert_errors;
 mod convert_output;
+mod csv_inputs;
 mod infer;
 mod load_common;
 mod load_duckdb;
