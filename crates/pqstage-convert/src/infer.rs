@@ -273,24 +273,39 @@ const SNIFF_BYTES: usize = 1 << 20;
 /// Preamble records (a title, notes) `infer` looks past for the table's start.
 const MAX_PREAMBLE: usize = 30;
 
-/// Records that must agree in width for a table to start at a record.
-const AGREEING_RECORDS: usize = 50;
+/// Records of the sample whose widths decide where the table starts.
+const WIDTH_SAMPLE: usize = 1000;
 
-/// Where a table starts in `sample` with delimiter `delim`: the first of the
-/// first [`MAX_PREAMBLE`] records from which the next [`AGREEING_RECORDS`]
-/// (or all that follow) have one width; its index, that width, and whether
-/// such a record was found (else record 0 and its width).
+/// Where a table starts in `sample` with delimiter `delim`, and its width:
+/// the width most records have (the wider on a tie). The table starts at
+/// the first record, unless that record is narrower than the table: then
+/// the records before the first one of the table's width (within
+/// [`MAX_PREAMBLE`]) are a preamble if all of them are narrower too and at
+/// least three records, two thirds of those from there on, have the
+/// table's width; a short or ragged file never loses rows to the rule.
+/// Also whether all sampled records agree in width.
 fn table_start(sample: &[u8], delim: u8) -> (usize, usize, bool) {
     let mut t = Table::default();
     Tokenizer::new(delim, b'"').tokenize(sample, 1, &mut t);
-    let widths: Vec<usize> = t.records.iter().map(|r| r.fields as usize).collect();
-    for k in 0..widths.len().min(MAX_PREAMBLE) {
-        let run = &widths[k..(k + AGREEING_RECORDS).min(widths.len())];
-        if run.iter().all(|&w| w == widths[k]) {
-            return (k, widths[k], true);
-        }
+    let widths: Vec<usize> = t.records.iter().take(WIDTH_SAMPLE).map(|r| r.fields as usize).collect();
+    let Some(&first) = widths.first() else { return (0, 0, false) };
+    let mut counts: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+    for &w in &widths {
+        *counts.entry(w).or_default() += 1;
     }
-    (0, widths.first().copied().unwrap_or(0), false)
+    let (&width, _) = counts.iter().max_by_key(|(w, n)| (**n, **w)).expect("one record at least");
+    let agree = counts.len() == 1;
+    if first >= width {
+        return (0, first, agree);
+    }
+    let Some(k) = widths.iter().take(MAX_PREAMBLE).position(|&w| w == width) else { return (0, first, agree) };
+    let rest = &widths[k..];
+    let fitting = rest.iter().filter(|&&w| w == width).count();
+    if widths[..k].iter().all(|&w| w < width) && fitting >= 3 && 3 * fitting >= 2 * rest.len() {
+        (k, width, true)
+    } else {
+        (0, first, agree)
+    }
 }
 
 /// Whether a file's first line names its columns or is already data.
@@ -369,7 +384,7 @@ fn sniff(path: &Path, name: &str, opts: &InferOptions) -> Result<Sniffed, Conver
         .iter()
         .map(|&d| (d, table_start(sample, d as u8)))
         .enumerate()
-        .max_by_key(|(i, (_, (_, width, agree)))| (*agree && *width > 1, *width, std::cmp::Reverse(*i)))
+        .max_by_key(|(i, (_, (k, width, agree)))| (*agree && *width > 1, *k == 0, *width, std::cmp::Reverse(*i)))
         .map(|(_, found)| found)
         .expect("at least one candidate");
     if width > MAX_COLUMNS {
@@ -651,6 +666,38 @@ mod tests {
         assert_eq!(types(&s), ["int16", "int16", "int16", "int16", "text", "text", "text"]);
         let s = infer_str("n\n12345678901234567890\n-1\n");
         assert_eq!(types(&s), ["decimal(20,0)"]);
+    }
+
+    #[test]
+    fn the_table_is_found_where_it_starts_and_short_or_ragged_files_keep_every_row() {
+        let start = |csv: &str| table_start(csv.as_bytes(), b',');
+        assert_eq!(start("a,b\n1,2\n3,4\n"), (0, 2, true));
+        // A title and notes, narrower than the table, before it.
+        assert_eq!(start("Title\nsource: x\na,b,c\n1,2,3\n4,5,6\n7,8,9\n"), (2, 3, true));
+        // Ragged or short files: the first record stays the header.
+        assert_eq!(start("a,b,c\n1,2,3,4\n,x\n0,y,1\n"), (0, 3, false));
+        assert_eq!(start("a,b,c\n,,,\n"), (0, 3, false));
+        assert_eq!(start("id,name,age\n1,John\n2,Julie,26,x\n"), (0, 3, false));
+        assert_eq!(start("# note\na,b\n1,2\n"), (0, 1, false));
+        // A wider line before the rows is not a preamble.
+        assert_eq!(start("a,b,c,d,e\nx\n1,2\n1,2\n1,2\n1,2\n"), (0, 5, false));
+        // Decimal commas in a semicolon file: the semicolon wins, with no preamble.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("eu.csv");
+        std::fs::write(&p, "a;b\n1,5;x\n2,5;y\n3,5;z\n4,5;w\n").unwrap();
+        let o = InferOptions {
+            files: vec![p],
+            sample_rows: None,
+            delimiter: None,
+            jobs: 1,
+            chunk_bytes: 1 << 20,
+            encoding: Encoding::Utf8,
+            names: vec![],
+            header: HeaderChoice::Auto,
+            skip_lines: None,
+        };
+        let spec = infer(&o).unwrap();
+        assert_eq!((spec.dialect.delimiter, spec.dialect.skip_lines, spec.dialect.header), (';', 0, true));
     }
 
     #[test]
