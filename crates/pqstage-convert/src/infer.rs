@@ -146,10 +146,15 @@ impl Stats {
                 Err(_) => self.int = false,
             }
         }
+        if self.float && !self.decimal {
+            // Plain digits too many for a decimal would be rounded as a
+            // float: such a column stays text.
+            if decimal_shape(b).is_some_and(|(i, f)| i + f > usize::from(MAX_DECIMAL_PRECISION)) {
+                self.float = false;
+            }
+        }
         if self.decimal {
             match decimal_shape(b) {
-                // Plain digits too many for a decimal would be rounded as a
-                // float: such a column stays text.
                 Some((i, f)) if i + f > usize::from(MAX_DECIMAL_PRECISION) => {
                     self.decimal = false;
                     self.float = false;
@@ -283,28 +288,33 @@ const WIDTH_SAMPLE: usize = 1000;
 /// [`MAX_PREAMBLE`]) are a preamble if all of them are narrower too and at
 /// least three records, two thirds of those from there on, have the
 /// table's width; a short or ragged file never loses rows to the rule.
-/// Also whether all sampled records agree in width.
-fn table_start(sample: &[u8], delim: u8) -> (usize, usize, bool) {
+/// Also the share of the records from the start that have its width, in
+/// thousandths.
+fn table_start(sample: &[u8], delim: u8) -> (usize, usize, usize) {
     let mut t = Table::default();
     Tokenizer::new(delim, b'"').tokenize(sample, 1, &mut t);
     let widths: Vec<usize> = t.records.iter().take(WIDTH_SAMPLE).map(|r| r.fields as usize).collect();
-    let Some(&first) = widths.first() else { return (0, 0, false) };
+    let Some(&first) = widths.first() else { return (0, 0, 0) };
+    let share = |k: usize, w: usize| {
+        let rest = &widths[k..];
+        rest.iter().filter(|&&x| x == w).count() * 1000 / rest.len()
+    };
     let mut counts: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
     for &w in &widths {
         *counts.entry(w).or_default() += 1;
     }
     let (&width, _) = counts.iter().max_by_key(|(w, n)| (**n, **w)).expect("one record at least");
-    let agree = counts.len() == 1;
     if first >= width {
-        return (0, first, agree);
+        return (0, first, share(0, first));
     }
-    let Some(k) = widths.iter().take(MAX_PREAMBLE).position(|&w| w == width) else { return (0, first, agree) };
-    let rest = &widths[k..];
-    let fitting = rest.iter().filter(|&&w| w == width).count();
-    if widths[..k].iter().all(|&w| w < width) && fitting >= 3 && 3 * fitting >= 2 * rest.len() {
-        (k, width, true)
+    let Some(k) = widths.iter().take(MAX_PREAMBLE).position(|&w| w == width) else {
+        return (0, first, share(0, first));
+    };
+    let fitting = widths[k..].iter().filter(|&&w| w == width).count();
+    if widths[..k].iter().all(|&w| w < width) && fitting >= 3 && share(k, width) >= 667 {
+        (k, width, share(k, width))
     } else {
-        (0, first, agree)
+        (0, first, share(0, first))
     }
 }
 
@@ -380,11 +390,16 @@ fn sniff(path: &Path, name: &str, opts: &InferOptions) -> Result<Sniffed, Conver
     let cut = if whole { body.len() } else { split::last_boundary(body, b'"').unwrap_or(body.len()) };
     let sample = &body[..cut];
     let candidates: Vec<char> = opts.delimiter.map_or_else(|| vec![',', '\t', ';', '|'], |d| vec![d]);
+    // Several columns first; then a table most records fit (two thirds);
+    // then one without a preamble; then the most regular, the widest, and
+    // the earlier candidate.
     let (delimiter, (found_k, width, _)) = candidates
         .iter()
         .map(|&d| (d, table_start(sample, d as u8)))
         .enumerate()
-        .max_by_key(|(i, (_, (k, width, agree)))| (*agree && *width > 1, *k == 0, *width, std::cmp::Reverse(*i)))
+        .max_by_key(|(i, (_, (k, width, share)))| {
+            (*width > 1, *share >= 667, *k == 0, *share, *width, std::cmp::Reverse(*i))
+        })
         .map(|(_, found)| found)
         .expect("at least one candidate");
     if width > MAX_COLUMNS {
@@ -407,6 +422,10 @@ fn sniff(path: &Path, name: &str, opts: &InferOptions) -> Result<Sniffed, Conver
         None => lines_before(k) as u32,
     };
     let line = lines_before(k) as u64 + 1;
+    let width = if opts.skip_lines.is_some() { t.records.get(k).map_or(width, |r| r.fields as usize) } else { width };
+    if width > MAX_COLUMNS {
+        return Err(ConvertError::TooManyColumns { path: name.to_string(), max: MAX_COLUMNS });
+    }
     let table = &sample[t.records.get(k).map_or(sample.len(), |r| r.start as usize)..];
     let mut first_rec = Table::default();
     tokenizer.tokenize(table, width.max(1), &mut first_rec);
@@ -671,16 +690,18 @@ mod tests {
     #[test]
     fn the_table_is_found_where_it_starts_and_short_or_ragged_files_keep_every_row() {
         let start = |csv: &str| table_start(csv.as_bytes(), b',');
-        assert_eq!(start("a,b\n1,2\n3,4\n"), (0, 2, true));
+        assert_eq!(start("a,b\n1,2\n3,4\n"), (0, 2, 1000));
         // A title and notes, narrower than the table, before it.
-        assert_eq!(start("Title\nsource: x\na,b,c\n1,2,3\n4,5,6\n7,8,9\n"), (2, 3, true));
+        assert_eq!(start("Title\nsource: x\na,b,c\n1,2,3\n4,5,6\n7,8,9\n"), (2, 3, 1000));
         // Ragged or short files: the first record stays the header.
-        assert_eq!(start("a,b,c\n1,2,3,4\n,x\n0,y,1\n"), (0, 3, false));
-        assert_eq!(start("a,b,c\n,,,\n"), (0, 3, false));
-        assert_eq!(start("id,name,age\n1,John\n2,Julie,26,x\n"), (0, 3, false));
-        assert_eq!(start("# note\na,b\n1,2\n"), (0, 1, false));
+        assert_eq!(start("a,b,c\n1,2,3,4\n,x\n0,y,1\n"), (0, 3, 500));
+        assert_eq!(start("a,b,c\n,,,\n"), (0, 3, 500));
+        assert_eq!(start("id,name,age\n1,John\n2,Julie,26,x\n"), (0, 3, 333));
+        assert_eq!(start("# note\na,b\n1,2\n"), (0, 1, 333));
+        assert_eq!(start("a,b\n1,2\n3,4\nTotal\n"), (0, 2, 750));
+        assert_eq!(start("a,b\n1,2\n3,4\n5,6,7\n"), (0, 2, 750));
         // A wider line before the rows is not a preamble.
-        assert_eq!(start("a,b,c,d,e\nx\n1,2\n1,2\n1,2\n1,2\n"), (0, 5, false));
+        assert_eq!(start("a,b,c,d,e\nx\n1,2\n1,2\n1,2\n1,2\n"), (0, 5, 166));
         // Decimal commas in a semicolon file: the semicolon wins, with no preamble.
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("eu.csv");
@@ -698,6 +719,17 @@ mod tests {
         };
         let spec = infer(&o).unwrap();
         assert_eq!((spec.dialect.delimiter, spec.dialect.skip_lines, spec.dialect.header), (';', 0, true));
+        // Also with a ragged row among them.
+        std::fs::write(&o.files[0], "name;price\nA;1,50\nB;2,75\nC;3,10\nD;x;y\n").unwrap();
+        let spec = infer(&o).unwrap();
+        assert_eq!((spec.dialect.delimiter, spec.dialect.skip_lines, spec.dialect.header), (';', 0, true));
+        // A given number of lines to skip sets the table's width from the line after them.
+        std::fs::write(&o.files[0], "Title\nNote\na,b,c\n1,2,3\n4,5,6\n7,8,9\n").unwrap();
+        let spec = infer(&InferOptions { skip_lines: Some(0), header: HeaderChoice::Present, ..o.clone() });
+        assert_eq!(spec.unwrap().columns.len(), 1);
+        // A float column never takes an integer too wide to keep.
+        std::fs::write(&o.files[0], "n\n1e3\n123456789012345678901234567890123456789012\n").unwrap();
+        assert_eq!(types(&infer(&o).unwrap()), ["text"]);
     }
 
     #[test]

@@ -70,7 +70,8 @@ pub fn convert(
     let _lock = stage.lock(&opts.set.dataset)?;
     // The version this run replaces: its files stay after the commit, for
     // loads that are reading it (`gc` removes them once they are old enough).
-    let previous = runtime.block_on(stage.read_manifest(&opts.set.dataset)).ok().flatten();
+    // If it cannot be read, nothing is deleted after the commit.
+    let previous = runtime.block_on(stage.read_manifest(&opts.set.dataset));
     // Removed however the run ends (the dataset lock, dropped after it,
     // removes the stage's scratch parent once it is empty).
     let scratch_guard = stage.scratch_dir(&opts.set.dataset, opts.set.tmp_dir.as_deref())?;
@@ -117,7 +118,10 @@ pub fn convert(
     };
     manifest.check_counts().map_err(ConvertError::Unreconciled)?;
     runtime.block_on(stage.write_manifest(&manifest))?;
-    let replaced_files = runtime.block_on(stage.delete_unreferenced(&manifest, previous.as_ref()))?;
+    let replaced_files = match &previous {
+        Ok(previous) => runtime.block_on(stage.delete_unreferenced(&manifest, previous.as_ref()))?,
+        Err(_) => 0,
+    };
     let seconds = started.elapsed().as_secs_f64();
     Ok(ConvertSummary {
         manifest,

@@ -247,6 +247,9 @@ impl Sequencer<'_> {
 fn check_distinct_contents(names: &[String], stats: &[SourceStats]) -> Result<(), ConvertError> {
     let mut seen: std::collections::HashMap<(&str, u64), &str> = std::collections::HashMap::new();
     for (name, st) in names.iter().zip(stats) {
+        if st.no_rows.is_some() {
+            continue; // adds no rows: nothing to stage twice
+        }
         if let Some(first) = seen.insert((st.checksum.as_str(), st.size), name) {
             return Err(ConvertError::DuplicateSource(format!(
                 "{name} has the same bytes as {first} (checksum {}): its rows would be staged twice; pass --allow-same-source if that is meant",

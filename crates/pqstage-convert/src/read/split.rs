@@ -147,6 +147,10 @@ pub fn read_source(
                 buf.clear();
                 break;
             }
+            None if buf.len() >= MAX_RECORD_BYTES => {
+                let limit_mib = (MAX_RECORD_BYTES >> 20) as u64;
+                return Err(ConvertError::RecordTooLong { path: name.to_string(), line, limit_mib });
+            }
             None => {
                 want = buf.len() + chunk_size;
                 eof = fill(&mut src, &mut buf, want).map_err(io)?;
@@ -168,7 +172,18 @@ pub fn read_source(
             if eof {
                 break buf.len();
             }
-            want += chunk_size;
+            if buf.len() >= MAX_RECORD_BYTES {
+                let limit_mib = (MAX_RECORD_BYTES >> 20) as u64;
+                let path = name.to_string();
+                return Err(if memchr::memchr_iter(quote, &buf).count() % 2 == 0 {
+                    ConvertError::RecordTooLong { path, line, limit_mib }
+                } else {
+                    let at = open_quote(&buf, quote);
+                    let line = line + memchr::memchr_iter(b'\n', &buf[..at]).count() as u64;
+                    ConvertError::UnterminatedQuote { path, line, limit_mib }
+                });
+            }
+            want = buf.len() + chunk_size;
             eof = fill(&mut src, &mut buf, want).map_err(io)?;
         };
         let (found, names) = header_fields(&buf[..cut], tokenizer, expected.len());
@@ -183,8 +198,9 @@ pub fn read_source(
     } else if buf.is_empty() {
         return Ok(SourceStats::without_rows(&src, "is empty: it adds no rows"));
     }
+    // Stored bytes read and not yet counted in a chunk (progress).
+    let mut raw_counted = 0;
     loop {
-        let raw_before = src.raw_bytes();
         eof = fill(&mut src, &mut buf, chunk_size).map_err(io)? || eof;
         if buf.is_empty() {
             break;
@@ -220,7 +236,8 @@ pub fn read_source(
         let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
         let data = std::mem::replace(&mut buf, Vec::with_capacity(chunk_size + (1 << 16)));
         buf.extend_from_slice(&tail);
-        let raw_bytes = src.raw_bytes() - raw_before;
+        let raw_bytes = src.raw_bytes() - raw_counted;
+        raw_counted = src.raw_bytes();
         if !emit(Chunk { seq: 0, source, source_name: name.clone(), first_line: line, raw_bytes, data }) {
             break;
         }
