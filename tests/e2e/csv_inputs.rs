@@ -571,6 +571,22 @@ fn files_without_a_header_or_with_a_preamble_are_read_whole() {
     assert_eq!(staged(d, "report", "year"), rows(&[&["2019", "3.5"], &["2020", "8.1"]]));
     let m = manifest(&d.join("stage"), "report");
     assert_eq!(m["tables"][0]["spec"]["dialect"]["skip_lines"], 3);
+    // With a spec that does not know the preamble, --skip-lines says it.
+    write(
+        d,
+        "plain.toml",
+        b"[[columns]]\nname = \"year\"\ntype = \"int32\"\n[[columns]]\nname = \"rate\"\ntype = \"float64\"\n",
+    );
+    refused(
+        d,
+        &["report.csv"],
+        &["--spec", "plain.toml", "--dataset", "r2"],
+        1,
+        "report.csv line 1: header does not match the spec: column 1 is 'Unemployment rate', the spec says 'year'",
+    );
+    let o = convert(d, &["report.csv"], &["--spec", "plain.toml", "--dataset", "r2", "--skip-lines", "3", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(staged(d, "r2", "year"), rows(&[&["2019", "3.5"], &["2020", "8.1"]]));
     // A header line whose names are words is a header, even over numbers.
     write(d, "words.csv", b"id,score\n1,2.5\n");
     assert!(convert(d, &["words.csv"], &["-q"]).status.success());

@@ -258,10 +258,10 @@ pub struct InferArgs {
 /// How `infer` (and `convert` without a spec) finds the table in a file.
 #[derive(Debug, Args)]
 pub struct LayoutArgs {
-    /// Whether the first line names the columns: auto (decided from the data: it is a row when all its values fit the columns' types), yes or no.
+    /// Whether the first line names the columns: auto (decided from the data: it is a row when all its values fit the columns' types), yes or no. With --spec, yes or no overrides its dialect.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "yes", "no"])]
     pub header: String,
-    /// Lines before the table to skip (a title, notes); found from the data by default.
+    /// Lines before the table to skip (a title, notes); found from the data by default, and over the spec's dialect with --spec.
     #[arg(long, value_name = "N")]
     pub skip_lines: Option<u32>,
 }

@@ -33,12 +33,21 @@ fn is_data_file_name(name: &str) -> bool {
         && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The data file a hidden copy in progress (`.part-….parquet.PID.partial`,
+/// see `Stage::put_file`) was to become.
+fn partial_of(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".partial")?;
+    let (file, pid) = rest.rsplit_once('.')?;
+    pid.bytes().all(|b| b.is_ascii_digit()).then_some(file)
+}
+
 /// Whether `rel` is a file pqstage writes: a data file (named as
-/// [`is_data_file_name`] says) or a file in a `_rejects/` folder.
+/// [`is_data_file_name`] says), a copy of one that a crash left half done,
+/// or a file in a `_rejects/` folder.
 pub(crate) fn written_by_pqstage(rel: &str) -> bool {
     let mut segments = rel.rsplit('/');
     let name = segments.next().unwrap_or_default();
-    is_data_file_name(name) || segments.any(|s| s == REJECTS_DIR)
+    is_data_file_name(name) || partial_of(name).is_some_and(is_data_file_name) || segments.any(|s| s == REJECTS_DIR)
 }
 
 /// The dataset folder an object of pqstage's belongs to, and its path inside
@@ -292,6 +301,9 @@ mod tests {
         assert!(!is_data_file_name("part-00000-1b2c3d4e-aaaa-bbbb-cccc-123456789abc-c000.snappy.parquet"));
         assert!(!is_data_file_name("part-00000-0123456789ABCDEF.parquet"));
         assert!(!is_data_file_name("data.parquet"));
+        assert!(written_by_pqstage("year=2019/.part-00000-0123456789abcdef.parquet.4242.partial"));
+        assert!(!written_by_pqstage("year=2019/.other.parquet.4242.partial"));
+        assert!(!written_by_pqstage("year=2019/.part-00000-0123456789abcdef.parquet.x.partial"));
     }
 
     #[test]

@@ -44,8 +44,19 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
             infer_spec(&inputs, &a.files, how)?
         }
     };
+    // The layout flags say how these files are written, over the spec's dialect.
     if let Some(e) = encoding {
         spec.dialect.encoding = e;
+    }
+    if a.spec.is_some() {
+        if let Some(n) = a.layout.skip_lines {
+            spec.dialect.skip_lines = n;
+        }
+        match a.layout.header.as_str() {
+            "yes" => spec.dialect.header = true,
+            "no" => spec.dialect.header = false,
+            _ => {}
+        }
     }
     let dataset = a.dataset.clone().or_else(|| spec.name.clone()).unwrap_or_else(|| default_dataset(&a.files));
     let codec: Codec = a.compression.parse()?;
