@@ -592,3 +592,36 @@ fn files_without_a_header_or_with_a_preamble_are_read_whole() {
     assert!(convert(d, &["words.csv"], &["-q"]).status.success());
     assert_eq!(staged(d, "words", "id"), rows(&[&["1", "2.5"]]));
 }
+
+#[test]
+fn comment_lines_are_skipped_when_asked_and_named_when_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "notes.csv", b"# exported 2026-12-01\nid,name\n1,english\n# a remark\n2,\"one\n# not a comment\"\n3,german\n4,french\n# a \"quote\n5,italian\n");
+    let why = "line 4: expected 2 fields, found 1; if lines starting with # are comments, pass --comment '#' (or set dialect.comment)";
+    refused(d, &["notes.csv"], &[], 1, &format!("notes.csv {why}{HINT}"));
+    let o = convert(d, &["notes.csv"], &["--comment", "#", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        staged(d, "notes", "id"),
+        rows(&[
+            &["1", "english"],
+            &["2", "one\n# not a comment"],
+            &["3", "german"],
+            &["4", "french"],
+            &["5", "italian"]
+        ])
+    );
+    let m = manifest(&d.join("stage"), "notes");
+    assert_eq!(m["tables"][0]["spec"]["dialect"]["comment"], "#");
+    // Line numbers count the comment lines.
+    write(d, "spec.toml", b"[dialect]\ncomment = \"#\"\n[[columns]]\nname = \"id\"\ntype = \"int32\"\n[[columns]]\nname = \"name\"\ntype = \"text\"\n");
+    write(d, "late.csv", b"# c\nid,name\n# c\n1,a\n# c\nx,b\n");
+    refused(
+        d,
+        &["late.csv"],
+        &["--spec", "spec.toml"],
+        1,
+        &format!("late.csv line 6, column id: value 'x' is not a valid int32{HINT}"),
+    );
+}

@@ -264,6 +264,9 @@ pub struct LayoutArgs {
     /// Lines before the table to skip (a title, notes); found from the data by default, and over the spec's dialect with --spec.
     #[arg(long, value_name = "N")]
     pub skip_lines: Option<u32>,
+    /// A character that starts comment lines (e.g. '#'): lines that begin with it are not records. Over the spec's dialect with --spec.
+    #[arg(long, value_name = "CHAR")]
+    pub comment: Option<char>,
 }
 
 /// `pqstage convert`.

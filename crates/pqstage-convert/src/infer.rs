@@ -49,6 +49,8 @@ pub struct InferOptions {
     pub header: HeaderChoice,
     /// Lines before the table to skip (found from the data by default).
     pub skip_lines: Option<u32>,
+    /// A character that starts comment lines, if the files have them.
+    pub comment: Option<char>,
 }
 
 /// Observations of one column.
@@ -377,7 +379,7 @@ fn first_record_is_data(cells: &[(bool, Vec<u8>)], rows: &[Stats]) -> bool {
 /// table's first line is a header (unless told).
 fn sniff(path: &Path, name: &str, opts: &InferOptions) -> Result<Sniffed, ConvertError> {
     use std::io::Read;
-    let mut src = source::open(path, name, opts.encoding, b'"')?;
+    let mut src = source::open(path, name, opts.encoding, b'"', opts.comment.map(|c| c as u8))?;
     let mut buf = Vec::with_capacity(SNIFF_BYTES);
     src.by_ref().take(SNIFF_BYTES as u64).read_to_end(&mut buf).map_err(|e| source::read_error(name, path, e))?;
     let whole = buf.len() < SNIFF_BYTES;
@@ -513,6 +515,7 @@ pub fn infer(opts: &InferOptions) -> Result<Spec, ConvertError> {
             let settings = split::ReadSettings {
                 header: sniffed.header,
                 skip_lines: sniffed.skip_lines,
+                comment: opts.comment.map(|c| c as u8),
                 expected: &headers,
                 tokenizer: &tokenizer,
                 quote: b'"',
@@ -570,6 +573,7 @@ pub fn infer(opts: &InferOptions) -> Result<Spec, ConvertError> {
             null,
             encoding: opts.encoding,
             skip_lines: sniffed.skip_lines,
+            comment: opts.comment,
         },
         columns,
         derived: Vec::new(),
@@ -620,6 +624,7 @@ mod tests {
             names: vec![],
             header: HeaderChoice::Auto,
             skip_lines: None,
+            comment: None,
         })
         .unwrap()
     }
@@ -716,6 +721,7 @@ mod tests {
             names: vec![],
             header: HeaderChoice::Auto,
             skip_lines: None,
+            comment: None,
         };
         let spec = infer(&o).unwrap();
         assert_eq!((spec.dialect.delimiter, spec.dialect.skip_lines, spec.dialect.header), (';', 0, true));
@@ -747,6 +753,7 @@ mod tests {
             names: vec![],
             header: HeaderChoice::Auto,
             skip_lines: None,
+            comment: None,
         };
         assert_eq!(types(&infer(&o).unwrap()), vec!["int16"]);
         let whole = InferOptions { sample_rows: None, ..o };

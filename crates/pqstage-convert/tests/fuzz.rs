@@ -142,6 +142,7 @@ fn exercise(path: &Path, encoding: Encoding, n: u64) {
         names: vec![],
         header: HeaderChoice::Auto,
         skip_lines: None,
+        comment: (n % 5 == 0).then_some('#'),
     };
     let spec = match infer(&opts) {
         Ok(spec) => spec,

@@ -87,6 +87,10 @@ pub struct Dialect {
     /// title, notes, a comment), skipped before the header or first row.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skip_lines: u32,
+    /// A character that starts a comment line: lines that begin with it
+    /// (outside quotes) are not records. None by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<char>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -115,6 +119,7 @@ impl Default for Dialect {
             null: default_nulls(),
             encoding: Encoding::Utf8,
             skip_lines: 0,
+            comment: None,
         }
     }
 }
@@ -337,6 +342,13 @@ impl Spec {
         }
         if d.delimiter == d.quote {
             return invalid("dialect.delimiter and dialect.quote must differ".into());
+        }
+        if let Some(c) = d.comment {
+            if !c.is_ascii() || c == '\n' || c == '\r' || c == d.delimiter || c == d.quote {
+                return invalid(format!(
+                    "dialect.comment must be one ASCII character other than a line break, the delimiter and the quote, not {c:?}"
+                ));
+            }
         }
         if self.columns.is_empty() {
             return invalid("no columns".into());

@@ -52,6 +52,10 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
         if let Some(n) = a.layout.skip_lines {
             spec.dialect.skip_lines = n;
         }
+        if let Some(c) = a.layout.comment {
+            spec.dialect.comment = Some(c);
+            spec.validate().context("--comment")?;
+        }
         match a.layout.header.as_str() {
             "yes" => spec.dialect.header = true,
             "no" => spec.dialect.header = false,

@@ -40,6 +40,7 @@ pub fn infer_spec(inputs: &Inputs, files: &[PathBuf], how: InferFrom<'_>) -> Res
             _ => HeaderChoice::Auto,
         },
         skip_lines: how.layout.skip_lines,
+        comment: how.layout.comment,
     };
     let spec = infer(&opts)?;
     if !how.quiet {

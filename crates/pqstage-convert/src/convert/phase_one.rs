@@ -123,6 +123,7 @@ impl Reader<'_> {
                 quote: spec.dialect.quote as u8,
                 encoding: spec.dialect.encoding,
                 skip_lines: spec.dialect.skip_lines,
+                comment: spec.dialect.comment.map(|c| c as u8),
                 chunk_size: self.opts.set.chunk_bytes,
             };
             let res = split::read_source(path, &self.opts.set.names[i], i, &settings, |mut c| {

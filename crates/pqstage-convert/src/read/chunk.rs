@@ -100,7 +100,11 @@ pub fn process(layout: &Layout, dialect: &Dialect, chunk: &Chunk, table: &mut Ta
                 Fault::record(format!("unterminated quoted field: the quote opened on line {line} never closes")),
             );
         } else if rec.fields as usize != ncols {
-            faults.set(r, Fault::record(format!("expected {ncols} fields, found {}", rec.fields)));
+            let hint = match data.get(rec.start as usize) {
+                Some(&b'#') => "; if lines starting with # are comments, pass --comment '#' (or set dialect.comment)",
+                _ => "",
+            };
+            faults.set(r, Fault::record(format!("expected {ncols} fields, found {}{hint}", rec.fields)));
         }
     }
     let utf8_ok = std::str::from_utf8(data).is_ok() && memchr::memchr(0, data).is_none();

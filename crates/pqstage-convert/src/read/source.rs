@@ -311,6 +311,52 @@ impl<R: Read> Read for CrLines<R> {
     }
 }
 
+/// Blanks comment lines (those starting with the comment byte outside
+/// quotes) down to their line break, so they read as blank lines: skipped,
+/// yet counted, so line numbers stay the file's. Their quotes are dropped
+/// with them, so they cannot open a quoted field.
+struct CommentLines<R> {
+    inner: R,
+    comment: u8,
+    quote: u8,
+    inside: bool,
+    line_start: bool,
+    in_comment: bool,
+}
+
+impl<R: Read> Read for CommentLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for i in 0..n {
+                let b = buf[i];
+                if self.in_comment {
+                    if b != b'\n' {
+                        continue;
+                    }
+                    self.in_comment = false;
+                } else if self.line_start && !self.inside && b == self.comment {
+                    self.in_comment = true;
+                    self.line_start = false;
+                    continue;
+                } else if b == self.quote {
+                    self.inside = !self.inside;
+                }
+                self.line_start = b == b'\n' && !self.inside;
+                buf[kept] = b;
+                kept += 1;
+            }
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
+    }
+}
+
 /// Whether bare CRs end the lines of a text that starts with `head`: it has
 /// CRs, no LF, and is not a single line.
 fn bare_cr_lines(head: &[u8]) -> bool {
@@ -352,12 +398,19 @@ pub fn read_error(name: &str, path: &Path, e: io::Error) -> ConvertError {
 
 /// Opens `path` (shown as `name`) and recognizes its compression, encoding
 /// and line breaks. `encoding` is the dialect's, unless a byte-order mark
-/// says otherwise; `quote` is the dialect's quote (CRs inside quotes are data).
+/// says otherwise; `quote` is the dialect's quote (CRs inside quotes are
+/// data); lines starting with `comment` read as blank lines.
 ///
 /// # Errors
 /// [`ConvertError::Unreadable`] for archives, binary files, UTF-32 text and
 /// corrupt streams; [`ConvertError::Io`] when the file cannot be read.
-pub fn open(path: &Path, name: &str, encoding: Encoding, quote: u8) -> Result<Source, ConvertError> {
+pub fn open(
+    path: &Path,
+    name: &str,
+    encoding: Encoding,
+    quote: u8,
+    comment: Option<u8>,
+) -> Result<Source, ConvertError> {
     let io = |e: io::Error| read_error(name, path, e);
     let file = File::open(path).map_err(ConvertError::io("opening", path))?;
     let raw = Rc::new(RefCell::new(Raw::default()));
@@ -414,11 +467,21 @@ pub fn open(path: &Path, name: &str, encoding: Encoding, quote: u8) -> Result<So
         return Err(refused(name, format!("has a NUL byte in its first line (byte {}){hint}", at + 1)));
     }
     let cr_lines = bare_cr_lines(&text);
-    let reader: Box<dyn Read> = if cr_lines {
+    let mut reader: Box<dyn Read> = if cr_lines {
         Box::new(CrLines { inner: put_back(text, reader), quote, inside: false })
     } else {
         put_back(text, reader).into_reader()
     };
+    if let Some(comment) = comment {
+        reader = Box::new(CommentLines {
+            inner: reader,
+            comment,
+            quote,
+            inside: false,
+            line_start: true,
+            in_comment: false,
+        });
+    }
     Ok(Source { reader, raw, recognized: Recognized { compression, encoding: effective, cr_lines } })
 }
 
@@ -441,7 +504,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.csv");
         std::fs::write(&p, bytes).unwrap();
-        let mut s = open(&p, "f.csv", encoding, b'"').map_err(|e| e.to_string())?;
+        let mut s = open(&p, "f.csv", encoding, b'"', None).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         s.read_to_end(&mut out).map_err(|e| read_error("f.csv", &p, e).to_string())?;
         assert_eq!(s.checksum(), pqstage_stage::manifest::checksum(bytes), "checksum of the stored bytes");
@@ -534,6 +597,23 @@ mod tests {
         assert_eq!((t.as_str(), r.cr_lines), ("a,b\n1,\"x\ry\"\n2,z\n", true));
         let (t, r, _) = read_all(b"a,b\r\n1,2\r\n", Encoding::Utf8).unwrap();
         assert_eq!((t.as_str(), r.cr_lines), ("a,b\r\n1,2\r\n", false));
+    }
+
+    #[test]
+    fn comment_lines_read_as_blank_lines_outside_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.csv");
+        std::fs::write(&p, "# a \"note\nid,v\n1,\"x\n# not a comment\"\n#2,y\n3,z # kept\n").unwrap();
+        let mut out = String::new();
+        open(&p, "c.csv", Encoding::Utf8, b'"', Some(b'#')).unwrap().read_to_string(&mut out).unwrap();
+        assert_eq!(out, "\nid,v\n1,\"x\n# not a comment\"\n\n3,z # kept\n");
+        // One byte at a time: the state carries across reads.
+        let mut one = open(&p, "c.csv", Encoding::Utf8, b'"', Some(b'#')).unwrap();
+        let (mut bytes, mut b) = (Vec::new(), [0u8; 1]);
+        while one.read(&mut b).unwrap() == 1 {
+            bytes.push(b[0]);
+        }
+        assert_eq!(String::from_utf8(bytes).unwrap(), out);
     }
 
     #[test]

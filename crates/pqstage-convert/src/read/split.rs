@@ -83,6 +83,8 @@ pub struct ReadSettings<'a> {
     pub encoding: Encoding,
     /// Lines before the table to skip.
     pub skip_lines: u32,
+    /// The dialect's comment byte.
+    pub comment: Option<u8>,
     /// Bytes per chunk.
     pub chunk_size: usize,
 }
@@ -129,10 +131,10 @@ pub fn read_source(
     settings: &ReadSettings<'_>,
     mut emit: impl FnMut(Chunk) -> bool,
 ) -> Result<SourceStats, ConvertError> {
-    let ReadSettings { header, expected, tokenizer, quote, encoding, skip_lines, chunk_size } = *settings;
+    let ReadSettings { header, expected, tokenizer, quote, encoding, skip_lines, comment, chunk_size } = *settings;
     let name: Arc<str> = name.into();
     let io = |e| source::read_error(&name, path, e);
-    let mut src = source::open(path, &name, encoding, quote)?;
+    let mut src = source::open(path, &name, encoding, quote, comment)?;
     let mut buf: Vec<u8> = Vec::with_capacity(chunk_size + (1 << 16));
     let mut eof = fill(&mut src, &mut buf, chunk_size).map_err(io)?;
     let mut line = 1u64;
