@@ -7,7 +7,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, TimestampMicrosecondType};
 use arrow_array::Array;
 
-use crate::util::{files, fixtures, manifest, ok, partitions, read_parquet, run, sample};
+use crate::util::{files, fixtures, manifest, ok, partitions, read_parquet, run, sample, walk};
 
 fn convert(dir: &Path, input: &str, stage: &str, extra: &[&str]) -> String {
     let mut args = vec!["convert", input, "--spec", "violations.toml", "--to", stage, "--no-progress"];
@@ -153,19 +153,6 @@ fn a_correction_to_one_year_changes_only_that_partition() {
     both.dedup();
     assert_eq!(on_disk, both);
     assert!(summary.starts_with("converted 20,000 rows"), "{summary}");
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-use crate::util::{cmd, fixtures, manifest, ok, run};
+use crate::util::{cmd, fixtures, manifest, ok, run, walk};
 
 const HINT: &str = "\n(nothing was written; rerun with --rejects to keep bad rows under _rejects/ and go on)";
 
@@ -27,6 +27,13 @@ fn convert(dir: &Path, files: &[&str], extra: &[&str]) -> Output {
     args.extend(["--to", "stage", "--no-progress"]);
     args.extend(extra);
     run(dir, &args)
+}
+
+/// `convert`, asserting success (the message shown if not).
+fn converted(dir: &Path, files: &[&str], extra: &[&str]) -> Output {
+    let o = convert(dir, files, extra);
+    assert!(o.status.success(), "{files:?}: {}", stderr(&o));
+    o
 }
 
 /// Asserts a refusal: exit code, the whole message (after any notes), and
@@ -89,8 +96,7 @@ fn utf16_exports_are_transcoded_to_utf8() {
     write(d, "le.csv", &utf16(text, true));
     write(d, "be.csv", &utf16(text, false));
     for f in ["le", "be"] {
-        let o = convert(d, &[&format!("{f}.csv")], &["-q"]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        converted(d, &[&format!("{f}.csv")], &["-q"]);
         assert_eq!(staged(d, f, "name"), rows(&[&["Zoë", "Köln"], &["李", "北京"]]));
     }
     // A size and checksum of the bytes as stored: a rerun compares those.
@@ -106,8 +112,7 @@ fn utf32_and_utf16_without_a_mark_are_refused_with_what_to_do() {
     refused(d, &["u32.csv"], &[], 1, "u32.csv: is UTF-32 text (by its byte-order mark), which pqstage does not read: convert it to UTF-8 first (iconv -f UTF-32 -t UTF-8)");
     write(d, "nobom.csv", &utf16("a,b\n1,2\n", true)[2..]);
     refused(d, &["nobom.csv"], &[], 1, "nobom.csv: has a NUL byte in its first line (byte 2); it looks like UTF-16 without a byte-order mark: pass --encoding utf-16le (or utf-16be), or set dialect.encoding");
-    let o = convert(d, &["nobom.csv"], &["--encoding", "utf-16le", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["nobom.csv"], &["--encoding", "utf-16le", "-q"]);
     assert_eq!(staged(d, "nobom", "a"), rows(&[&["1", "2"]]));
 }
 
@@ -124,8 +129,7 @@ fn latin1_bytes_are_shown_as_escapes_kept_intact_or_read_with_an_encoding() {
         &format!("l1.csv line 2, column name: value 'caf\\xE9' is not valid UTF-8 (bytes shown as \\xNN; if the file is Latin-1 or Windows-1252, pass --encoding or set dialect.encoding){HINT}"),
     );
     // Kept aside, the record keeps its byte.
-    let o = convert(d, &["l1.csv"], &["--rejects", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["l1.csv"], &["--rejects", "-q"]);
     let m = manifest(&d.join("stage"), "l1");
     let rel = m["tables"][0]["rejects"]["files"][0]["path"].as_str().unwrap();
     let kept = std::fs::read(d.join("stage/l1").join(rel)).unwrap();
@@ -133,8 +137,7 @@ fn latin1_bytes_are_shown_as_escapes_kept_intact_or_read_with_an_encoding() {
     let shown: &[u8] = b",2,name,caf\\xE9,";
     assert!(kept.windows(shown.len()).any(|w| w == shown), "the value column shows the escape");
     // Read as Latin-1, the value is what the file meant.
-    let o = convert(d, &["l1.csv"], &["--encoding", "latin-1", "--dataset", "fixed", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["l1.csv"], &["--encoding", "latin-1", "--dataset", "fixed", "-q"]);
     assert_eq!(staged(d, "fixed", "id"), rows(&[&["1", "café"], &["2", "ok"]]));
     // A header in Latin-1 is refused at its line, before any type is guessed.
     write(d, "l1h.csv", b"\nid,r\xe9gion\n1,x\n");
@@ -227,8 +230,7 @@ fn r_and_spreadsheet_headers_get_names_and_later_files_still_match() {
     );
     // A later file with the same header matches the spec.
     write(d, "r2.csv", b"\"\",\"id\",\"ID\",\"\",\"id\"\n\"3\",7,8,z,9\n");
-    let o = convert(d, &["r.csv", "r2.csv"], &["--spec", "r.toml", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["r.csv", "r2.csv"], &["--spec", "r.toml", "-q"]);
     assert_eq!(
         staged(d, "r", "id"),
         rows(&[&["1", "1", "2", "x", "3"], &["2", "4", "5", "y", "6"], &["3", "7", "8", "z", "9"]])
@@ -312,8 +314,7 @@ fn a_header_only_source_adds_no_rows_and_the_batch_goes_on() {
     write(d, "day1.csv", b"id,v\n1,a\n");
     write(d, "day2.csv", b"id,v\n");
     write(d, "day3.csv", b"id,v\r\n\r\n");
-    let o = convert(d, &["day1.csv", "day2.csv", "day3.csv"], &["--dataset", "days"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = converted(d, &["day1.csv", "day2.csv", "day3.csv"], &["--dataset", "days"]);
     let err = stderr(&o);
     assert!(err.contains("note: day2.csv has a header but no data rows: it adds none\n"), "{err}");
     assert!(err.contains("note: day3.csv has a header but no data rows: it adds none"), "{err}");
@@ -322,8 +323,7 @@ fn a_header_only_source_adds_no_rows_and_the_batch_goes_on() {
     assert_eq!(counts, [1, 0, 0]);
     // A day with nothing but headers commits an empty version, so a
     // scheduled convert and load go on.
-    let o = convert(d, &["day2.csv", "day3.csv"], &["--dataset", "none", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["day2.csv", "day3.csv"], &["--dataset", "none", "-q"]);
     assert_eq!(manifest(&d.join("stage"), "none")["tables"][0]["rows_written"], 0);
 }
 
@@ -370,8 +370,7 @@ fn the_same_source_twice_is_refused_unless_asked_for() {
         1,
         &format!("b.csv has the same bytes as a.csv (checksum {sum:032x}): {hint}"),
     );
-    let o = convert(d, &["a.csv", "a.csv", "b.csv"], &["--allow-same-source", "--dataset", "twice", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["a.csv", "a.csv", "b.csv"], &["--allow-same-source", "--dataset", "twice", "-q"]);
     assert_eq!(staged(d, "twice", "id").len(), 3);
 }
 
@@ -400,8 +399,7 @@ fn values_that_would_change_are_refused_with_their_position() {
         "fine.csv",
         b"ts,x,day\n2019-01-01 00:00:00.123456000,-Infinity,0001-01-01\n2019-01-01 00:00:00,0.0e-400,2019-01-01\n",
     );
-    let o = convert(d, &["fine.csv"], &["--spec", "spec.toml", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["fine.csv"], &["--spec", "spec.toml", "-q"]);
     assert_eq!(
         staged(d, "fine", "ts"),
         rows(&[&["2019-01-01 00:00:00", "0.0", "2019-01-01"], &["2019-01-01 00:00:00.123456", "-inf", "0001-01-01"]])
@@ -412,8 +410,7 @@ fn values_that_would_change_are_refused_with_their_position() {
     let spec = std::fs::read_to_string(d.join("wide.toml")).unwrap();
     let types: Vec<&str> = spec.lines().filter(|l| l.starts_with("type = ")).collect();
     assert_eq!(types, ["type = \"text\"", "type = \"decimal(20,0)\"", "type = \"text\"", "type = \"text\""]);
-    let o = convert(d, &["wide.csv"], &["--spec", "wide.toml", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["wide.csv"], &["--spec", "wide.toml", "-q"]);
     assert_eq!(staged(d, "wide", "n20")[1][0].as_deref(), Some("123456789012345678901234567890123456789012"));
 }
 
@@ -428,8 +425,7 @@ fn nul_bytes_are_refused_at_convert_never_at_load() {
     );
     write(d, "nul.csv", b"id,name\n1,ok\n2,a\x00b\n");
     refused(d, &["nul.csv"], &["--spec", "spec.toml"], 1, &format!("nul.csv line 3, column name: value 'a\\x00b' holds a NUL byte (\\x00), which PostgreSQL text cannot store{HINT}"));
-    let o = convert(d, &["nul.csv"], &["--spec", "spec.toml", "--rejects", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["nul.csv"], &["--spec", "spec.toml", "--rejects", "-q"]);
     assert_eq!(staged(d, "nul", "id"), rows(&[&["1", "ok"]]));
 }
 
@@ -504,21 +500,9 @@ fn a_convert_keeps_the_version_a_load_may_be_reading_until_gc() {
     ok(d, &["convert", "good.csv", "--spec", "small.toml", "--to", "stage", "-q"]);
     write(d, "good.csv", text.replace("1250.75", "1250.90").as_bytes());
     ok(d, &["convert", "good.csv", "--spec", "small.toml", "--to", "stage", "-q"]);
-    let parquet_files = walk(&d.join("stage/small")).into_iter().filter(|p| p.ends_with(".parquet")).count();
+    let parquet_files =
+        walk(&d.join("stage/small")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count();
     assert_eq!(parquet_files, v2.len() + 1, "the current files plus the one year the previous version had of its own");
-}
-
-fn walk(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p.display().to_string());
-        }
-    }
-    out
 }
 
 #[test]
@@ -547,8 +531,7 @@ fn files_without_a_header_or_with_a_preamble_are_read_whole() {
     let d = dir.path();
     // No header: the first line is data like the rest (DuckDB reads it so too).
     write(d, "noheader.csv", b"1,a,true,2015-11-04\n2,b,false,2015-11-05\n3,,,\n");
-    let o = convert(d, &["noheader.csv"], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = converted(d, &["noheader.csv"], &[]);
     assert!(stderr(&o).contains("note: noheader.csv: its first line is read as a row, not a header (each value fits its column's type); the columns are named column_1 …; pass --header yes if it names them"), "{}", stderr(&o));
     let m = manifest(&d.join("stage"), "noheader");
     assert_eq!(m["tables"][0]["rows_written"], 3);
@@ -560,13 +543,11 @@ fn files_without_a_header_or_with_a_preamble_are_read_whole() {
     write(d, "one.csv", b"7,7\n");
     assert!(convert(d, &["one.csv"], &["-q"]).status.success());
     assert_eq!(manifest(&d.join("stage"), "one")["tables"][0]["rows_written"], 1);
-    let o = convert(d, &["one.csv"], &["--header", "yes", "--dataset", "one_header", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["one.csv"], &["--header", "yes", "--dataset", "one_header", "-q"]);
     assert_eq!(manifest(&d.join("stage"), "one_header")["tables"][0]["rows_written"], 0);
     // A title and notes above the table are skipped, and the spec says so.
     write(d, "report.csv", b"Unemployment rate\nSource: a statistics office\n\nyear,rate\n2019,3.5\n2020,8.1\n");
-    let o = convert(d, &["report.csv"], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = converted(d, &["report.csv"], &[]);
     assert!(stderr(&o).contains("note: report.csv: the table starts on line 4: the 3 lines above it are not part of it (skip_lines = 3 in the spec; --skip-lines to change)"), "{}", stderr(&o));
     assert_eq!(staged(d, "report", "year"), rows(&[&["2019", "3.5"], &["2020", "8.1"]]));
     let m = manifest(&d.join("stage"), "report");
@@ -584,8 +565,7 @@ fn files_without_a_header_or_with_a_preamble_are_read_whole() {
         1,
         "report.csv line 1: header does not match the spec: column 1 is 'Unemployment rate', the spec says 'year'",
     );
-    let o = convert(d, &["report.csv"], &["--spec", "plain.toml", "--dataset", "r2", "--skip-lines", "3", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["report.csv"], &["--spec", "plain.toml", "--dataset", "r2", "--skip-lines", "3", "-q"]);
     assert_eq!(staged(d, "r2", "year"), rows(&[&["2019", "3.5"], &["2020", "8.1"]]));
     // A header line whose names are words is a header, even over numbers.
     write(d, "words.csv", b"id,score\n1,2.5\n");
@@ -600,8 +580,7 @@ fn comment_lines_are_skipped_when_asked_and_named_when_not() {
     write(d, "notes.csv", b"# exported 2026-12-01\nid,name\n1,english\n# a remark\n2,\"one\n# not a comment\"\n3,german\n4,french\n# a \"quote\n5,italian\n");
     let why = "line 4: expected 2 fields, found 1; if lines starting with # are comments, pass --comment '#' (or set dialect.comment)";
     refused(d, &["notes.csv"], &[], 1, &format!("notes.csv {why}{HINT}"));
-    let o = convert(d, &["notes.csv"], &["--comment", "#", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    converted(d, &["notes.csv"], &["--comment", "#", "-q"]);
     assert_eq!(
         staged(d, "notes", "id"),
         rows(&[

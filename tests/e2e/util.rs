@@ -128,3 +128,17 @@ pub fn claim_one_more_row(dir: &Path) -> String {
     std::fs::write(&path, serde_json::to_string(&m).unwrap()).unwrap();
     m["tables"][0]["partitions"][0]["path"].as_str().unwrap().to_string()
 }
+
+/// Every file under `dir`, at any depth.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

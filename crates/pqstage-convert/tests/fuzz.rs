@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pqstage_convert::{convert, infer, ConvertOptions, HeaderChoice, InferOptions};
+use pqstage_convert::{convert, infer, ConvertOptions, InferOptions};
 use pqstage_spec::Encoding;
 use pqstage_stage::Stage;
 
@@ -133,16 +133,11 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 /// rejects kept. Small chunks, so records cross chunk boundaries.
 fn exercise(path: &Path, encoding: Encoding, n: u64) {
     let opts = InferOptions {
-        files: vec![path.to_path_buf()],
-        sample_rows: None,
-        delimiter: None,
         jobs: 2,
         chunk_bytes: 1024,
         encoding,
-        names: vec![],
-        header: HeaderChoice::Auto,
-        skip_lines: None,
         comment: (n % 5 == 0).then_some('#'),
+        ..InferOptions::new(vec![path.to_path_buf()])
     };
     let spec = match infer(&opts) {
         Ok(spec) => spec,

@@ -75,18 +75,7 @@ impl FromStr for Encoding {
     }
 }
 
-impl serde::Serialize for Encoding {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Encoding {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::types::serde_as_text!(Encoding);
 
 #[cfg(test)]
 mod tests {

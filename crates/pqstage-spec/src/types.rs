@@ -107,18 +107,27 @@ impl FromStr for ColumnType {
     }
 }
 
-impl serde::Serialize for ColumnType {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+/// Serde for a type written in the spec by its text form (`Display` and
+/// `FromStr`): `type = "decimal(12,2)"`, `encoding = "latin-1"`.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
 
-impl<'de> serde::Deserialize<'de> for ColumnType {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
+pub(crate) use serde_as_text;
+
+serde_as_text!(ColumnType);
 
 #[cfg(test)]
 mod tests {

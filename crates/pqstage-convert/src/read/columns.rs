@@ -147,6 +147,18 @@ pub(crate) fn push_value(values: &mut Vec<u8>, from: &[u8], len: usize) {
     }
 }
 
+/// Why a text value cannot be staged: bytes that are not UTF-8, or a NUL.
+#[cold]
+fn not_text(b: &[u8]) -> Option<&'static str> {
+    if std::str::from_utf8(b).is_err() {
+        Some("is not valid UTF-8 (bytes shown as \\xNN; if the file is Latin-1 or Windows-1252, pass --encoding or set dialect.encoding)")
+    } else if memchr::memchr(0, b).is_some() {
+        Some("holds a NUL byte (\\x00), which PostgreSQL text cannot store")
+    } else {
+        None
+    }
+}
+
 fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> StringArray {
     let n = ctx.table.records.len();
     let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
@@ -158,12 +170,7 @@ fn text(ctx: &Ctx<'_>, col: usize, nullable: bool, faults: &mut Faults) -> Strin
         let b = &rest[..len];
         if null_at(ctx, r, col, nullable, faults) {
             nulls.append_null();
-        } else if !ctx.utf8_ok && (std::str::from_utf8(b).is_err() || memchr::memchr(0, b).is_some()) {
-            let why = if std::str::from_utf8(b).is_err() {
-                "is not valid UTF-8 (bytes shown as \\xNN; if the file is Latin-1 or Windows-1252, pass --encoding or set dialect.encoding)"
-            } else {
-                "holds a NUL byte (\\x00), which PostgreSQL text cannot store"
-            };
+        } else if let Some(why) = (!ctx.utf8_ok).then(|| not_text(b)).flatten() {
             faults.set(r, Fault::value(col, why));
             nulls.append_null();
         } else {

@@ -1,4 +1,6 @@
-//! Phase one's reading: source files cut into chunks at record boundaries
+//! Phase one's reading: source files opened and recognized ([`source`]:
+//! compression, encoding, line breaks, through the streams of `filters`),
+//! cut into chunks at record boundaries
 //! ([`split`]), each chunk split into records and fields ([`tokenize`]),
 //! typed into one Arrow array per column ([`columns`], [`parse`]) and grouped
 //! by partition key ([`chunk`]). Derived columns ([`derive`]) are computed
@@ -7,6 +9,7 @@
 pub mod chunk;
 pub mod columns;
 pub mod derive;
+mod filters;
 pub mod parse;
 pub mod source;
 pub mod split;

@@ -25,10 +25,11 @@ use std::rc::Rc;
 use pqstage_spec::Encoding;
 use pqstage_stage::manifest::Checksummer;
 
+use super::filters::{bare_cr_lines, CommentLines, CrLines, Transcoding};
 use crate::error::ConvertError;
 
 /// Bytes looked at to recognize a file (compression, encoding, line breaks).
-const SNIFF_BYTES: usize = 64 << 10;
+pub(super) const SNIFF_BYTES: usize = 64 << 10;
 
 /// How a source's bytes are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,15 +126,15 @@ impl Source {
     }
 }
 
-/// Reads into `buf` until it holds `want` bytes or `r` ends.
-fn fill(r: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
+/// Reads into `buf` until it holds `want` bytes or `r` ends; true at the
+/// end. `read_to_end` fills spare capacity without zeroing it first.
+pub fn fill(r: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
     while buf.len() < want {
-        let n = r.by_ref().take((want - buf.len()) as u64).read_to_end(buf)?;
-        if n == 0 {
-            break;
+        if r.by_ref().take((want - buf.len()) as u64).read_to_end(buf)? == 0 {
+            return Ok(true);
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// `head` read from `r`, put back in front of the rest.
@@ -210,159 +211,6 @@ fn bom(head: &[u8]) -> Option<(Result<Encoding, &'static str>, usize)> {
     }
 }
 
-/// Text in another encoding, read as UTF-8.
-struct Transcoding<R> {
-    inner: R,
-    /// `None`: Latin-1, which maps each byte to the code point of its value.
-    decoder: Option<encoding_rs::Decoder>,
-    encoding: Encoding,
-    input: Vec<u8>,
-    out: Vec<u8>,
-    at: usize,
-    done: bool,
-    /// Line breaks given out so far (for the position of a malformed sequence).
-    lines: u64,
-}
-
-impl<R: Read> Transcoding<R> {
-    fn new(inner: R, encoding: Encoding) -> Self {
-        let decoder = match encoding {
-            Encoding::Utf16Le | Encoding::Utf16 => Some(encoding_rs::UTF_16LE.new_decoder_without_bom_handling()),
-            Encoding::Utf16Be => Some(encoding_rs::UTF_16BE.new_decoder_without_bom_handling()),
-            Encoding::Windows1252 => Some(encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling()),
-            Encoding::Latin1 | Encoding::Utf8 => None,
-        };
-        Self { inner, decoder, encoding, input: Vec::new(), out: Vec::new(), at: 0, done: false, lines: 0 }
-    }
-
-    /// Decodes the next block of input into `out`.
-    fn refill(&mut self) -> io::Result<()> {
-        self.input.clear();
-        self.out.clear();
-        self.at = 0;
-        fill(&mut self.inner, &mut self.input, SNIFF_BYTES)?;
-        let last = self.input.is_empty();
-        match &mut self.decoder {
-            None => {
-                for &b in &self.input {
-                    if b < 0x80 {
-                        self.out.push(b);
-                    } else {
-                        self.out.extend_from_slice(char::from(b).encode_utf8(&mut [0; 2]).as_bytes());
-                    }
-                }
-            }
-            Some(d) => {
-                let cap = d.max_utf8_buffer_length_without_replacement(self.input.len()).unwrap_or(4 * SNIFF_BYTES);
-                self.out.resize(cap.max(16), 0);
-                let (res, _read, written) = d.decode_to_utf8_without_replacement(&self.input, &mut self.out, last);
-                self.out.truncate(written);
-                if let encoding_rs::DecoderResult::Malformed(..) = res {
-                    let line = self.lines + memchr::memchr_iter(b'\n', &self.out).count() as u64 + 1;
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "line {line}: the text is not valid {} (a malformed or unpaired code unit)",
-                            self.encoding
-                        ),
-                    ));
-                }
-            }
-        }
-        self.lines += memchr::memchr_iter(b'\n', &self.out).count() as u64;
-        self.done = last;
-        Ok(())
-    }
-}
-
-impl<R: Read> Read for Transcoding<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.out.len() {
-            if self.done {
-                return Ok(0);
-            }
-            self.refill()?;
-        }
-        let n = buf.len().min(self.out.len() - self.at);
-        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-/// Reads bare CR line breaks as LF; a CR inside quotes is data and stays.
-struct CrLines<R> {
-    inner: R,
-    quote: u8,
-    inside: bool,
-}
-
-impl<R: Read> Read for CrLines<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        for b in &mut buf[..n] {
-            if *b == self.quote {
-                self.inside = !self.inside;
-            } else if *b == b'\r' && !self.inside {
-                *b = b'\n';
-            }
-        }
-        Ok(n)
-    }
-}
-
-/// Blanks comment lines (those starting with the comment byte outside
-/// quotes) down to their line break, so they read as blank lines: skipped,
-/// yet counted, so line numbers stay the file's. Their quotes are dropped
-/// with them, so they cannot open a quoted field.
-struct CommentLines<R> {
-    inner: R,
-    comment: u8,
-    quote: u8,
-    inside: bool,
-    line_start: bool,
-    in_comment: bool,
-}
-
-impl<R: Read> Read for CommentLines<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let n = self.inner.read(buf)?;
-            if n == 0 {
-                return Ok(0);
-            }
-            let mut kept = 0;
-            for i in 0..n {
-                let b = buf[i];
-                if self.in_comment {
-                    if b != b'\n' {
-                        continue;
-                    }
-                    self.in_comment = false;
-                } else if self.line_start && !self.inside && b == self.comment {
-                    self.in_comment = true;
-                    self.line_start = false;
-                    continue;
-                } else if b == self.quote {
-                    self.inside = !self.inside;
-                }
-                self.line_start = b == b'\n' && !self.inside;
-                buf[kept] = b;
-                kept += 1;
-            }
-            if kept > 0 {
-                return Ok(kept);
-            }
-        }
-    }
-}
-
-/// Whether bare CRs end the lines of a text that starts with `head`: it has
-/// CRs, no LF, and is not a single line.
-fn bare_cr_lines(head: &[u8]) -> bool {
-    memchr::memchr(b'\n', head).is_none() && memchr::memchr_iter(b'\r', head).take(2).count() == 2
-}
-
 /// A short, printable form of bytes: text as is, other bytes as `\xNN`.
 pub fn escape_bytes(b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len());
@@ -418,7 +266,7 @@ pub fn open(
     let mut head = Vec::with_capacity(16);
     fill(&mut hashing, &mut head, 16).map_err(io)?;
     let compression = compression_of(&head);
-    let mut reader: Box<dyn Read> = put_back(head, hashing).into_reader();
+    let mut reader: Box<dyn Read> = Box::new(put_back(head, hashing));
     if let Some(kind) = compression {
         reader = decompress(kind, reader).map_err(io)?;
     }
@@ -449,7 +297,7 @@ pub fn open(
         effective = Encoding::Utf16Le;
     }
     let mut reader: Box<dyn Read> = match effective {
-        Encoding::Utf8 => put_back(head, reader).into_reader(),
+        Encoding::Utf8 => Box::new(put_back(head, reader)),
         other => Box::new(Transcoding::new(put_back(head, reader), other)),
     };
     // Look at the text: NULs in its first line mean it is not CSV text (or
@@ -467,32 +315,12 @@ pub fn open(
         return Err(refused(name, format!("has a NUL byte in its first line (byte {}){hint}", at + 1)));
     }
     let cr_lines = bare_cr_lines(&text);
-    let mut reader: Box<dyn Read> = if cr_lines {
-        Box::new(CrLines { inner: put_back(text, reader), quote, inside: false })
-    } else {
-        put_back(text, reader).into_reader()
-    };
+    let mut reader: Box<dyn Read> =
+        if cr_lines { Box::new(CrLines::new(put_back(text, reader), quote)) } else { Box::new(put_back(text, reader)) };
     if let Some(comment) = comment {
-        reader = Box::new(CommentLines {
-            inner: reader,
-            comment,
-            quote,
-            inside: false,
-            line_start: true,
-            in_comment: false,
-        });
+        reader = Box::new(CommentLines::new(reader, comment, quote));
     }
     Ok(Source { reader, raw, recognized: Recognized { compression, encoding: effective, cr_lines } })
-}
-
-trait IntoReader {
-    fn into_reader(self) -> Box<dyn Read>;
-}
-
-impl<R: Read + 'static> IntoReader for R {
-    fn into_reader(self) -> Box<dyn Read> {
-        Box::new(self)
-    }
 }
 
 #[cfg(test)]

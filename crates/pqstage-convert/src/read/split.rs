@@ -6,14 +6,13 @@
 //! records, so a quoted newline never splits a row. Counting quotes and line
 //! breaks is done with SIMD (`memchr`), not byte by byte.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
 use pqstage_spec::Encoding;
 
 use super::chunk::Chunk;
-use super::source::{self, Source};
+use super::source::{self, fill, Source};
 use super::tokenize::{Table, Tokenizer};
 use crate::error::ConvertError;
 
@@ -68,6 +67,22 @@ impl SourceStats {
     }
 }
 
+/// Why `buf`, [`MAX_RECORD_BYTES`] from line `line` on without a record
+/// boundary, is refused: a quote that never closes (named where it
+/// opened), or a record with no line break at all.
+fn too_long(name: &str, line: u64, buf: &[u8], quote: u8) -> ConvertError {
+    let (path, limit_mib) = (name.to_string(), (MAX_RECORD_BYTES >> 20) as u64);
+    if memchr::memchr_iter(quote, buf).count() % 2 == 0 {
+        return ConvertError::RecordTooLong { path, line, limit_mib };
+    }
+    let at = open_quote(buf, quote);
+    ConvertError::UnterminatedQuote {
+        path,
+        line: line + memchr::memchr_iter(b'\n', &buf[..at]).count() as u64,
+        limit_mib,
+    }
+}
+
 /// How to read sources.
 #[derive(Clone, Copy)]
 pub struct ReadSettings<'a> {
@@ -89,20 +104,9 @@ pub struct ReadSettings<'a> {
     pub chunk_size: usize,
 }
 
-/// Reads until `buf` holds `want` bytes or the source ends; true at the end.
-fn fill(src: &mut Source, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
-    while buf.len() < want {
-        // read_to_end fills spare capacity without zeroing it first.
-        if (&mut *src).take((want - buf.len()) as u64).read_to_end(buf)? == 0 {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 /// Line breaks that open `buf` (blank lines before a header): their length
 /// and count.
-fn leading_blank_lines(buf: &[u8]) -> (usize, u64) {
+pub fn leading_blank_lines(buf: &[u8]) -> (usize, u64) {
     let (mut at, mut lines) = (0, 0);
     loop {
         match buf[at..] {
@@ -175,15 +179,7 @@ pub fn read_source(
                 break buf.len();
             }
             if buf.len() >= MAX_RECORD_BYTES {
-                let limit_mib = (MAX_RECORD_BYTES >> 20) as u64;
-                let path = name.to_string();
-                return Err(if memchr::memchr_iter(quote, &buf).count() % 2 == 0 {
-                    ConvertError::RecordTooLong { path, line, limit_mib }
-                } else {
-                    let at = open_quote(&buf, quote);
-                    let line = line + memchr::memchr_iter(b'\n', &buf[..at]).count() as u64;
-                    ConvertError::UnterminatedQuote { path, line, limit_mib }
-                });
+                return Err(too_long(&name, line, &buf, quote));
             }
             want = buf.len() + chunk_size;
             eof = fill(&mut src, &mut buf, want).map_err(io)?;
@@ -212,19 +208,7 @@ pub fn read_source(
         } else {
             match last_boundary(&buf, quote) {
                 Some(c) => c,
-                None if buf.len() >= MAX_RECORD_BYTES => {
-                    let limit_mib = (MAX_RECORD_BYTES >> 20) as u64;
-                    let quotes = memchr::memchr_iter(quote, &buf).count();
-                    if quotes % 2 == 0 {
-                        return Err(ConvertError::RecordTooLong { path: name.to_string(), line, limit_mib });
-                    }
-                    let at = open_quote(&buf, quote);
-                    return Err(ConvertError::UnterminatedQuote {
-                        path: name.to_string(),
-                        line: line + memchr::memchr_iter(b'\n', &buf[..at]).count() as u64,
-                        limit_mib,
-                    });
-                }
+                None if buf.len() >= MAX_RECORD_BYTES => return Err(too_long(&name, line, &buf, quote)),
                 None => {
                     // One record longer than a chunk: read on until it ends.
                     let want = buf.len() + chunk_size;
