@@ -31,6 +31,7 @@
 
 mod encoding;
 mod expr;
+pub mod trajectories;
 mod types;
 
 use serde::{Deserialize, Serialize};
@@ -462,15 +463,19 @@ impl Spec {
 
     /// A short stable fingerprint of the spec (hex), recorded in manifests.
     pub fn fingerprint(&self) -> String {
-        let text = toml::to_string(self).expect("a spec always serializes");
-        // FNV-1a 64: stable across releases and platforms, no dependency.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in text.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        format!("{h:016x}")
+        fnv_hex(&toml::to_string(self).expect("a spec always serializes"))
     }
+}
+
+/// FNV-1a 64 of a spec's text, in hex: stable across releases and
+/// platforms, no dependency.
+pub(crate) fn fnv_hex(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 #[cfg(test)]

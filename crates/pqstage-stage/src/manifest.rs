@@ -3,6 +3,7 @@
 //! A reader trusts only the files a manifest names. The manifest is written
 //! last, in one atomic put, so a crashed convert never exposes half a dataset.
 
+use pqstage_spec::trajectories::TrajectorySpec;
 use pqstage_spec::Spec;
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +32,13 @@ pub struct Manifest {
     pub checksum_algorithm: String,
     /// Input files.
     pub sources: Vec<SourceEntry>,
-    /// Tables of the dataset (one per source schema; one today).
+    /// Tables of the dataset: one for a table spec; sessions, episodes,
+    /// observations and extended_properties for a trajectory spec.
     pub tables: Vec<TableEntry>,
+    /// The trajectory spec a dataset of several tables was converted with
+    /// (each table's own `spec` then only types its columns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trajectories: Option<TrajectorySpec>,
 }
 
 /// An input file.
@@ -76,8 +82,11 @@ pub struct TableEntry {
 /// One partition (`year=1987`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionEntry {
-    /// Key value; `None` is the NULL partition.
+    /// Key value; `None` is the NULL partition (or a text key's partition).
     pub value: Option<i64>,
+    /// Key value of a partition keyed by text (`episode_id=episode-0-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// Folder relative to the table folder, e.g. `year=1987`; "" if unpartitioned.
     pub path: String,
     /// Rows in all files.
@@ -160,7 +169,14 @@ impl Manifest {
             }
         }
         let from_sources: u64 = self.sources.iter().map(|s| s.rows).sum();
-        let read: u64 = self.tables.iter().map(|t| t.rows_read).sum();
+        // A trajectory dataset's source rows are its observations' rows; the
+        // other tables are made from them.
+        let read: u64 = self
+            .tables
+            .iter()
+            .filter(|t| self.trajectories.is_none() || t.name == OBSERVATIONS)
+            .map(|t| t.rows_read)
+            .sum();
         if from_sources != read {
             return Err(CountsDisagree(format!("sources hold {from_sources} rows, tables read {read}")));
         }
@@ -197,6 +213,23 @@ impl Checksummer {
     }
 }
 
+/// The table of a trajectory dataset whose rows are the sources' rows.
+pub const OBSERVATIONS: &str = "observations";
+
+/// The folder name of a text partition key: `episode_id=episode-0-run`, with
+/// every byte outside `[A-Za-z0-9_.-]` percent-encoded as Hive does.
+pub fn partition_dir_text(column: &str, key: &str) -> String {
+    let mut out = format!("{column}=");
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The folder name of a partition value: `year=1987` or `year=__HIVE_DEFAULT_PARTITION__`.
 pub fn partition_dir(column: &str, value: Option<i64>) -> String {
     match value {
@@ -223,5 +256,7 @@ mod tests {
     fn partition_dirs() {
         assert_eq!(partition_dir("year", Some(1987)), "year=1987");
         assert_eq!(partition_dir("year", None), "year=__HIVE_DEFAULT_PARTITION__");
+        assert_eq!(partition_dir_text("episode_id", "episode-0-run_1.x"), "episode_id=episode-0-run_1.x");
+        assert_eq!(partition_dir_text("episode_id", "a b/ü"), "episode_id=a%20b%2F%C3%BC");
     }
 }

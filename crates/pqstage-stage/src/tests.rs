@@ -37,6 +37,7 @@ fn manifest(dataset: &str, files: &[(&str, u64)]) -> Manifest {
             partition_column: Some("year".into()),
             partitions: vec![PartitionEntry {
                 value: Some(2000),
+                key: None,
                 path: "year=2000".into(),
                 rows,
                 bytes: files.len() as u64,
@@ -48,6 +49,7 @@ fn manifest(dataset: &str, files: &[(&str, u64)]) -> Manifest {
             rows_written: rows,
             rows_rejected: 0,
         }],
+        trajectories: None,
     }
 }
 
