@@ -178,6 +178,9 @@ pub enum ConvertError {
         #[source]
         source: arrow_schema::ArrowError,
     },
+    /// A trajectory session or episode that cannot be converted.
+    #[error("{0}")]
+    Trajectory(#[from] crate::trajectories::TrajectoryError),
     /// The manifest's counts do not reconcile (a bug: nothing is committed).
     #[error("reconciling counts")]
     Unreconciled(#[source] pqstage_stage::manifest::CountsDisagree),
@@ -209,6 +212,7 @@ impl ConvertError {
                 | Self::UnterminatedQuote { .. }
                 | Self::RecordTooLong { .. }
                 | Self::TooManyColumns { .. }
+                | Self::Trajectory(_)
         )
     }
 

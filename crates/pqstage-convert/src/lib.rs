@@ -46,6 +46,7 @@ mod infer;
 mod layout;
 mod read;
 mod spill;
+pub mod trajectories;
 mod write;
 
 pub use convert::{

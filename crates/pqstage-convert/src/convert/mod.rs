@@ -115,6 +115,7 @@ pub fn convert(
             rows_written,
             rows_rejected: spilled.rows_rejected,
         }],
+        trajectories: None,
     };
     manifest.check_counts().map_err(ConvertError::Unreconciled)?;
     runtime.block_on(stage.write_manifest(&manifest))?;

@@ -273,6 +273,7 @@ pub fn write_partition(
     let joined = w.files.iter().map(|f| f.checksum.as_str()).collect::<Vec<_>>().join("\n");
     Ok(PartitionEntry {
         value: key.map(i64::from),
+        key: None,
         path: w.dir,
         rows,
         bytes,
