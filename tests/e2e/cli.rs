@@ -61,7 +61,7 @@ fn usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr).trim_end(),
-        "pqstage: error: unknown dataset `nonsense` (known datasets: violations)"
+        "pqstage: error: unknown dataset `nonsense` (known datasets: violations, trajectories)"
     );
     let o = run(dir.path(), &["status", "ftp://bucket/x"]);
     assert_eq!(o.status.code(), Some(2));

@@ -1,7 +1,10 @@
-//! Deterministic generators of realistic sample CSV for pqstage demos, tests
-//! and benchmarks.
+//! Deterministic generators of realistic sample data for pqstage demos, tests
+//! and benchmarks: one CSV file ([`Dataset`], written by [`write_sample`]) or
+//! folders of trajectory sessions ([`trajectories`], written by
+//! [`write_trajectories`]). [`Generator`] parses the names `pqstage sample`
+//! accepts into either.
 //!
-//! The only dataset today is [`Dataset::Violations`]: multi-agency
+//! The CSV dataset is [`Dataset::Violations`]: multi-agency
 //! enforcement citations (OSHA, MSHA, WHD, ...) with 21 columns (see
 //! [`columns`]). It is built to exercise a CSV-to-Parquet converter the way
 //! real public data does:
@@ -39,13 +42,16 @@
 
 mod fmt;
 mod rng;
+pub mod trajectories;
 mod violations;
 #[rustfmt::skip] // keep the word lists compact
 mod words;
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+pub use trajectories::{write_trajectories, Source, TrajectoryOptions, TrajectoryOptionsBuilder, TrajectorySummary};
 use violations::{Violations, BLOCK_ROWS};
 
 /// Which generator.
@@ -83,8 +89,57 @@ impl std::str::FromStr for Dataset {
             .iter()
             .copied()
             .find(|d| d.name().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| SampleError::UnknownDataset(s.to_owned()))
+            .ok_or_else(|| SampleError::UnknownDataset { name: s.to_owned(), known: names(Dataset::ALL) })
     }
+}
+
+/// What `pqstage sample NAME` generates: one CSV file of a [`Dataset`], or
+/// trajectory session folders ([`write_trajectories`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Generator {
+    /// A CSV dataset, written by [`write_sample`].
+    Csv(Dataset),
+    /// Trajectory session folders, written by [`write_trajectories`].
+    Trajectories,
+}
+
+impl Generator {
+    /// Every generator, in the order their names are listed.
+    pub const ALL: &'static [Generator] = &[Generator::Csv(Dataset::Violations), Generator::Trajectories];
+
+    /// The name accepted by [`str::parse`] (`"violations"`, `"trajectories"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Generator::Csv(d) => d.name(),
+            Generator::Trajectories => "trajectories",
+        }
+    }
+}
+
+impl std::fmt::Display for Generator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Generator {
+    type Err = SampleError;
+
+    /// Parses a dataset name (case-insensitive, surrounding blanks ignored).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        Generator::ALL
+            .iter()
+            .copied()
+            .find(|g| g.name().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| SampleError::UnknownDataset { name: s.to_owned(), known: names(Generator::ALL) })
+    }
+}
+
+/// Names, comma-separated.
+fn names<T: Copy + std::fmt::Display>(all: &[T]) -> String {
+    let names: Vec<String> = all.iter().map(T::to_string).collect();
+    names.join(", ")
 }
 
 /// What to generate.
@@ -114,14 +169,50 @@ pub enum SampleError {
     /// Writing the output failed.
     #[error("writing sample: {0}")]
     Io(#[from] std::io::Error),
-    /// Parsing a [`Dataset`] name failed; the message lists the known names.
-    #[error("unknown dataset `{0}` (known datasets: {known})", known = known_names())]
-    UnknownDataset(String),
+    /// Parsing a [`Dataset`] or [`Generator`] name failed.
+    #[error("unknown dataset `{name}` (known datasets: {known})")]
+    UnknownDataset {
+        /// The name given.
+        name: String,
+        /// The names known, comma-separated.
+        known: String,
+    },
+    /// Parsing a [`Source`] name failed; the message lists the known names.
+    #[error("unknown trajectory source `{0}` (known sources: {known})", known = names(Source::ALL))]
+    UnknownSource(String),
+    /// A [`TrajectoryOptions`] value is out of range.
+    #[error("trajectories: {option} = {value} is out of range ({allowed})")]
+    InvalidOption {
+        /// The option, as its builder setter and CLI flag name it (`cameras`).
+        option: &'static str,
+        /// The value given.
+        value: u64,
+        /// The values allowed.
+        allowed: &'static str,
+    },
+    /// Creating or writing a file or folder failed.
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Encoding or writing a Parquet file failed.
+    #[error("writing Parquet file {}: {source}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: parquet::errors::ParquetError,
+    },
 }
 
-fn known_names() -> String {
-    let names: Vec<&str> = Dataset::ALL.iter().map(|d| d.name()).collect();
-    names.join(", ")
+impl SampleError {
+    /// A [`SampleError::Write`] for `path`.
+    fn write(path: &Path, source: std::io::Error) -> Self {
+        SampleError::Write { path: path.to_owned(), source }
+    }
 }
 
 /// The checked-in pqstage spec for a dataset (TOML): types, the derived
