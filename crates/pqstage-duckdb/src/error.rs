@@ -39,6 +39,9 @@ pub enum DuckdbError {
         #[source]
         source: duckdb::Error,
     },
+    /// A trajectory episode or session the target cannot take as staged.
+    #[error("{0}")]
+    Trajectory(String),
     /// A statement failed.
     #[error("DuckDB: {what}")]
     Sql {
@@ -69,6 +72,6 @@ impl DuckdbError {
     /// True when the data disagrees with its manifest (exit code 1), as
     /// opposed to usage and system errors.
     pub fn is_data_error(&self) -> bool {
-        matches!(self, Self::Load(e) if e.is_data_error())
+        matches!(self, Self::Load(e) if e.is_data_error()) || matches!(self, Self::Trajectory(_))
     }
 }

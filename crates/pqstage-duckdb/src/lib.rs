@@ -22,6 +22,7 @@ mod error;
 mod load;
 mod query;
 mod sql;
+pub mod trajectories;
 
 use std::path::Path;
 

@@ -21,6 +21,36 @@ pqstage_load::queries! {
     pub struct LoadQueries from "duckdb/load.sql" { create_table, drop_table, delete_units, insert_files }
 }
 
+pqstage_load::queries! {
+    /// `sql/duckdb/trajectories_schema.sql`: the trajectory users' tables.
+    pub struct TrajectorySchema from "duckdb/trajectories_schema.sql" {
+        create_schema, seed_agent_types, seed_property_definitions, drop_schema
+    }
+}
+
+pqstage_load::queries! {
+    /// `sql/duckdb/trajectories_load.sql`: loading trajectory episodes.
+    pub struct TrajectoryLoad from "duckdb/trajectories_load.sql" {
+        create_state, read_state, held_rows, record_episode, forget_episode, upsert_category, session_categories,
+        upsert_sessions, episode_session, upsert_episode, unknown_agent_types, unknown_properties, delete_properties,
+        insert_observations, upsert_observations, insert_properties, delete_stale, delete_observations, delete_episode
+    }
+}
+
+pqstage_load::queries! {
+    /// `sql/duckdb/trajectories_queries.sql`: what trajectory users ask, and the counts that verify a load.
+    pub struct TrajectoryQueries from "duckdb/trajectories_queries.sql" {
+        episode_tracks, property_series, episode_properties, episode_counts, dataset_counts
+    }
+}
+
+/// The trajectory users' tables.
+pub static TRAJECTORY_SCHEMA: LazyLock<TrajectorySchema> = LazyLock::new(TrajectorySchema::load);
+/// Loading trajectory episodes.
+pub static TRAJECTORY_LOAD: LazyLock<TrajectoryLoad> = LazyLock::new(TrajectoryLoad::load);
+/// Trajectory queries.
+pub static TRAJECTORY_QUERIES: LazyLock<TrajectoryQueries> = LazyLock::new(TrajectoryQueries::load);
+
 /// The state table's queries.
 pub static STATE: LazyLock<StateQueries> = LazyLock::new(StateQueries::load);
 /// The catalog queries.
@@ -75,6 +105,7 @@ mod tests {
     #[test]
     fn every_declared_query_is_in_its_file() {
         let _ = (StateQueries::load(), CatalogQueries::load(), LoadQueries::load());
+        let _ = (TrajectorySchema::load(), TrajectoryLoad::load(), TrajectoryQueries::load());
         assert!(LOAD.create_table.contains("CREATE TABLE {table} ({columns});"), "{}", LOAD.create_table);
     }
 

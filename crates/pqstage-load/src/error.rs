@@ -35,6 +35,14 @@ pub enum LoadError {
         /// The dataset.
         dataset: String,
     },
+    /// A trajectory load of a dataset that is not one (or is incomplete).
+    #[error("dataset {dataset} is not a trajectory dataset: {reason}")]
+    NotTrajectories {
+        /// The dataset.
+        dataset: String,
+        /// Why.
+        reason: String,
+    },
     /// The dataset has several tables and none has the target's name.
     #[error("dataset {dataset} has several tables ({}) and none is called {wanted}", tables.join(", "))]
     WhichTable {

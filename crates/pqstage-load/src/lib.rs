@@ -32,6 +32,7 @@
 
 pub mod ddl;
 mod engine;
+pub mod episodes;
 mod error;
 mod files;
 mod plan;

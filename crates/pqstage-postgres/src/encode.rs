@@ -51,9 +51,11 @@ pub enum EncodeError {
 /// A value to append to every row after the batch's own columns: the Hive
 /// partition key, which lives in the folder name and not in the files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Constant {
+pub enum Constant<'a> {
     /// An `integer` column (`None`: NULL).
     Int4(Option<i32>),
+    /// A `text` or `varchar` column, the same value on every row.
+    Text(&'a str),
 }
 
 /// Encodes the tuples of `batch`, followed by `constants` in every row, onto
@@ -107,11 +109,12 @@ pub fn encode_batch(batch: &RecordBatch, constants: &[Constant], out: &mut Vec<u
     Ok(())
 }
 
-impl Constant {
+impl Constant<'_> {
     fn width(self) -> usize {
         match self {
             Self::Int4(Some(_)) => 8,
             Self::Int4(None) => 4,
+            Self::Text(t) => 4 + t.len(),
         }
     }
 
@@ -127,6 +130,14 @@ impl Constant {
                 }
             }
             Self::Int4(None) => put_nulls(buf, cursor),
+            Self::Text(t) => {
+                let len = i32::try_from(t.len()).expect("a constant is far below 2 GiB");
+                for c in cursor.iter_mut() {
+                    buf[*c..*c + 4].copy_from_slice(&len.to_be_bytes());
+                    buf[*c + 4..*c + 4 + t.len()].copy_from_slice(t.as_bytes());
+                    *c += 4 + t.len();
+                }
+            }
         }
     }
 }
@@ -496,6 +507,16 @@ mod tests {
         want.extend([0, 0, 0, 3, b'h', 0xc3, 0xa9]); // t = 'hé' (3 UTF-8 bytes)
         want.extend([0xff, 0xff, 0xff, 0xff]); // d = NULL
         want.extend([0, 0, 0, 4, 0, 0, 0x07, 0xc3]); // year = 1987
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn text_constant_on_every_row() {
+        let batch = RecordBatch::try_from_iter([("n", Arc::new(Int32Array::from(vec![Some(1), None])) as _)]).unwrap();
+        let mut out = Vec::new();
+        encode_batch(&batch, &[Constant::Text("ep-1")], &mut out).unwrap();
+        let mut want = vec![0, 2, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 4, b'e', b'p', b'-', b'1'];
+        want.extend([0, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 4, b'e', b'p', b'-', b'1']);
         assert_eq!(out, want);
     }
 

@@ -15,6 +15,7 @@ mod load;
 mod numeric;
 pub mod read;
 mod sql;
+pub mod trajectories;
 pub mod types;
 
 pub use encode::{encode_batch, Constant, EncodeError, HEADER, TRAILER};

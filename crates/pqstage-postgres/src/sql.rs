@@ -20,6 +20,36 @@ pqstage_load::queries! {
     }
 }
 
+pqstage_load::queries! {
+    /// `sql/postgres/trajectories_schema.sql`: the trajectory users' tables.
+    pub struct TrajectorySchema from "postgres/trajectories_schema.sql" {
+        create_schema, seed_agent_types, seed_property_definitions, drop_schema
+    }
+}
+
+pqstage_load::queries! {
+    /// `sql/postgres/trajectories_load.sql`: loading trajectory episodes.
+    pub struct TrajectoryLoad from "postgres/trajectories_load.sql" {
+        create_state, tables_exist, table_columns, read_state, held_rows, record_episode, forget_episode,
+        upsert_category, upsert_session, upsert_episode, delete_properties, delete_observations, delete_episode,
+        copy_observations, create_property_stage, copy_properties, insert_properties
+    }
+}
+
+pqstage_load::queries! {
+    /// `sql/postgres/trajectories_queries.sql`: what trajectory users ask, and the counts that verify a load.
+    pub struct TrajectoryQueries from "postgres/trajectories_queries.sql" {
+        episode_tracks, property_series, episode_properties, episode_counts, dataset_counts
+    }
+}
+
+/// The trajectory users' tables.
+pub static TRAJECTORY_SCHEMA: LazyLock<TrajectorySchema> = LazyLock::new(TrajectorySchema::load);
+/// Loading trajectory episodes.
+pub static TRAJECTORY_LOAD: LazyLock<TrajectoryLoad> = LazyLock::new(TrajectoryLoad::load);
+/// Trajectory queries.
+pub static TRAJECTORY_QUERIES: LazyLock<TrajectoryQueries> = LazyLock::new(TrajectoryQueries::load);
+
 /// The state table's queries.
 pub static STATE: LazyLock<StateQueries> = LazyLock::new(StateQueries::load);
 /// The catalog queries.
@@ -34,6 +64,7 @@ mod tests {
     #[test]
     fn every_declared_query_is_in_its_file() {
         let _ = (StateQueries::load(), CatalogQueries::load(), LoadQueries::load());
+        let _ = (TrajectorySchema::load(), TrajectoryLoad::load(), TrajectoryQueries::load());
         assert!(LOAD.copy.starts_with("-- ") || LOAD.copy.contains("FORMAT binary, FREEZE"), "{}", LOAD.copy);
     }
 }

@@ -1,0 +1,194 @@
+//! The unit of loading of a trajectory dataset: one episode, spread over the
+//! staged tables `episodes`, `observations` and `extended_properties`, plus
+//! the session it belongs to. Its checksum covers all three, so an episode
+//! whose observations, properties or metadata changed is reloaded whole.
+
+use pqstage_stage::manifest::{Checksummer, PartitionEntry, TableEntry};
+use pqstage_stage::Manifest;
+
+use crate::error::LoadError;
+use crate::plan::StagedUnit;
+
+/// One episode as the stage holds it.
+#[derive(Debug, Clone)]
+pub struct EpisodeUnit<'m> {
+    /// `episode_id`.
+    pub id: String,
+    /// `episode_id=…`, its folder in each table.
+    pub path: String,
+    /// Its row of `episodes`.
+    pub episode: &'m PartitionEntry,
+    /// Its observations.
+    pub observations: &'m PartitionEntry,
+    /// Its properties, in long form.
+    pub properties: &'m PartitionEntry,
+    checksum: String,
+}
+
+impl StagedUnit for EpisodeUnit<'_> {
+    type Key = String;
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn checksum(&self) -> &str {
+        &self.checksum
+    }
+    /// Observations: what the target's rows per episode are counted in.
+    fn rows(&self) -> u64 {
+        self.observations.rows
+    }
+}
+
+/// The staged tables of a trajectory manifest, by name.
+pub struct TrajectoryTables<'m> {
+    /// `sessions`, one unit per session.
+    pub sessions: &'m TableEntry,
+    /// `episodes`.
+    pub episodes: &'m TableEntry,
+    /// `observations`.
+    pub observations: &'m TableEntry,
+    /// `extended_properties`.
+    pub properties: &'m TableEntry,
+}
+
+impl<'m> TrajectoryTables<'m> {
+    /// The tables of a trajectory manifest.
+    ///
+    /// # Errors
+    /// [`LoadError::NotTrajectories`] for a table dataset, or one that lacks a table.
+    pub fn of(manifest: &'m Manifest) -> Result<Self, LoadError> {
+        if manifest.trajectories.is_none() {
+            return Err(LoadError::NotTrajectories {
+                dataset: manifest.dataset.clone(),
+                reason: "it is a table dataset".into(),
+            });
+        }
+        let table = |name: &str| {
+            manifest.tables.iter().find(|t| t.name == name).ok_or_else(|| LoadError::NotTrajectories {
+                dataset: manifest.dataset.clone(),
+                reason: format!("its manifest has no table {name}"),
+            })
+        };
+        Ok(Self {
+            sessions: table("sessions")?,
+            episodes: table("episodes")?,
+            observations: table("observations")?,
+            properties: table("extended_properties")?,
+        })
+    }
+
+    /// The episodes, in key order.
+    ///
+    /// # Errors
+    /// [`LoadError::NotTrajectories`] when an episode lacks one of its parts.
+    pub fn units(&self) -> Result<Vec<EpisodeUnit<'m>>, LoadError> {
+        let find = |t: &'m TableEntry, key: &str| {
+            t.partitions.iter().find(|p| p.key.as_deref() == Some(key)).ok_or_else(|| LoadError::NotTrajectories {
+                dataset: String::new(),
+                reason: format!("episode {key} has no partition in table {}", t.name),
+            })
+        };
+        let mut out = Vec::with_capacity(self.episodes.partitions.len());
+        for e in &self.episodes.partitions {
+            let Some(id) = e.key.clone() else {
+                return Err(LoadError::NotTrajectories {
+                    dataset: String::new(),
+                    reason: format!("partition {} of table episodes has no key", e.path),
+                });
+            };
+            let observations = find(self.observations, &id)?;
+            let properties = find(self.properties, &id)?;
+            let mut sum = Checksummer::new();
+            for p in [e, observations, properties] {
+                sum.update(p.checksum.as_bytes());
+            }
+            out.push(EpisodeUnit {
+                path: e.path.clone(),
+                id,
+                episode: e,
+                observations,
+                properties,
+                checksum: sum.finish(),
+            });
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+}
+
+/// Seconds a loaded episode spent per step.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepSeconds {
+    /// Session, episode rows and checks.
+    pub prepare: f64,
+    /// Deleting or replacing the old version.
+    pub delete: f64,
+    /// Loading the observations (with their index upkeep).
+    pub observations: f64,
+    /// Loading the properties: the stage table and the join insert.
+    pub properties: f64,
+    /// Counting what was loaded, recording it, committing.
+    pub verify: f64,
+}
+
+impl StepSeconds {
+    /// Adds another episode's.
+    pub fn add(&mut self, o: &StepSeconds) {
+        self.prepare += o.prepare;
+        self.delete += o.delete;
+        self.observations += o.observations;
+        self.properties += o.properties;
+        self.verify += o.verify;
+    }
+}
+
+/// What happened to one episode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeReport {
+    /// `episode_id`.
+    pub episode: String,
+    /// What was done.
+    pub action: crate::plan::Action,
+    /// Observations loaded (staged ones for an unchanged episode).
+    pub observations: u64,
+    /// Properties loaded.
+    pub properties: u64,
+    /// Per-step seconds, for a loaded episode.
+    pub seconds: StepSeconds,
+    /// Why it failed: nothing of it was committed.
+    pub error: Option<String>,
+}
+
+/// What a trajectory load did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrajectoryReport {
+    /// The target schema, as shown to the user.
+    pub target: String,
+    /// Whether the tables were created by this load.
+    pub created: bool,
+    /// Sessions upserted.
+    pub sessions: usize,
+    /// Per episode, in key order.
+    pub episodes: Vec<EpisodeReport>,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+impl TrajectoryReport {
+    /// Episodes that failed.
+    pub fn failed(&self) -> impl Iterator<Item = &EpisodeReport> {
+        self.episodes.iter().filter(|e| e.error.is_some())
+    }
+
+    /// The per-step seconds of all loaded episodes.
+    pub fn step_seconds(&self) -> StepSeconds {
+        let mut s = StepSeconds::default();
+        for e in &self.episodes {
+            s.add(&e.seconds);
+        }
+        s
+    }
+}

@@ -1,0 +1,470 @@
+//! `pqstage load postgres` for trajectory datasets: the users' tables
+//! (`sql/postgres/trajectories_schema.sql`), one episode per transaction on
+//! `--jobs` connections.
+//!
+//! An episode's unit of work: upsert its row; for a replaced one, delete its
+//! properties (one set-based join) and observations; binary COPY its
+//! observations (the server assigns `observation_id`); binary COPY its
+//! properties into a temporary table; one `INSERT … SELECT … JOIN
+//! observations` on the natural key with the episode a constant; check both
+//! counts against the manifest; record it; commit. Readers see the old
+//! episode or the new one.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type};
+use arrow_array::Array;
+use pqstage_load::episodes::{EpisodeReport, EpisodeUnit, StepSeconds, TrajectoryReport, TrajectoryTables};
+use pqstage_load::sql::{quote_ident, render};
+use pqstage_load::{
+    plan, run_units, Action, Counted, Inventory, LoadError, Recorded, Request, Scope, StagedFiles, StagedUnit, Step,
+};
+use pqstage_stage::manifest::{FileEntry, PartitionEntry};
+use pqstage_stage::verify::check_files;
+
+use crate::connect::{connect, worker_connection, Settings};
+use crate::encode::{encode_batch, Constant, HEADER, TRAILER};
+use crate::error::PgError;
+use crate::read::for_each_batch;
+use crate::sql::{TRAJECTORY_LOAD, TRAJECTORY_QUERIES, TRAJECTORY_SCHEMA};
+
+/// Bytes of COPY data gathered before a write to the server.
+const SEND_BYTES: usize = 1 << 20;
+
+/// Where a trajectory dataset goes.
+#[derive(Debug, Clone)]
+pub struct PgTrajectoryTarget {
+    /// Connection URL or key=value string (else libpq's PG* variables).
+    pub db: Option<String>,
+    /// Schema of the users' tables.
+    pub schema: String,
+    /// Connections loading episodes at once.
+    pub jobs: usize,
+}
+
+/// The columns each loaded table must have, to accept an existing schema.
+const REQUIRED: &[(&str, &[&str])] = &[
+    ("categories", &["category_id", "category_name"]),
+    ("sessions", &["session_id", "session_name", "category_id", "config", "metadata"]),
+    (
+        "episodes",
+        &["episode_id", "session_id", "episode_number", "num_frames", "num_agents", "frame_rate", "file_path"],
+    ),
+    ("agent_types", &["type_id"]),
+    (
+        "observations",
+        &[
+            "observation_id",
+            "episode_id",
+            "time_index",
+            "agent_id",
+            "agent_type_id",
+            "x",
+            "y",
+            "z",
+            "v_x",
+            "v_y",
+            "v_z",
+        ],
+    ),
+    ("property_definitions", &["property_id"]),
+    ("extended_properties", &["observation_id", "property_id", "value_float", "value_text"]),
+];
+
+/// A staged episode row, read from its Parquet file.
+struct EpisodeRow {
+    session_id: String,
+    episode_number: i32,
+    num_frames: i32,
+    num_agents: i32,
+    frame_rate: f64,
+    file_path: String,
+}
+
+/// Loads a trajectory dataset: tables created where missing, sessions
+/// upserted, then every new or changed episode in a transaction of its own
+/// on one of `jobs` connections. A failed episode is rolled back and
+/// reported; the others still load.
+///
+/// # Errors
+/// Connecting, creating the tables, or upserting the sessions.
+pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> Result<TrajectoryReport, PgError> {
+    let started = Instant::now();
+    let manifest = request.manifest;
+    let tables = TrajectoryTables::of(manifest)?;
+    let units = tables.units()?;
+    let settings = Settings::resolve(target.db.as_deref())?;
+    let role = settings.config().get_user().unwrap_or_default().to_string();
+    let schema = quote_ident(&target.schema);
+    let sql = |t: &str| render(t, &[("schema", &schema)]);
+    let mut client = connect(&settings)?;
+
+    let exists: bool = client
+        .query_one(TRAJECTORY_LOAD.tables_exist, &[&target.schema])
+        .map_err(PgError::db("look for the tables"))?
+        .get(0);
+    let setup = [
+        sql(TRAJECTORY_SCHEMA.create_schema),
+        sql(TRAJECTORY_SCHEMA.seed_agent_types),
+        sql(TRAJECTORY_SCHEMA.seed_property_definitions),
+    ];
+    client
+        .batch_execute(&setup.join("\n"))
+        .map_err(PgError::db(format!("create the trajectory tables in schema {}", target.schema)))
+        .map_err(|e| e.with_role(&role, &target.schema))?;
+    client.batch_execute(TRAJECTORY_LOAD.create_state).map_err(PgError::db("create pqstage.episode_state"))?;
+    check_columns(&mut client, &target.schema)?;
+    let inventory =
+        if exists { Some(inventory(&mut client, &target.schema, &manifest.dataset, &units, &sql)?) } else { None };
+    let scope = Scope { force: request.options.force, only: None };
+    let steps = plan(&units, inventory.as_ref(), &scope, &manifest.dataset, |k| format!("episode_id={k}"))?;
+    let files = StagedFiles::open(request.stage, &manifest.dataset, request.options.cache_dir.as_deref())?;
+
+    // Category and sessions, in one transaction.
+    let spec = manifest.trajectories.as_ref().expect("checked by TrajectoryTables");
+    let session_parts: Vec<&PartitionEntry> = tables.sessions.partitions.iter().collect();
+    let fetched = fetch(request, &files, "sessions", &session_parts)?;
+    let mut tx = client.transaction().map_err(PgError::db("begin"))?;
+    tx.execute(&sql(TRAJECTORY_LOAD.upsert_category), &[&spec.session.category])
+        .map_err(PgError::db("insert the category"))?;
+    let upsert = sql(TRAJECTORY_LOAD.upsert_session);
+    for p in &session_parts {
+        let id = p.key.clone().unwrap_or_default();
+        for f in &p.files {
+            for_each_batch(
+                &fetched.dir().join(&f.path),
+                &["session_name", "category_id", "config", "metadata"],
+                |b| {
+                    let (name, category, config, metadata) = (text(&b, 0)?, text(&b, 1)?, text(&b, 2)?, text(&b, 3)?);
+                    for i in 0..b.num_rows() {
+                        let opt = |a: &arrow_array::StringArray| a.is_valid(i).then(|| a.value(i).to_string());
+                        tx.execute(&upsert, &[&id, &name.value(i), &category.value(i), &opt(&config), &opt(&metadata)])
+                            .map_err(PgError::db(format!("upsert session {id}")))?;
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+    }
+    tx.commit().map_err(PgError::db("commit the sessions"))?;
+    drop(fetched);
+
+    let replaceable =
+        |id: &String| inventory.as_ref().is_some_and(|i| i.held.contains_key(id) || i.recorded.contains_key(id));
+    let total: u64 = steps.iter().filter(|s| s.action.loaded()).map(Step::rows).sum();
+    request.progress.begin("loading", pqstage_stage::progress::Measure::Rows, total);
+    let work: Vec<&Step<'_, EpisodeUnit<'_>>> = steps.iter().filter(|s| s.action != Action::Unchanged).collect();
+    let outcomes = run_units(
+        &work,
+        target.jobs.max(1),
+        || worker_connection(&settings),
+        |client, step| {
+            let result = match step.staged {
+                None => remove(client, &target.schema, &step.key, &sql),
+                Some(unit) => load_episode(client, request, &files, unit, replaceable(&step.key), target, &sql),
+            };
+            if step.action.loaded() {
+                request.progress.add(step.rows());
+            }
+            Ok::<_, PgError>(result.map_err(|e| describe(&e.with_role(&role, &target.schema))))
+        },
+    )?;
+    let mut by_key: BTreeMap<&str, Result<StepSeconds, String>> = BTreeMap::new();
+    for (step, outcome) in work.iter().zip(outcomes) {
+        by_key.insert(step.key.as_str(), outcome);
+    }
+    let episodes = steps
+        .iter()
+        .map(|s| {
+            let mut r = EpisodeReport {
+                episode: s.key.clone(),
+                action: s.action.clone(),
+                observations: s.staged.map_or(0, |u| u.observations.rows),
+                properties: s.staged.map_or(0, |u| u.properties.rows),
+                seconds: StepSeconds::default(),
+                error: None,
+            };
+            match by_key.remove(s.key.as_str()) {
+                Some(Ok(t)) => r.seconds = t,
+                Some(Err(e)) => r.error = Some(e),
+                None => {}
+            }
+            r
+        })
+        .collect();
+    Ok(TrajectoryReport {
+        target: format!("{} schema {}", settings.describe(), target.schema),
+        created: !exists,
+        sessions: session_parts.len(),
+        episodes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// An error with its causes, on one line.
+fn describe(e: &PgError) -> String {
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(c) = source {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        source = c.source();
+    }
+    if let Some(db) = std::error::Error::source(e)
+        .and_then(|c| c.downcast_ref::<postgres::Error>())
+        .and_then(postgres::Error::as_db_error)
+    {
+        if let Some(detail) = db.detail() {
+            s.push_str(&format!(" ({detail})"));
+        }
+    }
+    s
+}
+
+fn fetch(
+    request: &Request<'_>,
+    files: &StagedFiles,
+    group: &str,
+    parts: &[&PartitionEntry],
+) -> Result<pqstage_load::Fetched, PgError> {
+    let list: Vec<&FileEntry> = parts.iter().flat_map(|p| p.files.iter()).collect();
+    let fetched = files.fetch(request.stage, &request.manifest.dataset, group, &list, 4, request.runtime)?;
+    if matches!(files, StagedFiles::Local(_)) && request.options.verify_checksums {
+        check_files(fetched.dir(), parts, true, Some(1), None).map_err(LoadError::from)?;
+    }
+    Ok(fetched)
+}
+
+/// Refuses an existing schema whose tables lack a column the load writes.
+fn check_columns(client: &mut postgres::Client, schema: &str) -> Result<(), PgError> {
+    let rows =
+        client.query(TRAJECTORY_LOAD.table_columns, &[&schema]).map_err(PgError::db("read the tables' columns"))?;
+    let have: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    for (table, columns) in REQUIRED {
+        if let Some(missing) = columns.iter().find(|c| !have.iter().any(|(t, h)| t == table && h == *c)) {
+            return Err(LoadError::NotTrajectories {
+                dataset: String::new(),
+                reason: format!(
+                    "table {schema}.{table} has no column {missing}: it is not the trajectory schema pqstage loads (sql/postgres/trajectories_schema.sql)"
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// What the target records and holds per episode.
+fn inventory(
+    client: &mut postgres::Client,
+    schema: &str,
+    dataset: &str,
+    units: &[EpisodeUnit<'_>],
+    sql: &dyn Fn(&str) -> String,
+) -> Result<Inventory<String>, PgError> {
+    let mut inv = Inventory::default();
+    for r in client
+        .query(TRAJECTORY_LOAD.read_state, &[&schema, &dataset])
+        .map_err(PgError::db("read pqstage.episode_state"))?
+    {
+        inv.recorded.insert(r.get(0), Recorded { checksum: r.get(1), rows: r.get::<_, i64>(2) as u64 });
+    }
+    for r in
+        client.query(&sql(TRAJECTORY_LOAD.held_rows), &[]).map_err(PgError::db("count observations per episode"))?
+    {
+        inv.held.insert(r.get(0), r.get::<_, i64>(1) as u64);
+    }
+    // Rows of episodes this dataset does not stage are someone else's.
+    inv.held.retain(|k, _| inv.recorded.contains_key(k) || units.iter().any(|u| &u.id == k));
+    Ok(inv)
+}
+
+/// A text column as a plain string array (the reader may give dictionaries).
+fn text(b: &arrow_array::RecordBatch, c: usize) -> Result<arrow_array::StringArray, PgError> {
+    let a = arrow_cast::cast(b.column(c), &arrow_schema::DataType::Utf8).map_err(|e| LoadError::NotTrajectories {
+        dataset: String::new(),
+        reason: format!("column {c} of a staged file is not text: {e}"),
+    })?;
+    Ok(a.as_string::<i32>().clone())
+}
+
+/// The staged row of an episode.
+fn episode_row(path: &Path) -> Result<EpisodeRow, PgError> {
+    let mut row = None;
+    let cols = ["session_id", "episode_number", "num_frames", "num_agents", "frame_rate", "file_path"];
+    for_each_batch(path, &cols, |b| {
+        if b.num_rows() > 0 {
+            let int = |c: usize| b.column(c).as_primitive::<Int32Type>().value(0);
+            row = Some(EpisodeRow {
+                session_id: text(&b, 0)?.value(0).to_string(),
+                episode_number: int(1),
+                num_frames: int(2),
+                num_agents: int(3),
+                frame_rate: b.column(4).as_primitive::<Float64Type>().value(0),
+                file_path: text(&b, 5)?.value(0).to_string(),
+            });
+        }
+        Ok(())
+    })?;
+    row.ok_or_else(|| {
+        LoadError::NotTrajectories {
+            dataset: String::new(),
+            reason: format!("{} holds no episode row", path.display()),
+        }
+        .into()
+    })
+}
+
+/// COPYs a staged file's columns (plus constants) into a table.
+fn copy_files(
+    tx: &mut postgres::Transaction<'_>,
+    copy: &str,
+    dir: &Path,
+    part: &PartitionEntry,
+    columns: &[&str],
+    constants: &[Constant<'_>],
+    what: &str,
+) -> Result<u64, PgError> {
+    let mut writer = tx.copy_in(copy).map_err(PgError::db(what.to_string()))?;
+    let send = |e: std::io::Error| PgError::Send { what: what.to_string(), source: e };
+    let mut buf = Vec::with_capacity(2 * SEND_BYTES);
+    buf.extend_from_slice(HEADER);
+    for f in &part.files {
+        let path = dir.join(&f.path);
+        for_each_batch(&path, columns, |batch| {
+            encode_batch(&batch, constants, &mut buf)
+                .map_err(|source| PgError::Encode { path: path.clone(), source })?;
+            if buf.len() >= SEND_BYTES {
+                writer.write_all(&buf).map_err(send)?;
+                buf.clear();
+            }
+            Ok(())
+        })?;
+    }
+    buf.extend_from_slice(TRAILER);
+    writer.write_all(&buf).map_err(send)?;
+    writer.finish().map_err(PgError::db(what.to_string()))
+}
+
+/// One episode, in one transaction.
+fn load_episode(
+    client: &mut postgres::Client,
+    request: &Request<'_>,
+    files: &StagedFiles,
+    unit: &EpisodeUnit<'_>,
+    replace: bool,
+    target: &PgTrajectoryTarget,
+    sql: &dyn Fn(&str) -> String,
+) -> Result<StepSeconds, PgError> {
+    let mut t = StepSeconds::default();
+    let clock = Instant::now();
+    let fetched = fetch(request, files, &unit.path, &[unit.episode, unit.observations, unit.properties])?;
+    let dir = fetched.dir();
+    let row = episode_row(&dir.join(&unit.episode.files[0].path))?;
+    let id = unit.id.as_str();
+    let what = |w: &str| format!("{w} of episode {id}");
+    let mut tx = client.transaction().map_err(PgError::db(what("begin")))?;
+    tx.execute(
+        &sql(TRAJECTORY_LOAD.upsert_episode),
+        &[&id, &row.session_id, &row.episode_number, &row.num_frames, &row.num_agents, &row.frame_rate, &row.file_path],
+    )
+    .map_err(PgError::db(what("upsert the row")))?;
+    t.prepare = clock.elapsed().as_secs_f64();
+    if replace {
+        let clock = Instant::now();
+        tx.execute(&sql(TRAJECTORY_LOAD.delete_properties), &[&id])
+            .map_err(PgError::db(what("delete the properties")))?;
+        tx.execute(&sql(TRAJECTORY_LOAD.delete_observations), &[&id])
+            .map_err(PgError::db(what("delete the observations")))?;
+        t.delete = clock.elapsed().as_secs_f64();
+    }
+    let clock = Instant::now();
+    let obs_cols = ["time_index", "agent_id", "agent_type_id", "x", "y", "z", "v_x", "v_y", "v_z"];
+    let copied = copy_files(
+        &mut tx,
+        &sql(TRAJECTORY_LOAD.copy_observations),
+        dir,
+        unit.observations,
+        &obs_cols,
+        &[Constant::Text(id)],
+        &what("copy the observations"),
+    )?;
+    let table = format!("{}.observations", target.schema);
+    LoadError::check_count(&table, &unit.path, unit.observations.rows, copied, Counted::Copied)?;
+    t.observations = clock.elapsed().as_secs_f64();
+    let clock = Instant::now();
+    tx.batch_execute(TRAJECTORY_LOAD.create_property_stage).map_err(PgError::db(what("create the property stage")))?;
+    let prop_cols = ["time_index", "agent_id", "agent_type_id", "property_id", "value_float", "value_text"];
+    let staged = copy_files(
+        &mut tx,
+        TRAJECTORY_LOAD.copy_properties,
+        dir,
+        unit.properties,
+        &prop_cols,
+        &[],
+        &what("copy the properties"),
+    )?;
+    LoadError::check_count("pqstage_property_stage", &unit.path, unit.properties.rows, staged, Counted::Copied)?;
+    let inserted = tx
+        .execute(&sql(TRAJECTORY_LOAD.insert_properties), &[&id])
+        .map_err(PgError::db(what("insert the properties")))?;
+    let table = format!("{}.extended_properties", target.schema);
+    LoadError::check_count(&table, &unit.path, unit.properties.rows, inserted, Counted::Held)?;
+    t.properties = clock.elapsed().as_secs_f64();
+    let clock = Instant::now();
+    tx.execute(
+        TRAJECTORY_LOAD.record_episode,
+        &[
+            &target.schema,
+            &id,
+            &unit.checksum(),
+            &(unit.observations.rows as i64),
+            &(unit.properties.rows as i64),
+            &request.manifest.dataset,
+        ],
+    )
+    .map_err(PgError::db(what("record")))?;
+    tx.commit().map_err(PgError::db(what("commit")))?;
+    t.verify = clock.elapsed().as_secs_f64();
+    Ok(t)
+}
+
+/// Deletes an episode no longer staged, in one transaction.
+fn remove(
+    client: &mut postgres::Client,
+    schema: &str,
+    id: &str,
+    sql: &dyn Fn(&str) -> String,
+) -> Result<StepSeconds, PgError> {
+    let clock = Instant::now();
+    let what = |w: &str| format!("{w} of removed episode {id}");
+    let mut tx = client.transaction().map_err(PgError::db(what("begin")))?;
+    for (w, q) in [
+        ("delete the properties", TRAJECTORY_LOAD.delete_properties),
+        ("delete the observations", TRAJECTORY_LOAD.delete_observations),
+        ("delete the row", TRAJECTORY_LOAD.delete_episode),
+    ] {
+        tx.execute(&sql(q), &[&id]).map_err(PgError::db(what(w)))?;
+    }
+    tx.execute(TRAJECTORY_LOAD.forget_episode, &[&schema, &id]).map_err(PgError::db(what("forget")))?;
+    tx.commit().map_err(PgError::db(what("commit")))?;
+    Ok(StepSeconds { delete: clock.elapsed().as_secs_f64(), ..StepSeconds::default() })
+}
+
+/// The named queries of `sql/postgres/trajectories_queries.sql` for a schema
+/// of the users' tables: name, description and SQL (parameters bound as
+/// each description says).
+pub fn named_queries(schema: &str) -> Vec<(&'static str, &'static str, String)> {
+    TRAJECTORY_QUERIES
+        .all()
+        .iter()
+        .map(|q| (q.name, q.doc.as_str(), render(q.sql, &[("schema", &quote_ident(schema))])))
+        .collect()
+}
