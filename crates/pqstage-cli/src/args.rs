@@ -27,7 +27,7 @@ pub struct Cli {
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate deterministic, realistic sample CSV.
+    /// Generate deterministic, realistic sample data: violations CSV or trajectory sessions.
     Sample(SampleArgs),
     /// Read CSV files and print an editable spec (TOML) for them.
     Infer(InferArgs),
@@ -161,6 +161,9 @@ pub struct LoadDuckdbArgs {
     /// Target table, NAME or SCHEMA.NAME (default: the staged table's name).
     #[arg(long)]
     pub table: Option<String>,
+    /// Schema of a trajectory dataset's tables (sessions, episodes, observations, …).
+    #[arg(long, default_value = "main")]
+    pub schema: String,
     /// Dataset under the stage root (default: the only one, or STAGE itself).
     #[arg(long)]
     pub dataset: Option<String>,
@@ -202,23 +205,49 @@ pub struct SummaryArgs {
 /// `pqstage sample`.
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    /// Which dataset (violations).
+    /// Which dataset: violations (one CSV file) or trajectories (session folders).
     pub dataset: String,
-    /// Number of data rows.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub rows: u64,
-    /// Output CSV file ("-" for stdout). Required unless only --spec-out is wanted.
+    /// Number of data rows (violations only; default 1000000).
+    #[arg(long)]
+    pub rows: Option<u64>,
+    /// Output: the CSV file of violations ("-" for stdout), the folder of trajectories.
+    /// Required unless only --spec-out is wanted.
     #[arg(long, required_unless_present = "spec_out")]
     pub out: Option<PathBuf>,
-    /// Random seed; the same seed and row count give the same bytes.
+    /// Random seed; the same seed and options give the same bytes.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Generator threads (default: the number of cores). Does not change the output.
+    /// Generator threads (violations only; default: the number of cores). Does not change the output.
     #[arg(long)]
     pub threads: Option<usize>,
     /// Also write the dataset's checked-in spec (TOML) here.
     #[arg(long, value_name = "FILE")]
     pub spec_out: Option<PathBuf>,
+    /// Layout of the session folders: boids (simulator runs, Parquet episodes; spec boids_3d)
+    /// or tracking (video tracks and boxes as CSV; spec tracking). Default: boids.
+    #[arg(long, value_name = "SOURCE", help_heading = "Trajectories")]
+    pub source: Option<pqstage_sample::Source>,
+    /// Session folders (default 1).
+    #[arg(long, value_name = "N", help_heading = "Trajectories")]
+    pub sessions: Option<u32>,
+    /// Boids: episode files per session (default 3).
+    #[arg(long, value_name = "N", help_heading = "Trajectories")]
+    pub episodes: Option<u32>,
+    /// Boids: agents (default 30).
+    #[arg(long, value_name = "N", help_heading = "Trajectories")]
+    pub agents: Option<u32>,
+    /// Boids: targets, the `env` rows (default 1).
+    #[arg(long, value_name = "N", help_heading = "Trajectories")]
+    pub targets: Option<u32>,
+    /// Frames per episode (default: 3001 for boids, 900 for tracking).
+    #[arg(long, value_name = "N", help_heading = "Trajectories")]
+    pub frames: Option<u64>,
+    /// Tracking: cameras per session, cam_a, cam_b, ... (default 2).
+    #[arg(long, value_name = "N", help_heading = "Trajectories")]
+    pub cameras: Option<u32>,
+    /// Tracking: tracks per camera (default 20).
+    #[arg(long, value_name = "N", help_heading = "Trajectories")]
+    pub tracks: Option<u32>,
 }
 
 /// `pqstage infer`.
@@ -273,6 +302,7 @@ pub struct LayoutArgs {
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
     /// CSV files, read in order (same columns); gzip, bzip2 and zstd are read as is; `-` is standard input.
+    /// With a trajectory spec (kind = "trajectories"): session folders.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Stage root: a folder, file://, s3://, gs://, az://, abfss:// or memory:// URL. The dataset goes to STAGE/DATASET/.

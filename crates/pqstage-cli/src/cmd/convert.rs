@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use pqstage_convert::trajectories::{convert_trajectories as convert_sessions, TrajectoryOptions};
 use pqstage_convert::{convert, Codec, ConvertOptions};
+use pqstage_spec::trajectories::{self, declared_kind, TrajectorySpec};
 use pqstage_spec::Spec;
 use pqstage_stage::progress::Progress;
 use pqstage_stage::Stage;
@@ -20,6 +22,13 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
     let encoding = encoding(a.encoding.as_deref())?;
     // Without a spec the input is read twice (infer, then convert): a pipe
     // is spooled to a scratch file first.
+    if let Some(path) = &a.spec {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading spec {}", path.display()))?;
+        if declared_kind(&text).as_deref() == Some(trajectories::KIND) {
+            let spec = TrajectorySpec::from_toml(&text).with_context(|| format!("spec {}", path.display()))?;
+            return convert_trajectories(cli, a, spec, jobs);
+        }
+    }
     let inputs = prepare(&a.files, a.spec.is_none(), a.tmp_dir.as_deref())?;
     let mut spec = match &a.spec {
         Some(path) => {
@@ -126,6 +135,76 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
                 "note: {} rows refused; they are kept with their reasons in {}",
                 count(t.rows_rejected),
                 stage.display(&summary.manifest.dataset, &t.rejects.files[0].path)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Session folders with a trajectory spec.
+fn convert_trajectories(cli: &Cli, a: &ConvertArgs, spec: TrajectorySpec, jobs: usize) -> Result<(), Failure> {
+    let csv_only = [
+        ("--encoding", a.encoding.is_some()),
+        ("--rejects", a.rejects),
+        ("--max-rejects", a.max_rejects.is_some()),
+        ("--row-group-rows", a.row_group_rows.is_some()),
+        ("--file-size", a.file_size.is_some()),
+        ("--allow-same-source", a.allow_same_source),
+    ];
+    if let Some((flag, _)) = csv_only.iter().find(|(_, set)| *set) {
+        return Err(anyhow::anyhow!(
+            "{flag} applies to CSV tables, not to a trajectory spec's session folders (rows without a position are always kept under _rejects/)"
+        )
+        .into());
+    }
+    let dataset = a.dataset.clone().unwrap_or_else(|| spec.name.clone());
+    let progress = Arc::new(Progress::default());
+    let opts = TrajectoryOptions {
+        sessions: a.files.clone(),
+        dataset,
+        spec,
+        jobs,
+        tmp_dir: a.tmp_dir.clone(),
+        progress: Some(progress.clone()),
+    };
+    let stage = Stage::create_with(&a.to, &super::store_options(&a.store)?)?;
+    let rt = super::runtime()?;
+    let summary = {
+        let _bar = Bar::start(cli, &progress);
+        convert_sessions(&stage, rt.handle(), &opts)?
+    };
+    let m = &summary.manifest;
+    let table = |name: &str| m.tables.iter().find(|t| t.name == name).expect("a trajectory manifest has every table");
+    let (obs, props) = (table("observations"), table("extended_properties"));
+    if cli.verbose {
+        for p in &obs.partitions {
+            let n = props.partitions.iter().find(|q| q.key == p.key).map_or(0, |q| q.rows);
+            eprintln!("  {:<60} {:>12} observations {:>12} properties", p.path, count(p.rows), count(n));
+        }
+    }
+    if !cli.quiet {
+        out(&format!(
+            "converted {} sessions, {} episodes: {} observations ({} rejected), {} properties in {:.1} s: {} -> {}",
+            summary.sessions,
+            summary.episodes,
+            count(obs.rows_written),
+            count(obs.rows_rejected),
+            count(props.rows_written),
+            summary.seconds,
+            bytes(summary.bytes_read),
+            stage.display(&m.dataset, ""),
+        ))?;
+        if summary.properties_empty > 0 {
+            eprintln!(
+                "note: {} property values were NULL, NaN or empty and are not stored",
+                count(summary.properties_empty)
+            );
+        }
+        if obs.rows_rejected > 0 {
+            eprintln!(
+                "note: {} rows refused (no position); they are kept with their reasons under {}",
+                count(obs.rows_rejected),
+                stage.display(&m.dataset, pqstage_stage::REJECTS_DIR)
             );
         }
     }

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use pqstage_load::episodes::TrajectoryReport;
 use pqstage_load::{Action, LoadOptions, LoadReport, PartitionKey, Request};
 use pqstage_stage::progress::Progress;
 
@@ -49,6 +50,9 @@ fn run<E: Into<anyhow::Error>>(
     engine: impl FnOnce(&Request<'_>, String) -> Result<LoadReport, E>,
 ) -> Result<(), Failure> {
     let (stage, manifest) = super::open_dataset(c.store, c.stage, c.dataset)?;
+    if manifest.trajectories.is_some() {
+        return Err(anyhow::anyhow!("internal: a trajectory dataset reached the table loader").into());
+    }
     let table =
         table.map(str::to_string).or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
     let options = LoadOptions {
@@ -88,8 +92,123 @@ macro_rules! common {
     };
 }
 
+/// Opens the dataset; for a trajectory dataset, loads it with `engine` and
+/// prints its report (`Some`); for a table dataset, `None`.
+fn run_trajectories<E: Into<anyhow::Error>>(
+    cli: &Cli,
+    c: &Common<'_>,
+    table: Option<&str>,
+    engine: impl FnOnce(&Request<'_>) -> Result<TrajectoryReport, E>,
+) -> Result<Option<()>, Failure> {
+    let (stage, manifest) = super::open_dataset(c.store, c.stage, c.dataset)?;
+    if manifest.trajectories.is_none() {
+        return Ok(None);
+    }
+    if table.is_some() || !c.years.is_empty() {
+        return Err(anyhow::anyhow!(
+            "--table and --years are for table datasets; {} is a trajectory dataset (its tables are sessions, episodes, observations and extended_properties; --schema picks where they are)",
+            manifest.dataset
+        )
+        .into());
+    }
+    let options = LoadOptions {
+        only: None,
+        force: c.force,
+        verify_checksums: !c.no_verify,
+        cache_dir: c.cache_dir.map(Path::to_path_buf),
+    };
+    let progress = Arc::new(Progress::default());
+    let runtime = super::runtime()?;
+    let request = Request {
+        stage: &stage,
+        manifest: &manifest,
+        options: &options,
+        progress: &progress,
+        runtime: runtime.handle(),
+    };
+    let report = {
+        let _bar = Bar::start(cli, &progress);
+        engine(&request).map_err(|e| Failure::from(e.into()))?
+    };
+    print_trajectory_report(cli, &report)?;
+    if let Some(first) = report.failed().next() {
+        let n = report.failed().count();
+        return Err(Failure {
+            code: crate::EXIT_DATA,
+            error: anyhow::anyhow!(
+                "{n} episode(s) not loaded (each rolled back; the others are committed). First: {}: {}",
+                first.episode,
+                first.error.as_deref().unwrap_or_default()
+            ),
+        });
+    }
+    Ok(Some(()))
+}
+
+/// One line, the per-step split with `-v`, and a line per episode loaded,
+/// removed or failed (every episode with `-v`).
+fn print_trajectory_report(cli: &Cli, r: &TrajectoryReport) -> Result<(), Failure> {
+    if cli.quiet {
+        return Ok(());
+    }
+    let loaded: Vec<_> = r.episodes.iter().filter(|e| e.action.loaded() && e.error.is_none()).collect();
+    let obs: u64 = loaded.iter().map(|e| e.observations).sum();
+    let props: u64 = loaded.iter().map(|e| e.properties).sum();
+    let unchanged = r.episodes.iter().filter(|e| e.action == Action::Unchanged).count();
+    let removed = r.episodes.iter().filter(|e| e.action == Action::Removed && e.error.is_none()).count();
+    out(&format!(
+        "{}: {} episodes loaded ({} observations, {} properties), {unchanged} unchanged, {removed} removed, {} sessions upserted{} ({:.2} s)",
+        r.target,
+        loaded.len(),
+        count(obs),
+        count(props),
+        r.sessions,
+        if r.created { "; tables created" } else { "" },
+        r.seconds
+    ))?;
+    let listed = |e: &&pqstage_load::episodes::EpisodeReport| {
+        cli.verbose || e.error.is_some() || !(e.action == Action::Unchanged || (r.created && e.action == Action::New))
+    };
+    let shown: Vec<_> = r.episodes.iter().filter(listed).collect();
+    if !shown.is_empty() {
+        out(&format!("  {:<58} {:>10} {:>11} {:>8}  result", "episode", "obs", "properties", "seconds"))?;
+        for e in shown {
+            let s = &e.seconds;
+            let secs = s.prepare + s.delete + s.observations + s.properties + s.verify;
+            let result = match &e.error {
+                Some(err) => format!("FAILED: {err}"),
+                None => e.action.to_string(),
+            };
+            out(&format!(
+                "  {:<58} {:>10} {:>11} {:>8.2}  {result}",
+                e.episode,
+                count(e.observations),
+                count(e.properties),
+                secs
+            ))?;
+        }
+    }
+    if cli.verbose {
+        let s = r.step_seconds();
+        out(&format!(
+            "seconds per step: prepare {:.2}, delete {:.2}, observations {:.2}, properties {:.2}, verify+commit {:.2}",
+            s.prepare, s.delete, s.observations, s.properties, s.verify
+        ))?;
+    }
+    Ok(())
+}
+
 pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
     let common = common!(a);
+    let target =
+        pqstage_duckdb::trajectories::TrajectoryTarget { db: a.db.clone(), schema: a.schema.clone(), threads: a.jobs };
+    if run_trajectories(cli, &common, a.table.as_deref(), |request| {
+        pqstage_duckdb::trajectories::load_trajectories(request, &target)
+    })?
+    .is_some()
+    {
+        return Ok(());
+    }
     let cache_bytes = crate::output::parse_size(&a.cache_size).map_err(anyhow::Error::msg)?;
     run(cli, &common, a.table.as_deref(), |request, table| {
         let duck = pqstage_duckdb::DuckdbOptions { db: a.db.clone(), table, threads: a.jobs, cache_bytes };
@@ -99,6 +218,16 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
 
 pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
     let common = common!(a);
+    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let target =
+        pqstage_postgres::trajectories::PgTrajectoryTarget { db: a.db.clone(), schema: a.schema.clone(), jobs };
+    if run_trajectories(cli, &common, a.table.as_deref(), |request| {
+        pqstage_postgres::trajectories::load_trajectories(request, &target)
+    })?
+    .is_some()
+    {
+        return Ok(());
+    }
     run(cli, &common, a.table.as_deref(), |request, table| {
         let pg = pqstage_postgres::PgOptions {
             db: a.db.clone(),
