@@ -123,7 +123,8 @@ pub struct EpisodeRule {
     pub files: String,
     /// `episode_id` template: `{number}` (position in name order, from 0),
     /// `{stem}` (the file's name without extension), `{camera}` (the episode
-    /// folder's name), `{session}` (the session id).
+    /// folder's name), `{session}` (the session id), `{folder}` (the session
+    /// folder's name). Ids must differ across all sessions converted together.
     pub id: String,
     /// The files' format.
     pub format: SourceFormat,
@@ -225,6 +226,9 @@ pub enum ValueExpr {
     Coalesce(usize, String),
     /// The change of the column since the same agent's previous frame,
     /// times the frame rate; NULL on an agent's first frame and after a gap.
+    /// An agent is its `agent_id` and, when `agent_type_id` is a column of
+    /// the file, its type; a type made with `coalesce()` may change along a
+    /// track, so then the id alone.
     Rate(usize),
 }
 

@@ -25,6 +25,10 @@ pub fn run(cli: &Cli, a: &StatusArgs) -> Result<(), Failure> {
     for t in &m.tables {
         let files: usize = t.partitions.iter().map(|p| p.files.len()).sum();
         let size: u64 = t.partitions.iter().map(|p| p.bytes).sum();
+        if m.tables.len() > 1 {
+            out("")?;
+            out(&format!("table       {} ({}/)", t.name, t.path))?;
+        }
         out(&format!(
             "rows        {} read = {} written + {} rejected",
             count(t.rows_read),
@@ -36,8 +40,12 @@ pub fn run(cli: &Cli, a: &StatusArgs) -> Result<(), Failure> {
             (Some(a), Some(b), Some(c)) => format!(", {c} {a}..{b}"),
             _ => String::new(),
         };
-        let null =
-            if t.partitions.iter().any(|p| p.value.is_none()) && t.partition_column.is_some() { " + NULL" } else { "" };
+        let null = if t.partitions.iter().any(|p| p.value.is_none() && p.key.is_none()) && t.partition_column.is_some()
+        {
+            " + NULL"
+        } else {
+            ""
+        };
         out(&format!("partitions  {}{range}{null}: {} files, {}", t.partitions.len(), files, bytes(size)))?;
         if t.rows_rejected > 0 {
             for f in &t.rejects.files {
@@ -45,12 +53,13 @@ pub fn run(cli: &Cli, a: &StatusArgs) -> Result<(), Failure> {
             }
         }
         if cli.verbose || t.partitions.len() <= 100 {
+            let w = t.partitions.iter().map(|p| p.path.len()).max().unwrap_or(0).max(36);
             out("")?;
-            out(&format!("{:<36} {:>12} {:>6} {:>10}  checksum", "partition", "rows", "files", "size"))?;
+            out(&format!("{:<w$} {:>12} {:>6} {:>10}  checksum", "partition", "rows", "files", "size"))?;
             for p in &t.partitions {
                 let name = if p.path.is_empty() { "(unpartitioned)" } else { &p.path };
                 out(&format!(
-                    "{name:<36} {:>12} {:>6} {:>10}  {}",
+                    "{name:<w$} {:>12} {:>6} {:>10}  {}",
                     count(p.rows),
                     p.files.len(),
                     bytes(p.bytes),

@@ -121,7 +121,7 @@ pub fn session(folder: &Path, spec: &TrajectorySpec) -> Result<Session, Trajecto
         }
         None => (None, None, spec.session.frame_rate),
     };
-    let episodes = episodes(folder, spec, &id)?;
+    let episodes = episodes(folder, spec, &id, &name)?;
     if episodes.is_empty() {
         return Err(TrajectoryError::session(
             folder,
@@ -155,7 +155,12 @@ fn frame_rate_of(json: &serde_json::Value, key: &str) -> Result<Option<f64>, Str
 
 /// The episodes: files matching the pattern, or, when the pattern has a `*`
 /// folder, one per matching folder (its one matching file).
-fn episodes(folder: &Path, spec: &TrajectorySpec, session_id: &str) -> Result<Vec<Episode>, TrajectoryError> {
+fn episodes(
+    folder: &Path,
+    spec: &TrajectorySpec,
+    session_id: &str,
+    folder_name: &str,
+) -> Result<Vec<Episode>, TrajectoryError> {
     let segments: Vec<&str> = spec.episodes.files.split('/').collect();
     let (file_pattern, dir_segments) = segments.split_last().expect("split gives one segment at least");
     // Walk the folder segments: fixed ones descend, a `*` one fans out into episodes.
@@ -206,7 +211,13 @@ fn episodes(folder: &Path, spec: &TrajectorySpec, session_id: &str) -> Result<Ve
         let n = number.to_string();
         let id = fill(
             &spec.episodes.id,
-            &[("number", &n), ("stem", &stem), ("camera", camera.as_deref().unwrap_or(&stem)), ("session", session_id)],
+            &[
+                ("number", &n),
+                ("stem", &stem),
+                ("camera", camera.as_deref().unwrap_or(&stem)),
+                ("session", session_id),
+                ("folder", folder_name),
+            ],
         );
         let joined = match &spec.episodes.join {
             Some(j) => {

@@ -115,6 +115,11 @@ pub struct Reshaper<'s> {
     props: Vec<(String, ValueExpr, ValueKind)>,
     when: Option<Condition>,
     frame_rate: f64,
+    /// Whether `rate()` tells agents apart by type as well as id: when the
+    /// type is a column of the file. A type made with `coalesce()` (a
+    /// detection class that may be missing on some frames) can change along
+    /// one track, so there the id alone is the agent.
+    rate_by_type: bool,
     /// Columns `rate()` reads, in the order `Last::values` keeps them.
     rate_columns: Vec<usize>,
 }
@@ -138,7 +143,8 @@ impl<'s> Reshaper<'s> {
                 }
             }
         }
-        Ok(Self { spec, props: props.collect(), when: spec.condition()?, obs, frame_rate, rate_columns })
+        let rate_by_type = matches!(obs.agent_type_id, ValueExpr::Column(_) | ValueExpr::Component { .. });
+        Ok(Self { spec, props: props.collect(), when: spec.condition()?, obs, frame_rate, rate_by_type, rate_columns })
     }
 
     /// Reads the episode and writes its observations to `obs_path` and its
@@ -202,7 +208,8 @@ impl<'s> Reshaper<'s> {
                 let previous = if self.rate_columns.is_empty() {
                     None
                 } else {
-                    let prev = last.insert((type_no, agent), Last { time, values: current.clone() });
+                    let track = (if self.rate_by_type { type_no } else { u32::MAX }, agent);
+                    let prev = last.insert(track, Last { time, values: current.clone() });
                     if let Some(p) = &prev {
                         if p.time >= time {
                             return Err(at(
