@@ -151,3 +151,10 @@ DELETE FROM {schema}.observations WHERE episode_id = ?;
 -- A removed episode's row (its observations are gone, committed first).
 -- Parameter: episode_id.
 DELETE FROM {schema}.episodes WHERE episode_id = ?;
+
+-- name: load_settings
+-- The load's connection: DuckDB checkpoints once the WAL passes this size
+-- (16 MB by default: after every episode, rewriting the growing file each
+-- time). Measured on 10 boids episodes: 64 MB halved the load's time and
+-- lowered its peak memory; 256 MB and more kept the data in memory instead.
+SET checkpoint_threshold = '64MB';

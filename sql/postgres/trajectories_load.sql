@@ -91,12 +91,98 @@ ON CONFLICT (episode_id) DO UPDATE SET
     frame_rate = excluded.frame_rate, file_path = excluded.file_path;
 
 -- name: delete_properties
--- A replaced episode's properties, deleted by one set-based statement
+-- A removed episode's properties, deleted by one set-based statement
 -- through the observation index, before its observations are (the cascade
 -- would delete them one trigger call per observation). Parameter: episode_id.
 DELETE FROM {schema}.extended_properties p
 USING {schema}.observations o
 WHERE o.episode_id = $1 AND p.observation_id = o.observation_id;
+
+-- name: create_observation_stage
+-- A changed episode's new observations, before they are compared with the
+-- old ones. Dropped at commit.
+CREATE TEMPORARY TABLE pqstage_observation_stage (
+    time_index    integer NOT NULL,
+    agent_id      integer NOT NULL,
+    agent_type_id varchar NOT NULL,
+    x double precision NOT NULL,
+    y double precision NOT NULL,
+    z double precision, v_x double precision, v_y double precision, v_z double precision,
+    episode_id    varchar NOT NULL
+) ON COMMIT DROP;
+
+-- name: copy_observation_stage
+-- The observation stage, binary COPY (the episode id the constant last column).
+COPY pqstage_observation_stage (time_index, agent_id, agent_type_id, x, y, z, v_x, v_y, v_z, episode_id)
+FROM STDIN (FORMAT binary);
+
+-- name: analyze_stages
+-- Statistics of the stages, so the comparisons below are planned as hash joins.
+ANALYZE pqstage_observation_stage;
+ANALYZE pqstage_property_stage;
+
+-- name: delete_lost_properties
+-- A changed episode's properties the new version no longer has (their
+-- observation gone, or the value no longer stored). Parameter: episode_id.
+DELETE FROM {schema}.extended_properties e
+USING {schema}.observations o
+WHERE o.episode_id = $1 AND e.observation_id = o.observation_id
+  AND NOT EXISTS (
+    SELECT 1 FROM pqstage_property_stage p
+    WHERE p.time_index = o.time_index AND p.agent_id = o.agent_id
+      AND p.agent_type_id = o.agent_type_id AND p.property_id = e.property_id);
+
+-- name: delete_lost_observations
+-- A changed episode's observations the new version no longer has (their
+-- properties are gone already). Parameter: episode_id.
+DELETE FROM {schema}.observations o
+WHERE o.episode_id = $1
+  AND NOT EXISTS (
+    SELECT 1 FROM pqstage_observation_stage s
+    WHERE s.time_index = o.time_index AND s.agent_id = o.agent_id AND s.agent_type_id = o.agent_type_id);
+
+-- name: merge_observations
+-- A changed episode's observations: new keys inserted, changed values
+-- updated in place (observation_id kept, so the properties that point at it
+-- stay), unchanged rows not touched at all. Returns how many keys are new
+-- (an inserted row has xmax 0, an updated one the transaction's id).
+WITH merged AS (
+    INSERT INTO {schema}.observations (episode_id, time_index, agent_id, agent_type_id, x, y, z, v_x, v_y, v_z)
+    SELECT episode_id, time_index, agent_id, agent_type_id, x, y, z, v_x, v_y, v_z FROM pqstage_observation_stage
+    ON CONFLICT (episode_id, time_index, agent_id, agent_type_id) DO UPDATE SET
+        x = excluded.x, y = excluded.y, z = excluded.z, v_x = excluded.v_x, v_y = excluded.v_y, v_z = excluded.v_z
+    WHERE (observations.x, observations.y, observations.z, observations.v_x, observations.v_y, observations.v_z)
+          IS DISTINCT FROM (excluded.x, excluded.y, excluded.z, excluded.v_x, excluded.v_y, excluded.v_z)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) FROM merged;
+
+-- name: count_observations
+-- An episode's observations. Parameter: episode_id.
+SELECT count(*) FROM {schema}.observations WHERE episode_id = $1;
+
+-- name: merge_properties
+-- A changed episode's properties, by the same join as insert_properties:
+-- new ones inserted, changed values updated, unchanged ones not touched (no
+-- foreign-key check fires for them). Parameter: episode_id.
+INSERT INTO {schema}.extended_properties (observation_id, property_id, value_float, value_text)
+SELECT o.observation_id, p.property_id, p.value_float, p.value_text
+FROM pqstage_property_stage p
+JOIN {schema}.observations o
+  ON o.episode_id = $1
+ AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id
+ON CONFLICT (observation_id, property_id) DO UPDATE SET
+    value_float = excluded.value_float, value_text = excluded.value_text
+WHERE (extended_properties.value_float, extended_properties.value_text)
+      IS DISTINCT FROM (excluded.value_float, excluded.value_text);
+
+-- name: episode_rows
+-- The rows an episode holds after a merge, to check against the manifest.
+-- Parameter: episode_id.
+SELECT (SELECT count(*) FROM {schema}.observations WHERE episode_id = $1),
+       (SELECT count(*) FROM {schema}.extended_properties e
+        JOIN {schema}.observations o ON o.observation_id = e.observation_id
+        WHERE o.episode_id = $1);
 
 -- name: delete_observations
 -- A replaced or removed episode's observations. Parameter: episode_id.
@@ -139,3 +225,61 @@ FROM pqstage_property_stage p
 JOIN {schema}.observations o
   ON o.episode_id = $1
  AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id;
+
+-- name: table_is_empty
+-- Whether the users' observations table holds no row: a first load then
+-- takes the bulk path.
+SELECT NOT EXISTS (SELECT 1 FROM {schema}.observations);
+
+-- name: bulk_upkeep
+-- What makes each inserted row of observations and extended_properties
+-- expensive: their foreign keys (a trigger call per row) and the indexes no
+-- constraint needs. For a first load these are dropped inside the load's one
+-- transaction and made again, with exactly these definitions and names,
+-- before it commits: a set-based check of each foreign key and one sort per
+-- index instead of a lookup per row. Parameter: the schema's name. Columns:
+-- kind ('constraint' or 'index'), table (qualified), name, definition.
+WITH t AS (
+    SELECT to_regclass(format('%I.observations', $1::text)) AS oid
+    UNION ALL SELECT to_regclass(format('%I.extended_properties', $1::text))
+)
+SELECT 'constraint', c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid)
+FROM pg_constraint c JOIN t ON c.conrelid = t.oid
+WHERE c.contype = 'f'
+UNION ALL
+SELECT 'index', i.indrelid::regclass::text, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+FROM pg_index i JOIN t ON i.indrelid = t.oid
+WHERE NOT i.indisprimary AND NOT i.indisunique
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+ORDER BY 1 DESC, 2, 3;
+
+-- name: drop_stages
+-- The stages of the previous episode of a bulk load (one transaction, so
+-- ON COMMIT DROP has not dropped them yet).
+DROP TABLE IF EXISTS pqstage_observation_stage, pqstage_property_stage;
+
+-- name: bulk_settings
+-- The bulk load's transaction: its index builds sort in memory and use the
+-- server's parallel maintenance workers (the load is one connection).
+SET LOCAL maintenance_work_mem = '512MB';
+SET LOCAL max_parallel_maintenance_workers = 2;
+
+-- name: unknown_agent_type
+-- In a bulk load (its foreign keys made after the data): the first
+-- observation of an episode whose agent type the target does not define, so
+-- that episode alone is refused. Parameter: episode_id.
+SELECT o.agent_type_id::text, o.time_index, o.agent_id
+FROM {schema}.observations o
+WHERE o.episode_id = $1
+  AND NOT EXISTS (SELECT 1 FROM {schema}.agent_types t WHERE t.type_id = o.agent_type_id)
+ORDER BY o.time_index, o.agent_id
+LIMIT 1;
+
+-- name: unknown_property
+-- In a bulk load: the first staged property value whose property the
+-- target does not define.
+SELECT p.property_id::text, p.time_index, p.agent_id, p.agent_type_id::text
+FROM pqstage_property_stage p
+WHERE NOT EXISTS (SELECT 1 FROM {schema}.property_definitions d WHERE d.property_id = p.property_id)
+ORDER BY p.time_index, p.agent_id
+LIMIT 1;

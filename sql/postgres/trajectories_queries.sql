@@ -74,3 +74,14 @@ FROM {schema}.episodes AS e
 LEFT JOIN obs ON obs.episode_id = e.episode_id
 LEFT JOIN props ON props.episode_id = e.episode_id
 ORDER BY e.episode_id;
+
+-- name: property_summary
+-- Per property: how many values, in how many episodes, and the range and
+-- mean of the numeric ones. No parameters.
+SELECT p.property_id, d.unit, count(*) AS "values", count(DISTINCT o.episode_id) AS episodes,
+       min(p.value_float) AS min, avg(p.value_float) AS mean, max(p.value_float) AS max
+FROM {schema}.extended_properties AS p
+JOIN {schema}.observations AS o ON o.observation_id = p.observation_id
+LEFT JOIN {schema}.property_definitions AS d ON d.property_id = p.property_id
+GROUP BY p.property_id, d.unit
+ORDER BY p.property_id;

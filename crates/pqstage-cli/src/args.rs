@@ -114,6 +114,11 @@ pub struct LoadPostgresArgs {
     /// Target table (default: the staged table's name).
     #[arg(long)]
     pub table: Option<String>,
+    /// Trajectory datasets: load each episode in a transaction of its own even
+    /// into empty tables (a first load otherwise runs in one transaction, with
+    /// foreign keys and secondary indexes made after the data).
+    #[arg(long)]
+    pub per_episode: bool,
     /// Schema of the target table.
     #[arg(long, default_value = "public")]
     pub schema: String,
@@ -200,6 +205,9 @@ pub struct SummaryArgs {
     /// The table, NAME or SCHEMA.NAME.
     #[arg(long, default_value = "violations")]
     pub table: String,
+    /// Summarize the trajectory tables in this schema instead (rows per episode, values per property).
+    #[arg(long, value_name = "SCHEMA", conflicts_with = "table")]
+    pub trajectories: Option<String>,
 }
 
 /// `pqstage sample`.

@@ -30,7 +30,7 @@ use duckdb::{Config, Connection};
 
 pub use error::DuckdbError;
 pub use load::{load, DuckdbOptions};
-pub use query::{run_queries, Cell, ResultTable};
+pub use query::{run_queries, run_trajectory_summary, Cell, ResultTable};
 pub use sql::type_name;
 
 /// Opens a DuckDB file, with extension auto-loading off: nothing is ever

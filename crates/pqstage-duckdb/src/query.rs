@@ -48,6 +48,24 @@ pub fn run_queries(db: &Path, table: &str, queries: &Queries) -> Result<Vec<Resu
     queries.iter().map(|q| run(&conn, &q.doc, q.sql, &qualified)).collect()
 }
 
+/// The summaries of a trajectory dataset's tables in `schema`: rows per
+/// episode, and per property (`sql/duckdb/trajectories_queries.sql`).
+///
+/// # Errors
+/// The file cannot be opened or a query fails (no trajectory tables there).
+pub fn run_trajectory_summary(db: &Path, schema: &str) -> Result<Vec<ResultTable>, DuckdbError> {
+    let conn = crate::open(db, None, true)?;
+    let all = crate::sql::TRAJECTORY_QUERIES.all();
+    ["dataset_counts", "property_summary"]
+        .iter()
+        .map(|name| {
+            let q = all.get(name).map_err(|_| DuckdbError::Trajectory(format!("no query {name}")))?;
+            let sql = render(q.sql, &[("schema", &pqstage_load::sql::quote_ident(schema))]);
+            run(&conn, q.doc.split(". ").next().unwrap_or_default(), &sql, "")
+        })
+        .collect()
+}
+
 fn run(conn: &duckdb::Connection, doc: &str, template: &str, table: &str) -> Result<ResultTable, DuckdbError> {
     let title = doc.trim().trim_end_matches('.').to_string();
     let query = render(template, &[("table", table)]);

@@ -175,6 +175,9 @@ pub struct TrajectoryReport {
     pub episodes: Vec<EpisodeReport>,
     /// Wall time.
     pub seconds: f64,
+    /// For a bulk first load (one transaction, foreign keys and indexes made
+    /// after the data): the seconds spent making them.
+    pub bulk_seconds: Option<f64>,
 }
 
 impl TrajectoryReport {

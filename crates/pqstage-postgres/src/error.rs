@@ -88,6 +88,10 @@ pub enum PgError {
         #[source]
         source: postgres::Error,
     },
+    /// A trajectory episode the target cannot take (a value its lookup
+    /// tables do not define).
+    #[error("{0}")]
+    Refused(String),
     /// Sending COPY data failed.
     #[error("PostgreSQL: {what}")]
     Send {
@@ -102,7 +106,7 @@ pub enum PgError {
 impl PgError {
     /// True when the data disagrees with its manifest (exit code 1).
     pub fn is_data_error(&self) -> bool {
-        matches!(self, Self::Load(e) if e.is_data_error())
+        matches!(self, Self::Load(e) if e.is_data_error()) || matches!(self, Self::Refused(_))
     }
 
     /// The server's SQLSTATE, when the server refused something.

@@ -31,15 +31,18 @@ pqstage_load::queries! {
     /// `sql/postgres/trajectories_load.sql`: loading trajectory episodes.
     pub struct TrajectoryLoad from "postgres/trajectories_load.sql" {
         create_state, tables_exist, table_columns, read_state, held_rows, record_episode, forget_episode,
-        upsert_category, upsert_session, upsert_episode, delete_properties, delete_observations, delete_episode,
-        copy_observations, create_property_stage, copy_properties, insert_properties
+        upsert_category, upsert_session, upsert_episode, delete_properties, create_observation_stage,
+        copy_observation_stage, analyze_stages, delete_lost_properties, delete_lost_observations, merge_observations, count_observations,
+        merge_properties, episode_rows, delete_observations, delete_episode, copy_observations, create_property_stage,
+        copy_properties, insert_properties, table_is_empty, bulk_upkeep, drop_stages, bulk_settings,
+        unknown_agent_type, unknown_property
     }
 }
 
 pqstage_load::queries! {
     /// `sql/postgres/trajectories_queries.sql`: what trajectory users ask, and the counts that verify a load.
     pub struct TrajectoryQueries from "postgres/trajectories_queries.sql" {
-        episode_tracks, property_series, episode_properties, episode_counts, dataset_counts
+        episode_tracks, property_series, episode_properties, episode_counts, dataset_counts, property_summary
     }
 }
 

@@ -44,6 +44,9 @@ pub struct PgTrajectoryTarget {
     pub schema: String,
     /// Connections loading episodes at once.
     pub jobs: usize,
+    /// Never take the bulk path of a first load (one transaction, keys and
+    /// indexes made after the data): load each episode on its own.
+    pub per_episode: bool,
 }
 
 /// The columns each loaded table must have, to accept an existing schema.
@@ -158,21 +161,34 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     let total: u64 = steps.iter().filter(|s| s.action.loaded()).map(Step::rows).sum();
     request.progress.begin("loading", pqstage_stage::progress::Measure::Rows, total);
     let work: Vec<&Step<'_, EpisodeUnit<'_>>> = steps.iter().filter(|s| s.action != Action::Unchanged).collect();
-    let outcomes = run_units(
-        &work,
-        target.jobs.max(1),
-        || worker_connection(&settings),
-        |client, step| {
-            let result = match step.staged {
-                None => remove(client, &target.schema, &step.key, &sql),
-                Some(unit) => load_episode(client, request, &files, unit, replaceable(&step.key), target, &sql),
-            };
-            if step.action.loaded() {
-                request.progress.add(step.rows());
-            }
-            Ok::<_, PgError>(result.map_err(|e| describe(&e.with_role(&role, &target.schema))))
-        },
-    )?;
+    let empty: bool = client
+        .query_one(&sql(TRAJECTORY_LOAD.table_is_empty), &[])
+        .map_err(PgError::db("look for observations"))?
+        .get(0);
+    let mut upkeep_seconds = 0.0;
+    let outcomes: Vec<Result<StepSeconds, String>> = if empty && work.len() > 1 && !target.per_episode {
+        let (outcomes, seconds) = load_bulk(&mut client, request, &files, &work, target, &sql)?;
+        upkeep_seconds = seconds;
+        outcomes.into_iter().map(|r| r.map_err(|e| describe(&e.with_role(&role, &target.schema)))).collect()
+    } else {
+        run_units(
+            &work,
+            target.jobs.max(1),
+            || worker_connection(&settings),
+            |client, step| {
+                let result = match step.staged {
+                    None => remove(client, &target.schema, &step.key, &sql),
+                    Some(unit) => {
+                        load_episode_alone(client, request, &files, unit, replaceable(&step.key), target, &sql)
+                    }
+                };
+                if step.action.loaded() {
+                    request.progress.add(step.rows());
+                }
+                Ok::<_, PgError>(result.map_err(|e| describe(&e.with_role(&role, &target.schema))))
+            },
+        )?
+    };
     let mut by_key: BTreeMap<&str, Result<StepSeconds, String>> = BTreeMap::new();
     for (step, outcome) in work.iter().zip(outcomes) {
         by_key.insert(step.key.as_str(), outcome);
@@ -197,6 +213,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
         })
         .collect();
     Ok(TrajectoryReport {
+        bulk_seconds: (upkeep_seconds > 0.0).then_some(upkeep_seconds),
         target: format!("{} schema {}", settings.describe(), target.schema),
         created: !exists,
         sessions: session_parts.len(),
@@ -205,27 +222,31 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     })
 }
 
-/// An error with its causes, on one line.
+/// An error on one line: what was being done, then the server's message
+/// and detail (the driver's own text spans lines and repeats the detail).
 fn describe(e: &PgError) -> String {
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(c) = source {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = c.source();
-    }
-    if let Some(db) = std::error::Error::source(e)
+    let server = std::error::Error::source(e)
         .and_then(|c| c.downcast_ref::<postgres::Error>())
-        .and_then(postgres::Error::as_db_error)
-    {
-        if let Some(detail) = db.detail() {
-            s.push_str(&format!(" ({detail})"));
+        .and_then(postgres::Error::as_db_error);
+    match (e, server) {
+        (PgError::Db { what, .. }, Some(db)) => {
+            let mut s = format!("PostgreSQL: {what}: {}", db.message());
+            if let Some(detail) = db.detail() {
+                s.push_str(&format!(" ({detail})"));
+            }
+            s
+        }
+        _ => {
+            let mut s = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(c) = source {
+                s.push_str(": ");
+                s.push_str(&c.to_string());
+                source = c.source();
+            }
+            s.split_whitespace().collect::<Vec<_>>().join(" ")
         }
     }
-    s
 }
 
 fn fetch(
@@ -353,13 +374,24 @@ fn copy_files(
     writer.finish().map_err(PgError::db(what.to_string()))
 }
 
+/// How an episode is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Not in the target: inserted.
+    New,
+    /// In the target: merged into what it holds.
+    Replace,
+    /// Part of a bulk first load: inserted, its lookups checked by hand.
+    Bulk,
+}
+
 /// One episode, in one transaction.
 fn load_episode(
-    client: &mut postgres::Client,
+    tx: &mut postgres::Transaction<'_>,
     request: &Request<'_>,
     files: &StagedFiles,
     unit: &EpisodeUnit<'_>,
-    replace: bool,
+    mode: Mode,
     target: &PgTrajectoryTarget,
     sql: &dyn Fn(&str) -> String,
 ) -> Result<StepSeconds, PgError> {
@@ -370,54 +402,131 @@ fn load_episode(
     let row = episode_row(&dir.join(&unit.episode.files[0].path))?;
     let id = unit.id.as_str();
     let what = |w: &str| format!("{w} of episode {id}");
-    let mut tx = client.transaction().map_err(PgError::db(what("begin")))?;
+    tx.batch_execute(TRAJECTORY_LOAD.drop_stages).map_err(PgError::db(what("drop the stages")))?;
     tx.execute(
         &sql(TRAJECTORY_LOAD.upsert_episode),
         &[&id, &row.session_id, &row.episode_number, &row.num_frames, &row.num_agents, &row.frame_rate, &row.file_path],
     )
     .map_err(PgError::db(what("upsert the row")))?;
     t.prepare = clock.elapsed().as_secs_f64();
-    if replace {
-        let clock = Instant::now();
-        tx.execute(&sql(TRAJECTORY_LOAD.delete_properties), &[&id])
-            .map_err(PgError::db(what("delete the properties")))?;
-        tx.execute(&sql(TRAJECTORY_LOAD.delete_observations), &[&id])
-            .map_err(PgError::db(what("delete the observations")))?;
-        t.delete = clock.elapsed().as_secs_f64();
-    }
-    let clock = Instant::now();
     let obs_cols = ["time_index", "agent_id", "agent_type_id", "x", "y", "z", "v_x", "v_y", "v_z"];
-    let copied = copy_files(
-        &mut tx,
-        &sql(TRAJECTORY_LOAD.copy_observations),
-        dir,
-        unit.observations,
-        &obs_cols,
-        &[Constant::Text(id)],
-        &what("copy the observations"),
-    )?;
-    let table = format!("{}.observations", target.schema);
-    LoadError::check_count(&table, &unit.path, unit.observations.rows, copied, Counted::Copied)?;
-    t.observations = clock.elapsed().as_secs_f64();
-    let clock = Instant::now();
-    tx.batch_execute(TRAJECTORY_LOAD.create_property_stage).map_err(PgError::db(what("create the property stage")))?;
     let prop_cols = ["time_index", "agent_id", "agent_type_id", "property_id", "value_float", "value_text"];
-    let staged = copy_files(
-        &mut tx,
-        TRAJECTORY_LOAD.copy_properties,
-        dir,
-        unit.properties,
-        &prop_cols,
-        &[],
-        &what("copy the properties"),
-    )?;
-    LoadError::check_count("pqstage_property_stage", &unit.path, unit.properties.rows, staged, Counted::Copied)?;
-    let inserted = tx
-        .execute(&sql(TRAJECTORY_LOAD.insert_properties), &[&id])
-        .map_err(PgError::db(what("insert the properties")))?;
-    let table = format!("{}.extended_properties", target.schema);
-    LoadError::check_count(&table, &unit.path, unit.properties.rows, inserted, Counted::Held)?;
-    t.properties = clock.elapsed().as_secs_f64();
+    let obs_table = format!("{}.observations", target.schema);
+    let prop_table = format!("{}.extended_properties", target.schema);
+    let stage_properties = |tx: &mut postgres::Transaction<'_>| -> Result<(), PgError> {
+        tx.batch_execute(TRAJECTORY_LOAD.create_property_stage)
+            .map_err(PgError::db(what("create the property stage")))?;
+        let staged = copy_files(
+            tx,
+            TRAJECTORY_LOAD.copy_properties,
+            dir,
+            unit.properties,
+            &prop_cols,
+            &[],
+            &what("copy the properties"),
+        )?;
+        LoadError::check_count("pqstage_property_stage", &unit.path, unit.properties.rows, staged, Counted::Copied)?;
+        Ok(())
+    };
+    if mode == Mode::Replace {
+        // A changed episode is merged, not deleted and inserted: rows that did
+        // not change are not written, keep their observation_id, and cost no
+        // index or foreign-key upkeep (most of a load's time on this schema).
+        let clock = Instant::now();
+        tx.batch_execute(TRAJECTORY_LOAD.create_observation_stage)
+            .map_err(PgError::db(what("create the observation stage")))?;
+        let copied = copy_files(
+            tx,
+            TRAJECTORY_LOAD.copy_observation_stage,
+            dir,
+            unit.observations,
+            &obs_cols,
+            &[Constant::Text(id)],
+            &what("copy the observations"),
+        )?;
+        LoadError::check_count(
+            "pqstage_observation_stage",
+            &unit.path,
+            unit.observations.rows,
+            copied,
+            Counted::Copied,
+        )?;
+        stage_properties(tx)?;
+        tx.batch_execute(TRAJECTORY_LOAD.analyze_stages).map_err(PgError::db(what("analyze the stages")))?;
+        t.observations = clock.elapsed().as_secs_f64();
+        // Observations first: new keys inserted, changed ones updated. Only if
+        // the episode lost keys (the rows it had, plus the new ones, are more
+        // than it has now) are the lost ones looked for and deleted.
+        let clock = Instant::now();
+        let before: i64 = tx
+            .query_one(&sql(TRAJECTORY_LOAD.count_observations), &[&id])
+            .map_err(PgError::db(what("count the observations")))?
+            .get(0);
+        let new: i64 = tx
+            .query_one(&sql(TRAJECTORY_LOAD.merge_observations), &[])
+            .map_err(PgError::db(what("merge the observations")))?
+            .get(0);
+        t.observations += clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
+        let lost_observations = before + new - unit.observations.rows as i64;
+        let mut properties_pruned = false;
+        if lost_observations > 0 {
+            for (w, q) in [
+                ("delete the properties it lost", TRAJECTORY_LOAD.delete_lost_properties),
+                ("delete the observations it lost", TRAJECTORY_LOAD.delete_lost_observations),
+            ] {
+                tx.execute(&sql(q), &[&id]).map_err(PgError::db(what(w)))?;
+            }
+            properties_pruned = true;
+        }
+        t.delete = clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
+        tx.execute(&sql(TRAJECTORY_LOAD.merge_properties), &[&id])
+            .map_err(PgError::db(what("merge the properties")))?;
+        let count = |tx: &mut postgres::Transaction<'_>| -> Result<(i64, i64), PgError> {
+            let row = tx
+                .query_one(&sql(TRAJECTORY_LOAD.episode_rows), &[&id])
+                .map_err(PgError::db(what("count the rows")))?;
+            Ok((row.get(0), row.get(1)))
+        };
+        let (mut obs, mut props) = count(tx)?;
+        if props as u64 > unit.properties.rows && !properties_pruned {
+            // Every staged property is there now; more means some were lost.
+            let c = Instant::now();
+            tx.execute(&sql(TRAJECTORY_LOAD.delete_lost_properties), &[&id])
+                .map_err(PgError::db(what("delete the properties it lost")))?;
+            t.delete += c.elapsed().as_secs_f64();
+            (obs, props) = count(tx)?;
+        }
+        LoadError::check_count(&obs_table, &unit.path, unit.observations.rows, obs as u64, Counted::Held)?;
+        LoadError::check_count(&prop_table, &unit.path, unit.properties.rows, props as u64, Counted::Held)?;
+        t.properties = clock.elapsed().as_secs_f64();
+    } else {
+        let clock = Instant::now();
+        let copied = copy_files(
+            tx,
+            &sql(TRAJECTORY_LOAD.copy_observations),
+            dir,
+            unit.observations,
+            &obs_cols,
+            &[Constant::Text(id)],
+            &what("copy the observations"),
+        )?;
+        LoadError::check_count(&obs_table, &unit.path, unit.observations.rows, copied, Counted::Copied)?;
+        t.observations = clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
+        stage_properties(tx)?;
+        if mode == Mode::Bulk {
+            // The foreign keys come back only at the end: check this episode's
+            // values against the lookup tables now, so it alone is refused.
+            check_defined(tx, id, &target.schema, sql)?;
+        }
+        let inserted = tx
+            .execute(&sql(TRAJECTORY_LOAD.insert_properties), &[&id])
+            .map_err(PgError::db(what("insert the properties")))?;
+        LoadError::check_count(&prop_table, &unit.path, unit.properties.rows, inserted, Counted::Held)?;
+        t.properties = clock.elapsed().as_secs_f64();
+    }
     let clock = Instant::now();
     tx.execute(
         TRAJECTORY_LOAD.record_episode,
@@ -431,9 +540,116 @@ fn load_episode(
         ],
     )
     .map_err(PgError::db(what("record")))?;
-    tx.commit().map_err(PgError::db(what("commit")))?;
     t.verify = clock.elapsed().as_secs_f64();
     Ok(t)
+}
+
+/// Refuses an episode whose agent types or properties the target does not
+/// define, naming the first row that uses one.
+fn check_defined(
+    tx: &mut postgres::Transaction<'_>,
+    id: &str,
+    schema: &str,
+    sql: &dyn Fn(&str) -> String,
+) -> Result<(), PgError> {
+    let what = |w: &str| format!("{w} of episode {id}");
+    if let Some(r) = tx
+        .query_opt(&sql(TRAJECTORY_LOAD.unknown_agent_type), &[&id])
+        .map_err(PgError::db(what("check the agent types")))?
+    {
+        let (ty, t, a): (String, i32, i32) = (r.get(0), r.get(1), r.get(2));
+        return Err(PgError::Refused(format!(
+            "episode {id}: agent_type_id '{ty}' (time_index {t}, agent_id {a}) is not in {schema}.agent_types: add it there first"
+        )));
+    }
+    if let Some(r) =
+        tx.query_opt(&sql(TRAJECTORY_LOAD.unknown_property), &[]).map_err(PgError::db(what("check the properties")))?
+    {
+        let (p, t, a, ty): (String, i32, i32, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+        return Err(PgError::Refused(format!(
+            "episode {id}: property_id '{p}' (time_index {t}, agent_id {a}, agent_type_id {ty}) is not in {schema}.property_definitions: add it there first"
+        )));
+    }
+    Ok(())
+}
+
+/// One episode in a transaction of its own.
+fn load_episode_alone(
+    client: &mut postgres::Client,
+    request: &Request<'_>,
+    files: &StagedFiles,
+    unit: &EpisodeUnit<'_>,
+    replace: bool,
+    target: &PgTrajectoryTarget,
+    sql: &dyn Fn(&str) -> String,
+) -> Result<StepSeconds, PgError> {
+    let what = |w: &str| format!("{w} of episode {}", unit.id);
+    let mut tx = client.transaction().map_err(PgError::db(what("begin")))?;
+    let mode = if replace { Mode::Replace } else { Mode::New };
+    let mut t = load_episode(&mut tx, request, files, unit, mode, target, sql)?;
+    let clock = Instant::now();
+    tx.commit().map_err(PgError::db(what("commit")))?;
+    t.verify += clock.elapsed().as_secs_f64();
+    Ok(t)
+}
+
+/// A first load: every episode in one transaction on one connection, each in
+/// a savepoint (a bad episode is rolled back alone and reported), with the
+/// foreign keys and the indexes no constraint needs of observations and
+/// extended_properties dropped at the start and made again, with the same
+/// names and definitions, before the commit. No other session ever sees the
+/// tables without them: the drop and the load commit together, and a crash
+/// rolls both back. Returns each episode's outcome and the seconds spent
+/// putting the keys and indexes back.
+fn load_bulk(
+    client: &mut postgres::Client,
+    request: &Request<'_>,
+    files: &StagedFiles,
+    work: &[&Step<'_, EpisodeUnit<'_>>],
+    target: &PgTrajectoryTarget,
+    sql: &dyn Fn(&str) -> String,
+) -> Result<(Vec<Result<StepSeconds, PgError>>, f64), PgError> {
+    let mut tx = client.transaction().map_err(PgError::db("begin the bulk load"))?;
+    tx.batch_execute(TRAJECTORY_LOAD.bulk_settings).map_err(PgError::db("configure the bulk load"))?;
+    let upkeep: Vec<(String, String, String, String)> = tx
+        .query(TRAJECTORY_LOAD.bulk_upkeep, &[&target.schema])
+        .map_err(PgError::db("read the foreign keys and indexes"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let drop: Vec<String> = upkeep
+        .iter()
+        .map(|(kind, table, name, _)| match kind.as_str() {
+            "constraint" => format!("ALTER TABLE {table} DROP CONSTRAINT {};", quote_ident(name)),
+            _ => format!("DROP INDEX {name};"),
+        })
+        .collect();
+    tx.batch_execute(&drop.join("\n")).map_err(PgError::db("drop the foreign keys and indexes for the bulk load"))?;
+    let mut outcomes = Vec::with_capacity(work.len());
+    for step in work {
+        let unit = step.staged.expect("a first load has only staged episodes");
+        let mut sp = tx.savepoint("pqstage_episode").map_err(PgError::db("savepoint"))?;
+        let outcome = load_episode(&mut sp, request, files, unit, Mode::Bulk, target, sql);
+        if outcome.is_ok() {
+            sp.commit().map_err(PgError::db("release savepoint"))?;
+        } else {
+            sp.rollback().map_err(PgError::db("roll back to savepoint"))?;
+        }
+        request.progress.add(step.rows());
+        outcomes.push(outcome);
+    }
+    let clock = Instant::now();
+    let make: Vec<String> = upkeep
+        .iter()
+        .rev()
+        .map(|(kind, table, name, def)| match kind.as_str() {
+            "constraint" => format!("ALTER TABLE {table} ADD CONSTRAINT {} {def};", quote_ident(name)),
+            _ => format!("{def};"),
+        })
+        .collect();
+    tx.batch_execute(&make.join("\n")).map_err(PgError::db("make the foreign keys and indexes again"))?;
+    tx.commit().map_err(PgError::db("commit the bulk load"))?;
+    Ok((outcomes, clock.elapsed().as_secs_f64()))
 }
 
 /// Deletes an episode no longer staged, in one transaction.

@@ -194,6 +194,9 @@ fn print_trajectory_report(cli: &Cli, r: &TrajectoryReport) -> Result<(), Failur
             "seconds per step: prepare {:.2}, delete {:.2}, observations {:.2}, properties {:.2}, verify+commit {:.2}",
             s.prepare, s.delete, s.observations, s.properties, s.verify
         ))?;
+        if let Some(k) = r.bulk_seconds {
+            out(&format!("first load in bulk: foreign keys and indexes made after the data in {k:.2} s"))?;
+        }
     }
     Ok(())
 }
@@ -219,8 +222,12 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
 pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
     let common = common!(a);
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
-    let target =
-        pqstage_postgres::trajectories::PgTrajectoryTarget { db: a.db.clone(), schema: a.schema.clone(), jobs };
+    let target = pqstage_postgres::trajectories::PgTrajectoryTarget {
+        db: a.db.clone(),
+        schema: a.schema.clone(),
+        jobs,
+        per_episode: a.per_episode,
+    };
     if run_trajectories(cli, &common, a.table.as_deref(), |request| {
         pqstage_postgres::trajectories::load_trajectories(request, &target)
     })?

@@ -8,12 +8,15 @@ use crate::output::out;
 use crate::Failure;
 
 pub fn run(_cli: &Cli, a: &SummaryArgs) -> Result<(), Failure> {
-    let tables = pqstage_duckdb::run_queries(&a.db, &a.table, summary_queries(Dataset::Violations))?;
+    let (tables, label) = match &a.trajectories {
+        Some(schema) => (pqstage_duckdb::run_trajectory_summary(&a.db, schema)?, format!("schema {schema}")),
+        None => (pqstage_duckdb::run_queries(&a.db, &a.table, summary_queries(Dataset::Violations))?, a.table.clone()),
+    };
     for (i, t) in tables.iter().enumerate() {
         if i > 0 {
             out("")?;
         }
-        out(&format!("{} ({})", t.title, a.table))?;
+        out(&format!("{} ({label})", t.title))?;
         let widths: Vec<usize> = (0..t.columns.len())
             .map(|c| t.rows.iter().map(|r| r[c].text.chars().count()).chain([t.columns[c].len()]).max().unwrap_or(0))
             .collect();
