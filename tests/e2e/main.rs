@@ -14,3 +14,4 @@ mod load_duckdb;
 mod load_postgres;
 mod object_store;
 mod pg_connect;
+mod trajectories;

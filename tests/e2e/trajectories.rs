@@ -1,0 +1,1000 @@
+//! Trajectory datasets end to end: `sample trajectories` → `convert` →
+//! `load duckdb` / `load postgres`, each load checked against what the
+//! source files say when DuckDB reads them directly ([`source`]), and the two
+//! engines' tables checked against each other row by row ([`target`]).
+
+mod source;
+mod target;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use source::{episodes, expected, rewrite_parquet, Expected, Kind, SourceEpisode};
+use target::Target;
+
+use crate::util::{files, manifest, ok, run, walk};
+
+const BOIDS: &str = "boids_3d";
+const TRACKING: &str = "tracking";
+
+/// The staged tables of a trajectory dataset.
+const TABLES: [&str; 4] = ["sessions", "episodes", "observations", "extended_properties"];
+
+/// Writes boids session folders (6 agents, 2 targets, 50 frames) under
+/// `dir/out` and the spec to `dir/boids.toml`; returns the folders relative
+/// to `dir`, in name order.
+fn boids(dir: &Path, out: &str, sessions: u32, episodes: u32, seed: u64) -> Vec<String> {
+    let (sessions, episodes, seed) = (sessions.to_string(), episodes.to_string(), seed.to_string());
+    ok(
+        dir,
+        &[
+            "sample",
+            "trajectories",
+            "--source",
+            "boids",
+            "--out",
+            out,
+            "--spec-out",
+            "boids.toml",
+            "--sessions",
+            &sessions,
+            "--episodes",
+            &episodes,
+            "--agents",
+            "6",
+            "--targets",
+            "2",
+            "--frames",
+            "50",
+            "--seed",
+            &seed,
+        ],
+    );
+    relative(dir, out)
+}
+
+/// Writes tracking session folders (2 cameras, 6 tracks, 60 frames) under
+/// `dir/out` and the spec to `dir/tracking.toml`; returns the folders
+/// relative to `dir`.
+fn tracking(dir: &Path, out: &str, sessions: u32, seed: u64) -> Vec<String> {
+    let (sessions, seed) = (sessions.to_string(), seed.to_string());
+    ok(
+        dir,
+        &[
+            "sample",
+            "trajectories",
+            "--source",
+            "tracking",
+            "--out",
+            out,
+            "--spec-out",
+            "tracking.toml",
+            "--sessions",
+            &sessions,
+            "--cameras",
+            "2",
+            "--tracks",
+            "6",
+            "--frames",
+            "60",
+            "--seed",
+            &seed,
+        ],
+    );
+    relative(dir, out)
+}
+
+fn relative(dir: &Path, out: &str) -> Vec<String> {
+    source::subdirs(&dir.join(out))
+        .iter()
+        .map(|p| format!("{out}/{}", p.file_name().unwrap().to_str().unwrap()))
+        .collect()
+}
+
+fn absolute(dir: &Path, sessions: &[String]) -> Vec<PathBuf> {
+    sessions.iter().map(|s| dir.join(s)).collect()
+}
+
+/// `pqstage convert SESSIONS --spec SPEC --to stage --dataset DATASET`.
+fn convert(dir: &Path, spec: &str, sessions: &[String], dataset: &str) -> Output {
+    let mut args = vec!["convert"];
+    args.extend(sessions.iter().map(String::as_str));
+    args.extend(["--spec", spec, "--to", "stage", "--dataset", dataset, "--no-progress"]);
+    run(dir, &args)
+}
+
+fn convert_ok(dir: &Path, spec: &str, sessions: &[String], dataset: &str) -> String {
+    let o = convert(dir, spec, sessions, dataset);
+    assert!(o.status.success(), "convert {dataset} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A convert that must be refused as bad data (exit 1) without touching the
+/// committed manifest; returns stderr.
+fn refused(dir: &Path, spec: &str, sessions: &[String], dataset: &str) -> String {
+    let path = dir.join("stage").join(dataset).join("_manifest.json");
+    let before = std::fs::read(&path).unwrap();
+    let o = convert(dir, spec, sessions, dataset);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "stdout: {}\nstderr: {err}", String::from_utf8_lossy(&o.stdout));
+    assert!(std::fs::read(&path).unwrap() == before, "a refused convert leaves the committed manifest: {err}");
+    err
+}
+
+/// 12345 → "12,345".
+fn commas(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Observations and properties per episode, as `dataset_counts` must give them.
+fn counts_of(want: &BTreeMap<String, Expected>) -> BTreeMap<String, (i64, i64)> {
+    want.iter().map(|(k, e)| (k.clone(), (e.observations, e.properties))).collect()
+}
+
+/// Observations and properties of all the episodes in `want`.
+fn totals(want: &BTreeMap<String, Expected>) -> (i64, i64) {
+    want.values().fold((0, 0), |(o, p), e| (o + e.observations, p + e.properties))
+}
+
+/// A load's headline: `N episodes loaded (O observations, P properties), U unchanged, R removed`.
+fn headline(loaded: usize, want: &[&Expected], unchanged: usize, removed: usize) -> String {
+    let obs: i64 = want.iter().map(|e| e.observations).sum();
+    let props: i64 = want.iter().map(|e| e.properties).sum();
+    format!(
+        "{loaded} episodes loaded ({} observations, {} properties), {unchanged} unchanged, {removed} removed",
+        commas(obs),
+        commas(props)
+    )
+}
+
+/// The result column of an episode's line in a load's report.
+fn result_of<'a>(out: &'a str, episode: &str) -> Option<&'a str> {
+    let line = out.lines().find(|l| l.split_whitespace().next() == Some(episode))?;
+    let mut rest = line.trim_start()[episode.len()..].trim_start();
+    // obs, properties, seconds
+    for _ in 0..3 {
+        let end = rest.find(char::is_whitespace)?;
+        rest = rest[end..].trim_start();
+    }
+    Some(rest)
+}
+
+/// Loses the position of eight rows of a boids episode (x NaN for agent 2
+/// every ten frames from 5 and for target 1 at frame 20, y NULL for agent 3
+/// at frames 7 and 8) and two property values (agent 4's scene point list
+/// at frame 11, agent 5's target distance at frame 12).
+fn lose_positions(file: &Path) {
+    rewrite_parquet(
+        file,
+        "SELECT * REPLACE (\
+           CASE WHEN (type = 'agent' AND id = 2 AND time % 10 = 5) OR (type = 'env' AND id = 1 AND time = 20) \
+                THEN 'NaN'::DOUBLE ELSE x END AS x, \
+           CASE WHEN type = 'agent' AND id = 3 AND time IN (7, 8) THEN NULL ELSE y END AS y, \
+           CASE WHEN type = 'agent' AND id = 4 AND time = 11 THEN NULL ELSE mesh_scene_closest_point END \
+                AS mesh_scene_closest_point, \
+           CASE WHEN type = 'agent' AND id = 5 AND time = 12 THEN 'NaN'::DOUBLE ELSE distance_target_center_1 END \
+                AS distance_target_center_1) \
+         FROM {src}",
+    );
+}
+
+/// The manifest's tables by name.
+fn table<'m>(m: &'m serde_json::Value, name: &str) -> &'m serde_json::Value {
+    m["tables"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("no table {name}"))
+}
+
+/// Rows per partition key of a manifest table.
+fn rows_by_key(m: &serde_json::Value, name: &str) -> BTreeMap<String, i64> {
+    table(m, name)["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["key"].as_str().unwrap().to_string(), p["rows"].as_i64().unwrap()))
+        .collect()
+}
+
+/// The manifest of `stage/dataset` agrees with the sources: rows per episode
+/// in each table, the rows refused, and the rejects files naming exactly the
+/// source rows without a position.
+fn check_manifest(dir: &Path, dataset: &str, eps: &[SourceEpisode], want: &BTreeMap<String, Expected>) {
+    let m = manifest(&dir.join("stage"), dataset);
+    let by = |f: fn(&Expected) -> i64| want.iter().map(|(k, e)| (k.clone(), f(e))).collect::<BTreeMap<_, _>>();
+    assert_eq!(rows_by_key(&m, "observations"), by(|e| e.observations), "observations per episode");
+    assert_eq!(rows_by_key(&m, "extended_properties"), by(|e| e.properties), "properties per episode");
+    assert_eq!(rows_by_key(&m, "episodes"), by(|_| 1), "one row per episode");
+    let sessions: BTreeMap<String, i64> = eps.iter().map(|e| (e.session.clone(), 1)).collect();
+    assert_eq!(rows_by_key(&m, "sessions"), sessions);
+
+    let obs = table(&m, "observations");
+    let sum = |f: fn(&Expected) -> i64| want.values().map(f).sum::<i64>();
+    assert_eq!(obs["rows_read"].as_i64(), Some(sum(|e| e.rows)));
+    assert_eq!(obs["rows_written"].as_i64(), Some(sum(|e| e.observations)));
+    assert_eq!(obs["rows_rejected"].as_i64(), Some(sum(|e| e.rejected)));
+    let rejects = obs["rejects"]["files"].as_array().unwrap();
+    for e in eps {
+        let listed: Vec<i64> = rejects
+            .iter()
+            .filter(|f| f["path"].as_str().unwrap().contains(&format!("episode_id={}/", e.id)))
+            .flat_map(|f| {
+                let text =
+                    std::fs::read_to_string(dir.join("stage").join(dataset).join(f["path"].as_str().unwrap())).unwrap();
+                assert_eq!(text.lines().count() as i64 - 1, f["rows"].as_i64().unwrap(), "{text}");
+                text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<i64>().unwrap()).collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            source::rows_without_position(e),
+            "the rejects of {} name its rows without a position",
+            e.id
+        );
+    }
+}
+
+/// `pqstage status` names each table and shows each episode's rows.
+fn check_status(dir: &Path, dataset: &str, want: &BTreeMap<String, Expected>) {
+    let out = ok(dir, &["status", "stage", "--dataset", dataset]);
+    for t in TABLES {
+        assert!(out.contains(t), "status names table {t}:\n{out}");
+    }
+    assert!(!out.contains("+ NULL"), "a trajectory dataset has no NULL partition:\n{out}");
+    let sum = |f: fn(&Expected) -> i64| want.values().map(f).sum::<i64>();
+    let rows = format!(
+        "{} read = {} written + {} rejected",
+        commas(sum(|e| e.rows)),
+        commas(sum(|e| e.observations)),
+        commas(sum(|e| e.rejected))
+    );
+    assert!(out.contains(&rows), "status shows the observations' rows ({rows}):\n{out}");
+    for (id, e) in want {
+        let shown: Vec<&str> = out
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(&format!("episode_id={id}")))
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        let mut expect = vec![commas(e.observations), commas(e.properties), "1".to_string()];
+        expect.sort();
+        let mut shown: Vec<String> = shown.into_iter().map(str::to_string).collect();
+        shown.sort();
+        assert_eq!(shown, expect, "status rows of {id}:\n{out}");
+    }
+}
+
+/// A DuckDB target holds exactly the source rows of each episode.
+fn check_against_sources(duck: &Target, eps: &[SourceEpisode]) {
+    let conn = duck.duck_conn();
+    for e in eps {
+        let bad = source::rows(&conn, &e.observation_mismatches(&duck.s()));
+        assert!(bad.is_empty(), "observations of {} that differ from the source (source, then target): {bad:?}", e.id);
+        let bad = source::rows(&conn, &e.property_mismatches(&duck.s()));
+        assert!(bad.is_empty(), "properties of {} that differ from the source (source, then target): {bad:?}", e.id);
+    }
+}
+
+/// Sessions and episodes rows of a boids load, from the folders and files.
+fn check_boids_rows(t: &Target, eps: &[SourceEpisode], agents: i32) {
+    let c = t.content();
+    let conn = source::memory();
+    for e in eps {
+        let s = c.sessions.iter().find(|s| s.id == e.session).unwrap_or_else(|| panic!("session {}", e.session));
+        let folder = e.file.parent().unwrap().file_name().unwrap().to_str().unwrap();
+        assert_eq!((s.name.as_str(), s.category.as_str()), (folder, "boids_3d"));
+        let config = s.config.as_ref().expect("the session's config.yaml, as JSON");
+        assert_eq!(config["simulator"]["num_agents"], agents, "{config}");
+        assert_eq!(config["targets"].as_array().map(Vec::len), Some(2), "{config}");
+        let ep = c.episodes.iter().find(|x| x.id == e.id).unwrap_or_else(|| panic!("episode {}", e.id));
+        let number: i32 = e.id.split('-').nth(1).unwrap().parse().unwrap();
+        let frames =
+            source::int(&conn, &format!("SELECT max(time) + 1 FROM read_parquet({})", source::path_lit(&e.file)));
+        assert_eq!(
+            (ep.session.as_str(), ep.number, i64::from(ep.frames), ep.agents),
+            (e.session.as_str(), number, frames, agents)
+        );
+        assert_eq!(ep.frame_rate, config["simulator"]["frame_rate"].as_f64().unwrap_or(30.0));
+        assert!(ep.file_path.ends_with(e.file.file_name().unwrap().to_str().unwrap()), "{}", ep.file_path);
+    }
+}
+
+/// Targets ('env') have observations, without velocity or properties.
+fn check_env_rows(t: &Target) {
+    assert!(t.int("SELECT count(*) FROM {s}.observations WHERE agent_type_id = 'env'") > 0);
+    let moving = "SELECT count(*) FROM {s}.observations WHERE agent_type_id = 'env' \
+                  AND (v_x IS NOT NULL OR v_y IS NOT NULL OR v_z IS NOT NULL)";
+    assert_eq!(t.int(moving), 0, "env rows have no velocity");
+    let with_props = "SELECT count(*) FROM {s}.extended_properties p \
+                      JOIN {s}.observations o ON o.observation_id = p.observation_id WHERE o.agent_type_id <> 'agent'";
+    assert_eq!(t.int(with_props), 0, "only agents have properties");
+}
+
+/// `property_series` for one episode and property gives the source's values in its order.
+fn check_property_series(t: &Target, e: &SourceEpisode, property: &str) {
+    let want = e.property_values(property);
+    assert!(want.len() > 100, "{} values of {property}", want.len());
+    let got = t.property_series(&e.id, property);
+    assert_eq!(got.len(), want.len(), "{property} of {}", e.id);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "{property} of {}, in the order of episode_tracks", e.id);
+    }
+}
+
+/// Every file a manifest names: data files and rejects, in name order.
+fn named_files(m: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = files(m).into_keys().collect();
+    for t in TABLES {
+        for f in table(m, t)["rejects"]["files"].as_array().unwrap() {
+            out.push(f["path"].as_str().unwrap().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Observations of the `episode`s of `ids`, by natural key.
+fn ids_of(ids: &BTreeMap<target::Key, i64>, episode: &str) -> BTreeMap<target::Key, i64> {
+    ids.iter().filter(|(k, _)| k.0 == episode).map(|(k, v)| (k.clone(), *v)).collect()
+}
+
+#[test]
+fn boids_on_duckdb_hold_what_the_source_files_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 3, 11);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    assert_eq!(eps.len(), 3);
+    lose_positions(&eps[1].file);
+    let want = expected(&eps);
+    assert!(want[&eps[1].id].rejected >= 8, "the lost positions are refused: {want:?}");
+
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    check_manifest(d, BOIDS, &eps, &want);
+
+    let duck = Target::duck(d, "t.duckdb", "main");
+    let out = duck.load_ok(d, "stage", BOIDS, &[]);
+    let all: Vec<&Expected> = want.values().collect();
+    assert!(out.contains(&headline(3, &all, 0, 0)), "{out}");
+    assert!(out.contains("1 sessions upserted; tables created"), "{out}");
+    assert_eq!(duck.counts(), counts_of(&want));
+    check_against_sources(&duck, &eps);
+    check_env_rows(&duck);
+    check_property_series(&duck, &eps[1], "target_mesh_closest_y");
+    check_boids_rows(&duck, &eps, 6);
+
+    // A rerun loads nothing and touches nothing.
+    let before = duck.content();
+    let ids = duck.ids();
+    let out = duck.load_ok(d, "stage", BOIDS, &["-v"]);
+    assert!(out.contains(&headline(0, &[], 3, 0)), "{out}");
+    for e in &eps {
+        assert_eq!(result_of(&out, &e.id), Some("skipped (unchanged)"), "{out}");
+    }
+    before.assert_same(&duck.content(), "after a rerun");
+    assert_eq!(duck.ids(), ids, "a rerun keeps every observation_id");
+
+    // --force reloads every episode to the same content.
+    let out = duck.load_ok(d, "stage", BOIDS, &["--force"]);
+    assert!(out.contains(&headline(3, &all, 0, 0)), "{out}");
+    for e in &eps {
+        assert_eq!(result_of(&out, &e.id), Some("reloaded (--force)"), "{out}");
+    }
+    before.assert_same(&duck.content(), "after --force");
+    assert_eq!(duck.counts(), counts_of(&want));
+}
+
+#[test]
+fn status_shows_each_table_of_a_trajectory_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 2, 15);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    lose_positions(&eps[0].file);
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    check_status(d, BOIDS, &expected(&eps));
+}
+
+#[test]
+fn boids_on_postgres_equal_the_sources_and_duckdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 2, 2, 12);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    assert_eq!(eps.len(), 4);
+    lose_positions(&eps[2].file);
+    let want = expected(&eps);
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    check_manifest(d, BOIDS, &eps, &want);
+
+    let duck = Target::duck(d, "t.duckdb", "main");
+    duck.load_ok(d, "stage", BOIDS, &[]);
+    check_against_sources(&duck, &eps);
+    let pg = Target::pg("traj_boids_pg");
+    let out = pg.load_ok(d, "stage", BOIDS, &[]);
+    let all: Vec<&Expected> = want.values().collect();
+    assert!(out.contains(&headline(4, &all, 0, 0)), "{out}");
+    assert!(out.contains("2 sessions upserted; tables created"), "{out}");
+    assert_eq!(pg.counts(), counts_of(&want));
+    let content = duck.content();
+    content.assert_same(&pg.content(), "DuckDB, then PostgreSQL");
+    check_env_rows(&pg);
+    check_property_series(&pg, &eps[2], "scene_mesh_closest_x");
+    check_boids_rows(&pg, &eps, 6);
+
+    let ids = pg.ids();
+    let out = pg.load_ok(d, "stage", BOIDS, &[]);
+    assert!(out.contains(&headline(0, &[], 4, 0)), "{out}");
+    assert_eq!(pg.ids(), ids, "a rerun keeps every observation_id");
+    let out = pg.load_ok(d, "stage", BOIDS, &["--force"]);
+    assert!(out.contains(&headline(4, &all, 0, 0)), "{out}");
+    for e in &eps {
+        assert_eq!(result_of(&out, &e.id), Some("reloaded (--force)"), "{out}");
+    }
+    content.assert_same(&pg.content(), "DuckDB, then PostgreSQL after --force");
+}
+
+#[test]
+fn a_changed_episode_is_reloaded_alone_and_equals_a_fresh_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 3, 13);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let duck = Target::duck(d, "t.duckdb", "main");
+    let pg = Target::pg("traj_changed");
+    duck.load_ok(d, "stage", BOIDS, &[]);
+    pg.load_ok(d, "stage", BOIDS, &[]);
+    let ids = [duck.ids(), pg.ids()];
+    let staged = files(&manifest(&d.join("stage"), BOIDS));
+
+    // Episode 1 moves every x by one and loses agent 1's last ten frames.
+    let changed = &eps[1];
+    rewrite_parquet(
+        &changed.file,
+        "SELECT * REPLACE (x + 1 AS x) FROM {src} WHERE NOT (type = 'agent' AND id = 1 AND time >= 40)",
+    );
+    let want = expected(&eps);
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    check_manifest(d, BOIDS, &eps, &want);
+    let restaged = files(&manifest(&d.join("stage"), BOIDS));
+    for (path, sum) in &staged {
+        let of_changed = path.contains(&format!("episode_id={}/", changed.id));
+        if !of_changed {
+            assert_eq!(restaged.get(path), Some(sum), "{path} of an unchanged episode keeps its file");
+        }
+    }
+
+    let one: Vec<&Expected> = vec![&want[&changed.id]];
+    for t in [&duck, &pg] {
+        let out = t.load_ok(d, "stage", BOIDS, &["-v"]);
+        assert!(out.contains(&headline(1, &one, 2, 0)), "{}: {out}", t.engine());
+        for e in &eps {
+            let result = if e.id == changed.id { "loaded (changed)" } else { "skipped (unchanged)" };
+            assert_eq!(result_of(&out, &e.id), Some(result), "{}: {out}", t.engine());
+        }
+        assert_eq!(t.counts(), counts_of(&want), "{}", t.engine());
+    }
+    check_against_sources(&duck, &eps);
+    for (t, before) in [&duck, &pg].into_iter().zip(&ids) {
+        let after = t.ids();
+        for e in eps.iter().filter(|e| e.id != changed.id) {
+            assert_eq!(
+                ids_of(&after, &e.id),
+                ids_of(before, &e.id),
+                "{}: observation_id of unchanged {}",
+                t.engine(),
+                e.id
+            );
+        }
+    }
+
+    // The same as a fresh load of the new stage, on either engine.
+    let fresh_duck = Target::duck(d, "fresh.duckdb", "main");
+    let fresh_pg = Target::pg("traj_changed_fresh");
+    fresh_duck.load_ok(d, "stage", BOIDS, &[]);
+    fresh_pg.load_ok(d, "stage", BOIDS, &[]);
+    let content = fresh_duck.content();
+    content.assert_same(&duck.content(), "a fresh DuckDB load, then the reloaded one");
+    content.assert_same(&fresh_pg.content(), "a fresh DuckDB load, then a fresh PostgreSQL load");
+    content.assert_same(&pg.content(), "a fresh DuckDB load, then the reloaded PostgreSQL");
+}
+
+#[test]
+fn datasets_sharing_a_schema_keep_each_others_episodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bs = boids(d, "bsrc", 2, 2, 14);
+    let ts = tracking(d, "tsrc", 1, 14);
+    let beps = episodes(Kind::Boids, &absolute(d, &bs));
+    let teps = episodes(Kind::Tracking, &absolute(d, &ts));
+    assert_eq!((beps.len(), teps.len()), (4, 2));
+    convert_ok(d, "boids.toml", &bs, BOIDS);
+    convert_ok(d, "tracking.toml", &ts, TRACKING);
+    let mut want = expected(&beps);
+    want.extend(expected(&teps));
+
+    let duck = Target::duck(d, "t.duckdb", "main");
+    let pg = Target::pg("traj_shared");
+    for t in [&duck, &pg] {
+        t.load_ok(d, "stage", BOIDS, &[]);
+        let out = t.load_ok(d, "stage", TRACKING, &[]);
+        let tw: Vec<&Expected> = teps.iter().map(|e| &want[&e.id]).collect();
+        assert!(out.contains(&headline(2, &tw, 0, 0)), "{}: {out}", t.engine());
+        assert!(!out.contains("tables created"), "{}: {out}", t.engine());
+        assert_eq!(t.counts(), counts_of(&want), "{}", t.engine());
+
+        // Reloading one dataset leaves the other's episodes.
+        let out = t.load_ok(d, "stage", BOIDS, &["--force"]);
+        let bw: Vec<&Expected> = beps.iter().map(|e| &want[&e.id]).collect();
+        assert!(out.contains(&headline(4, &bw, 0, 0)), "{}: {out}", t.engine());
+        let out = t.load_ok(d, "stage", TRACKING, &[]);
+        assert!(out.contains(&headline(0, &[], 2, 0)), "{}: {out}", t.engine());
+        assert_eq!(t.counts(), counts_of(&want), "{}", t.engine());
+    }
+    check_against_sources(&duck, &beps);
+    duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL, with two datasets");
+
+    // The boids dataset without its second session: its two episodes go, nothing else.
+    convert_ok(d, "boids.toml", &bs[..1], BOIDS);
+    let gone: Vec<&SourceEpisode> = beps.iter().filter(|e| e.file.starts_with(d.join(&bs[1]))).collect();
+    assert_eq!(gone.len(), 2);
+    for e in &gone {
+        want.remove(&e.id);
+    }
+    for t in [&duck, &pg] {
+        let out = t.load_ok(d, "stage", BOIDS, &[]);
+        assert!(out.contains(&headline(0, &[], 2, 2)), "{}: {out}", t.engine());
+        for e in &beps {
+            let gone = gone.iter().any(|g| g.id == e.id);
+            let result = if gone { "removed (no longer staged)" } else { "skipped (unchanged)" };
+            assert_eq!(result_of(&out, &e.id).unwrap_or("skipped (unchanged)"), result, "{}: {out}", t.engine());
+        }
+        assert_eq!(t.counts(), counts_of(&want), "{}", t.engine());
+        for e in &gone {
+            let recorded = format!("SELECT count(*) FROM pqstage.episode_state WHERE episode_id = '{}'", e.id);
+            assert_eq!(t.int(&recorded), 0, "{}: {} is forgotten", t.engine(), e.id);
+        }
+    }
+
+    // The tracking session without its last camera's tracks: that episode goes, nothing else.
+    let last = teps.last().unwrap();
+    std::fs::remove_file(&last.file).unwrap();
+    convert_ok(d, "tracking.toml", &ts, TRACKING);
+    want.remove(&last.id);
+    for t in [&duck, &pg] {
+        let out = t.load_ok(d, "stage", TRACKING, &[]);
+        assert!(out.contains(&headline(0, &[], 1, 1)), "{}: {out}", t.engine());
+        assert_eq!(result_of(&out, &last.id), Some("removed (no longer staged)"), "{}: {out}", t.engine());
+        let out = t.load_ok(d, "stage", BOIDS, &[]);
+        assert!(out.contains(&headline(0, &[], 2, 0)), "{}: {out}", t.engine());
+        assert_eq!(t.counts(), counts_of(&want), "{}", t.engine());
+    }
+    check_against_sources(&duck, &beps[..2]);
+    duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL, after the removals");
+}
+
+/// The (track_id, frame) of a tracks or boxes CSV line.
+fn track_frame(line: &str) -> (i64, i64) {
+    let mut f = line.split(',').map(|v| v.parse::<i64>().unwrap());
+    (f.next().unwrap(), f.next().unwrap())
+}
+
+/// Rewrites a CSV file with `edit` applied to its lines (the header is line 0).
+fn edit_csv<T>(file: &Path, edit: impl FnOnce(&mut Vec<String>) -> T) -> T {
+    let mut lines: Vec<String> = std::fs::read_to_string(file).unwrap().lines().map(str::to_string).collect();
+    let out = edit(&mut lines);
+    std::fs::write(file, lines.join("\n") + "\n").unwrap();
+    out
+}
+
+/// Empties the x of a row of a tracks file (from its 20th row on) whose
+/// track is seen at the next frame too; returns that row's track and frame.
+fn lose_tracking_x(file: &Path) -> (i64, i64) {
+    edit_csv(file, |lines| {
+        let keys: BTreeSet<(i64, i64)> = lines[1..].iter().map(|l| track_frame(l)).collect();
+        let i = (20..lines.len())
+            .find(|&i| {
+                let (track, frame) = track_frame(&lines[i]);
+                keys.contains(&(track, frame + 1))
+            })
+            .expect("a track seen at two frames in a row");
+        let (track, frame) = track_frame(&lines[i]);
+        let y = lines[i].rsplit(',').next().unwrap().to_string();
+        lines[i] = format!("{track},{frame},,{y}");
+        (track, frame)
+    })
+}
+
+/// Empties the class of a bird's box row (from the 10th row on); returns its track and frame.
+fn blank_class(boxes: &Path) -> (i64, i64) {
+    edit_csv(boxes, |lines| {
+        let i = (10..lines.len()).find(|&i| lines[i].ends_with(",bird")).expect("a bird");
+        let keep = lines[i].len() - "bird".len();
+        lines[i].truncate(keep);
+        track_frame(&lines[i])
+    })
+}
+
+/// Drops the box row of a rat's or gerbil's frame whose track has a row and
+/// a box at the frames before and after; returns the track and frame.
+fn drop_box(tracks: &Path, boxes: &Path) -> Option<(i64, i64)> {
+    let text = std::fs::read_to_string(tracks).unwrap();
+    let seen: BTreeSet<(i64, i64)> = text.lines().skip(1).map(track_frame).collect();
+    edit_csv(boxes, |lines| {
+        let boxed: BTreeSet<(i64, i64)> = lines[1..].iter().map(|l| track_frame(l)).collect();
+        let i = (1..lines.len()).find(|&i| {
+            let (track, frame) = track_frame(&lines[i]);
+            let around = [(track, frame - 1), (track, frame + 1)];
+            (lines[i].ends_with(",rat") || lines[i].ends_with(",gerbil"))
+                && around.iter().all(|k| seen.contains(k) && boxed.contains(k))
+        })?;
+        let key = track_frame(&lines[i]);
+        lines.remove(i);
+        Some(key)
+    })
+}
+
+#[test]
+fn tracking_velocities_types_and_classes_follow_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ts = tracking(d, "tsrc", 1, 21);
+    let eps = episodes(Kind::Tracking, &absolute(d, &ts));
+    assert_eq!(eps.len(), 2);
+    // A row that loses its x: refused, and the next frame of its track has no v_x but a v_y.
+    let (track, frame) = lose_tracking_x(&eps[0].file);
+    // A bird's box without a class: still a bird, without a detection_class.
+    let (bird, bird_frame) = blank_class(eps[1].joined.as_ref().unwrap());
+    let want = expected(&eps);
+    assert_eq!(want[&eps[0].id].rejected, 1);
+    convert_ok(d, "tracking.toml", &ts, TRACKING);
+    check_manifest(d, TRACKING, &eps, &want);
+
+    let duck = Target::duck(d, "t.duckdb", "main");
+    duck.load_ok(d, "stage", TRACKING, &[]);
+    assert_eq!(duck.counts(), counts_of(&want));
+    // Velocities, types and every property value, row by row against the sources.
+    check_against_sources(&duck, &eps);
+
+    // What that comparison covers is in the data: first frames, gaps, other classes.
+    let conn = source::memory();
+    let (mut gaps, mut others) = (0, 0);
+    for e in &eps {
+        let b = e.base();
+        let n = |cond: &str| source::int(&conn, &format!("SELECT count(*) FROM ({b}) WHERE {cond}"));
+        let tracks = source::int(&conn, &format!("SELECT count(DISTINCT a) FROM ({b})"));
+        assert!(n("v_x IS NULL") > tracks, "{}: first frames and gaps", e.id);
+        assert!(n("v_x IS NOT NULL") > 100, "{}", e.id);
+        others += n("ty IN ('rat', 'gerbil')");
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT frame - lag(frame) OVER (PARTITION BY track_id ORDER BY frame) AS step \
+             FROM read_csv({}, header = true)) WHERE step > 1",
+            source::path_lit(&e.file)
+        );
+        gaps += source::int(&conn, &sql);
+    }
+    assert!(gaps > 0, "the sample has tracks with gaps");
+    assert!(others > 0, "the sample has rats or gerbils");
+
+    // The rows around the lost x.
+    let at = |e: &SourceEpisode, track: i64, frame: i64, cond: &str| {
+        let sql = format!(
+            "SELECT count(*) FROM {{s}}.observations WHERE episode_id = '{}' AND agent_id = {track} AND time_index = {frame} {cond}",
+            e.id
+        );
+        duck.int(&sql)
+    };
+    assert_eq!(at(&eps[0], track, frame, ""), 0, "the row without x is not loaded");
+    let next = at(&eps[0], track, frame + 1, "AND v_x IS NULL AND v_y IS NOT NULL");
+    assert_eq!(next, 1, "the next frame has no v_x (its previous x is unknown) but a v_y");
+    // The box without a class.
+    assert_eq!(at(&eps[1], bird, bird_frame, "AND agent_type_id = 'bird'"), 1);
+    let props = format!(
+        "SELECT string_agg(p.property_id, ',' ORDER BY p.property_id) FROM {{s}}.extended_properties p \
+         JOIN {{s}}.observations o ON o.observation_id = p.observation_id \
+         WHERE o.episode_id = '{}' AND o.agent_id = {bird} AND o.time_index = {bird_frame}",
+        eps[1].id
+    );
+    let props = source::rows(&duck.duck_conn(), &props.replace("{s}", &duck.s()));
+    assert_eq!(props, [[Some("bbox_x1,bbox_x2,bbox_y1,bbox_y2,confidence".to_string())]]);
+
+    // Classes: the type of each observation; detection_class is text, the others floats.
+    let untyped = "SELECT count(*) FROM {s}.observations WHERE agent_type_id NOT IN ('bird', 'rat', 'gerbil')";
+    assert_eq!(duck.int(untyped), 0);
+    let class = "SELECT count(*) FROM {s}.extended_properties WHERE property_id = 'detection_class'";
+    assert!(duck.int(class) > 0);
+    let typed = "SELECT count(*) FROM {s}.extended_properties WHERE property_id = 'detection_class' \
+                 AND (value_text IS NULL OR value_float IS NOT NULL)";
+    assert_eq!(duck.int(typed), 0, "detection_class is value_text");
+    let numeric = "SELECT count(*) FROM {s}.extended_properties WHERE property_id <> 'detection_class' \
+                   AND (value_text IS NOT NULL OR value_float IS NULL)";
+    assert_eq!(duck.int(numeric), 0, "the box and confidence are value_float");
+    let mismatched = "SELECT count(*) FROM {s}.extended_properties p JOIN {s}.observations o \
+                      ON o.observation_id = p.observation_id \
+                      WHERE p.property_id = 'detection_class' AND p.value_text <> o.agent_type_id";
+    assert_eq!(duck.int(mismatched), 0, "a detection's class is its observation's type");
+    for e in &eps {
+        let frames = source::int(
+            &conn,
+            &format!("SELECT max(frame) + 1 FROM read_csv({}, header = true)", source::path_lit(&e.file)),
+        );
+        let row = format!(
+            "SELECT count(*) FROM {{s}}.episodes WHERE episode_id = '{}' AND frame_rate = 30 AND num_frames = {frames}",
+            e.id
+        );
+        assert_eq!(duck.int(&row), 1, "{}: 30 frames per second, {frames} frames", e.id);
+    }
+}
+
+#[test]
+fn a_tracks_velocity_does_not_depend_on_its_boxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ts = tracking(d, "tsrc", 1, 14);
+    let eps = episodes(Kind::Tracking, &absolute(d, &ts));
+    // A rat's or gerbil's frame without a box row: the spec's coalesce(class,
+    // 'bird') types that one frame a bird, but it is the same track, moving.
+    let (e, track, frame) = eps
+        .iter()
+        .find_map(|e| drop_box(&e.file, e.joined.as_ref().unwrap()).map(|(t, f)| (e, t, f)))
+        .expect("a rat or gerbil seen at three frames in a row");
+    convert_ok(d, "tracking.toml", &ts, TRACKING);
+    let duck = Target::duck(d, "t.duckdb", "main");
+    duck.load_ok(d, "stage", TRACKING, &[]);
+
+    let text = std::fs::read_to_string(&e.file).unwrap();
+    let x_at = |f: i64| -> f64 {
+        let line = text.lines().skip(1).find(|l| track_frame(l) == (track, f)).unwrap();
+        line.split(',').nth(2).unwrap().parse().unwrap()
+    };
+    let conn = duck.duck_conn();
+    for f in [frame, frame + 1] {
+        let sql = format!(
+            "SELECT agent_type_id, v_x FROM main.observations WHERE episode_id = '{}' AND agent_id = {track} AND time_index = {f}",
+            e.id
+        );
+        let (ty, v_x): (String, Option<f64>) = conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        let want = (x_at(f) - x_at(f - 1)) * source::TRACKING_FRAME_RATE;
+        assert_eq!(v_x, Some(want), "{}: track {track} ({ty}) at frame {f}, whose frame {} is loaded too", e.id, f - 1);
+    }
+    drop(conn);
+    check_against_sources(&duck, &eps);
+}
+
+#[test]
+fn tracking_sessions_of_one_dataset_convert_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ts = tracking(d, "tsrc", 2, 22);
+    let eps = episodes(Kind::Tracking, &absolute(d, &ts));
+    assert_eq!(eps.len(), 4);
+    convert_ok(d, "tracking.toml", &ts, TRACKING);
+    let m = manifest(&d.join("stage"), TRACKING);
+    let want = expected(&eps);
+    let staged = rows_by_key(&m, "observations");
+    assert_eq!(staged.len(), 4, "every camera of every session is an episode of its own: {staged:?}");
+    let rows: i64 = staged.values().sum();
+    assert_eq!(rows, totals(&want).0);
+}
+
+/// One boids session of two episodes, staged; returns the sessions and episodes.
+fn staged_boids(d: &Path, seed: u64) -> (Vec<String>, Vec<SourceEpisode>) {
+    let sessions = boids(d, "src", 1, 2, seed);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    (sessions, eps)
+}
+
+#[test]
+fn a_session_without_its_config_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, _) = staged_boids(d, 31);
+    std::fs::remove_file(d.join(&sessions[0]).join("config.yaml")).unwrap();
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    assert!(err.contains(&sessions[0]) && err.contains("config.yaml: missing"), "{err}");
+}
+
+#[test]
+fn a_malformed_config_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, _) = staged_boids(d, 32);
+    let config = "simulator:\n  name: boids\n  seed: 1: 2\n  num_agents: 6\n";
+    std::fs::write(d.join(&sessions[0]).join("config.yaml"), config).unwrap();
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    assert!(err.contains(&sessions[0]) && err.contains("config.yaml line 3 "), "{err}");
+}
+
+#[test]
+fn an_episode_without_a_column_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, eps) = staged_boids(d, 33);
+    rewrite_parquet(&eps[1].file, "SELECT * EXCLUDE (mesh_scene_distance) FROM {src}");
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    let file = eps[1].file.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(file) && err.contains("column 'mesh_scene_distance': is missing"), "{err}");
+}
+
+#[test]
+fn an_episode_with_a_mistyped_column_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, eps) = staged_boids(d, 34);
+    rewrite_parquet(&eps[0].file, "SELECT * REPLACE (time::VARCHAR AS time) FROM {src}");
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    let file = eps[0].file.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(file) && err.contains("column 'time'") && err.contains("int64"), "{err}");
+}
+
+#[test]
+fn a_duplicate_natural_key_is_refused_naming_both_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, eps) = staged_boids(d, 35);
+    let f = source::path_lit(&eps[1].file);
+    let key = "type = 'agent' AND id = 3 AND time = 10";
+    rewrite_parquet(
+        &eps[1].file,
+        &format!(
+            "SELECT * EXCLUDE (file_row_number) FROM ( \
+               SELECT * FROM read_parquet({f}, file_row_number = true) \
+               UNION ALL BY NAME \
+               SELECT * REPLACE (1000000::BIGINT AS file_row_number) FROM read_parquet({f}, file_row_number = true) WHERE {key}) \
+             ORDER BY file_row_number"
+        ),
+    );
+    let at: Vec<i64> = source::rows(
+        &source::memory(),
+        &format!("SELECT file_row_number + 1 FROM read_parquet({f}, file_row_number = true) WHERE {key} ORDER BY 1"),
+    )
+    .into_iter()
+    .map(|r| r[0].as_deref().unwrap().parse().unwrap())
+    .collect();
+    assert_eq!(at.len(), 2);
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    let file = eps[1].file.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(file), "{err}");
+    assert!(err.contains(&format!("row {}", at[1])) && err.contains(&format!("of row {}", at[0])), "{err}");
+    assert!(err.contains("time_index 10, agent_id 3, agent_type_id 'agent'"), "{err}");
+}
+
+#[test]
+fn an_unknown_agent_type_fails_its_episode_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 3, 36);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    // Target 1 of episode 1 is an 'alien': the spec's `when` gives it no properties.
+    rewrite_parquet(
+        &eps[1].file,
+        "SELECT * REPLACE (CASE WHEN type = 'env' AND id = 1 THEN 'alien' ELSE type END AS type) FROM {src}",
+    );
+    let want = expected(&eps);
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let bad = &eps[1].id;
+
+    let duck = Target::duck(d, "t.duckdb", "main");
+    let pg = Target::pg("traj_alien");
+    let mut reports = Vec::new();
+    for t in [&duck, &pg] {
+        let o = t.load(d, "stage", BOIDS, &["-v"]);
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "{}: {out}\n{err}", t.engine());
+        let result = result_of(&out, bad).unwrap_or_else(|| panic!("{}: {bad} listed: {out}", t.engine()));
+        assert!(result.starts_with("FAILED"), "{}: {out}", t.engine());
+        // The episode's entry: its line, up to the next episode's.
+        let entry: String = out
+            .lines()
+            .skip_while(|l| l.split_whitespace().next() != Some(bad.as_str()))
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || !l.trim_start().starts_with("episode-"))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        assert!(entry.contains("'alien'") || entry.contains("(alien)"), "{}: the value is named: {entry}", t.engine());
+        reports.push((t.engine(), entry));
+        assert!(err.contains("1 episode(s) not loaded") && err.contains(bad.as_str()), "{}: {err}", t.engine());
+        for e in eps.iter().filter(|e| &e.id != bad) {
+            assert_eq!(result_of(&out, &e.id), Some("loaded (new)"), "{}: {out}", t.engine());
+        }
+        let mut others = want.clone();
+        others.remove(bad);
+        assert_eq!(t.counts(), counts_of(&others), "{}: nothing of {bad} is committed", t.engine());
+        assert_eq!(t.int(&format!("SELECT count(*) FROM {{s}}.observations WHERE episode_id = '{bad}'")), 0);
+        assert_eq!(t.int(&format!("SELECT count(*) FROM pqstage.episode_state WHERE episode_id = '{bad}'")), 0);
+    }
+
+    // Once the type is defined, the episode loads.
+    let add = "INSERT INTO main.agent_types (type_id, type_name) VALUES ('alien', 'alien')";
+    duckdb::Connection::open(d.join("t.duckdb")).unwrap().execute_batch(add).unwrap();
+    target::pg().batch_execute(&add.replace("main.", "traj_alien.")).unwrap();
+    for t in [&duck, &pg] {
+        let out = t.load_ok(d, "stage", BOIDS, &[]);
+        assert!(out.contains(&headline(1, &[&want[bad]], 2, 0)), "{}: {out}", t.engine());
+        assert_eq!(t.counts(), counts_of(&want), "{}", t.engine());
+    }
+    check_against_sources(&duck, &eps);
+    duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL");
+    // Each episode's report is one line: its result, or why it failed.
+    for (engine, entry) in reports {
+        assert_eq!(entry.lines().count(), 1, "{engine}: the failed episode's report takes one line:\n{entry}");
+    }
+}
+
+#[test]
+fn a_copied_dataset_loads_the_same_and_gc_finds_only_replaced_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 2, 41);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    lose_positions(&eps[0].file);
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let gc = |stage: &str| ok(d, &["gc", stage, "--min-age", "0"]);
+    let out = gc("stage");
+    assert!(out.starts_with("nothing to collect"), "{out}");
+
+    let copy = || ok(d, &["copy", "stage", "copied", "--dataset", BOIDS, "--no-progress"]);
+    copy();
+    let in_dataset = |stage: &str| -> Vec<String> {
+        let root = d.join(stage).join(BOIDS);
+        let mut out: Vec<String> = walk(&root)
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .filter(|p| p != "_manifest.json")
+            .collect();
+        out.sort();
+        out
+    };
+    let copied_as_named = || {
+        let (a, b) = (manifest(&d.join("stage"), BOIDS), manifest(&d.join("copied"), BOIDS));
+        assert_eq!(files(&a), files(&b));
+        assert!(named_files(&b).iter().any(|p| p.starts_with("_rejects/")), "the sample has rejects");
+        assert_eq!(
+            in_dataset("copied"),
+            named_files(&b),
+            "the copy holds the files its manifest names, and only those"
+        );
+    };
+    copied_as_named();
+    let out = gc("copied");
+    assert!(out.starts_with("nothing to collect"), "{out}");
+
+    let a = Target::duck(d, "a.duckdb", "main");
+    let b = Target::duck(d, "b.duckdb", "main");
+    a.load_ok(d, "stage", BOIDS, &[]);
+    b.load_ok(d, "copied", BOIDS, &[]);
+    a.content().assert_same(&b.content(), "loaded from the stage, then from its copy");
+
+    // A changed episode: the convert keeps the files it replaced (a load may
+    // be reading them) for gc; the copy deletes them at once.
+    let v1 = named_files(&manifest(&d.join("stage"), BOIDS));
+    rewrite_parquet(&eps[1].file, "SELECT * REPLACE (z * 2 AS z) FROM {src}");
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let v2 = named_files(&manifest(&d.join("stage"), BOIDS));
+    let replaced: Vec<&String> = v1.iter().filter(|f| !v2.contains(f)).collect();
+    assert!(!replaced.is_empty());
+    let out = gc("stage");
+    for f in &replaced {
+        assert!(out.contains(f.as_str()), "gc lists {f}: {out}");
+    }
+    assert_eq!(out.lines().count(), replaced.len() + 1, "gc lists the replaced files only: {out}");
+    ok(d, &["gc", "stage", "--min-age", "0", "--yes", "--no-progress"]);
+    assert_eq!(in_dataset("stage"), v2);
+    assert!(gc("stage").starts_with("nothing to collect"));
+    copy();
+    copied_as_named();
+    let out = gc("copied");
+    assert!(out.starts_with("nothing to collect"), "{out}");
+    let out = b.load_ok(d, "copied", BOIDS, &[]);
+    assert_eq!(result_of(&out, &eps[1].id), Some("loaded (changed)"), "{out}");
+    a.load_ok(d, "stage", BOIDS, &[]);
+    a.content().assert_same(&b.content(), "reloaded from the stage, then from its copy");
+    check_against_sources(&b, &eps);
+}
