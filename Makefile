@@ -39,7 +39,7 @@ S3 := tests/s3/s3.sh
 PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb load-postgres summary demo test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale survey-csv bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo demo-trajectories load-postgres-trajectories bench-trajectories test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale survey-csv bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
 
 all: build
 
@@ -92,6 +92,27 @@ demo: convert load-duckdb summary
 	@echo "  make demo again: nothing changed, so the load skips every partition"
 	@echo "  make pg-up && make load-postgres PG_URL=postgres://pqtest@127.0.0.1:55432/pqstage   (a throwaway PostgreSQL)"
 
+## demo-trajectories: the 3D-boids sample (3 episodes) -> convert -> load into DuckDB -> summary; no server, no network
+TRAJ_SAMPLES := staging/_samples/trajectories
+TRAJ_SPEC := $(TRAJ_SAMPLES)/boids_3d.toml
+TRAJ_DB ?= $(STAGE)/trajectories.duckdb
+EPISODES ?= 3
+demo-trajectories: build
+	@mkdir -p $(TRAJ_SAMPLES)
+	test -d $(TRAJ_SAMPLES)/e$(EPISODES) || $(PQSTAGE) sample trajectories --episodes $(EPISODES) --out $(TRAJ_SAMPLES)/e$(EPISODES) --spec-out $(TRAJ_SPEC)
+	$(PQSTAGE) sample trajectories --spec-out $(TRAJ_SPEC)
+	$(PQSTAGE) convert $(TRAJ_SAMPLES)/e$(EPISODES)/* --spec $(TRAJ_SPEC) --to $(STAGE)
+	$(PQSTAGE) load duckdb $(STAGE) --dataset boids_3d --db $(TRAJ_DB)
+	$(PQSTAGE) summary --db $(TRAJ_DB) --trajectories main
+	@echo
+	@echo "Staged Parquet:  $(STAGE)/boids_3d/ (sessions/, episodes/, observations/, extended_properties/, one episode_id=... folder per episode)"
+	@echo "DuckDB tables:   categories, sessions, episodes, agent_types, observations, property_definitions, extended_properties in $(TRAJ_DB)"
+	@echo "Next: make load-postgres-trajectories PG_URL=postgres://pqtest@127.0.0.1:55432/pqstage   (after make pg-up)"
+
+## load-postgres-trajectories: load the staged boids sample into PostgreSQL (PG_URL, else PG* variables), schema public
+load-postgres-trajectories: build
+	$(PQSTAGE) load postgres $(STAGE) --dataset boids_3d $(if $(PG_URL),--db $(PG_URL))
+
 ## test: every test: unit, property, end-to-end (the built binary), and other engines reading the staged layout
 test: test-rust test-readers
 
@@ -131,7 +152,7 @@ test-readers: build
 	bash tests/readers/run.sh $(PQSTAGE)
 
 ## bench: convert benchmark against DuckDB and Polars (ROWS=18000000 by default there); see BENCHMARKS.md
-bench: bench-convert bench-load-duckdb bench-load-postgres bench-object-store
+bench: bench-convert bench-load-duckdb bench-load-postgres bench-object-store bench-trajectories
 
 bench-convert: build
 	bash bench/convert.sh
@@ -147,6 +168,10 @@ survey-csv: build
 ## bench-convert-inputs: the sample as gzip, zstd, a pipe and UTF-16, against DuckDB on the gzip file
 bench-convert-inputs: build
 	bash bench/convert_inputs.sh
+
+## bench-trajectories: 10 boids episodes (~0.93M observations, 8M property values) into PostgreSQL and DuckDB against the users' pandas to_sql and text-COPY loaders, a one-episode change, 40 episodes (see BENCHMARKS.md)
+bench-trajectories: build
+	bash bench/trajectories.sh
 
 ## bench-load-duckdb: load benchmark against DuckDB's own CREATE TABLE AS read_parquet (see BENCHMARKS.md)
 bench-load-duckdb: build

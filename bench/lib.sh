@@ -94,3 +94,17 @@ ensure_sample() {
     python3 "$(dirname "${BASH_SOURCE[0]}")/correct_one_record.py" "$2" "$3"
   fi
 }
+
+# trajectories_venv: bench/trajectories' peers (pandas, SQLAlchemy,
+# psycopg2, duckdb_engine) in bench/.venv-trajectories, reinstalled when
+# their pinned requirements change; sets TPY.
+trajectories_venv() {
+  local venv="$BENCH/.venv-trajectories" req="$BENCH/trajectories/requirements.txt"
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv" || die "python3 -m venv failed"
+  if ! cmp -s "$req" "$venv/.requirements.installed"; then
+    log "installing the trajectory peers from $req"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" || die "pip install -r $req failed"
+    cp "$req" "$venv/.requirements.installed"
+  fi
+  TPY="$venv/bin/python"
+}
