@@ -130,7 +130,7 @@ step_split() { sed -n 's/^seconds per step: //p' "$OUT/log-$1.txt"; }
   echo
   echo "| step | wall s | peak RSS MiB | vs pqstage |"
   echo "|---|---:|---:|---:|"
-  awk -F'\t' "$AWK_BEST"'END {
+  awk -F'\t' -v episodes="$EPISODES" "$AWK_BEST"'END {
     for (i = 1; i <= n; i++) best_of[order[i]] = best[order[i]]
     for (i = 1; i <= n; i++) {
       l = order[i]; ref = ""
@@ -140,8 +140,8 @@ step_split() { sed -n 's/^seconds per step: //p' "$OUT/log-$1.txt"; }
       if (l == "duck_changed") ref = sprintf("%.2fx the full load", best[l] / best_of["duck_load"])
       if (l == "pg_corrected") ref = sprintf("%.2fx the full load", best[l] / best_of["pg_load"])
       if (l == "duck_corrected") ref = sprintf("%.2fx the full load", best[l] / best_of["duck_load"])
-      if (l == "pg_load_x4") ref = sprintf("%.2fx the %d-episode load", best[l] / best_of["pg_load"], 4)
-      if (l == "duck_load_x4") ref = sprintf("%.2fx the %d-episode load", best[l] / best_of["duck_load"], 4)
+      if (l == "pg_load_x4") ref = sprintf("%.2fx the %d-episode load", best[l] / best_of["pg_load"], episodes)
+      if (l == "duck_load_x4") ref = sprintf("%.2fx the %d-episode load", best[l] / best_of["duck_load"], episodes)
       printf "| %s | %.2f | %.0f | %s |\n", l, best[l], rss[l] / 1024, ref
     }
   }' "$RESULTS"
