@@ -17,11 +17,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use duckdb::{params, Connection};
-use pqstage_load::episodes::{EpisodeReport, EpisodeUnit, StepSeconds, TrajectoryReport, TrajectoryTables};
+use pqstage_load::episodes::{
+    fetch_parts, missing_column, own_episodes, EpisodeReport, EpisodeUnit, StepSeconds, TrajectoryReport,
+    TrajectoryTables,
+};
 use pqstage_load::sql::{literal, quote_ident, render};
 use pqstage_load::{plan, Action, Inventory, LoadError, Recorded, Request, Scope, StagedFiles, Step};
-use pqstage_stage::manifest::{FileEntry, PartitionEntry};
-use pqstage_stage::verify::check_files;
+use pqstage_stage::manifest::PartitionEntry;
 
 use crate::error::DuckdbError;
 use crate::sql::{TRAJECTORY_LOAD, TRAJECTORY_QUERIES, TRAJECTORY_SCHEMA};
@@ -36,35 +38,6 @@ pub struct TrajectoryTarget {
     /// DuckDB worker threads.
     pub threads: Option<usize>,
 }
-
-/// The columns each loaded table must have, to accept an existing schema.
-const REQUIRED: &[(&str, &[&str])] = &[
-    ("categories", &["category_id", "category_name"]),
-    ("sessions", &["session_id", "session_name", "category_id", "config", "metadata"]),
-    (
-        "episodes",
-        &["episode_id", "session_id", "episode_number", "num_frames", "num_agents", "frame_rate", "file_path"],
-    ),
-    ("agent_types", &["type_id"]),
-    (
-        "observations",
-        &[
-            "observation_id",
-            "episode_id",
-            "time_index",
-            "agent_id",
-            "agent_type_id",
-            "x",
-            "y",
-            "z",
-            "v_x",
-            "v_y",
-            "v_z",
-        ],
-    ),
-    ("property_definitions", &["property_id"]),
-    ("extended_properties", &["observation_id", "property_id", "value_float", "value_text"]),
-];
 
 struct Db<'a> {
     conn: Connection,
@@ -131,12 +104,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &TrajectoryTarget) -> Re
 
     let files = StagedFiles::open(request.stage, &manifest.dataset, request.options.cache_dir.as_deref())?;
     let fetch = |group: &str, parts: &[&PartitionEntry]| -> Result<_, DuckdbError> {
-        let list: Vec<&FileEntry> = parts.iter().flat_map(|p| p.files.iter()).collect();
-        let fetched = files.fetch(request.stage, &manifest.dataset, group, &list, 4, request.runtime)?;
-        if matches!(files, StagedFiles::Local(_)) && request.options.verify_checksums {
-            check_files(fetched.dir(), parts, true, Some(1), None).map_err(LoadError::from)?;
-        }
-        Ok(fetched)
+        Ok(fetch_parts(request, &files, group, parts)?)
     };
 
     // Categories and sessions, in one transaction.
@@ -256,21 +224,20 @@ fn create_tables(db: &Db<'_>) -> Result<bool, DuckdbError> {
         render(TRAJECTORY_LOAD.create_state, &[("catalog", &db.catalog), ("state", &db.state)]),
     ];
     db.conn.execute_batch(&ddl.join("\n")).map_err(DuckdbError::sql("create the trajectory tables"))?;
-    for (table, columns) in REQUIRED {
-        let mut stmt = db
-            .conn
-            .prepare("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND database_name = current_catalog()")
-            .map_err(DuckdbError::sql("read the tables' columns"))?;
-        let have: Vec<String> = stmt
-            .query_map(params![db.target.schema, table], |r| r.get(0))
-            .and_then(Iterator::collect)
-            .map_err(DuckdbError::sql("read the tables' columns"))?;
-        if let Some(missing) = columns.iter().find(|c| !have.iter().any(|h| h == *c)) {
-            return Err(DuckdbError::Trajectory(format!(
-                "table {}.{table} has no column {missing}: it is not the trajectory schema pqstage loads (sql/duckdb/trajectories_schema.sql)",
-                db.target.schema
-            )));
-        }
+    let what = "read the tables' columns";
+    let mut stmt = db
+        .conn
+        .prepare("SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = ? AND database_name = current_catalog()")
+        .map_err(DuckdbError::sql(what))?;
+    let have: std::collections::HashSet<(String, String)> = stmt
+        .query_map(params![db.target.schema], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(Iterator::collect)
+        .map_err(DuckdbError::sql(what))?;
+    if let Some((table, missing)) = missing_column(|t, c| have.contains(&(t.to_string(), c.to_string()))) {
+        return Err(DuckdbError::Trajectory(format!(
+            "table {}.{table} has no column {missing}: it is not the trajectory schema pqstage loads (sql/duckdb/trajectories_schema.sql)",
+            db.target.schema
+        )));
     }
     Ok(exists == 0)
 }
@@ -292,8 +259,7 @@ fn inventory(db: &Db<'_>, dataset: &str, units: &[EpisodeUnit<'_>]) -> Result<In
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
         .and_then(Iterator::collect::<Result<BTreeMap<_, _>, _>>)
         .map_err(DuckdbError::sql(what))?;
-    // Rows of episodes this dataset does not stage are someone else's.
-    inv.held.retain(|k, _| inv.recorded.contains_key(k) || units.iter().any(|u| &u.id == k));
+    own_episodes(&mut inv, units);
     Ok(inv)
 }
 

@@ -3,11 +3,79 @@
 //! the session it belongs to. Its checksum covers all three, so an episode
 //! whose observations, properties or metadata changed is reloaded whole.
 
-use pqstage_stage::manifest::{Checksummer, PartitionEntry, TableEntry};
+use pqstage_stage::manifest::{Checksummer, FileEntry, PartitionEntry, TableEntry};
+use pqstage_stage::verify::check_files;
 use pqstage_stage::Manifest;
 
+use crate::engine::Request;
 use crate::error::LoadError;
-use crate::plan::StagedUnit;
+use crate::files::{Fetched, StagedFiles};
+use crate::plan::{Inventory, StagedUnit};
+
+/// The columns a trajectory load writes or reads in each of the users'
+/// tables: an existing schema is accepted when its tables have them all.
+pub const TARGET_COLUMNS: &[(&str, &[&str])] = &[
+    ("categories", &["category_id", "category_name"]),
+    ("sessions", &["session_id", "session_name", "category_id", "config", "metadata"]),
+    (
+        "episodes",
+        &["episode_id", "session_id", "episode_number", "num_frames", "num_agents", "frame_rate", "file_path"],
+    ),
+    ("agent_types", &["type_id"]),
+    (
+        "observations",
+        &[
+            "observation_id",
+            "episode_id",
+            "time_index",
+            "agent_id",
+            "agent_type_id",
+            "x",
+            "y",
+            "z",
+            "v_x",
+            "v_y",
+            "v_z",
+        ],
+    ),
+    ("property_definitions", &["property_id"]),
+    ("extended_properties", &["observation_id", "property_id", "value_float", "value_text"]),
+];
+
+/// The first column of [`TARGET_COLUMNS`] that `has(table, column)` says is
+/// missing, as `(table, column)`.
+pub fn missing_column(has: impl Fn(&str, &str) -> bool) -> Option<(&'static str, &'static str)> {
+    TARGET_COLUMNS.iter().find_map(|(t, cols)| cols.iter().find(|c| !has(t, c)).map(|c| (*t, *c)))
+}
+
+/// Keeps in `inv.held` only the episodes this dataset stages or recorded:
+/// rows of other datasets' episodes, or rows pqstage did not load, are not
+/// this load's to plan (and so never removed).
+pub fn own_episodes(inv: &mut Inventory<String>, units: &[EpisodeUnit<'_>]) {
+    let staged: std::collections::HashSet<&str> = units.iter().map(|u| u.id.as_str()).collect();
+    let recorded = &inv.recorded;
+    inv.held.retain(|k, _| recorded.contains_key(k) || staged.contains(k.as_str()));
+}
+
+/// A unit's staged files where the loader can read them (downloaded into
+/// the cache from a remote stage), checked against the manifest on a local
+/// stage unless the request skips that.
+///
+/// # Errors
+/// A download or a file that does not match its manifest entry.
+pub fn fetch_parts(
+    request: &Request<'_>,
+    files: &StagedFiles,
+    group: &str,
+    parts: &[&PartitionEntry],
+) -> Result<Fetched, LoadError> {
+    let list: Vec<&FileEntry> = parts.iter().flat_map(|p| p.files.iter()).collect();
+    let fetched = files.fetch(request.stage, &request.manifest.dataset, group, &list, 4, request.runtime)?;
+    if matches!(files, StagedFiles::Local(_)) && request.options.verify_checksums {
+        check_files(fetched.dir(), parts, true, Some(1), None)?;
+    }
+    Ok(fetched)
+}
 
 /// One episode as the stage holds it.
 #[derive(Debug, Clone)]

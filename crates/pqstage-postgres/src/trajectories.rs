@@ -18,13 +18,15 @@ use std::time::Instant;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type};
 use arrow_array::Array;
-use pqstage_load::episodes::{EpisodeReport, EpisodeUnit, StepSeconds, TrajectoryReport, TrajectoryTables};
+use pqstage_load::episodes::{
+    fetch_parts, missing_column, own_episodes, EpisodeReport, EpisodeUnit, StepSeconds, TrajectoryReport,
+    TrajectoryTables,
+};
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{
     plan, run_units, Action, Counted, Inventory, LoadError, Recorded, Request, Scope, StagedFiles, StagedUnit, Step,
 };
-use pqstage_stage::manifest::{FileEntry, PartitionEntry};
-use pqstage_stage::verify::check_files;
+use pqstage_stage::manifest::PartitionEntry;
 
 use crate::connect::{connect, worker_connection, Settings};
 use crate::encode::{encode_batch, Constant, HEADER, TRAILER};
@@ -48,35 +50,6 @@ pub struct PgTrajectoryTarget {
     /// indexes made after the data): load each episode on its own.
     pub per_episode: bool,
 }
-
-/// The columns each loaded table must have, to accept an existing schema.
-const REQUIRED: &[(&str, &[&str])] = &[
-    ("categories", &["category_id", "category_name"]),
-    ("sessions", &["session_id", "session_name", "category_id", "config", "metadata"]),
-    (
-        "episodes",
-        &["episode_id", "session_id", "episode_number", "num_frames", "num_agents", "frame_rate", "file_path"],
-    ),
-    ("agent_types", &["type_id"]),
-    (
-        "observations",
-        &[
-            "observation_id",
-            "episode_id",
-            "time_index",
-            "agent_id",
-            "agent_type_id",
-            "x",
-            "y",
-            "z",
-            "v_x",
-            "v_y",
-            "v_z",
-        ],
-    ),
-    ("property_definitions", &["property_id"]),
-    ("extended_properties", &["observation_id", "property_id", "value_float", "value_text"]),
-];
 
 /// A staged episode row, read from its Parquet file.
 struct EpisodeRow {
@@ -126,11 +99,12 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     let scope = Scope { force: request.options.force, only: None };
     let steps = plan(&units, inventory.as_ref(), &scope, &manifest.dataset, |k| format!("episode_id={k}"))?;
     let files = StagedFiles::open(request.stage, &manifest.dataset, request.options.cache_dir.as_deref())?;
+    let ctx = Ctx { request, files: &files, target, schema: schema.clone() };
 
     // Category and sessions, in one transaction.
     let spec = manifest.trajectories.as_ref().expect("checked by TrajectoryTables");
     let session_parts: Vec<&PartitionEntry> = tables.sessions.partitions.iter().collect();
-    let fetched = fetch(request, &files, "sessions", &session_parts)?;
+    let fetched = fetch_parts(request, &files, "sessions", &session_parts)?;
     let mut tx = client.transaction().map_err(PgError::db("begin"))?;
     tx.execute(&sql(TRAJECTORY_LOAD.upsert_category), &[&spec.session.category])
         .map_err(PgError::db("insert the category"))?;
@@ -167,7 +141,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
         .get(0);
     let mut upkeep_seconds = 0.0;
     let outcomes: Vec<Result<StepSeconds, String>> = if empty && work.len() > 1 && !target.per_episode {
-        let (outcomes, seconds) = load_bulk(&mut client, request, &files, &work, target, &sql)?;
+        let (outcomes, seconds) = load_bulk(&mut client, &ctx, &work)?;
         upkeep_seconds = seconds;
         outcomes.into_iter().map(|r| r.map_err(|e| describe(&e.with_role(&role, &target.schema)))).collect()
     } else {
@@ -177,10 +151,8 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
             || worker_connection(&settings),
             |client, step| {
                 let result = match step.staged {
-                    None => remove(client, &target.schema, &step.key, &sql),
-                    Some(unit) => {
-                        load_episode_alone(client, request, &files, unit, replaceable(&step.key), target, &sql)
-                    }
+                    None => remove(client, &ctx, &step.key),
+                    Some(unit) => load_episode_alone(client, &ctx, unit, replaceable(&step.key)),
                 };
                 if step.action.loaded() {
                     request.progress.add(step.rows());
@@ -249,35 +221,19 @@ fn describe(e: &PgError) -> String {
     }
 }
 
-fn fetch(
-    request: &Request<'_>,
-    files: &StagedFiles,
-    group: &str,
-    parts: &[&PartitionEntry],
-) -> Result<pqstage_load::Fetched, PgError> {
-    let list: Vec<&FileEntry> = parts.iter().flat_map(|p| p.files.iter()).collect();
-    let fetched = files.fetch(request.stage, &request.manifest.dataset, group, &list, 4, request.runtime)?;
-    if matches!(files, StagedFiles::Local(_)) && request.options.verify_checksums {
-        check_files(fetched.dir(), parts, true, Some(1), None).map_err(LoadError::from)?;
-    }
-    Ok(fetched)
-}
-
 /// Refuses an existing schema whose tables lack a column the load writes.
 fn check_columns(client: &mut postgres::Client, schema: &str) -> Result<(), PgError> {
     let rows =
         client.query(TRAJECTORY_LOAD.table_columns, &[&schema]).map_err(PgError::db("read the tables' columns"))?;
-    let have: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    for (table, columns) in REQUIRED {
-        if let Some(missing) = columns.iter().find(|c| !have.iter().any(|(t, h)| t == table && h == *c)) {
-            return Err(LoadError::NotTrajectories {
-                dataset: String::new(),
-                reason: format!(
-                    "table {schema}.{table} has no column {missing}: it is not the trajectory schema pqstage loads (sql/postgres/trajectories_schema.sql)"
-                ),
-            }
-            .into());
+    let have: std::collections::HashSet<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    if let Some((table, missing)) = missing_column(|t, c| have.contains(&(t.to_string(), c.to_string()))) {
+        return Err(LoadError::NotTrajectories {
+            dataset: String::new(),
+            reason: format!(
+                "table {schema}.{table} has no column {missing}: it is not the trajectory schema pqstage loads (sql/postgres/trajectories_schema.sql)"
+            ),
         }
+        .into());
     }
     Ok(())
 }
@@ -302,8 +258,7 @@ fn inventory(
     {
         inv.held.insert(r.get(0), r.get::<_, i64>(1) as u64);
     }
-    // Rows of episodes this dataset does not stage are someone else's.
-    inv.held.retain(|k, _| inv.recorded.contains_key(k) || units.iter().any(|u| &u.id == k));
+    own_episodes(&mut inv, units);
     Ok(inv)
 }
 
@@ -374,6 +329,22 @@ fn copy_files(
     writer.finish().map_err(PgError::db(what.to_string()))
 }
 
+/// What every episode's work shares.
+struct Ctx<'a> {
+    request: &'a Request<'a>,
+    files: &'a StagedFiles,
+    target: &'a PgTrajectoryTarget,
+    /// The quoted schema the SQL templates name.
+    schema: String,
+}
+
+impl Ctx<'_> {
+    /// A statement of `sql/postgres/trajectories_load.sql` for the target schema.
+    fn sql(&self, template: &str) -> String {
+        render(template, &[("schema", &self.schema)])
+    }
+}
+
 /// How an episode is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -388,16 +359,14 @@ enum Mode {
 /// One episode, in one transaction.
 fn load_episode(
     tx: &mut postgres::Transaction<'_>,
-    request: &Request<'_>,
-    files: &StagedFiles,
+    ctx: &Ctx<'_>,
     unit: &EpisodeUnit<'_>,
     mode: Mode,
-    target: &PgTrajectoryTarget,
-    sql: &dyn Fn(&str) -> String,
 ) -> Result<StepSeconds, PgError> {
+    let (request, files, target, sql) = (ctx.request, ctx.files, ctx.target, |t: &str| ctx.sql(t));
     let mut t = StepSeconds::default();
     let clock = Instant::now();
-    let fetched = fetch(request, files, &unit.path, &[unit.episode, unit.observations, unit.properties])?;
+    let fetched = fetch_parts(request, files, &unit.path, &[unit.episode, unit.observations, unit.properties])?;
     let dir = fetched.dir();
     let row = episode_row(&dir.join(&unit.episode.files[0].path))?;
     let id = unit.id.as_str();
@@ -519,7 +488,7 @@ fn load_episode(
         if mode == Mode::Bulk {
             // The foreign keys come back only at the end: check this episode's
             // values against the lookup tables now, so it alone is refused.
-            check_defined(tx, id, &target.schema, sql)?;
+            check_defined(tx, ctx, id)?;
         }
         let inserted = tx
             .execute(&sql(TRAJECTORY_LOAD.insert_properties), &[&id])
@@ -546,12 +515,8 @@ fn load_episode(
 
 /// Refuses an episode whose agent types or properties the target does not
 /// define, naming the first row that uses one.
-fn check_defined(
-    tx: &mut postgres::Transaction<'_>,
-    id: &str,
-    schema: &str,
-    sql: &dyn Fn(&str) -> String,
-) -> Result<(), PgError> {
+fn check_defined(tx: &mut postgres::Transaction<'_>, ctx: &Ctx<'_>, id: &str) -> Result<(), PgError> {
+    let (schema, sql) = (&ctx.target.schema, |t: &str| ctx.sql(t));
     let what = |w: &str| format!("{w} of episode {id}");
     if let Some(r) = tx
         .query_opt(&sql(TRAJECTORY_LOAD.unknown_agent_type), &[&id])
@@ -576,17 +541,14 @@ fn check_defined(
 /// One episode in a transaction of its own.
 fn load_episode_alone(
     client: &mut postgres::Client,
-    request: &Request<'_>,
-    files: &StagedFiles,
+    ctx: &Ctx<'_>,
     unit: &EpisodeUnit<'_>,
     replace: bool,
-    target: &PgTrajectoryTarget,
-    sql: &dyn Fn(&str) -> String,
 ) -> Result<StepSeconds, PgError> {
     let what = |w: &str| format!("{w} of episode {}", unit.id);
     let mut tx = client.transaction().map_err(PgError::db(what("begin")))?;
     let mode = if replace { Mode::Replace } else { Mode::New };
-    let mut t = load_episode(&mut tx, request, files, unit, mode, target, sql)?;
+    let mut t = load_episode(&mut tx, ctx, unit, mode)?;
     let clock = Instant::now();
     tx.commit().map_err(PgError::db(what("commit")))?;
     t.verify += clock.elapsed().as_secs_f64();
@@ -603,12 +565,10 @@ fn load_episode_alone(
 /// putting the keys and indexes back.
 fn load_bulk(
     client: &mut postgres::Client,
-    request: &Request<'_>,
-    files: &StagedFiles,
+    ctx: &Ctx<'_>,
     work: &[&Step<'_, EpisodeUnit<'_>>],
-    target: &PgTrajectoryTarget,
-    sql: &dyn Fn(&str) -> String,
 ) -> Result<(Vec<Result<StepSeconds, PgError>>, f64), PgError> {
+    let (request, target) = (ctx.request, ctx.target);
     let mut tx = client.transaction().map_err(PgError::db("begin the bulk load"))?;
     tx.batch_execute(TRAJECTORY_LOAD.bulk_settings).map_err(PgError::db("configure the bulk load"))?;
     let upkeep: Vec<(String, String, String, String)> = tx
@@ -629,7 +589,7 @@ fn load_bulk(
     for step in work {
         let unit = step.staged.expect("a first load has only staged episodes");
         let mut sp = tx.savepoint("pqstage_episode").map_err(PgError::db("savepoint"))?;
-        let outcome = load_episode(&mut sp, request, files, unit, Mode::Bulk, target, sql);
+        let outcome = load_episode(&mut sp, ctx, unit, Mode::Bulk);
         if outcome.is_ok() {
             sp.commit().map_err(PgError::db("release savepoint"))?;
         } else {
@@ -653,12 +613,8 @@ fn load_bulk(
 }
 
 /// Deletes an episode no longer staged, in one transaction.
-fn remove(
-    client: &mut postgres::Client,
-    schema: &str,
-    id: &str,
-    sql: &dyn Fn(&str) -> String,
-) -> Result<StepSeconds, PgError> {
+fn remove(client: &mut postgres::Client, ctx: &Ctx<'_>, id: &str) -> Result<StepSeconds, PgError> {
+    let (schema, sql) = (&ctx.target.schema, |t: &str| ctx.sql(t));
     let clock = Instant::now();
     let what = |w: &str| format!("{w} of removed episode {id}");
     let mut tx = client.transaction().map_err(PgError::db(what("begin")))?;

@@ -41,22 +41,27 @@ struct Common<'a> {
     cache_dir: Option<&'a Path>,
 }
 
-/// Opens the dataset, runs `engine` on the request with the target table's
-/// name (`--table`, else the staged table's), draws progress, prints the report.
-fn run<E: Into<anyhow::Error>>(
+/// Opens the dataset once and loads it: a table dataset with `tables` (given
+/// the target table's name, `--table` else the staged table's), a trajectory
+/// dataset with `trajectories`. Draws progress, prints the report.
+fn run<E1: Into<anyhow::Error>, E2: Into<anyhow::Error>>(
     cli: &Cli,
     c: &Common<'_>,
     table: Option<&str>,
-    engine: impl FnOnce(&Request<'_>, String) -> Result<LoadReport, E>,
+    tables: impl FnOnce(&Request<'_>, String) -> Result<LoadReport, E1>,
+    trajectories: impl FnOnce(&Request<'_>) -> Result<TrajectoryReport, E2>,
 ) -> Result<(), Failure> {
     let (stage, manifest) = super::open_dataset(c.store, c.stage, c.dataset)?;
-    if manifest.trajectories.is_some() {
-        return Err(anyhow::anyhow!("internal: a trajectory dataset reached the table loader").into());
+    let is_trajectories = manifest.trajectories.is_some();
+    if is_trajectories && (table.is_some() || !c.years.is_empty()) {
+        return Err(anyhow::anyhow!(
+            "--table and --years are for table datasets; {} is a trajectory dataset (its tables are sessions, episodes, observations and extended_properties; --schema picks where they are)",
+            manifest.dataset
+        )
+        .into());
     }
-    let table =
-        table.map(str::to_string).or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
     let options = LoadOptions {
-        only: parse_years(c.years)?,
+        only: if is_trajectories { None } else { parse_years(c.years)? },
         force: c.force,
         verify_checksums: !c.no_verify,
         cache_dir: c.cache_dir.map(Path::to_path_buf),
@@ -70,11 +75,32 @@ fn run<E: Into<anyhow::Error>>(
         progress: &progress,
         runtime: runtime.handle(),
     };
+    if !is_trajectories {
+        let table =
+            table.map(str::to_string).or_else(|| manifest.tables.first().map(|t| t.name.clone())).unwrap_or_default();
+        let report = {
+            let _bar = Bar::start(cli, &progress);
+            tables(&request, table).map_err(|e| Failure::from(e.into()))?
+        };
+        return print_report(cli, &report);
+    }
     let report = {
         let _bar = Bar::start(cli, &progress);
-        engine(&request, table).map_err(|e| Failure::from(e.into()))?
+        trajectories(&request).map_err(|e| Failure::from(e.into()))?
     };
-    print_report(cli, &report)
+    print_trajectory_report(cli, &report)?;
+    if let Some(first) = report.failed().next() {
+        let n = report.failed().count();
+        return Err(Failure {
+            code: crate::EXIT_DATA,
+            error: anyhow::anyhow!(
+                "{n} episode(s) not loaded (each rolled back; the others are committed). First: {}: {}",
+                first.episode,
+                first.error.as_deref().unwrap_or_default()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The options both load commands share, from either's arguments.
@@ -90,59 +116,6 @@ macro_rules! common {
             cache_dir: $a.cache_dir.as_deref(),
         }
     };
-}
-
-/// Opens the dataset; for a trajectory dataset, loads it with `engine` and
-/// prints its report (`Some`); for a table dataset, `None`.
-fn run_trajectories<E: Into<anyhow::Error>>(
-    cli: &Cli,
-    c: &Common<'_>,
-    table: Option<&str>,
-    engine: impl FnOnce(&Request<'_>) -> Result<TrajectoryReport, E>,
-) -> Result<Option<()>, Failure> {
-    let (stage, manifest) = super::open_dataset(c.store, c.stage, c.dataset)?;
-    if manifest.trajectories.is_none() {
-        return Ok(None);
-    }
-    if table.is_some() || !c.years.is_empty() {
-        return Err(anyhow::anyhow!(
-            "--table and --years are for table datasets; {} is a trajectory dataset (its tables are sessions, episodes, observations and extended_properties; --schema picks where they are)",
-            manifest.dataset
-        )
-        .into());
-    }
-    let options = LoadOptions {
-        only: None,
-        force: c.force,
-        verify_checksums: !c.no_verify,
-        cache_dir: c.cache_dir.map(Path::to_path_buf),
-    };
-    let progress = Arc::new(Progress::default());
-    let runtime = super::runtime()?;
-    let request = Request {
-        stage: &stage,
-        manifest: &manifest,
-        options: &options,
-        progress: &progress,
-        runtime: runtime.handle(),
-    };
-    let report = {
-        let _bar = Bar::start(cli, &progress);
-        engine(&request).map_err(|e| Failure::from(e.into()))?
-    };
-    print_trajectory_report(cli, &report)?;
-    if let Some(first) = report.failed().next() {
-        let n = report.failed().count();
-        return Err(Failure {
-            code: crate::EXIT_DATA,
-            error: anyhow::anyhow!(
-                "{n} episode(s) not loaded (each rolled back; the others are committed). First: {}: {}",
-                first.episode,
-                first.error.as_deref().unwrap_or_default()
-            ),
-        });
-    }
-    Ok(Some(()))
 }
 
 /// One line, the per-step split with `-v`, and a line per episode loaded,
@@ -202,25 +175,22 @@ fn print_trajectory_report(cli: &Cli, r: &TrajectoryReport) -> Result<(), Failur
 }
 
 pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
-    let common = common!(a);
+    let cache_bytes = crate::output::parse_size(&a.cache_size).map_err(anyhow::Error::msg)?;
     let target =
         pqstage_duckdb::trajectories::TrajectoryTarget { db: a.db.clone(), schema: a.schema.clone(), threads: a.jobs };
-    if run_trajectories(cli, &common, a.table.as_deref(), |request| {
-        pqstage_duckdb::trajectories::load_trajectories(request, &target)
-    })?
-    .is_some()
-    {
-        return Ok(());
-    }
-    let cache_bytes = crate::output::parse_size(&a.cache_size).map_err(anyhow::Error::msg)?;
-    run(cli, &common, a.table.as_deref(), |request, table| {
-        let duck = pqstage_duckdb::DuckdbOptions { db: a.db.clone(), table, threads: a.jobs, cache_bytes };
-        pqstage_duckdb::load(request, &duck)
-    })
+    run(
+        cli,
+        &common!(a),
+        a.table.as_deref(),
+        |request, table| {
+            let duck = pqstage_duckdb::DuckdbOptions { db: a.db.clone(), table, threads: a.jobs, cache_bytes };
+            pqstage_duckdb::load(request, &duck)
+        },
+        |request| pqstage_duckdb::trajectories::load_trajectories(request, &target),
+    )
 }
 
 pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
-    let common = common!(a);
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let target = pqstage_postgres::trajectories::PgTrajectoryTarget {
         db: a.db.clone(),
@@ -228,25 +198,24 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
         jobs,
         per_episode: a.per_episode,
     };
-    if run_trajectories(cli, &common, a.table.as_deref(), |request| {
-        pqstage_postgres::trajectories::load_trajectories(request, &target)
-    })?
-    .is_some()
-    {
-        return Ok(());
-    }
-    run(cli, &common, a.table.as_deref(), |request, table| {
-        let pg = pqstage_postgres::PgOptions {
-            db: a.db.clone(),
-            schema: a.schema.clone(),
-            table,
-            jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
-            indexes: a.index.iter().map(|i| i.split(',').map(|c| c.trim().to_string()).collect()).collect(),
-            no_indexes: a.no_indexes,
-            no_analyze: a.no_analyze,
-        };
-        pqstage_postgres::load(request, &pg)
-    })
+    run(
+        cli,
+        &common!(a),
+        a.table.as_deref(),
+        |request, table| {
+            let pg = pqstage_postgres::PgOptions {
+                db: a.db.clone(),
+                schema: a.schema.clone(),
+                table,
+                jobs,
+                indexes: a.index.iter().map(|i| i.split(',').map(|c| c.trim().to_string()).collect()).collect(),
+                no_indexes: a.no_indexes,
+                no_analyze: a.no_analyze,
+            };
+            pqstage_postgres::load(request, &pg)
+        },
+        |request| pqstage_postgres::trajectories::load_trajectories(request, &target),
+    )
 }
 
 /// One line, then a table of the units loaded or removed (every unit with
