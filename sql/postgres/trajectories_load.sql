@@ -32,6 +32,16 @@ BEGIN
 END
 $do$;
 
+-- name: schema_exists
+-- Whether the schema of the users' tables exists (looked up first: CREATE
+-- SCHEMA IF NOT EXISTS asks for CREATE on the database even when it does).
+-- Parameter: the schema's name.
+SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1);
+
+-- name: create_users_schema
+-- A missing schema of the users' tables, owned by the loading role.
+CREATE SCHEMA {schema};
+
 -- name: tables_exist
 -- Whether the users' observations table exists. Parameter: the schema's name.
 SELECT to_regclass(format('%I.observations', $1::text)) IS NOT NULL;

@@ -6,8 +6,8 @@
 -- already have.
 --
 -- Placeholder: schema, the quoted schema that holds the tables (e.g.
--- "public"). The schema itself must exist: CREATE SCHEMA IF NOT EXISTS
--- would ask for CREATE on the database even when the schema is there.
+-- "public"). The loader creates a missing schema first
+-- (trajectories_load.sql: schema_exists, create_users_schema).
 --
 -- Constraint names are PostgreSQL's own defaults for unnamed constraints,
 -- written out, so that they match databases made by the users' scripts:

@@ -7,35 +7,14 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::faulty_proxy::{Faults, FaultyProxy};
-use crate::util::{cmd, manifest, manifest_per_year, ok, partitions, sample};
-
-fn endpoint() -> String {
-    std::env::var("PQSTAGE_S3_ENDPOINT").expect(
-        "PQSTAGE_S3_ENDPOINT is not set: run `make test` (it starts a throwaway S3 server), \
-         or `tests/s3/s3.sh up` and export PQSTAGE_S3_ENDPOINT=the URL it prints",
-    )
-}
-
-/// A fresh prefix in the test bucket.
-fn s3_url(test: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("s3://pqstage/e2e-{test}-{}-{nanos}", std::process::id())
-}
+use crate::util::{cmd, manifest, manifest_per_year, ok, partitions, s3_endpoint as endpoint, s3_url, sample, with_s3};
 
 /// `pqstage ARGS` with the S3 server's settings in the environment, as a user sets them.
-fn s3_run(dir: &Path, args: &[&str]) -> Output {
-    cmd(dir)
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_ACCESS_KEY_ID", "pqstage-test")
-        .env("AWS_SECRET_ACCESS_KEY", "pqstage-test-secret")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ALLOW_HTTP", "true")
-        .output()
-        .expect("pqstage runs")
+pub fn s3_run(dir: &Path, args: &[&str]) -> Output {
+    with_s3(&mut cmd(dir)).args(args).output().expect("pqstage runs")
 }
 
-fn s3_ok(dir: &Path, args: &[&str]) -> String {
+pub fn s3_ok(dir: &Path, args: &[&str]) -> String {
     let o = s3_run(dir, args);
     assert!(o.status.success(), "pqstage {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()

@@ -13,7 +13,8 @@ use std::process::Output;
 use source::{episodes, expected, rewrite_parquet, Expected, Kind, SourceEpisode};
 use target::Target;
 
-use crate::util::{files, manifest, ok, run, walk};
+use crate::object_store::s3_ok;
+use crate::util::{files, manifest, ok, run, s3_url, walk};
 
 const BOIDS: &str = "boids_3d";
 const TRACKING: &str = "tracking";
@@ -997,4 +998,73 @@ fn a_copied_dataset_loads_the_same_and_gc_finds_only_replaced_files() {
     a.load_ok(d, "stage", BOIDS, &[]);
     a.content().assert_same(&b.content(), "reloaded from the stage, then from its copy");
     check_against_sources(&b, &eps);
+}
+
+#[test]
+fn a_dataset_staged_on_s3_converts_loads_changes_and_copies_like_a_local_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 3, 47);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    lose_positions(&eps[0].file);
+    let url = s3_url("tj");
+    let convert_s3 = || {
+        let mut args = vec!["convert"];
+        args.extend(sessions.iter().map(String::as_str));
+        args.extend(["--spec", "boids.toml", "--to", &url, "--dataset", BOIDS, "--no-progress"]);
+        s3_ok(d, &args)
+    };
+    convert_s3();
+    // The same sources converted locally: the staged files are the same.
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let remote = || -> serde_json::Value {
+        serde_json::from_str(&s3_ok(d, &["status", &url, "--dataset", BOIDS, "--json"])).unwrap()
+    };
+    assert_eq!(files(&remote()), files(&manifest(&d.join("stage"), BOIDS)), "S3 and local stages hold the same files");
+
+    // Loaded straight from S3; PostgreSQL into a schema that does not exist yet.
+    let duck = Target::duck(d, "s3.duckdb", "main");
+    let want = expected(&eps);
+    let all: Vec<&Expected> = want.values().collect();
+    let out = duck.load_ok(d, &url, BOIDS, &[]);
+    assert!(out.contains(&headline(3, &all, 0, 0)), "{out}");
+    check_against_sources(&duck, &eps);
+    let pg = Target::Pg(target::PgSchema("traj_s3_new".to_string()));
+    target::pg().batch_execute("DROP SCHEMA IF EXISTS traj_s3_new CASCADE").unwrap();
+    let out = pg.load_ok(d, &url, BOIDS, &[]);
+    assert!(out.contains("tables created"), "{out}");
+    duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL, both from S3");
+
+    // One episode changes: only its files are replaced on S3, only it reloads,
+    // gc on S3 finds exactly the replaced files.
+    let v1 = named_files(&remote());
+    rewrite_parquet(&eps[2].file, "SELECT * REPLACE (y - 3 AS y) FROM {src}");
+    convert_s3();
+    let v2 = named_files(&remote());
+    let replaced: Vec<&String> = v1.iter().filter(|f| !v2.contains(f)).collect();
+    assert!(!replaced.is_empty() && replaced.iter().all(|f| f.contains(&eps[2].id)), "{replaced:?}");
+    let want = expected(&eps);
+    let one: Vec<&Expected> = vec![&want[&eps[2].id]];
+    for t in [&duck, &pg] {
+        let out = t.load_ok(d, &url, BOIDS, &["-v"]);
+        assert!(out.contains(&headline(1, &one, 2, 0)), "{}: {out}", t.engine());
+        assert_eq!(result_of(&out, &eps[2].id), Some("loaded (changed)"), "{}: {out}", t.engine());
+        assert_eq!(t.counts(), counts_of(&want), "{}", t.engine());
+    }
+    check_against_sources(&duck, &eps);
+    duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL, after the change");
+    let out = s3_ok(d, &["gc", &url, "--min-age", "0"]);
+    for f in &replaced {
+        assert!(out.contains(f.as_str()), "gc lists {f}: {out}");
+    }
+    assert_eq!(out.lines().count(), replaced.len() + 1, "gc lists the replaced files only: {out}");
+    s3_ok(d, &["gc", &url, "--min-age", "0", "--yes", "--no-progress"]);
+    assert!(s3_ok(d, &["gc", &url, "--min-age", "0"]).starts_with("nothing to collect"));
+
+    // Copied from S3 to disk: the copy loads the same rows.
+    s3_ok(d, &["copy", &url, "copied", "--dataset", BOIDS, "--no-progress"]);
+    assert_eq!(files(&manifest(&d.join("copied"), BOIDS)), files(&remote()));
+    let local = Target::duck(d, "copied.duckdb", "main");
+    local.load_ok(d, "copied", BOIDS, &[]);
+    duck.content().assert_same(&local.content(), "loaded from S3, then from its copy on disk");
 }

@@ -15,6 +15,32 @@ pub fn cmd(dir: &Path) -> Command {
     c
 }
 
+/// The test S3 server (s3s-fs, started by `make test` and named by
+/// PQSTAGE_S3_ENDPOINT).
+pub fn s3_endpoint() -> String {
+    std::env::var("PQSTAGE_S3_ENDPOINT").expect(
+        "PQSTAGE_S3_ENDPOINT is not set: run `make test` (it starts a throwaway S3 server), \
+         or `tests/s3/s3.sh up` and export PQSTAGE_S3_ENDPOINT=the URL it prints",
+    )
+}
+
+/// A fresh prefix in the test bucket. Short: s3s-fs keeps each object's
+/// metadata in a file named by the base64 of its whole key, so a key past
+/// about 180 bytes fails there with "File name too long" (S3 allows 1,024).
+pub fn s3_url(test: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("s3://pqstage/e2e-{test}-{}-{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+/// `c` with the test S3 server's settings in its environment, as a user sets them.
+pub fn with_s3(c: &mut Command) -> &mut Command {
+    c.env("AWS_ENDPOINT_URL", s3_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "pqstage-test")
+        .env("AWS_SECRET_ACCESS_KEY", "pqstage-test-secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ALLOW_HTTP", "true")
+}
+
 /// Runs `pqstage ARGS` in `dir`.
 pub fn run(dir: &Path, args: &[&str]) -> Output {
     cmd(dir).args(args).output().expect("pqstage runs")

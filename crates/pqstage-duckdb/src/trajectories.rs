@@ -172,7 +172,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &TrajectoryTarget) -> Re
         reports.push(report);
     }
     Ok(TrajectoryReport {
-        bulk_seconds: None,
+        after_data: None,
         target: format!("{}:{}", target.db.display(), target.schema),
         created,
         sessions: session_parts.len(),

@@ -243,9 +243,9 @@ pub struct TrajectoryReport {
     pub episodes: Vec<EpisodeReport>,
     /// Wall time.
     pub seconds: f64,
-    /// For a bulk first load (one transaction, foreign keys and indexes made
-    /// after the data): the seconds spent making them.
-    pub bulk_seconds: Option<f64>,
+    /// For a first load that made part of the schema after the data (what,
+    /// e.g. "foreign keys and indexes"): what it made and the seconds it took.
+    pub after_data: Option<(&'static str, f64)>,
 }
 
 impl TrajectoryReport {

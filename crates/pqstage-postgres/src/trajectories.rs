@@ -79,6 +79,16 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     let sql = |t: &str| render(t, &[("schema", &schema)]);
     let mut client = connect(&settings)?;
 
+    let has_schema: bool = client
+        .query_one(TRAJECTORY_LOAD.schema_exists, &[&target.schema])
+        .map_err(PgError::db("look for the schema"))?
+        .get(0);
+    if !has_schema {
+        client
+            .batch_execute(&sql(TRAJECTORY_LOAD.create_users_schema))
+            .map_err(PgError::db(format!("create the missing schema {}", target.schema)))
+            .map_err(|e| e.with_role(&role, &target.schema))?;
+    }
     let exists: bool = client
         .query_one(TRAJECTORY_LOAD.tables_exist, &[&target.schema])
         .map_err(PgError::db("look for the tables"))?
@@ -185,7 +195,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
         })
         .collect();
     Ok(TrajectoryReport {
-        bulk_seconds: (upkeep_seconds > 0.0).then_some(upkeep_seconds),
+        after_data: (upkeep_seconds > 0.0).then_some(("foreign keys and indexes", upkeep_seconds)),
         target: format!("{} schema {}", settings.describe(), target.schema),
         created: !exists,
         sessions: session_parts.len(),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::load_postgres::url;
-use crate::util::run;
+use crate::util::{cmd, with_s3};
 
 /// An observation's natural key: episode_id, time_index, agent_id, agent_type_id.
 pub type Key = (String, i32, i32, String);
@@ -198,7 +198,11 @@ impl Target {
         };
         args.push("--no-progress".into());
         args.extend(extra.iter().map(|s| s.to_string()));
-        run(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        let mut c = cmd(dir);
+        if stage.starts_with("s3://") {
+            with_s3(&mut c);
+        }
+        c.args(&args).output().expect("pqstage runs")
     }
 
     /// Like [`Self::load`], asserting success; returns stdout.

@@ -167,8 +167,8 @@ fn print_trajectory_report(cli: &Cli, r: &TrajectoryReport) -> Result<(), Failur
             "seconds per step: prepare {:.2}, delete {:.2}, observations {:.2}, properties {:.2}, verify+commit {:.2}",
             s.prepare, s.delete, s.observations, s.properties, s.verify
         ))?;
-        if let Some(k) = r.bulk_seconds {
-            out(&format!("first load in bulk: foreign keys and indexes made after the data in {k:.2} s"))?;
+        if let Some((what, k)) = r.after_data {
+            out(&format!("first load: {what} made after the data in {k:.2} s"))?;
         }
     }
     Ok(())
