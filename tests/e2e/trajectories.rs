@@ -1068,3 +1068,95 @@ fn a_dataset_staged_on_s3_converts_loads_changes_and_copies_like_a_local_one() {
     local.load_ok(d, "copied", BOIDS, &[]);
     duck.content().assert_same(&local.content(), "loaded from S3, then from its copy on disk");
 }
+
+#[test]
+fn a_bulk_load_killed_midway_leaves_the_schema_whole_and_the_rerun_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let folder = "src";
+    ok(
+        d,
+        &[
+            "sample",
+            "trajectories",
+            "--out",
+            folder,
+            "--spec-out",
+            "boids.toml",
+            "--episodes",
+            "4",
+            "--agents",
+            "30",
+            "--frames",
+            "600",
+            "--seed",
+            "53",
+        ],
+    );
+    let sessions = relative(d, folder);
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let pg = Target::pg("traj_killed");
+    let schema = pg.schema().to_string();
+    let upkeep = || -> (i64, i64) {
+        let row = target::pg()
+            .query_one(
+                "SELECT (SELECT count(*) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+                          JOIN pg_namespace n ON n.oid = t.relnamespace
+                          WHERE n.nspname = $1 AND c.contype = 'f' AND t.relname IN ('observations', 'extended_properties')),
+                        (SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'idx_%')",
+                &[&schema],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+
+    // A first load into an empty schema (the bulk path: the tables are
+    // created and committed, then keys and indexes are dropped inside the
+    // load's one transaction), killed while it copies rows.
+    let mut args = vec!["load", "postgres", "stage", "--dataset", BOIDS, "--schema", &schema, "--no-progress"];
+    let db = crate::load_postgres::url();
+    args.extend(["--db", &db]);
+    assert_eq!(upkeep(), (0, 0), "the schema starts empty");
+    let mut child = crate::util::cmd(d).args(&args).spawn().expect("pqstage starts");
+    let mut client = target::pg();
+    let started = std::time::Instant::now();
+    let like = format!("COPY %{schema}%");
+    loop {
+        let copying: i64 =
+            client.query_one("SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1", &[&like]).unwrap().get(0);
+        if copying > 0 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the load ended before it was seen copying");
+        assert!(started.elapsed().as_secs() < 60, "the load never started copying");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server rolls the transaction back when the connection drops.
+    let gone = std::time::Instant::now();
+    while client
+        .query_one("SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1", &[&like])
+        .unwrap()
+        .get::<_, i64>(0)
+        > 0
+    {
+        assert!(gone.elapsed().as_secs() < 30, "the killed load's backend did not end");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(pg.int("SELECT count(*) FROM {s}.observations"), 0, "nothing of the killed load is committed");
+    // Four foreign keys of observations and extended_properties; seven idx_
+    // indexes in all, five of them on those two tables.
+    assert_eq!(upkeep(), (4, 7), "the foreign keys and indexes the killed load dropped are all there");
+
+    // The rerun loads everything, and the result is what DuckDB holds.
+    let out = pg.load_ok(d, "stage", BOIDS, &[]);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    let want = expected(&eps);
+    let all: Vec<&Expected> = want.values().collect();
+    assert!(out.contains(&headline(4, &all, 0, 0)), "{out}");
+    assert_eq!(upkeep(), (4, 7));
+    let duck = Target::duck(d, "t.duckdb", "main");
+    duck.load_ok(d, "stage", BOIDS, &[]);
+    duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL after a killed first load");
+}
