@@ -131,6 +131,34 @@ JOIN {schema}.observations o
   ON o.episode_id = ?
  AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id;
 
+-- name: upsert_properties
+-- A changed episode's properties, by the same join: values of a key already
+-- there are updated in place when they differ (DuckDB then touches none of
+-- the table's five indexes, which a delete and insert would), new keys are
+-- inserted. Parameter: episode_id.
+INSERT INTO {schema}.extended_properties (observation_id, property_id, value_float, value_text)
+SELECT o.observation_id, p.property_id, p.value_float, p.value_text
+FROM read_parquet({files}, hive_partitioning = false) p
+JOIN {schema}.observations o
+  ON o.episode_id = ?
+ AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id
+ON CONFLICT (observation_id, property_id) DO UPDATE SET
+    value_float = excluded.value_float, value_text = excluded.value_text
+WHERE extended_properties.value_float IS DISTINCT FROM excluded.value_float
+   OR extended_properties.value_text IS DISTINCT FROM excluded.value_text;
+
+-- name: delete_lost_properties
+-- A changed episode's properties the new version no longer has (their value
+-- now NaN, or their observation gone). Parameter: episode_id.
+DELETE FROM {schema}.extended_properties
+WHERE observation_id IN (SELECT observation_id FROM {schema}.observations WHERE episode_id = ?)
+  AND (observation_id, property_id) NOT IN (
+    SELECT (o.observation_id, p.property_id)
+    FROM read_parquet({files}, hive_partitioning = false) p
+    JOIN {schema}.observations o
+      ON o.episode_id = ?
+     AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id);
+
 -- name: delete_stale
 -- After a changed episode commits: its observations whose key the new
 -- version no longer has (they have no properties left). A transaction of

@@ -6,8 +6,10 @@
 //! constant. A changed episode is replaced in one transaction too, but not by
 //! delete-then-insert: DuckDB 1.5 refuses to delete a row whose referencing
 //! rows were deleted in the same transaction ("still referenced by a foreign
-//! key"). So its properties are deleted, its observations upserted on the
-//! natural key (their ids kept), and its properties inserted again; the rare
+//! key"). So its observations and properties are upserted on their keys
+//! (ids kept; a changed value is updated in place, which touches none of the
+//! indexes, while a delete and insert would update all five of
+//! extended_properties), the properties it lost deleted; the rare
 //! observations the new version no longer has are deleted right after, in a
 //! second transaction. A removed episode is deleted table by table, children
 //! first, one transaction each, for the same reason.
@@ -289,23 +291,24 @@ fn load_episode(
             .map_err(DuckdbError::sql("upsert the episode"))?;
         t.prepare = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
-        if replace {
-            db.conn
-                .execute(&db.sql(TRAJECTORY_LOAD.delete_properties, None), params![id])
-                .map_err(DuckdbError::sql("delete the episode's properties"))?;
-        }
-        t.delete = clock.elapsed().as_secs_f64();
-        let clock = Instant::now();
         let insert = if replace { TRAJECTORY_LOAD.upsert_observations } else { TRAJECTORY_LOAD.insert_observations };
         db.conn
             .execute(&db.sql(insert, Some(&obs_files)), params![id])
             .map_err(|source| DuckdbError::Read { source })?;
         t.observations = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
+        let insert = if replace { TRAJECTORY_LOAD.upsert_properties } else { TRAJECTORY_LOAD.insert_properties };
         db.conn
-            .execute(&db.sql(TRAJECTORY_LOAD.insert_properties, Some(&prop_files)), params![id])
+            .execute(&db.sql(insert, Some(&prop_files)), params![id])
             .map_err(|source| DuckdbError::Read { source })?;
         t.properties = clock.elapsed().as_secs_f64();
+        if replace {
+            let clock = Instant::now();
+            db.conn
+                .execute(&db.sql(TRAJECTORY_LOAD.delete_lost_properties, Some(&prop_files)), params![id, id])
+                .map_err(DuckdbError::sql("delete the properties the episode lost"))?;
+            t.delete = clock.elapsed().as_secs_f64();
+        }
         let clock = Instant::now();
         if !replace {
             verify(db, unit)?;
