@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::load_common::{self as common, reconvert, records, Target, TYPES_ALIKE, TYPES_ROWS};
-use crate::util::{fixtures, manifest_per_year, ok, run, sample, staged_sample};
+use crate::util::{fixtures, group, manifest_per_year, ok, run, sample, staged_sample};
 
 /// Every row of `sql` run against the DuckDB file, each value cast to text.
 fn query(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
@@ -281,19 +281,6 @@ fn summary_prints_the_named_queries() {
     assert!(lines.iter().any(|l| l.starts_with("NULL ")), "the NULL year has its own line: {out}");
     let top = lines.iter().position(|l| l.starts_with("The ten companies")).unwrap();
     assert_eq!(lines.len() - top, 3 + 10, "title, header, rule and ten companies: {out}");
-}
-
-/// 12345 → "12,345".
-fn group(n: i64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[test]

@@ -14,7 +14,7 @@ use source::{episodes, expected, rewrite_parquet, Expected, Kind, SourceEpisode}
 use target::Target;
 
 use crate::object_store::s3_ok;
-use crate::util::{files, manifest, ok, run, s3_url, walk};
+use crate::util::{files, group, manifest, ok, run, s3_url, walk};
 
 const BOIDS: &str = "boids_3d";
 const TRACKING: &str = "tracking";
@@ -123,19 +123,6 @@ fn refused(dir: &Path, spec: &str, sessions: &[String], dataset: &str) -> String
     err
 }
 
-/// 12345 → "12,345".
-fn commas(n: i64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Observations and properties per episode, as `dataset_counts` must give them.
 fn counts_of(want: &BTreeMap<String, Expected>) -> BTreeMap<String, (i64, i64)> {
     want.iter().map(|(k, e)| (k.clone(), (e.observations, e.properties))).collect()
@@ -152,8 +139,8 @@ fn headline(loaded: usize, want: &[&Expected], unchanged: usize, removed: usize)
     let props: i64 = want.iter().map(|e| e.properties).sum();
     format!(
         "{loaded} episodes loaded ({} observations, {} properties), {unchanged} unchanged, {removed} removed",
-        commas(obs),
-        commas(props)
+        group(obs),
+        group(props)
     )
 }
 
@@ -251,9 +238,9 @@ fn check_status(dir: &Path, dataset: &str, want: &BTreeMap<String, Expected>) {
     let sum = |f: fn(&Expected) -> i64| want.values().map(f).sum::<i64>();
     let rows = format!(
         "{} read = {} written + {} rejected",
-        commas(sum(|e| e.rows)),
-        commas(sum(|e| e.observations)),
-        commas(sum(|e| e.rejected))
+        group(sum(|e| e.rows)),
+        group(sum(|e| e.observations)),
+        group(sum(|e| e.rejected))
     );
     assert!(out.contains(&rows), "status shows the observations' rows ({rows}):\n{out}");
     for (id, e) in want {
@@ -262,7 +249,7 @@ fn check_status(dir: &Path, dataset: &str, want: &BTreeMap<String, Expected>) {
             .filter(|l| l.split_whitespace().next() == Some(&format!("episode_id={id}")))
             .map(|l| l.split_whitespace().nth(1).unwrap())
             .collect();
-        let mut expect = vec![commas(e.observations), commas(e.properties), "1".to_string()];
+        let mut expect = vec![group(e.observations), group(e.properties), "1".to_string()];
         expect.sort();
         let mut shown: Vec<String> = shown.into_iter().map(str::to_string).collect();
         shown.sort();

@@ -41,6 +41,19 @@ pub fn with_s3(c: &mut Command) -> &mut Command {
         .env("AWS_ALLOW_HTTP", "true")
 }
 
+/// 12345 → "12,345".
+pub fn group(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Runs `pqstage ARGS` in `dir`.
 pub fn run(dir: &Path, args: &[&str]) -> Output {
     cmd(dir).args(args).output().expect("pqstage runs")

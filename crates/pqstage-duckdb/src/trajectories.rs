@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use duckdb::{params, Connection};
 use pqstage_load::episodes::{
-    fetch_parts, missing_column, own_episodes, EpisodeReport, EpisodeUnit, StepSeconds, TrajectoryReport,
+    fetch_parts, missing_column, one_line, own_episodes, EpisodeReport, EpisodeUnit, StepSeconds, TrajectoryReport,
     TrajectoryTables,
 };
 use pqstage_load::sql::{literal, quote_ident, render};
@@ -166,7 +166,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &TrajectoryTarget) -> Re
         };
         match outcome {
             Ok(seconds) => report.seconds = seconds,
-            Err(e) => report.error = Some(describe(&e)),
+            Err(e) => report.error = Some(one_line(&e)),
         }
         if step.action.loaded() {
             request.progress.add(report.observations);
@@ -181,18 +181,6 @@ pub fn load_trajectories(request: &Request<'_>, target: &TrajectoryTarget) -> Re
         episodes: reports,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// An error with its causes, on one line.
-fn describe(e: &DuckdbError) -> String {
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        source = c.source();
-    }
-    s
 }
 
 /// `['…', '…']` of a unit's files.

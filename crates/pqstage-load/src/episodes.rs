@@ -248,6 +248,19 @@ pub struct TrajectoryReport {
     pub after_data: Option<(&'static str, f64)>,
 }
 
+/// An error and its causes on one line, `: `-separated, as an episode's
+/// report shows why it failed.
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        source = c.source();
+    }
+    s
+}
+
 impl TrajectoryReport {
     /// Episodes that failed.
     pub fn failed(&self) -> impl Iterator<Item = &EpisodeReport> {

@@ -19,7 +19,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type};
 use arrow_array::Array;
 use pqstage_load::episodes::{
-    fetch_parts, missing_column, own_episodes, EpisodeReport, EpisodeUnit, StepSeconds, TrajectoryReport,
+    fetch_parts, missing_column, one_line, own_episodes, EpisodeReport, EpisodeUnit, StepSeconds, TrajectoryReport,
     TrajectoryTables,
 };
 use pqstage_load::sql::{quote_ident, render};
@@ -218,16 +218,7 @@ fn describe(e: &PgError) -> String {
             }
             s
         }
-        _ => {
-            let mut s = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(c) = source {
-                s.push_str(": ");
-                s.push_str(&c.to_string());
-                source = c.source();
-            }
-            s.split_whitespace().collect::<Vec<_>>().join(" ")
-        }
+        _ => one_line(e).split_whitespace().collect::<Vec<_>>().join(" "),
     }
 }
 
