@@ -228,6 +228,9 @@ pub struct SampleArgs {
     /// Generator threads (violations only; default: the number of cores). Does not change the output.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Violations: a later dump of the same --rows records (1, 2, ...): 0.2% of them removed, 1% corrected, 0.5% new rows added.
+    #[arg(long, value_name = "N")]
+    pub revision: Option<u64>,
     /// Also write the dataset's checked-in spec (TOML) here.
     #[arg(long, value_name = "FILE")]
     pub spec_out: Option<PathBuf>,

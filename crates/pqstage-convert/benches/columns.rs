@@ -30,7 +30,8 @@ fn partition(plan: &Layout) -> RecordBatch {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("v.csv");
     let mut f = std::fs::File::create(&csv).unwrap();
-    write_sample(Dataset::Violations, &SampleOptions { rows: 300_000, seed: 1, threads: 2 }, &mut f).unwrap();
+    write_sample(Dataset::Violations, &SampleOptions { rows: 300_000, seed: 1, threads: 2, revision: 0 }, &mut f)
+        .unwrap();
     std::fs::create_dir(dir.path().join("stage")).unwrap();
     let stage = Stage::open(dir.path().join("stage").to_str().unwrap()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

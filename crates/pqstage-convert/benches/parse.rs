@@ -13,7 +13,8 @@ use pqstage_spec::Spec;
 /// About one 4 MiB chunk of sample rows, header removed, cut at a record boundary.
 fn chunk() -> (Vec<u8>, usize) {
     let mut csv = Vec::new();
-    write_sample(Dataset::Violations, &SampleOptions { rows: 30_000, seed: 1, threads: 1 }, &mut csv).unwrap();
+    write_sample(Dataset::Violations, &SampleOptions { rows: 30_000, seed: 1, threads: 1, revision: 0 }, &mut csv)
+        .unwrap();
     let body = csv[memchr::memchr(b'\n', &csv).unwrap() + 1..].to_vec();
     let cut = last_boundary(&body[..(4 << 20).min(body.len())], b'"').unwrap();
     let data = body[..cut].to_vec();

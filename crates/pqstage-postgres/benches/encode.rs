@@ -18,7 +18,8 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("violations.csv");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&csv).unwrap());
-    write_sample(Dataset::Violations, &SampleOptions { rows: 400_000, seed: 1, threads: 1 }, &mut out).unwrap();
+    write_sample(Dataset::Violations, &SampleOptions { rows: 400_000, seed: 1, threads: 1, revision: 0 }, &mut out)
+        .unwrap();
     drop(out);
     let spec = Spec::from_toml(spec_toml(Dataset::Violations)).unwrap();
     let opts = ConvertOptions::builder(vec![csv], "violations", spec.clone()).build().unwrap();

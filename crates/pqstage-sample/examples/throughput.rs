@@ -11,7 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let rows = args.next().map_or(Ok(2_000_000), |s| s.parse())?;
     let threads = args.next().map_or(Ok(2), |s| s.parse())?;
-    let opts = SampleOptions { rows, seed: 42, threads };
+    let opts = SampleOptions { rows, seed: 42, threads, revision: 0 };
     let start = Instant::now();
     let summary = write_sample(Dataset::Violations, &opts, std::io::sink())?;
     let secs = start.elapsed().as_secs_f64();

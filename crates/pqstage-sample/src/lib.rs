@@ -28,7 +28,7 @@
 //! use pqstage_sample::{columns, write_sample, Dataset, SampleOptions};
 //!
 //! let mut csv = Vec::new();
-//! let opts = SampleOptions { rows: 3, seed: 42, threads: 1 };
+//! let opts = SampleOptions { rows: 3, seed: 42, threads: 1, revision: 0 };
 //! let summary = write_sample(Dataset::Violations, &opts, &mut csv)?;
 //! assert_eq!(summary.rows, 3);
 //! assert_eq!(summary.bytes, csv.len() as u64);
@@ -152,6 +152,12 @@ pub struct SampleOptions {
     /// Generator threads; `0` means one per available core. Never affects
     /// the output, only how fast it is produced.
     pub threads: usize,
+    /// `0` for the first dump; `1`, `2`, ... for a later dump of the same
+    /// records, as agencies republish them: of the first dump's `rows`,
+    /// 0.2 % removed and 1 % corrected (penalties, or the issuance date a
+    /// year earlier), and 0.5 % new rows added at the end. Revisions are each
+    /// drawn from the first dump, independently of one another.
+    pub revision: u64,
 }
 
 /// What [`write_sample`] wrote.
@@ -262,35 +268,39 @@ pub fn write_sample<W: Write>(
     mut out: W,
 ) -> Result<SampleSummary, SampleError> {
     let gen = match dataset {
-        Dataset::Violations => Violations::new(opts.seed),
+        Dataset::Violations => Violations::revised(opts.seed, opts.rows, opts.revision),
     };
     let mut header = Vec::new();
     gen.write_header(&mut header);
     out.write_all(&header)?;
     let mut bytes = header.len() as u64;
 
-    let blocks = opts.rows.div_ceil(BLOCK_ROWS);
-    let rows_in = |block: u64| (opts.rows - block * BLOCK_ROWS).min(BLOCK_ROWS);
+    let positions = gen.positions(opts.rows);
+    let blocks = positions.div_ceil(BLOCK_ROWS);
+    let rows_in = |block: u64| (positions - block * BLOCK_ROWS).min(BLOCK_ROWS);
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
     let threads = threads.min(usize::try_from(blocks).unwrap_or(usize::MAX));
 
+    let mut rows = 0;
     if threads <= 1 {
         let mut writer = gen.block_writer();
         let mut buf = Vec::new();
         for block in 0..blocks {
             buf.clear();
-            writer.write_block(block, rows_in(block), &mut buf);
+            rows += writer.write_block(block, rows_in(block), &mut buf);
             out.write_all(&buf)?;
             bytes += buf.len() as u64;
         }
     } else {
-        bytes += write_parallel(&gen, blocks, threads, &rows_in, &mut out)?;
+        let (b, r) = write_parallel(&gen, blocks, threads, &rows_in, &mut out)?;
+        bytes += b;
+        rows += r;
     }
     out.flush()?;
-    Ok(SampleSummary { rows: opts.rows, bytes })
+    Ok(SampleSummary { rows, bytes })
 }
 
 /// Worker `w` generates blocks `w, w + threads, ...` into its own bounded
@@ -303,12 +313,12 @@ fn write_parallel<W: Write>(
     threads: usize,
     rows_in: &(dyn Fn(u64) -> u64 + Sync),
     out: &mut W,
-) -> Result<u64, SampleError> {
+) -> Result<(u64, u64), SampleError> {
     std::thread::scope(|scope| {
         let mut filled = Vec::with_capacity(threads);
         let mut recycle = Vec::with_capacity(threads);
         for worker in 0..threads {
-            let (filled_tx, filled_rx) = mpsc::sync_channel::<Vec<u8>>(QUEUE_DEPTH);
+            let (filled_tx, filled_rx) = mpsc::sync_channel::<(Vec<u8>, u64)>(QUEUE_DEPTH);
             let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
             scope.spawn(move || {
                 let mut writer = gen.block_writer();
@@ -316,8 +326,8 @@ fn write_parallel<W: Write>(
                 while block < blocks {
                     let mut buf = recycle_rx.try_recv().unwrap_or_default();
                     buf.clear();
-                    writer.write_block(block, rows_in(block), &mut buf);
-                    if filled_tx.send(buf).is_err() {
+                    let rows = writer.write_block(block, rows_in(block), &mut buf);
+                    if filled_tx.send((buf, rows)).is_err() {
                         return; // the writer gave up (I/O error)
                     }
                     block += threads as u64;
@@ -326,18 +336,19 @@ fn write_parallel<W: Write>(
             filled.push(filled_rx);
             recycle.push(recycle_tx);
         }
-        let mut bytes = 0u64;
+        let (mut bytes, mut rows) = (0u64, 0u64);
         for block in 0..blocks {
             let worker = (block % threads as u64) as usize;
-            let Ok(buf) = filled[worker].recv() else {
+            let Ok((buf, n)) = filled[worker].recv() else {
                 break; // the worker panicked; `scope` re-raises the panic
             };
             out.write_all(&buf)?;
             bytes += buf.len() as u64;
+            rows += n;
             // Ignored if the worker already finished.
             let _ = recycle[worker].send(buf);
         }
-        Ok(bytes)
+        Ok((bytes, rows))
     })
 }
 

@@ -71,12 +71,38 @@ const DOMAIN_BLOCK: u64 = 0x426C_6F63_6B73_0001;
 const DOMAIN_COMPANY: u64 = 0x436F_6D70_616E_0002;
 const DOMAIN_SITE: u64 = 0x5369_7465_7300_0003;
 
+const DOMAIN_REVISION: u64 = 0x5265_7669_7300_0004;
+
+/// Of every 10,000 rows of the first dump, a revision removes this many
+/// (0.2 %), ...
+pub(crate) const REMOVED_BP: u64 = 20;
+/// ... corrects this many (1 %): the penalty and instance count for most, the
+/// issuance date (a year earlier) for one in five ...
+pub(crate) const CHANGED_BP: u64 = 100;
+/// ... and adds this many new rows after them (0.5 %).
+pub(crate) const ADDED_BP: u64 = 50;
+
+/// What a revision does to one row of the first dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Kept,
+    Removed,
+    /// Penalties and instance count corrected.
+    Corrected,
+    /// Issued a year (366 days) earlier than first published.
+    Redated,
+}
+
 /// Seed-derived keys of the generator.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Violations {
     block_key: u64,
     company_key: u64,
     site_key: u64,
+    /// Key of the revision's decisions; `None` for the first dump.
+    revision_key: Option<u64>,
+    /// Rows of the first dump (rows at or past it are a revision's additions).
+    base_rows: u64,
 }
 
 impl Violations {
@@ -85,6 +111,41 @@ impl Violations {
             block_key: splitmix64(seed ^ DOMAIN_BLOCK),
             company_key: splitmix64(seed ^ DOMAIN_COMPANY),
             site_key: splitmix64(seed ^ DOMAIN_SITE),
+            revision_key: None,
+            base_rows: u64::MAX,
+        }
+    }
+
+    /// The generator of revision `revision` (1, 2, ...) of the dump of
+    /// `rows` rows: the same rows, some removed or corrected, some added.
+    pub(crate) fn revised(seed: u64, rows: u64, revision: u64) -> Self {
+        let mut v = Self::new(seed);
+        if revision > 0 {
+            v.revision_key = Some(splitmix64(seed ^ DOMAIN_REVISION ^ splitmix64(revision)));
+            v.base_rows = rows;
+        }
+        v
+    }
+
+    /// Row positions a dump generates: the first dump's, plus the added ones.
+    pub(crate) fn positions(&self, rows: u64) -> u64 {
+        match self.revision_key {
+            Some(_) => rows + rows * ADDED_BP / 10_000,
+            None => rows,
+        }
+    }
+
+    fn fate(&self, i: u64) -> Fate {
+        let Some(key) = self.revision_key else { return Fate::Kept };
+        if i >= self.base_rows {
+            return Fate::Kept;
+        }
+        let u = derive(key, i);
+        match u % 10_000 {
+            x if x < REMOVED_BP => Fate::Removed,
+            x if x < REMOVED_BP + CHANGED_BP && (u >> 32) % 5 == 0 => Fate::Redated,
+            x if x < REMOVED_BP + CHANGED_BP => Fate::Corrected,
+            _ => Fate::Kept,
         }
     }
 
@@ -115,17 +176,30 @@ struct Site {
 }
 
 impl BlockWriter {
-    /// Appends rows `block * BLOCK_ROWS ..` (`n <= BLOCK_ROWS` of them) to `out`.
-    pub(crate) fn write_block(&mut self, block: u64, n: u64, out: &mut Vec<u8>) {
+    /// Appends the rows of positions `block * BLOCK_ROWS ..` (`n <=
+    /// BLOCK_ROWS` of them) to `out`; returns how many it wrote (a revision
+    /// removes some).
+    pub(crate) fn write_block(&mut self, block: u64, n: u64, out: &mut Vec<u8>) -> u64 {
         debug_assert!(n <= BLOCK_ROWS);
         let mut r = Rng::new(derive(self.gen.block_key, block));
         let first = block * BLOCK_ROWS;
+        let mut written = 0;
         for i in first..first + n {
-            self.row(&mut r, i, out);
+            let fate = self.gen.fate(i);
+            let start = out.len();
+            // A removed row is still generated, so the rows after it draw
+            // the same numbers as in the first dump.
+            self.row(&mut r, i, fate, out);
+            if fate == Fate::Removed {
+                out.truncate(start);
+            } else {
+                written += 1;
+            }
         }
+        written
     }
 
-    fn row(&mut self, r: &mut Rng, i: u64, out: &mut Vec<u8>) {
+    fn row(&mut self, r: &mut Rng, i: u64, fate: Fate, out: &mut Vec<u8>) {
         // agency, activity_nr
         let a = r.weighted(&AGENCY_CUM);
         let (agency, _, base) = AGENCIES[a];
@@ -172,7 +246,8 @@ impl BlockWriter {
         // issuance_date (later years more likely), abate_date
         let y =
             if r.hit(5000) { r.below(YEARS as u64) } else { r.below(YEARS as u64).max(r.below(YEARS as u64)) } as usize;
-        let issued = YEAR_START[y] + r.below((YEAR_START[y + 1] - YEAR_START[y]) as u64) as i64;
+        let issued = YEAR_START[y] + r.below((YEAR_START[y + 1] - YEAR_START[y]) as u64) as i64
+            - if fate == Fate::Redated { 366 } else { 0 };
         let issued_known = !r.hit(1);
         if issued_known {
             push_date(out, issued);
@@ -194,6 +269,8 @@ impl BlockWriter {
         } else {
             initial * r.range(20, 100) / 100
         };
+        // A correction: the penalty reduced after a contest.
+        let current = if fate == Fate::Corrected { current / 2 } else { current };
         if !r.hit(500) {
             push_cents(out, current);
         }
@@ -205,6 +282,9 @@ impl BlockWriter {
 
         // nr_instances, nr_exposed
         let instances = if r.hit(7000) { 1 } else { 2 + r.skewed(49, 3) as u64 };
+        // Every correction changes the count too, so no corrected row reads
+        // as before (a penalty may be missing, or zero).
+        let instances = if fate == Fate::Corrected { instances + 1 } else { instances };
         push_u64(out, instances);
         out.push(b',');
         if !r.hit(2000) {

@@ -64,7 +64,12 @@ fn write_spec(path: Option<&Path>, spec: &str) -> Result<(), Failure> {
 }
 
 fn csv(cli: &Cli, a: &SampleArgs, dataset: Dataset) -> Result<(), Failure> {
-    let opts = SampleOptions { rows: a.rows.unwrap_or(DEFAULT_ROWS), seed: a.seed, threads: a.threads.unwrap_or(0) };
+    let opts = SampleOptions {
+        rows: a.rows.unwrap_or(DEFAULT_ROWS),
+        seed: a.seed,
+        threads: a.threads.unwrap_or(0),
+        revision: a.revision.unwrap_or(0),
+    };
     create_parents([&a.spec_out, &a.out].into_iter().flatten().filter(|p| p.as_os_str() != "-").map(|p| p.as_path()))?;
     write_spec(a.spec_out.as_deref(), spec_toml(dataset))?;
     let Some(out) = &a.out else { return Ok(()) };
@@ -86,7 +91,10 @@ fn csv(cli: &Cli, a: &SampleArgs, dataset: Dataset) -> Result<(), Failure> {
 }
 
 fn trajectories(cli: &Cli, a: &SampleArgs) -> Result<(), Failure> {
-    refuse_unless("violations", &[("--rows", a.rows.is_some()), ("--threads", a.threads.is_some())])?;
+    refuse_unless(
+        "violations",
+        &[("--rows", a.rows.is_some()), ("--threads", a.threads.is_some()), ("--revision", a.revision.is_some())],
+    )?;
     let source = a.source.unwrap_or_default();
     match source {
         Source::Boids => {
