@@ -348,6 +348,9 @@ pub struct ConvertArgs {
     /// Parquet compression: zstd, zstd:LEVEL, snappy or none.
     #[arg(long, default_value = "zstd")]
     pub compression: String,
+    /// With a [target] key: versions whose change sets are kept, so a target up to N versions behind loads only the changed rows.
+    #[arg(long, value_name = "N", default_value_t = pqstage_convert::DEFAULT_KEEP_VERSIONS)]
+    pub keep_versions: u64,
     /// Rows per Parquet row group.
     #[arg(long, value_name = "N")]
     pub row_group_rows: Option<usize>,

@@ -181,6 +181,26 @@ pub enum ConvertError {
     /// A trajectory session or episode that cannot be converted.
     #[error("{0}")]
     Trajectory(#[from] crate::trajectories::TrajectoryError),
+    /// Two rows of the input have the same `[target] key`; nothing is committed.
+    #[error(
+        "duplicate key ({key}) in {partition}: rows {} and {} of the partition have it; \
+         a key must name one record (fix the source, or change [target] key in the spec)",
+        group_digits(*first), group_digits(*second)
+    )]
+    DuplicateKey {
+        /// The partition folder, e.g. `year=2001`.
+        partition: String,
+        /// `column=value, ...` of the key.
+        key: String,
+        /// Positions (1-based) of the two rows among the partition's rows, in input order.
+        first: u64,
+        /// The later one.
+        second: u64,
+    },
+    /// The previous version's files, read for its change sets, are missing or
+    /// not what its manifest says.
+    #[error("reading the dataset's previous version, to tell what changed: {0}")]
+    PreviousVersion(pqstage_stage::verify::FileProblem),
     /// The manifest's counts do not reconcile (a bug: nothing is committed).
     #[error("reconciling counts")]
     Unreconciled(#[source] pqstage_stage::manifest::CountsDisagree),

@@ -39,6 +39,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod changes;
 mod convert;
 mod direct;
 mod error;
@@ -51,7 +52,8 @@ mod write;
 
 pub use convert::{
     convert, Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, ConvertSummary, CHUNK_BYTES,
-    DEFAULT_CHUNK_BYTES, DEFAULT_FILE_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_JOBS, MAX_ROW_GROUP_ROWS,
+    DEFAULT_CHUNK_BYTES, DEFAULT_FILE_BYTES, DEFAULT_KEEP_VERSIONS, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
+    MAX_JOBS, MAX_ROW_GROUP_ROWS,
 };
 pub use error::{group_digits, ClusterRefusal, ConvertError, RowError};
 pub use infer::{finish_spec, infer, HeaderChoice, InferOptions};

@@ -413,6 +413,20 @@ impl Spec {
                 }
             }
         }
+        // A key names one record: a NULL in it would name none (and SQL
+        // never matches NULL = NULL), so each key column must be NOT NULL.
+        let mut key_seen = std::collections::HashSet::new();
+        for c in &self.target.key {
+            if !key_seen.insert(c.as_str()) {
+                return invalid(format!("target.key names column '{c}' twice"));
+            }
+            if self.output_columns().iter().any(|o| o.name == *c && o.nullable) {
+                return invalid(format!(
+                    "target.key column '{c}' may be NULL; a key column needs `nullable = false` \
+                     (rows with a NULL there are then refused, with their lines)"
+                ));
+            }
+        }
         if let Some(c) = &self.target.cluster_by {
             let Some(col) = self.column(c) else {
                 return invalid(format!("target.cluster_by must name a source column, not '{c}'"));

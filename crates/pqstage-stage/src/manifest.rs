@@ -39,6 +39,10 @@ pub struct Manifest {
     /// (each table's own `spec` then only types its columns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trajectories: Option<TrajectorySpec>,
+    /// The dataset's version: 1 for its first convert, one more for each
+    /// convert after it (0 in manifests written before versions existed).
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// An input file.
@@ -77,6 +81,77 @@ pub struct TableEntry {
     pub rows_written: u64,
     /// Rows refused (kept under `_rejects/`).
     pub rows_rejected: u64,
+    /// What changed, per partition and version, for the versions kept (the
+    /// spec's `[target] key` decides what a row is); oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeSet>,
+}
+
+/// What changed in one partition from one version of it to the next, by
+/// key: rows inserted, rows updated (the whole new row) and keys deleted.
+/// Applying it to a target that holds the partition at checksum `from`
+/// leaves the partition at checksum `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSet {
+    /// The dataset version it leads to.
+    pub version: u64,
+    /// The partition's folder, e.g. `year=1987`.
+    pub partition: String,
+    /// The partition's key value (as [`PartitionEntry::value`]).
+    pub value: Option<i64>,
+    /// The partition's checksum before.
+    pub from: String,
+    /// The partition's checksum after.
+    pub to: String,
+    /// Rows of the partition after.
+    pub rows: u64,
+    /// New rows (every column, in the data files' schema).
+    pub inserted: ChangeFiles,
+    /// Rows whose key was there before, with their new values.
+    pub updated: ChangeFiles,
+    /// Keys no longer there (the key columns only).
+    pub deleted: ChangeFiles,
+}
+
+/// The rows of one kind of change, and the files that hold them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeFiles {
+    /// Rows in all files.
+    pub rows: u64,
+    /// Files (none when `rows` is 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileEntry>,
+}
+
+impl ChangeSet {
+    /// Rows inserted, updated or deleted.
+    pub fn changed_rows(&self) -> u64 {
+        self.inserted.rows + self.updated.rows + self.deleted.rows
+    }
+
+    /// Its files: inserted, updated, deleted.
+    pub fn files(&self) -> impl Iterator<Item = &FileEntry> {
+        self.inserted.files.iter().chain(&self.updated.files).chain(&self.deleted.files)
+    }
+}
+
+impl TableEntry {
+    /// The change sets that lead partition `path` from checksum `from` to
+    /// its staged checksum `to`, in order; `None` when the kept history has
+    /// no such chain.
+    pub fn change_chain(&self, path: &str, from: &str, to: &str) -> Option<Vec<&ChangeSet>> {
+        let mut chain = Vec::new();
+        let mut at = from;
+        while at != to {
+            let next = self.changes.iter().find(|c| c.partition == path && c.from == at)?;
+            chain.push(next);
+            at = &next.to;
+            if chain.len() > self.changes.len() {
+                return None;
+            }
+        }
+        (!chain.is_empty()).then_some(chain)
+    }
 }
 
 /// One partition (`year=1987`).
@@ -129,7 +204,13 @@ impl Manifest {
 
     /// Every file the manifest names (data, then rejects, per table).
     pub fn file_entries(&self) -> impl Iterator<Item = &FileEntry> {
-        self.tables.iter().flat_map(|t| t.partitions.iter().flat_map(|p| p.files.iter()).chain(t.rejects.files.iter()))
+        self.tables.iter().flat_map(|t| {
+            t.partitions
+                .iter()
+                .flat_map(|p| p.files.iter())
+                .chain(t.rejects.files.iter())
+                .chain(t.changes.iter().flat_map(ChangeSet::files))
+        })
     }
 
     /// Checks the reconciliation `rows_read = rows_written + rows_rejected` and

@@ -48,8 +48,10 @@ fn manifest(dataset: &str, files: &[(&str, u64)]) -> Manifest {
             rows_read: rows,
             rows_written: rows,
             rows_rejected: 0,
+            changes: Vec::new(),
         }],
         trajectories: None,
+        version: 1,
     }
 }
 

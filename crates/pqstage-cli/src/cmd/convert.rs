@@ -81,6 +81,7 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
         .with_rejects(a.rejects)
         .with_max_rejects(a.max_rejects)
         .with_codec(codec)
+        .with_keep_versions(a.keep_versions)
         .with_tmp_dir(a.tmp_dir.clone())
         .with_direct_io(!a.buffered_io)
         .with_progress(progress.clone());
@@ -127,6 +128,18 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
             stage.display(&summary.manifest.dataset, ""),
             bytes(staged),
         ))?;
+        let version = summary.manifest.version;
+        let now: Vec<_> = t.changes.iter().filter(|c| c.version == version).collect();
+        if !now.is_empty() {
+            let sum = |f: fn(&pqstage_stage::manifest::ChangeSet) -> u64| count(now.iter().map(|c| f(c)).sum());
+            out(&format!(
+                "version {version}: {} inserted, {} updated, {} deleted rows in {} changed partitions",
+                sum(|c| c.inserted.rows),
+                sum(|c| c.updated.rows),
+                sum(|c| c.deleted.rows),
+                now.len()
+            ))?;
+        }
         for n in &summary.notes {
             eprintln!("note: {n}");
         }

@@ -16,14 +16,18 @@ mod phase_two;
 
 use std::time::Instant;
 
-use pqstage_stage::manifest::{FileEntry, Manifest, RejectsEntry, TableEntry, CHECKSUM_ALGORITHM, FORMAT_VERSION};
+use pqstage_stage::manifest::{
+    ChangeSet, FileEntry, Manifest, RejectsEntry, TableEntry, CHECKSUM_ALGORITHM, FORMAT_VERSION,
+};
 use pqstage_stage::{Stage, REJECTS_DIR};
 
+use crate::changes::DiffCtx;
 use crate::error::ConvertError;
+use crate::layout::Layout;
 use crate::write::rejects::RejectsWriter;
 pub use options::{
     Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, CHUNK_BYTES, DEFAULT_CHUNK_BYTES, DEFAULT_FILE_BYTES,
-    DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_JOBS, MAX_ROW_GROUP_ROWS,
+    DEFAULT_KEEP_VERSIONS, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_JOBS, MAX_ROW_GROUP_ROWS,
 };
 
 /// The result of a convert.
@@ -51,8 +55,49 @@ pub struct ConvertSummary {
 }
 
 /// What wrote the files, in the manifest and in every Parquet footer.
-fn created_by() -> String {
+pub(crate) fn created_by() -> String {
     format!("pqstage {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The version a convert writes: one more than the one it replaces.
+pub(crate) fn next_version<E>(previous: &Result<Option<Manifest>, E>) -> u64 {
+    previous.as_ref().ok().and_then(Option::as_ref).map_or(0, |m| m.version) + 1
+}
+
+/// With a `[target] key`, what each partition is compared with: the
+/// previous version's partitions when it was converted with the same spec
+/// (then change sets are written), else nothing (keys are still checked).
+fn diff_ctx<'a>(layout: &Layout, prior: Option<&'a TableEntry>, version: u64) -> Option<DiffCtx<'a>> {
+    let spec = &layout.spec;
+    if spec.target.key.is_empty() {
+        return None;
+    }
+    // The partition column is not in the files: it is one value per partition.
+    let key = spec.target.key.iter().filter_map(|k| layout.schema.index_of(k).ok()).collect();
+    let comparable = prior.is_some_and(|t| t.spec_fingerprint == spec.fingerprint());
+    let previous = match prior {
+        Some(t) if comparable => t.partitions.iter().map(|p| (p.value, p)).collect(),
+        _ => Default::default(),
+    };
+    Some(DiffCtx { key, previous, comparable, version })
+}
+
+/// The change sets the new manifest names: the previous version's that are
+/// still within `keep` versions, then this run's. A spec change starts the
+/// history again (older change sets are of other columns).
+fn kept_changes(
+    prior: Option<&TableEntry>,
+    diff: Option<&DiffCtx<'_>>,
+    new: Vec<ChangeSet>,
+    version: u64,
+    keep: u64,
+) -> Vec<ChangeSet> {
+    if keep == 0 || !diff.is_some_and(|d| d.comparable) {
+        return Vec::new();
+    }
+    let oldest = version.saturating_sub(keep - 1);
+    let older = prior.map(|t| t.changes.iter().filter(|c| c.version >= oldest).cloned()).into_iter().flatten();
+    older.chain(new).collect()
 }
 
 /// Converts the sources into the stage and commits the manifest.
@@ -82,7 +127,11 @@ pub fn convert(
     let spilled = phase_one::read_and_spill(opts, scratch, rejects.as_mut())?;
     let bytes_read = spilled.sources.iter().map(|s| s.size).sum();
     let parse_seconds = started.elapsed().as_secs_f64();
-    let partitions = phase_two::encode_partitions(opts, &spilled, scratch, stage, runtime)?;
+    let version = next_version(&previous);
+    let prior = previous.as_ref().ok().and_then(Option::as_ref).and_then(|m| m.tables.first());
+    let diff = diff_ctx(&opts.layout, prior, version);
+    let (partitions, changes) = phase_two::encode_partitions(opts, &spilled, scratch, stage, runtime, diff.as_ref())?;
+    let changes = kept_changes(prior, diff.as_ref(), changes, version, opts.set.keep_versions);
 
     let rejects_entry = match rejects {
         Some(w) if w.rows > 0 => {
@@ -114,8 +163,10 @@ pub fn convert(
             rows_read: spilled.rows_read,
             rows_written,
             rows_rejected: spilled.rows_rejected,
+            changes,
         }],
         trajectories: None,
+        version,
     };
     manifest.check_counts().map_err(ConvertError::Unreconciled)?;
     runtime.block_on(stage.write_manifest(&manifest))?;

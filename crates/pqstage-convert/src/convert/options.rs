@@ -24,6 +24,10 @@ pub const DEFAULT_FILE_BYTES: u64 = 512 << 20;
 /// zstd output); `--compression zstd:3` trades the other way.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
 
+/// Versions whose change sets a dataset keeps by default: a loader up to
+/// this many versions behind applies changes instead of reloading.
+pub const DEFAULT_KEEP_VERSIONS: u64 = 10;
+
 /// Worker threads at most.
 pub const MAX_JOBS: usize = 1024;
 /// Bytes per parse chunk: at least 1 KiB, at most 1 GiB (a chunk is held in
@@ -127,6 +131,8 @@ pub(crate) struct Settings {
     pub tmp_dir: Option<PathBuf>,
     pub direct_io: bool,
     pub progress: Arc<Progress>,
+    /// Versions whose change sets the manifest keeps (the new one included).
+    pub keep_versions: u64,
 }
 
 impl ConvertOptions {
@@ -148,6 +154,7 @@ impl ConvertOptions {
             tmp_dir: None,
             direct_io: true,
             progress: Arc::default(),
+            keep_versions: DEFAULT_KEEP_VERSIONS,
         };
         ConvertOptionsBuilder { spec, set }
     }
@@ -165,6 +172,13 @@ impl ConvertOptionsBuilder {
     /// Worker threads (default: the number of cores; 1 to [`MAX_JOBS`]).
     pub fn with_jobs(mut self, jobs: usize) -> Self {
         self.set.jobs = jobs;
+        self
+    }
+    /// Versions whose change sets are kept (default
+    /// [`DEFAULT_KEEP_VERSIONS`]; 1 keeps only the latest, 0 none). Older
+    /// change sets leave the manifest, and their files go.
+    pub fn with_keep_versions(mut self, n: u64) -> Self {
+        self.set.keep_versions = n;
         self
     }
     /// Keep bad rows under `_rejects/` and go on, instead of stopping at the first.

@@ -9,30 +9,33 @@ use crossbeam_channel::unbounded;
 use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
-use pqstage_stage::manifest::PartitionEntry;
+use pqstage_stage::manifest::{ChangeSet, PartitionEntry};
 use pqstage_stage::progress::Measure;
 use pqstage_stage::Stage;
 
 use super::options::{Codec, ConvertOptions};
 use super::phase_one::Spilled1;
+use crate::changes::DiffCtx;
 use crate::error::ConvertError;
 use crate::spill::Spilled;
 use crate::write::encode::column_kinds;
 use crate::write::{write_partition, WriteCtx};
 
 /// Encodes every spilled partition; returns their manifest entries in key
-/// order, the NULL partition last.
+/// order, the NULL partition last, and (with `diff`) the change sets of the
+/// partitions that changed, in the same order.
 ///
 /// # Errors
 /// The first partition that fails: reading its spill, encoding, or moving
-/// its files into the stage.
+/// its files into the stage; a key seen twice.
 pub(super) fn encode_partitions(
     opts: &ConvertOptions,
     spilled: &Spilled1,
     scratch: &Path,
     stage: &Stage,
     runtime: &tokio::runtime::Handle,
-) -> Result<Vec<PartitionEntry>, ConvertError> {
+    diff: Option<&DiffCtx<'_>>,
+) -> Result<(Vec<PartitionEntry>, Vec<ChangeSet>), ConvertError> {
     let layout = &opts.layout;
     let parquet = Arc::new(
         ArrowSchemaConverter::new()
@@ -58,6 +61,7 @@ pub(super) fn encode_partitions(
             .and_then(|c| layout.source_schema.index_of(c).ok().map(|i| (i, c))),
         kinds: column_kinds(&layout.schema, &parquet),
         parquet,
+        diff,
     };
     let mut queue: Vec<(Option<i32>, &Spilled)> = spilled.parts.iter().map(|(k, s)| (*k, s)).collect();
     // Workers pop from the end: smallest partitions at the front, so the
@@ -65,7 +69,7 @@ pub(super) fn encode_partitions(
     queue.sort_by_key(|(_, s)| s.rows);
     opts.set.progress.begin("2/2 encoding", Measure::Items("partitions"), queue.len() as u64);
     let queue = Mutex::new(queue);
-    let results: Mutex<Vec<PartitionEntry>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(PartitionEntry, Option<ChangeSet>)>> = Mutex::new(Vec::new());
     let failed: Mutex<Option<ConvertError>> = Mutex::new(None);
     // Each partition's spill is deleted once it is encoded, by a thread of
     // its own: unlinking the 3 GB spill of an 18 M-row convert took 0.7 s
@@ -102,10 +106,11 @@ pub(super) fn encode_partitions(
     if let Some(e) = failed.into_inner().expect("lock") {
         return Err(e);
     }
-    let mut partitions = results.into_inner().expect("lock");
+    let mut written = results.into_inner().expect("lock");
     // Key order, NULL partition last.
-    partitions.sort_by_key(|p| (p.value.is_none(), p.value));
-    Ok(partitions)
+    written.sort_by_key(|(p, _)| (p.value.is_none(), p.value));
+    let changes = written.iter_mut().filter_map(|(_, c)| c.take()).collect();
+    Ok((written.into_iter().map(|(p, _)| p).collect(), changes))
 }
 
 /// The Parquet writer's settings of a run.

@@ -249,6 +249,7 @@ pub fn convert_trajectories(
             rejects,
             rows_read: read.max(written),
             rows_written: written,
+            changes: Vec::new(),
         }
     };
     let n_sessions = session_parts.len() as u64;
@@ -273,6 +274,7 @@ pub fn convert_trajectories(
         sources,
         tables,
         trajectories: Some(opts.spec.clone()),
+        version: crate::convert::next_version(&previous),
     };
     manifest.check_counts().map_err(ConvertError::Unreconciled)?;
     runtime.block_on(stage.write_manifest(&manifest))?;

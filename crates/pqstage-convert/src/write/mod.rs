@@ -26,9 +26,10 @@ use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGr
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::SchemaDescPtr;
-use pqstage_stage::manifest::{checksum, partition_dir, FileEntry, PartitionEntry};
+use pqstage_stage::manifest::{checksum, partition_dir, ChangeSet, FileEntry, PartitionEntry};
 use pqstage_stage::Stage;
 
+use crate::changes::{DiffCtx, Differ};
 use crate::error::ConvertError;
 use crate::layout::Layout;
 use crate::read::derive::complete;
@@ -70,6 +71,8 @@ pub struct WriteCtx<'a> {
     pub parquet: SchemaDescPtr,
     /// For each column, the kind [`ColumnEncoder`] writes it as; `None` for arrow's writer.
     pub kinds: Vec<Option<Kind>>,
+    /// With a `[target] key`: what each partition is compared with.
+    pub diff: Option<&'a DiffCtx<'a>>,
 }
 
 /// How one column of a file is encoded.
@@ -92,6 +95,8 @@ struct OpenFile {
 /// The files of one partition, written in order.
 struct PartitionWriter<'c, 'a> {
     ctx: &'c WriteCtx<'a>,
+    /// Sees every row as it is written, with a `[target] key`.
+    differ: Option<Differ<'c, 'a>>,
     /// Folder of the partition (`year=1987`), "" if unpartitioned.
     dir: String,
     /// Tag of the scratch file names.
@@ -112,6 +117,9 @@ impl PartitionWriter<'_, '_> {
     /// Writes one fixed-size batch of source columns (derived ones are added here).
     fn write(&mut self, batch: RecordBatch) -> Result<(), ConvertError> {
         let batch = complete(self.ctx.layout, batch).map_err(|e| ConvertError::arrow("adding derived columns", e))?;
+        if let Some(d) = self.differ.as_mut() {
+            d.push(&batch)?;
+        }
         if self.props.is_none() {
             self.props = Some(Arc::new(choose_dictionaries(self.ctx.props.clone(), &batch, self.rows_total)));
         }
@@ -228,18 +236,35 @@ impl PartitionWriter<'_, '_> {
     }
 }
 
-/// Writes one partition and returns its manifest entry.
+/// Writes one partition and returns its manifest entry, and its change set
+/// when the spec has a key and the previous version had the partition.
 ///
 /// # Errors
-/// Reading the spill, encoding, or moving files into the stage.
-pub fn write_partition(
-    ctx: &WriteCtx<'_>,
+/// Reading the spill, encoding, or moving files into the stage; a key seen
+/// twice.
+pub fn write_partition<'a>(
+    ctx: &WriteCtx<'a>,
     key: Option<i32>,
     spilled: &Spilled,
-) -> Result<PartitionEntry, ConvertError> {
+) -> Result<(PartitionEntry, Option<ChangeSet>), ConvertError> {
+    let dir = ctx.partition_column.map(|c| partition_dir(c, key.map(i64::from))).unwrap_or_default();
+    let differ = match ctx.diff {
+        Some(diff) => Some(Differ::new(
+            diff,
+            ctx.layout.schema.clone(),
+            key.map(i64::from),
+            &dir,
+            ctx.scratch,
+            ctx.stage,
+            ctx.dataset,
+            ctx.runtime,
+        )?),
+        None => None,
+    };
     let mut w = PartitionWriter {
         ctx,
-        dir: ctx.partition_column.map(|c| partition_dir(c, key.map(i64::from))).unwrap_or_default(),
+        differ,
+        dir,
         tag: key.map_or("null".to_string(), |k| k.to_string()),
         rows_total: spilled.rows,
         props: None,
@@ -271,7 +296,7 @@ pub fn write_partition(
     let rows = w.files.iter().map(|f| f.rows).sum();
     let bytes = w.files.iter().map(|f| f.bytes).sum();
     let joined = w.files.iter().map(|f| f.checksum.as_str()).collect::<Vec<_>>().join("\n");
-    Ok(PartitionEntry {
+    let entry = PartitionEntry {
         value: key.map(i64::from),
         key: None,
         path: w.dir,
@@ -279,5 +304,10 @@ pub fn write_partition(
         bytes,
         checksum: checksum(joined.as_bytes()),
         files: w.files,
-    })
+    };
+    let change = match w.differ {
+        Some(d) => d.finish(&entry, ctx.stage, ctx.dataset, ctx.runtime)?,
+        None => None,
+    };
+    Ok((entry, change))
 }

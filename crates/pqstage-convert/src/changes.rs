@@ -1,0 +1,385 @@
+//! Change sets: what changed in a partition since the dataset's previous
+//! version, decided by content, per `[target] key`.
+//!
+//! While phase two encodes a partition, a [`Differ`] sees every row in the
+//! order it is written. It holds the previous version's rows of that
+//! partition as hashes (key → whole-row hash, 40 bytes a row), read from
+//! the previous files before the partition starts. A row whose key is new
+//! is inserted; one whose key was there with another row hash is updated;
+//! keys of the previous version not seen again are deleted. Inserted and
+//! updated rows are written whole, deleted keys as the key columns only,
+//! each kind to its own Parquet file under `_changes/`.
+//!
+//! The same pass refuses a key seen twice: two rows with one key could not
+//! be applied as one upsert, and would make the target's unique key fail.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_row::{RowConverter, SortField};
+use arrow_schema::{Schema, SchemaRef};
+use arrow_select::filter::filter_record_batch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use pqstage_stage::manifest::{checksum, ChangeFiles, ChangeSet, FileEntry, PartitionEntry};
+use pqstage_stage::Stage;
+use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
+
+use crate::error::ConvertError;
+
+/// Folder of the change sets in a dataset.
+pub const CHANGES_DIR: &str = "_changes";
+
+/// What every partition's differ shares.
+pub(crate) struct DiffCtx<'a> {
+    /// Indexes of the key columns in the data files' schema.
+    pub key: Vec<usize>,
+    /// The previous version's partitions, by key value; empty when there is
+    /// none (or its spec differs: then no change set is made).
+    pub previous: HashMap<Option<i64>, &'a PartitionEntry>,
+    /// Whether the previous version is comparable (same spec): change sets
+    /// are written only then.
+    pub comparable: bool,
+    /// The version being written.
+    pub version: u64,
+}
+
+/// A row of the previous version.
+struct Old {
+    row_hash: u64,
+    /// Position among the previous version's rows of the partition.
+    row: u64,
+    /// Position (1-based) of the row of this version with the same key; 0 if none yet.
+    seen: u64,
+}
+
+/// Rows of one kind of change being written.
+struct Out {
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+/// One partition's change set, being computed.
+pub(crate) struct Differ<'c, 'a> {
+    ctx: &'c DiffCtx<'a>,
+    schema: SchemaRef,
+    dir: String,
+    scratch: PathBuf,
+    keys: RowConverter,
+    /// Every column, when there is a previous version to compare with.
+    rows: Option<RowConverter>,
+    old: HashMap<u128, Old>,
+    /// Keys of this version not in the previous one: their positions (1-based).
+    fresh: HashMap<u128, u64>,
+    seen: u64,
+    previous: Option<&'a PartitionEntry>,
+    /// The previous version's files of the partition, on local disk.
+    previous_files: Vec<PathBuf>,
+    inserted: Option<Out>,
+    updated: Option<Out>,
+}
+
+fn arrow_err(context: &'static str) -> impl Fn(arrow_schema::ArrowError) -> ConvertError {
+    move |e| ConvertError::arrow(context, e)
+}
+
+fn converter(schema: &Schema, columns: &[usize]) -> Result<RowConverter, ConvertError> {
+    let fields = columns.iter().map(|&i| SortField::new(schema.field(i).data_type().clone())).collect();
+    RowConverter::new(fields).map_err(arrow_err("hashing rows"))
+}
+
+impl<'c, 'a> Differ<'c, 'a> {
+    /// A differ for the partition `value` (folder `dir`): reads the previous
+    /// version's rows of it, if there are any.
+    pub(crate) fn new(
+        ctx: &'c DiffCtx<'a>,
+        schema: SchemaRef,
+        value: Option<i64>,
+        dir: &str,
+        scratch: &Path,
+        stage: &Stage,
+        dataset: &str,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Self, ConvertError> {
+        let previous = if ctx.comparable { ctx.previous.get(&value).copied() } else { None };
+        let all: Vec<usize> = (0..schema.fields().len()).collect();
+        let mut d = Differ {
+            ctx,
+            keys: converter(&schema, &ctx.key)?,
+            rows: previous.map(|_| converter(&schema, &all)).transpose()?,
+            schema,
+            dir: dir.to_string(),
+            scratch: scratch.join(format!("changes-{}", dir.replace(['/', '='], "-"))),
+            old: HashMap::new(),
+            fresh: HashMap::new(),
+            seen: 0,
+            previous,
+            previous_files: Vec::new(),
+            inserted: None,
+            updated: None,
+        };
+        if let Some(prev) = previous {
+            std::fs::create_dir_all(&d.scratch).map_err(|source| ConvertError::Io {
+                op: "create",
+                path: d.scratch.clone(),
+                source,
+            })?;
+            d.previous_files = fetch(prev, &d.scratch, stage, dataset, runtime)?;
+            d.old.reserve(prev.rows as usize);
+            let mut row = 0u64;
+            let schema = d.schema.clone();
+            for path in &d.previous_files.clone() {
+                read_batches(path, &schema, None, |batch| {
+                    let (keys, hashes) = d.hash(&batch)?;
+                    for (k, h) in keys.into_iter().zip(hashes) {
+                        d.old.insert(k, Old { row_hash: h, row, seen: 0 });
+                        row += 1;
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(d)
+    }
+
+    /// Key hashes of a batch's rows, and (with a previous version) row hashes.
+    fn hash(&self, batch: &RecordBatch) -> Result<(Vec<u128>, Vec<u64>), ConvertError> {
+        let cols: Vec<_> = self.ctx.key.iter().map(|&i| batch.column(i).clone()).collect();
+        let keys = self.keys.convert_columns(&cols).map_err(arrow_err("hashing keys"))?;
+        let keys = keys.iter().map(|r| xxh3_128(r.as_ref())).collect();
+        let rows = match &self.rows {
+            Some(conv) => {
+                let rows = conv.convert_columns(batch.columns()).map_err(arrow_err("hashing rows"))?;
+                rows.iter().map(|r| xxh3_64(r.as_ref())).collect()
+            }
+            None => Vec::new(),
+        };
+        Ok((keys, rows))
+    }
+
+    /// Sees the next rows of the partition, as they are written.
+    pub(crate) fn push(&mut self, batch: &RecordBatch) -> Result<(), ConvertError> {
+        let (keys, hashes) = self.hash(batch)?;
+        let n = batch.num_rows();
+        let (mut inserted, mut updated) = (vec![false; n], vec![false; n]);
+        for (r, key) in keys.iter().enumerate() {
+            self.seen += 1;
+            let at = self.seen;
+            let earlier = match self.old.get_mut(key) {
+                Some(old) if old.seen != 0 => Some(old.seen),
+                Some(old) => {
+                    old.seen = at;
+                    updated[r] = old.row_hash != hashes[r];
+                    None
+                }
+                None => match self.fresh.insert(*key, at) {
+                    Some(first) => Some(first),
+                    None => {
+                        inserted[r] = self.previous.is_some();
+                        None
+                    }
+                },
+            };
+            if let Some(first) = earlier {
+                return Err(ConvertError::DuplicateKey {
+                    partition: self.dir.clone(),
+                    key: self.describe_key(batch, r),
+                    first,
+                    second: at,
+                });
+            }
+        }
+        if self.previous.is_some() {
+            self.write(batch, inserted, true)?;
+            self.write(batch, updated, false)?;
+        }
+        Ok(())
+    }
+
+    /// `column=value, ...` of row `r`'s key.
+    fn describe_key(&self, batch: &RecordBatch, r: usize) -> String {
+        let opts = FormatOptions::default();
+        self.ctx
+            .key
+            .iter()
+            .map(|&i| {
+                let value = ArrayFormatter::try_new(batch.column(i).as_ref(), &opts)
+                    .map(|f| f.value(r).to_string())
+                    .unwrap_or_default();
+                format!("{}={value}", self.schema.field(i).name())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn write(&mut self, batch: &RecordBatch, picked: Vec<bool>, inserted: bool) -> Result<(), ConvertError> {
+        if !picked.contains(&true) {
+            return Ok(());
+        }
+        let rows =
+            filter_record_batch(batch, &BooleanArray::from(picked)).map_err(arrow_err("picking changed rows"))?;
+        let (slot, name) = if inserted { (&mut self.inserted, "inserted") } else { (&mut self.updated, "updated") };
+        if slot.is_none() {
+            *slot = Some(open(&self.scratch.join(format!("{name}.parquet")), self.schema.clone())?);
+        }
+        let out = slot.as_mut().expect("opened above");
+        out.rows += rows.num_rows() as u64;
+        out.writer.write(&rows).map_err(ConvertError::parquet("writing a change set"))
+    }
+
+    /// Finishes the partition, now written as `entry`: the change set from the
+    /// previous version, with its files moved into the stage; `None` when
+    /// there was no previous version of the partition or nothing changed.
+    pub(crate) fn finish(
+        mut self,
+        entry: &PartitionEntry,
+        stage: &Stage,
+        dataset: &str,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Option<ChangeSet>, ConvertError> {
+        let Some(prev) = self.previous else { return Ok(None) };
+        let scratch = self.scratch.clone();
+        let result = (|| {
+            if prev.checksum == entry.checksum {
+                return Ok(None);
+            }
+            let mut gone: Vec<u64> = self.old.values().filter(|o| o.seen == 0).map(|o| o.row).collect();
+            gone.sort_unstable();
+            let deleted = self.deleted(&gone)?;
+            let base = format!("{CHANGES_DIR}/v{}/{}", self.ctx.version, self.dir);
+            let stored = |out: Option<Out>, kind: &str| -> Result<ChangeFiles, ConvertError> {
+                let Some(out) = out else { return Ok(ChangeFiles::default()) };
+                out.writer.close().map_err(ConvertError::parquet("closing a change set"))?;
+                let bytes = std::fs::read(&out.path).map_err(|source| ConvertError::Io {
+                    op: "read",
+                    path: out.path.clone(),
+                    source,
+                })?;
+                let sum = checksum(&bytes);
+                let rel = format!("{base}/{kind}-{}.parquet", &sum[..16]);
+                runtime.block_on(stage.put_file(&out.path, dataset, &rel))?;
+                let file = FileEntry { path: rel, rows: out.rows, bytes: bytes.len() as u64, checksum: sum };
+                Ok(ChangeFiles { rows: out.rows, files: vec![file] })
+            };
+            let inserted = stored(self.inserted.take(), "inserted")?;
+            let updated = stored(self.updated.take(), "updated")?;
+            let deleted = stored(deleted, "deleted")?;
+            Ok(Some(ChangeSet {
+                version: self.ctx.version,
+                partition: entry.path.clone(),
+                value: entry.value,
+                from: prev.checksum.clone(),
+                to: entry.checksum.clone(),
+                rows: entry.rows,
+                inserted,
+                updated,
+                deleted,
+            }))
+        })();
+        drop(std::fs::remove_dir_all(&scratch));
+        result
+    }
+
+    /// The key columns of the previous version's rows at positions `gone`
+    /// (sorted), read again from its files.
+    fn deleted(&self, gone: &[u64]) -> Result<Option<Out>, ConvertError> {
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        let key_schema = Arc::new(self.schema.project(&self.ctx.key).map_err(arrow_err("key columns"))?);
+        let mut out = open(&self.scratch.join("deleted.parquet"), key_schema)?;
+        let mut at = 0u64;
+        let mut next = gone.iter().peekable();
+        for path in &self.previous_files {
+            read_batches(path, &self.schema, Some(&self.ctx.key), |batch| {
+                let n = batch.num_rows() as u64;
+                let mut picked = vec![false; n as usize];
+                while let Some(&&g) = next.peek().filter(|&&&g| g < at + n) {
+                    picked[(g - at) as usize] = true;
+                    next.next();
+                }
+                at += n;
+                if picked.contains(&true) {
+                    let rows = filter_record_batch(&batch, &BooleanArray::from(picked))
+                        .map_err(arrow_err("picking deleted keys"))?;
+                    out.rows += rows.num_rows() as u64;
+                    out.writer.write(&rows).map_err(ConvertError::parquet("writing a change set"))?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(Some(out))
+    }
+}
+
+fn open(path: &Path, schema: SchemaRef) -> Result<Out, ConvertError> {
+    let file = File::create(path).map_err(|source| ConvertError::Io { op: "create", path: path.into(), source })?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 exists")))
+        .set_created_by(crate::convert::created_by())
+        .build();
+    let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(ConvertError::parquet("a change set"))?;
+    Ok(Out { path: path.to_path_buf(), writer, rows: 0 })
+}
+
+/// Where the previous version's files of a partition are read from: in the
+/// stage itself when it is local, else downloaded into `scratch`.
+fn fetch(
+    prev: &PartitionEntry,
+    scratch: &Path,
+    stage: &Stage,
+    dataset: &str,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Vec<PathBuf>, ConvertError> {
+    if stage.local_root().is_none() {
+        let files: Vec<&FileEntry> = prev.files.iter().collect();
+        runtime.block_on(stage.download(dataset, &files, scratch, 4)).map_err(ConvertError::PreviousVersion)?;
+    }
+    let dir = match stage.local_root() {
+        Some(root) => root.join(dataset),
+        None => scratch.to_path_buf(),
+    };
+    Ok(prev.files.iter().map(|f| dir.join(&f.path)).collect())
+}
+
+/// Reads a data file's rows (only `columns`, when given) in batches, typed
+/// as `schema` types them.
+fn read_batches(
+    path: &Path,
+    schema: &SchemaRef,
+    columns: Option<&[usize]>,
+    mut f: impl FnMut(RecordBatch) -> Result<(), ConvertError>,
+) -> Result<(), ConvertError> {
+    let file = File::open(path).map_err(|source| ConvertError::Io { op: "open", path: path.into(), source })?;
+    let context = || format!("reading the previous version's {}", path.display());
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| ConvertError::parquet(context())(e))?;
+    let wanted: Vec<usize> = columns.map_or_else(|| (0..schema.fields().len()).collect(), <[usize]>::to_vec);
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+    let reader =
+        builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| ConvertError::parquet(context())(e))?;
+    let target = Arc::new(schema.project(&wanted).map_err(arrow_err("projecting"))?);
+    for batch in reader {
+        let batch = batch.map_err(|e| ConvertError::arrow("reading the previous version", e))?;
+        // Readers may type a column differently from the writer's Arrow type
+        // (a DECIMAL(12,2) comes back 128-bit): cast to the schema's.
+        let cols = batch
+            .columns()
+            .iter()
+            .zip(target.fields())
+            .map(|(c, f)| match c.data_type() == f.data_type() {
+                true => Ok(c.clone()),
+                false => arrow_cast::cast(c, f.data_type()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(arrow_err("typing the previous version"))?;
+        f(RecordBatch::try_new(target.clone(), cols).map_err(arrow_err("typing the previous version"))?)?;
+    }
+    Ok(())
+}
