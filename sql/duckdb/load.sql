@@ -27,3 +27,32 @@ DELETE FROM {table} WHERE {condition};
 INSERT INTO {table} ({columns})
 SELECT {columns}
 FROM read_parquet({files}, {hive});
+
+-- name: patch_matched
+-- Applying a change set to one partition, in the load's one transaction.
+-- First: how many rows of the partition have the keys of source (a SELECT
+-- of key columns from the change set's files). Placeholders: table,
+-- partition (t."year" = 1987), match (t."k" = s."k" AND ...), source.
+SELECT count(*) FROM {table} AS t JOIN ({source}) AS s ON {match} WHERE {partition};
+
+-- name: patch_delete
+-- The rows of the keys a change set deletes or updates leave.
+DELETE FROM {table} AS t USING ({source}) AS s WHERE {partition} AND {match};
+
+-- name: patch_insert
+-- The inserted and updated rows go in. Placeholders: table, columns,
+-- file_columns (the columns stored in the files), key (the partition's value
+-- as a literal), files.
+INSERT INTO {table} ({columns})
+SELECT {file_columns}, {key} FROM read_parquet({files});
+
+-- name: patch_check
+-- Staged rows the partition does not hold exactly as staged after the
+-- change set (0 when all landed). Placeholders: file_columns,
+-- target_columns (t."c", ...), files, table, source (their keys), match,
+-- partition.
+SELECT count(*) FROM (
+    SELECT {file_columns} FROM read_parquet({files})
+    EXCEPT ALL
+    SELECT {target_columns} FROM {table} AS t JOIN ({source}) AS s ON {match} WHERE {partition}
+);

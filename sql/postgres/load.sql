@@ -71,3 +71,72 @@ DROP TABLE IF EXISTS {partition};
 -- rows. Placeholders: load, final_name, parent, final, bound.
 ALTER TABLE {load} RENAME TO {final_name};
 ALTER TABLE {parent} ATTACH PARTITION {final} {bound};
+
+-- name: create_parent_unique_index
+-- The unique index of the spec's key (with the partition column, as a
+-- partitioned table's unique index must have): change sets find their rows
+-- by it, and it refuses a second row with one key. Placeholders: name,
+-- parent, columns.
+CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {parent} ({columns});
+
+-- name: create_unique_index
+-- The loaded partition's index of the key, matched to the parent's at ATTACH.
+CREATE UNIQUE INDEX ON {table} ({columns});
+
+-- name: patch_tables
+-- The tables a patch stages each change set's rows in: dropped at the end of
+-- the transaction, whatever way it ends. Placeholders: parent, keys (the
+-- key columns' definitions).
+CREATE TEMP TABLE pqstage_upserts (LIKE {parent}) ON COMMIT DROP;
+CREATE TEMP TABLE pqstage_deletes ({keys}) ON COMMIT DROP;
+
+-- name: patch_clear
+-- Empties the staging tables before the next change set.
+TRUNCATE pqstage_upserts, pqstage_deletes;
+
+-- name: patch_copy
+-- A change set's rows (or deleted keys) into its staging table.
+COPY {table} ({names}) FROM STDIN (FORMAT binary)
+
+-- name: patch_analyze
+-- Row counts for the planner, so the statements below look the staged rows
+-- up through the key's index instead of scanning the partition.
+ANALYZE pqstage_upserts, pqstage_deletes;
+
+-- name: patch_delete
+-- The deleted keys' rows leave the partition. Placeholders: leaf (the
+-- attached partition), match (t.k = d.k AND ...).
+DELETE FROM {leaf} AS t USING pqstage_deletes AS d WHERE {match};
+
+-- name: patch_matched
+-- How many of the staged rows' keys the partition holds: the change set's
+-- updated rows, if the partition holds the version it leads from.
+SELECT count(*) FROM pqstage_upserts AS s JOIN {leaf} AS t ON {match};
+
+-- name: patch_merge
+-- Inserts and updates in one statement. Placeholders: leaf, match, set
+-- ("c" = s."c", ...), names, values (s."c", ...).
+MERGE INTO {leaf} AS t USING pqstage_upserts AS s ON {match}
+WHEN MATCHED THEN UPDATE SET {set}
+WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values});
+
+-- name: patch_on_conflict
+-- The same with INSERT ... ON CONFLICT on the key's unique index.
+-- Placeholders: leaf, names, conflict (the key's columns), excluded
+-- ("c" = EXCLUDED."c", ...).
+INSERT INTO {leaf} AS t ({names}) SELECT {names} FROM pqstage_upserts
+ON CONFLICT ({conflict}) DO UPDATE SET {excluded};
+
+-- name: patch_check
+-- Staged rows the partition does not hold exactly as staged, after the
+-- upsert (0 when every insert and update landed). Placeholders: names,
+-- target_names (t."c", ...), leaf, match.
+SELECT count(*) FROM (
+    SELECT {names} FROM pqstage_upserts
+    EXCEPT ALL
+    SELECT {target_names} FROM {leaf} AS t JOIN pqstage_upserts AS s ON {match}
+) AS missing;
+
+-- name: count_leaf
+-- The rows of a partition after its change sets.
+SELECT count(*) FROM {leaf};

@@ -115,9 +115,10 @@ pub(crate) fn corrupt_first_file(dir: &Path) -> (PathBuf, Vec<u8>) {
 }
 
 /// A new table from 20,000 staged rows, an unchanged rerun, then a corrected
-/// record: only its year is reloaded, and the state records that year's new
-/// checksum. Returns the folder, for the engine's own next steps.
-pub(crate) fn rerun_skips_and_a_correction_reloads_one_year(t: &dyn Target, table: &str) -> tempfile::TempDir {
+/// record: only its year changes, by its change set (the correction is to
+/// the key, so one row deleted and one inserted), and the state records that
+/// year's new checksum. Returns the folder, for the engine's own next steps.
+pub(crate) fn rerun_skips_and_a_correction_patches_one_year(t: &dyn Target, table: &str) -> tempfile::TempDir {
     let dir = staged_sample(20_000);
     let d = dir.path();
     let stage = d.join("stage");
@@ -132,9 +133,12 @@ pub(crate) fn rerun_skips_and_a_correction_reloads_one_year(t: &dyn Target, tabl
     correct_one_record(d);
     let out = load(t, d, &[]);
     let year = t.year_of(d, "CORRECTED").unwrap_or_else(|| panic!("the corrected row is loaded: {out}"));
-    assert!(out.starts_with("loaded 1 partitions ("), "{out}");
+    assert!(out.starts_with("applied changes to 1 partitions of "), "{out}");
+    assert!(out.contains("(1 inserted, 0 updated, 1 deleted rows)"), "{out}");
     assert!(out.contains(&format!(", {} unchanged, skipped", parts - 1)), "{out}");
-    assert!(out.contains(&format!("year={year}")) && out.contains("loaded (changed)"), "{out}");
+    let line = format!("year={year}");
+    let line = out.lines().find(|l| l.contains(&line)).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.ends_with("changes applied (version 1 to 2): 1 inserted, 0 updated, 1 deleted"), "{out}");
     assert_eq!(t.per_year(d), manifest_per_year(&stage));
     let m = manifest(&stage, "violations");
     let changed =

@@ -109,8 +109,8 @@ fn every_type_round_trips() {
 }
 
 #[test]
-fn rerun_skips_unchanged_and_a_correction_reloads_one_year() {
-    let dir = common::rerun_skips_and_a_correction_reloads_one_year(&Duck, "\"main\".\"violations\"");
+fn rerun_skips_unchanged_and_a_correction_patches_one_year() {
+    let dir = common::rerun_skips_and_a_correction_patches_one_year(&Duck, "\"main\".\"violations\"");
     let db = dir.path().join("v.duckdb");
     let stage = dir.path().join("stage");
     let parts = manifest_per_year(&stage).len();

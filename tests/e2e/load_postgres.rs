@@ -144,9 +144,9 @@ fn every_type_round_trips() {
 }
 
 #[test]
-fn rerun_skips_and_a_correction_reloads_one_year() {
+fn rerun_skips_and_a_correction_patches_one_year() {
     fresh("pg_rerun");
-    common::rerun_skips_and_a_correction_reloads_one_year(&Pg("pg_rerun"), "\"public\".\"pg_rerun\"");
+    common::rerun_skips_and_a_correction_patches_one_year(&Pg("pg_rerun"), "\"public\".\"pg_rerun\"");
 }
 
 /// Partitions of `table` with and without a manual ANALYZE (autovacuum's

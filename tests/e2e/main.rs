@@ -4,6 +4,7 @@
 mod faulty_proxy;
 mod util;
 
+mod changes;
 mod cli;
 mod convert_errors;
 mod convert_output;

@@ -92,13 +92,22 @@ pub fn manifest(stage: &Path, dataset: &str) -> serde_json::Value {
     serde_json::from_str(&text).expect("manifest is JSON")
 }
 
-/// Every data file of a manifest: relative path → checksum.
+/// Every Parquet file a manifest names (data files, and change sets' files):
+/// relative path → checksum.
 pub fn files(m: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
+    let mut add = |files: &serde_json::Value| {
+        for f in files.as_array().into_iter().flatten() {
+            out.insert(f["path"].as_str().unwrap().to_string(), f["checksum"].as_str().unwrap().to_string());
+        }
+    };
     for t in m["tables"].as_array().unwrap() {
         for p in t["partitions"].as_array().unwrap() {
-            for f in p["files"].as_array().unwrap() {
-                out.insert(f["path"].as_str().unwrap().to_string(), f["checksum"].as_str().unwrap().to_string());
+            add(&p["files"]);
+        }
+        for c in t["changes"].as_array().into_iter().flatten() {
+            for kind in ["inserted", "updated", "deleted"] {
+                add(&c[kind]["files"]);
             }
         }
     }

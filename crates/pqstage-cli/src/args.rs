@@ -144,6 +144,15 @@ pub struct LoadPostgresArgs {
     /// Reload every selected partition, even unchanged ones.
     #[arg(long)]
     pub force: bool,
+    /// Reload changed partitions whole, never applying the dataset's change sets.
+    #[arg(long)]
+    pub no_patch: bool,
+    /// Apply a partition's change sets only when they change at most this percentage of its rows (else reload it whole).
+    #[arg(long, value_name = "PCT", default_value_t = 25.0)]
+    pub patch_limit: f64,
+    /// How change sets' inserted and updated rows are written: merge (MERGE) or on-conflict (INSERT … ON CONFLICT).
+    #[arg(long, value_name = "HOW", default_value = "merge", value_parser = ["merge", "on-conflict"])]
+    pub upsert: String,
     /// Skip checking the staged files' checksums against the manifest.
     #[arg(long)]
     pub no_verify: bool,
@@ -178,6 +187,12 @@ pub struct LoadDuckdbArgs {
     /// Reload every selected partition, even unchanged ones.
     #[arg(long)]
     pub force: bool,
+    /// Reload changed partitions whole, never applying the dataset's change sets.
+    #[arg(long)]
+    pub no_patch: bool,
+    /// Apply a partition's change sets only when they change at most this percentage of its rows (else reload it whole).
+    #[arg(long, value_name = "PCT", default_value_t = 25.0)]
+    pub patch_limit: f64,
     /// DuckDB worker threads (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,

@@ -33,8 +33,7 @@ use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use crate::error::ConvertError;
 
-/// Folder of the change sets in a dataset.
-pub const CHANGES_DIR: &str = "_changes";
+use pqstage_stage::CHANGES_DIR;
 
 /// What every partition's differ shares.
 pub(crate) struct DiffCtx<'a> {

@@ -232,6 +232,7 @@ impl ConvertError {
                 | Self::UnterminatedQuote { .. }
                 | Self::RecordTooLong { .. }
                 | Self::TooManyColumns { .. }
+                | Self::DuplicateKey { .. }
                 | Self::Trajectory(_)
         )
     }

@@ -20,6 +20,7 @@
 mod cache;
 mod error;
 mod load;
+mod patch;
 mod query;
 mod sql;
 pub mod trajectories;

@@ -11,7 +11,7 @@ use pqstage_load::{
     TableState, Work,
 };
 use pqstage_spec::ColumnType;
-use pqstage_stage::manifest::FileEntry;
+use pqstage_stage::manifest::{FileEntry, PartitionEntry};
 use pqstage_stage::progress::Measure;
 use pqstage_stage::verify::check_files;
 
@@ -68,6 +68,7 @@ struct Db {
 impl Engine for Duckdb<'_> {
     type Error = DuckdbError;
     const REPLACES_ON_FORCE: bool = true;
+    const PATCHES: bool = true;
 
     fn table_label(&self) -> String {
         format!("{}.{}", self.target.schema, self.target.name)
@@ -129,19 +130,27 @@ impl Engine for Duckdb<'_> {
         }
         job.request.progress.begin("loading", Measure::Rows, to_load.iter().map(|p| p.rows).sum());
         let files: Vec<&FileEntry> = to_load.iter().flat_map(|p| p.files.iter()).collect();
-        let insert = |dir: &std::path::Path, files: &[&FileEntry]| self.insert(job, dir, files);
-        match job.request.stage.local_root() {
-            Some(root) => {
-                let dir = root.join(job.dataset());
-                let dir =
-                    std::path::absolute(&dir).map_err(|source| DuckdbError::Io { op: "resolve", path: dir, source })?;
-                insert(&dir, &files)?;
+        let load_files = |files: &[&FileEntry]| -> Result<(), DuckdbError> {
+            let insert = |dir: &std::path::Path, files: &[&FileEntry]| self.insert(job, dir, files);
+            match job.request.stage.local_root() {
+                Some(root) => {
+                    let dir = root.join(job.dataset());
+                    let dir = std::path::absolute(&dir).map_err(|source| DuckdbError::Io {
+                        op: "resolve",
+                        path: dir,
+                        source,
+                    })?;
+                    insert(&dir, files)
+                }
+                None => insert_through_cache(job, files, self.duck.cache_bytes, insert),
             }
-            None => insert_through_cache(job, &files, self.duck.cache_bytes, insert)?,
-        }
+        };
+        load_files(&files)?;
+        let whole = |p: &PartitionEntry| load_files(&p.files.iter().collect::<Vec<_>>());
+        let swapped = crate::patch::apply(&self.db().conn, &self.db().quoted, job, work, &whole)?;
         let record = render(STATE.record_unit, &[("state", &self.db().state)]);
         let (dataset, created_at) = (job.dataset(), &job.request.manifest.created_at);
-        for s in work.steps.iter().filter(|s| s.action.loaded()) {
+        for s in work.steps.iter().filter(|s| s.action.loaded() || s.action.patched()) {
             let p = s.staged.expect("a loaded step has a staged unit");
             self.db()
                 .conn
@@ -159,7 +168,7 @@ impl Engine for Duckdb<'_> {
             LoadError::check_count(&self.duck.table, &s.path, s.rows(), held, Counted::Held)?;
         }
         self.db().conn.execute_batch("COMMIT").map_err(DuckdbError::sql("commit"))?;
-        Ok(Applied { seconds: BTreeMap::new(), verify_seconds })
+        Ok(Applied { seconds: BTreeMap::new(), verify_seconds, swapped })
     }
 }
 
@@ -217,7 +226,7 @@ impl Duckdb<'_> {
 
     /// Deletes the rows and state of every partition being replaced or removed.
     fn forget(&self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<(), DuckdbError> {
-        let replaced = work.steps.iter().filter(|s| s.action != pqstage_load::Action::Unchanged);
+        let replaced = work.steps.iter().filter(|s| s.action != pqstage_load::Action::Unchanged && !s.action.patched());
         let keys: Vec<Option<i64>> = replaced
             .clone()
             .filter(|s| work.before.held.get(&s.key).is_some_and(|n| *n > 0))

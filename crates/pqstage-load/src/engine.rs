@@ -18,12 +18,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use pqstage_spec::{ColumnType, OutputColumn};
-use pqstage_stage::manifest::{PartitionEntry, TableEntry};
+use pqstage_stage::manifest::{ChangeSet, PartitionEntry, TableEntry};
 use pqstage_stage::progress::Progress;
 use pqstage_stage::{Manifest, Stage};
 
 use crate::error::{LoadError, PartitionsNeeded};
-use crate::plan::{plan, Inventory, PartitionKey, Scope, Step};
+use crate::plan::{plan, Action, Inventory, PartitionKey, Patch, Scope, Step};
 use crate::report::{LoadReport, UnitReport};
 use crate::target::check_columns;
 
@@ -39,11 +39,25 @@ pub struct LoadOptions {
     /// Where a remote stage's files wait while they load (default: the
     /// system's temporary folder).
     pub cache_dir: Option<PathBuf>,
+    /// A changed partition whose change sets lead from the version the
+    /// target holds is patched (only its changed rows written) when they
+    /// change at most this share of its rows; `None`: always reload whole.
+    pub patch_limit: Option<f64>,
 }
+
+/// Default [`LoadOptions::patch_limit`]: past a quarter of a partition's rows,
+/// rewriting them one by one (with every index) costs more than a reload.
+pub const DEFAULT_PATCH_LIMIT: f64 = 0.25;
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { only: None, force: false, verify_checksums: true, cache_dir: None }
+        Self {
+            only: None,
+            force: false,
+            verify_checksums: true,
+            cache_dir: None,
+            patch_limit: Some(DEFAULT_PATCH_LIMIT),
+        }
     }
 }
 
@@ -117,12 +131,23 @@ pub struct Work<'w, 'm> {
     pub table: TableState,
     /// What the target held before the load (empty when it is created or replaced).
     pub before: &'w Inventory<PartitionKey>,
+    /// The change sets of each patched unit, oldest first.
+    pub chains: &'w BTreeMap<PartitionKey, Vec<&'m ChangeSet>>,
 }
 
 impl<'m> Work<'_, 'm> {
     /// The staged units to (re)load, in key order.
     pub fn to_load(&self) -> Vec<&'m PartitionEntry> {
         self.steps.iter().filter(|s| s.action.loaded()).filter_map(|s| s.staged).collect()
+    }
+
+    /// The steps whose change sets are applied, in key order, with them.
+    pub fn to_patch(&self) -> Vec<(&Step<'m, PartitionEntry>, &[&'m ChangeSet])> {
+        self.steps
+            .iter()
+            .filter(|s| s.action.patched())
+            .map(|s| (s, self.chains.get(&s.key).map_or(&[][..], Vec::as_slice)))
+            .collect()
     }
 }
 
@@ -134,6 +159,9 @@ pub struct Applied {
     pub seconds: BTreeMap<PartitionKey, f64>,
     /// Seconds spent checking staged files' checksums before loading.
     pub verify_seconds: f64,
+    /// Units planned as patches that were reloaded whole instead, and why
+    /// (the target did not hold what the change sets start from).
+    pub swapped: BTreeMap<PartitionKey, String>,
 }
 
 /// What an engine does for a load; the sequence around it is [`load`]'s.
@@ -144,6 +172,9 @@ pub trait Engine {
     /// Whether a forced reload of every unit re-creates the table instead
     /// of reloading it unit by unit.
     const REPLACES_ON_FORCE: bool = false;
+
+    /// Whether the engine applies change sets ([`Action::Patched`] units).
+    const PATCHES: bool = false;
 
     /// The target table as messages name it.
     fn table_label(&self) -> String;
@@ -189,6 +220,65 @@ pub trait Engine {
     /// # Errors
     /// The engine's; units not committed when it returns are rolled back.
     fn apply(&mut self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<Applied, Self::Error>;
+}
+
+/// Turns each changed unit whose change sets lead from the version the
+/// target holds into a patch, when they are small enough; a changed unit of
+/// a dataset that keeps change sets but cannot be patched says why it is
+/// reloaded whole. Returns each patched unit's change sets.
+fn patches<'m>(
+    job: &Job<'m>,
+    before: &Inventory<PartitionKey>,
+    steps: &mut [Step<'m, PartitionEntry>],
+) -> BTreeMap<PartitionKey, Vec<&'m ChangeSet>> {
+    let mut chains = BTreeMap::new();
+    if job.table.spec.target.key.is_empty() {
+        return chains;
+    }
+    for step in steps.iter_mut().filter(|s| s.action == Action::Changed) {
+        let (Some(staged), Some(recorded)) = (step.staged, before.recorded.get(&step.key)) else { continue };
+        let Some(limit) = job.request.options.patch_limit else {
+            step.action = Action::Swapped("--no-patch".into());
+            continue;
+        };
+        let held = before.held.get(&step.key).copied().unwrap_or(0);
+        if held != recorded.rows {
+            step.action = Action::Swapped(format!(
+                "the table holds {} rows, {} were loaded",
+                pqstage_stage::fmt::group_digits(held),
+                pqstage_stage::fmt::group_digits(recorded.rows)
+            ));
+            continue;
+        }
+        let Some(chain) = job.table.change_chain(&staged.path, &recorded.checksum, &staged.checksum) else {
+            step.action = Action::Swapped(
+                "no kept change set leads from the version the table holds (convert --keep-versions keeps more)".into(),
+            );
+            continue;
+        };
+        let changed: u64 = chain.iter().map(|c| c.changed_rows()).sum();
+        if changed as f64 > limit * staged.rows.max(1) as f64 {
+            step.action = Action::Swapped(format!(
+                "{} changed rows are more than {:.0}% of its {} rows",
+                pqstage_stage::fmt::group_digits(changed),
+                limit * 100.0,
+                pqstage_stage::fmt::group_digits(staged.rows)
+            ));
+            continue;
+        }
+        // The version before the first change set is the one it leads from.
+        let (first, last) = (chain[0], chain[chain.len() - 1]);
+        let sum = |f: fn(&ChangeSet) -> u64| chain.iter().map(|c| f(c)).sum();
+        step.action = Action::Patched(Patch {
+            from_version: first.version - 1,
+            to_version: last.version,
+            inserted: sum(|c| c.inserted.rows),
+            updated: sum(|c| c.updated.rows),
+            deleted: sum(|c| c.deleted.rows),
+        });
+        chains.insert(step.key, chain);
+    }
+    chains
 }
 
 /// The name of the unit of `table` with key `key`, as the stage names its
@@ -241,17 +331,28 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
     };
     let scope = Scope { force: job.request.options.force, only: job.request.options.only.clone() };
     let target = existing.as_ref().map(|_| before);
-    let steps = plan(&job.table.partitions, target, &scope, job.dataset(), |k| unit_path(job.table, *k))?;
+    let mut steps = plan(&job.table.partitions, target, &scope, job.dataset(), |k| unit_path(job.table, *k))?;
+    let chains = if E::PATCHES { patches(job, before, &mut steps) } else { BTreeMap::new() };
 
-    let work = Work { steps: &steps, table: state, before };
+    let work = Work { steps: &steps, table: state, before, chains: &chains };
     let to_load = work.to_load();
     // Sizes now, before the target is touched; checksums are the engine's
     // to check, when it reads each file. Progress is the engine's to report.
+    let change_files: Vec<PartitionEntry> = chains.values().flatten().map(|c| c.as_partition()).collect();
     job.request
         .stage
         .check_before_load(job.dataset(), &to_load, false, None, job.request.runtime)
+        .and_then(|()| {
+            let refs: Vec<&PartitionEntry> = change_files.iter().collect();
+            job.request.stage.check_before_load(job.dataset(), &refs, false, None, job.request.runtime)
+        })
         .map_err(LoadError::from)?;
     let applied = engine.apply(job, &work)?;
+    for s in &mut steps {
+        if let Some(why) = applied.swapped.get(&s.key) {
+            s.action = Action::Swapped(why.clone());
+        }
+    }
 
     let rows_outside: u64 =
         before.held.iter().filter(|(k, _)| !steps.iter().any(|s| s.key == **k)).map(|(_, n)| n).sum();

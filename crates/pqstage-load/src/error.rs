@@ -80,6 +80,17 @@ pub enum LoadError {
         /// How they were counted.
         counted: Counted,
     },
+    /// After its change sets were applied, a partition does not hold what
+    /// the staged version holds (checked before the commit).
+    #[error("{table}: partition {unit} is not the staged version after its changes were applied: {reason}; nothing was committed")]
+    Validation {
+        /// The table.
+        table: String,
+        /// The unit.
+        unit: String,
+        /// What differs.
+        reason: String,
+    },
     /// A staged file is missing, differs from the manifest, or does not read.
     #[error("{0}")]
     File(#[from] FileProblem),
@@ -92,7 +103,7 @@ impl LoadError {
     /// True when the data disagrees with its manifest (exit code 1), as
     /// opposed to usage and system errors.
     pub fn is_data_error(&self) -> bool {
-        matches!(self, Self::CountMismatch { .. })
+        matches!(self, Self::CountMismatch { .. } | Self::Validation { .. })
     }
 }
 

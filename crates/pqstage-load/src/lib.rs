@@ -41,10 +41,10 @@ pub mod sql;
 mod target;
 mod workers;
 
-pub use engine::{load, Applied, Engine, Job, LoadOptions, Request, TableState, Work};
+pub use engine::{load, Applied, Engine, Job, LoadOptions, Request, TableState, Work, DEFAULT_PATCH_LIMIT};
 pub use error::{Counted, LoadError, PartitionsNeeded};
 pub use files::{Fetched, StagedFiles};
-pub use plan::{plan, Action, Inventory, PartitionKey, Recorded, Scope, StagedUnit, Step};
+pub use plan::{plan, Action, Inventory, PartitionKey, Patch, Recorded, Scope, StagedUnit, Step};
 pub use report::{LoadReport, UnitReport};
 pub use target::TableName;
 pub use workers::run_units;

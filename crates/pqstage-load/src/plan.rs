@@ -23,12 +23,38 @@ pub enum Action {
     Unchanged,
     /// Deleted: the target held this key, the manifest no longer does.
     Removed,
+    /// Changed, and brought up to date with the change sets that lead from
+    /// the version the target holds: only the changed rows are written.
+    Patched(Patch),
+    /// Changed, and replaced whole although the dataset keeps change sets:
+    /// why they were not applied.
+    Swapped(String),
+}
+
+/// What applying a unit's change sets does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patch {
+    /// Dataset versions: the one the target holds, and the one it gets.
+    pub from_version: u64,
+    /// The staged version.
+    pub to_version: u64,
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Rows updated.
+    pub updated: u64,
+    /// Rows deleted.
+    pub deleted: u64,
 }
 
 impl Action {
-    /// True when the unit's rows are (re)loaded.
+    /// True when the unit's rows are (re)loaded whole.
     pub fn loaded(&self) -> bool {
-        matches!(self, Self::New | Self::Changed | Self::Repaired(_) | Self::Forced)
+        matches!(self, Self::New | Self::Changed | Self::Repaired(_) | Self::Forced | Self::Swapped(_))
+    }
+
+    /// True when the unit's change sets are applied.
+    pub fn patched(&self) -> bool {
+        matches!(self, Self::Patched(_))
     }
 }
 

@@ -16,6 +16,16 @@ impl fmt::Display for Action {
             Self::Forced => f.write_str("reloaded (--force)"),
             Self::Unchanged => f.write_str("skipped (unchanged)"),
             Self::Removed => f.write_str("removed (no longer staged)"),
+            Self::Patched(p) => write!(
+                f,
+                "changes applied (version {} to {}): {} inserted, {} updated, {} deleted",
+                p.from_version,
+                p.to_version,
+                group_digits(p.inserted),
+                group_digits(p.updated),
+                group_digits(p.deleted)
+            ),
+            Self::Swapped(why) => write!(f, "reloaded whole: {why}"),
         }
     }
 }
@@ -78,20 +88,46 @@ impl LoadReport {
         self.count(|a| *a != Action::Unchanged) > 0
     }
 
-    /// The first line of a load's output: what was loaded, skipped and
-    /// removed, and what the table holds now.
+    /// The changes applied to patched units: rows inserted, updated, deleted.
+    pub fn rows_changed(&self) -> (u64, u64, u64) {
+        self.units.iter().fold((0, 0, 0), |(i, u, d), unit| match &unit.action {
+            Action::Patched(p) => (i + p.inserted, u + p.updated, d + p.deleted),
+            _ => (i, u, d),
+        })
+    }
+
+    /// The first line of a load's output: what was loaded, patched, skipped
+    /// and removed, and what the table holds now.
     pub fn headline(&self) -> String {
-        let (loaded, unchanged, removed) = (
+        let (loaded, patched, unchanged, removed) = (
             self.count(Action::loaded),
+            self.count(Action::patched),
             self.count(|a| *a == Action::Unchanged),
             self.count(|a| *a == Action::Removed),
         );
         let total = group_digits(self.rows_total);
-        if loaded == 0 && removed == 0 {
+        if loaded == 0 && removed == 0 && patched == 0 {
             return format!("{unchanged} partitions unchanged, skipped; {} holds {total} rows", self.table);
         }
-        let mut s =
-            format!("loaded {loaded} partitions ({} rows) into {}", group_digits(self.rows_loaded()), self.table);
+        let mut s = match (loaded, patched) {
+            (_, 0) => {
+                format!("loaded {loaded} partitions ({} rows) into {}", group_digits(self.rows_loaded()), self.table)
+            }
+            (l, p) => {
+                let (i, u, d) = self.rows_changed();
+                let mut s = format!(
+                    "applied changes to {p} partitions of {} ({} inserted, {} updated, {} deleted rows)",
+                    self.table,
+                    group_digits(i),
+                    group_digits(u),
+                    group_digits(d)
+                );
+                if l > 0 {
+                    s.push_str(&format!(", loaded {l} whole ({} rows)", group_digits(self.rows_loaded())));
+                }
+                s
+            }
+        };
         if self.created {
             s.push_str(" (created)");
         }
@@ -109,6 +145,7 @@ impl LoadReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Patch;
 
     fn unit(path: &str, rows: u64, action: Action) -> UnitReport {
         UnitReport { path: path.into(), rows, action, seconds: None }
@@ -154,6 +191,24 @@ mod tests {
     fn one_wording_per_action() {
         assert_eq!(Action::Repaired("why".into()).to_string(), "reloaded: why");
         assert_eq!(Action::Removed.to_string(), "removed (no longer staged)");
+        let p = Patch { from_version: 3, to_version: 5, inserted: 1_200, updated: 7, deleted: 0 };
+        assert_eq!(
+            Action::Patched(p).to_string(),
+            "changes applied (version 3 to 5): 1,200 inserted, 7 updated, 0 deleted"
+        );
+        let r = report(
+            vec![
+                unit("year=1", 9, Action::Patched(p)),
+                unit("year=2", 5, Action::Swapped("why".into())),
+                unit("year=3", 4, Action::Unchanged),
+            ],
+            false,
+        );
+        assert_eq!(
+            r.headline(),
+            "applied changes to 1 partitions of \"main\".\"v\" (1,200 inserted, 7 updated, 0 deleted rows), \
+             loaded 1 whole (5 rows), 1 unchanged, skipped; it holds 12,345 rows"
+        );
         assert_eq!(unit("", 1, Action::New).name(), "(all rows)");
     }
 }

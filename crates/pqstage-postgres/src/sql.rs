@@ -16,7 +16,9 @@ pqstage_load::queries! {
     /// `sql/postgres/load.sql`: the load's statements.
     pub struct LoadQueries from "postgres/load.sql" {
         configure_worker, create_parent, create_parent_index, detach_drop, create_load_table, copy,
-        create_index, analyze, drop_leftover, attach,
+        create_index, analyze, drop_leftover, attach, create_parent_unique_index, create_unique_index,
+        patch_tables, patch_clear, patch_copy, patch_analyze, patch_delete, patch_matched, patch_merge,
+        patch_on_conflict, patch_check, count_leaf,
     }
 }
 

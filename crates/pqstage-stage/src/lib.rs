@@ -41,6 +41,8 @@ pub const MANIFEST_FILE: &str = "_manifest.json";
 pub const SCRATCH_DIR: &str = ".pqstage-tmp";
 /// Folder of refused rows inside a dataset folder.
 pub const REJECTS_DIR: &str = "_rejects";
+/// Folder of a dataset's change sets (`_changes/v7/year=1987/updated-….parquet`).
+pub const CHANGES_DIR: &str = "_changes";
 
 /// Errors of the stage.
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use object_store::{ObjectMeta, ObjectStoreExt};
 use crate::manifest::{FileEntry, Manifest};
 use crate::progress::{Measure, Progress};
 use crate::transfer::{copy_object, CopyError};
-use crate::{Stage, StageError, MANIFEST_FILE, REJECTS_DIR};
+use crate::{Stage, StageError, CHANGES_DIR, MANIFEST_FILE, REJECTS_DIR};
 
 /// An object no manifest names.
 #[derive(Debug, Clone)]
@@ -43,11 +43,13 @@ fn partial_of(name: &str) -> Option<&str> {
 
 /// Whether `rel` is a file pqstage writes: a data file (named as
 /// [`is_data_file_name`] says), a copy of one that a crash left half done,
-/// or a file in a `_rejects/` folder.
+/// or a file in a `_rejects/` or `_changes/` folder.
 pub(crate) fn written_by_pqstage(rel: &str) -> bool {
     let mut segments = rel.rsplit('/');
     let name = segments.next().unwrap_or_default();
-    is_data_file_name(name) || partial_of(name).is_some_and(is_data_file_name) || segments.any(|s| s == REJECTS_DIR)
+    is_data_file_name(name)
+        || partial_of(name).is_some_and(is_data_file_name)
+        || segments.any(|s| s == REJECTS_DIR || s == CHANGES_DIR)
 }
 
 /// The dataset folder an object of pqstage's belongs to, and its path inside
@@ -73,11 +75,13 @@ fn dataset_of<'r>(rel: &'r str, committed: &HashSet<String>) -> Option<(&'r str,
 }
 
 fn uncommitted_dataset_of(rel: &str) -> Option<(&str, &str)> {
-    if rel.starts_with(&format!("{REJECTS_DIR}/")) {
-        return Some(("", rel)); // the stage given is a dataset folder itself
-    }
-    if let Some(i) = rel.find(&format!("/{REJECTS_DIR}/")) {
-        return Some((&rel[..i], &rel[i + 1..]));
+    for dir in [REJECTS_DIR, CHANGES_DIR] {
+        if rel.starts_with(&format!("{dir}/")) {
+            return Some(("", rel)); // the stage given is a dataset folder itself
+        }
+        if let Some(i) = rel.find(&format!("/{dir}/")) {
+            return Some((&rel[..i], &rel[i + 1..]));
+        }
     }
     let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
     if !is_data_file_name(name) {
@@ -317,6 +321,9 @@ mod tests {
         assert_eq!(of("v/_rejects/rejects-0.csv"), pair("v", "_rejects/rejects-0.csv"));
         assert_eq!(of(&format!("year=2019/{f}")), pair("", &format!("year=2019/{f}")));
         assert_eq!(of("_rejects/r.csv"), pair("", "_rejects/r.csv"));
+        let change = "_changes/v3/year=2019/updated-0123456789abcdef.parquet";
+        assert_eq!(of(&format!("stage/v/{change}")), pair("stage/v", change));
+        assert_eq!(of(change), pair("", change));
         assert_eq!(of("v/year=2019/other.parquet"), None);
     }
 

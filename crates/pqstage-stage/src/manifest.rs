@@ -133,6 +133,20 @@ impl ChangeSet {
     pub fn files(&self) -> impl Iterator<Item = &FileEntry> {
         self.inserted.files.iter().chain(&self.updated.files).chain(&self.deleted.files)
     }
+
+    /// Its files as a partition entry, for what checks and fetches those.
+    pub fn as_partition(&self) -> PartitionEntry {
+        let files: Vec<FileEntry> = self.files().cloned().collect();
+        PartitionEntry {
+            value: self.value,
+            key: None,
+            path: self.partition.clone(),
+            rows: files.iter().map(|f| f.rows).sum(),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            checksum: String::new(),
+            files,
+        }
+    }
 }
 
 impl TableEntry {

@@ -37,6 +37,7 @@ struct Common<'a> {
     dataset: Option<&'a str>,
     years: &'a [String],
     force: bool,
+    patch_limit: Option<f64>,
     no_verify: bool,
     cache_dir: Option<&'a Path>,
 }
@@ -65,6 +66,7 @@ fn run<E1: Into<anyhow::Error>, E2: Into<anyhow::Error>>(
         force: c.force,
         verify_checksums: !c.no_verify,
         cache_dir: c.cache_dir.map(Path::to_path_buf),
+        patch_limit: c.patch_limit,
     };
     let progress = Arc::new(Progress::default());
     let runtime = super::runtime()?;
@@ -112,6 +114,7 @@ macro_rules! common {
             dataset: $a.dataset.as_deref(),
             years: &$a.years,
             force: $a.force,
+            patch_limit: (!$a.no_patch).then_some($a.patch_limit / 100.0),
             no_verify: $a.no_verify,
             cache_dir: $a.cache_dir.as_deref(),
         }
@@ -211,6 +214,10 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
                 indexes: a.index.iter().map(|i| i.split(',').map(|c| c.trim().to_string()).collect()).collect(),
                 no_indexes: a.no_indexes,
                 no_analyze: a.no_analyze,
+                upsert: match a.upsert.as_str() {
+                    "on-conflict" => pqstage_postgres::Upsert::OnConflict,
+                    _ => pqstage_postgres::Upsert::Merge,
+                },
             };
             pqstage_postgres::load(request, &pg)
         },

@@ -13,6 +13,7 @@
 //! killed load rolls back the open transactions, so no half table is left;
 //! years committed before are recorded, so a rerun loads only the rest.
 
+mod patch;
 mod unit;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,18 @@ pub struct PgOptions {
     pub no_indexes: bool,
     /// Skip ANALYZE of each loaded partition (autovacuum analyses it later).
     pub no_analyze: bool,
+    /// How change sets' inserted and updated rows are written.
+    pub upsert: Upsert,
+}
+
+/// The statement that writes a change set's inserted and updated rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Upsert {
+    /// `MERGE … WHEN MATCHED THEN UPDATE … WHEN NOT MATCHED THEN INSERT`.
+    #[default]
+    Merge,
+    /// `INSERT … ON CONFLICT (key) DO UPDATE`.
+    OnConflict,
 }
 
 /// Loads what `request` asks into the PostgreSQL table of `pg`.
@@ -66,11 +79,21 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
         indexes.extend(pg.indexes.iter().cloned());
     }
     indexes.dedup();
+    // The key's unique index, with the partition column as PostgreSQL
+    // requires; built even with --no-indexes, as change sets need it.
+    let unique_key = (!job.table.spec.target.key.is_empty()).then(|| {
+        let mut cols = job.table.spec.target.key.clone();
+        if let Some(p) = job.table.partition_column.as_ref().filter(|p| !cols.contains(p)) {
+            cols.push(p.clone());
+        }
+        cols
+    });
     let mut engine = Postgres {
         opts: pg,
         settings: Settings::resolve(pg.db.as_deref())?,
         parent: TableName::new(&pg.schema, &pg.table),
         indexes,
+        unique_key,
         client: None,
         attached: BTreeMap::new(),
     };
@@ -85,6 +108,8 @@ struct Postgres<'a> {
     settings: Settings,
     parent: TableName,
     indexes: Vec<Vec<String>>,
+    /// The spec's key and the partition column, when the spec has a key.
+    unique_key: Option<Vec<String>>,
     client: Option<postgres::Client>,
     /// Attached partitions by key: their table names.
     attached: BTreeMap<PartitionKey, String>,
@@ -92,6 +117,7 @@ struct Postgres<'a> {
 
 impl Engine for Postgres<'_> {
     type Error = PgError;
+    const PATCHES: bool = true;
 
     fn table_label(&self) -> String {
         self.parent.quoted()
@@ -190,20 +216,39 @@ impl Engine for Postgres<'_> {
         for s in work.steps.iter().filter(|s| s.action == Action::Removed) {
             self.remove(&mut client, s)?;
         }
+        let columns = job.columns();
+        let patches = work.to_patch();
+        let swapped = if patches.is_empty() {
+            BTreeMap::new()
+        } else {
+            let ctx = patch::PatchCtx {
+                job,
+                parent: &self.parent,
+                partition_column: job.table.partition_column.as_deref().expect("checked in check_table"),
+                columns: columns.clone(),
+                attached: &self.attached,
+                files: &files,
+                before: work.before,
+                upsert: self.opts.upsert,
+            };
+            ctx.apply(&mut client, patches)?
+        };
         drop(client);
 
-        let to_load = work.to_load();
-        job.request.progress.begin("loading", Measure::Rows, to_load.iter().map(|p| p.rows).sum());
+        let reload = |s: &&Step<'_, PartitionEntry>| s.action.loaded() || swapped.contains_key(&s.key);
+        let to_load: Vec<&Step<'_, PartitionEntry>> = work.steps.iter().filter(reload).collect();
+        job.request.progress.begin("loading", Measure::Rows, to_load.iter().map(|s| s.rows()).sum());
         // Biggest partitions first, so the workers finish together.
-        let mut queue: Vec<&Step<'_, PartitionEntry>> = work.steps.iter().filter(|s| s.action.loaded()).collect();
+        let mut queue = to_load;
         queue.sort_by_key(|s| std::cmp::Reverse(s.rows()));
         let ctx = unit::UnitCtx {
             job,
             opts: self.opts,
             parent: &self.parent,
             key: job.table.partition_column.as_deref().expect("checked in check_table"),
-            columns: job.columns(),
+            columns,
             indexes: &self.indexes,
+            unique_key: self.unique_key.as_deref(),
             attached: &self.attached,
             files,
             swap: Mutex::new(()),
@@ -218,7 +263,7 @@ impl Engine for Postgres<'_> {
                 Ok((step.key, started.elapsed().as_secs_f64()))
             },
         )?;
-        Ok(Applied { seconds: timed.into_iter().collect(), verify_seconds: 0.0 })
+        Ok(Applied { seconds: timed.into_iter().collect(), verify_seconds: 0.0, swapped })
     }
 }
 
@@ -247,6 +292,13 @@ impl Postgres<'_> {
             let name = quote_ident(&index_name(&self.parent.name, cols));
             let sql = render(LOAD.create_parent_index, &[("name", &name), ("parent", &parent), ("columns", &list)]);
             client.batch_execute(&sql).map_err(PgError::db(format!("create index on {parent} ({list})")))?;
+        }
+        if let Some(cols) = &self.unique_key {
+            let list = cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+            let name = quote_ident(&index_name(&self.parent.name, &[cols.clone(), vec!["key".into()]].concat()));
+            let sql =
+                render(LOAD.create_parent_unique_index, &[("name", &name), ("parent", &parent), ("columns", &list)]);
+            client.batch_execute(&sql).map_err(PgError::db(format!("create unique index on {parent} ({list})")))?;
         }
         Ok(())
     }

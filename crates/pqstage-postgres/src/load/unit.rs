@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Counted, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
 use pqstage_spec::OutputColumn;
 use pqstage_stage::manifest::{FileEntry, PartitionEntry};
+use pqstage_stage::progress::Progress;
 use pqstage_stage::verify::check_files;
 
 use super::PgOptions;
@@ -31,11 +32,46 @@ pub(super) struct UnitCtx<'a> {
     pub key: &'a str,
     pub columns: Vec<OutputColumn>,
     pub indexes: &'a [Vec<String>],
+    /// The key's unique index's columns, when the spec has a key.
+    pub unique_key: Option<&'a [String]>,
     pub attached: &'a BTreeMap<PartitionKey, String>,
     pub files: StagedFiles,
     /// Held while swapping: the swap is short, and serialising it keeps two
     /// partitions' DETACH/ATTACH from waiting on each other.
     pub swap: Mutex<()>,
+}
+
+/// COPYs the rows of Parquet files (their `file_columns`, then `constant`
+/// values) with `copy`, a `COPY … FROM STDIN (FORMAT binary …)`. Returns
+/// the rows COPY reports.
+pub(super) fn copy_files(
+    tx: &mut postgres::Transaction<'_>,
+    copy: &str,
+    paths: &[PathBuf],
+    file_columns: &[&str],
+    constant: &[Constant],
+    progress: &Progress,
+    what: &dyn Fn(&str) -> String,
+) -> Result<u64, PgError> {
+    let mut writer = tx.copy_in(copy).map_err(PgError::db(what("copy into")))?;
+    let send = |e: std::io::Error| PgError::Send { what: what("copy into"), source: e };
+    let mut buf = Vec::with_capacity(2 * SEND_BYTES);
+    buf.extend_from_slice(HEADER);
+    for path in paths {
+        for_each_batch(path, file_columns, |batch| {
+            encode_batch(&batch, constant, &mut buf)
+                .map_err(|source| PgError::Encode { path: path.clone(), source })?;
+            progress.add(batch.num_rows() as u64);
+            if buf.len() >= SEND_BYTES {
+                writer.write_all(&buf).map_err(send)?;
+                buf.clear();
+            }
+            Ok(())
+        })?;
+    }
+    buf.extend_from_slice(TRAILER);
+    writer.write_all(&buf).map_err(send)?;
+    writer.finish().map_err(PgError::db(what("copy into")))
 }
 
 /// `"name" type [NOT NULL], …` of the columns.
@@ -138,28 +174,10 @@ impl UnitCtx<'_> {
         let entry = step.staged.expect("a loaded step has a staged unit");
         let list = self.columns.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
         let copy = render(LOAD.copy, &[("table", &names.load), ("names", &list)]);
-        let mut writer = tx.copy_in(&copy).map_err(PgError::db(what("copy into")))?;
         let constant = [Constant::Int4(step.key.0.map(|y| y as i32))];
         let file_columns: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).filter(|n| *n != self.key).collect();
-        let send = |e: std::io::Error| PgError::Send { what: what("copy into"), source: e };
-        let mut buf = Vec::with_capacity(2 * SEND_BYTES);
-        buf.extend_from_slice(HEADER);
-        for f in &entry.files {
-            let path = dir.join(&f.path);
-            for_each_batch(&path, &file_columns, |batch| {
-                encode_batch(&batch, &constant, &mut buf)
-                    .map_err(|source| PgError::Encode { path: path.clone(), source })?;
-                self.job.request.progress.add(batch.num_rows() as u64);
-                if buf.len() >= SEND_BYTES {
-                    writer.write_all(&buf).map_err(send)?;
-                    buf.clear();
-                }
-                Ok(())
-            })?;
-        }
-        buf.extend_from_slice(TRAILER);
-        writer.write_all(&buf).map_err(send)?;
-        writer.finish().map_err(PgError::db(what("copy into")))
+        let paths: Vec<PathBuf> = entry.files.iter().map(|f| dir.join(&f.path)).collect();
+        copy_files(tx, &copy, &paths, &file_columns, &constant, self.job.request.progress, what)
     }
 
     /// The indexes, built after the data, and the statistics.
@@ -172,6 +190,10 @@ impl UnitCtx<'_> {
                 render(LOAD.create_index, &[("table", &names.load), ("columns", &list)])
             })
             .collect();
+        if let Some(cols) = self.unique_key {
+            let list = cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+            ddl.push(render(LOAD.create_unique_index, &[("table", &names.load), ("columns", &list)]));
+        }
         if !self.opts.no_analyze {
             ddl.push(render(LOAD.analyze, &[("table", &names.load)]));
         }
