@@ -140,3 +140,16 @@ SELECT count(*) FROM (
 -- name: count_leaf
 -- The rows of a partition after its change sets.
 SELECT count(*) FROM {leaf};
+
+-- name: patch_delete_updated
+-- The delete-insert way (what PostgreSQL before 15, without MERGE, does):
+-- the updated rows' old versions leave, then all staged rows are inserted.
+DELETE FROM {leaf} AS t USING pqstage_upserts AS s WHERE {match};
+
+-- name: patch_insert
+-- The staged rows go in as they are. Placeholders: leaf, names.
+INSERT INTO {leaf} ({names}) SELECT {names} FROM pqstage_upserts;
+
+-- name: server_version
+-- The server's version as a number (150004 for 15.4).
+SELECT current_setting('server_version_num')::int;

@@ -180,7 +180,7 @@ fn a_partition_changed_by_hand_is_reloaded_whole_with_a_note() {
     drop(conn);
 
     let duck = load_duck(d, "inc.duckdb");
-    let pg_out = load_pg(d, "chg_hand", &[]);
+    let pg_out = load_pg(d, "chg_hand", &["--upsert", "delete-insert"]);
     for out in [&duck, &pg_out] {
         let line = out.lines().find(|l| l.trim_start().starts_with(&format!("{part} "))).unwrap();
         assert!(line.contains("reloaded whole: it held"), "{out}");

@@ -150,8 +150,8 @@ pub struct LoadPostgresArgs {
     /// Apply a partition's change sets only when they change at most this percentage of its rows (else reload it whole).
     #[arg(long, value_name = "PCT", default_value_t = 25.0)]
     pub patch_limit: f64,
-    /// How change sets' inserted and updated rows are written: merge (MERGE) or on-conflict (INSERT … ON CONFLICT).
-    #[arg(long, value_name = "HOW", default_value = "merge", value_parser = ["merge", "on-conflict"])]
+    /// How change sets' inserted and updated rows are written: merge (MERGE; delete-insert before PostgreSQL 15), on-conflict (INSERT … ON CONFLICT) or delete-insert.
+    #[arg(long, value_name = "HOW", default_value = "merge", value_parser = ["merge", "on-conflict", "delete-insert"])]
     pub upsert: String,
     /// Skip checking the staged files' checksums against the manifest.
     #[arg(long)]

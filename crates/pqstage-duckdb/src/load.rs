@@ -224,11 +224,15 @@ impl Duckdb<'_> {
         Ok(())
     }
 
-    /// Deletes the rows and state of every partition being replaced or removed.
+    /// Deletes the rows and state of every partition being replaced or
+    /// removed, and the state of those being patched.
     fn forget(&self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<(), DuckdbError> {
-        let replaced = work.steps.iter().filter(|s| s.action != pqstage_load::Action::Unchanged && !s.action.patched());
+        // Patched units keep their rows (their change sets apply later) but
+        // are recorded anew, like the replaced ones.
+        let replaced = work.steps.iter().filter(|s| s.action != pqstage_load::Action::Unchanged);
         let keys: Vec<Option<i64>> = replaced
             .clone()
+            .filter(|s| !s.action.patched())
             .filter(|s| work.before.held.get(&s.key).is_some_and(|n| *n > 0))
             .map(|s| s.key.0)
             .collect();

@@ -216,6 +216,7 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
                 no_analyze: a.no_analyze,
                 upsert: match a.upsert.as_str() {
                     "on-conflict" => pqstage_postgres::Upsert::OnConflict,
+                    "delete-insert" => pqstage_postgres::Upsert::DeleteInsert,
                     _ => pqstage_postgres::Upsert::Merge,
                 },
             };

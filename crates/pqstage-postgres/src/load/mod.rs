@@ -63,6 +63,8 @@ pub enum Upsert {
     Merge,
     /// `INSERT … ON CONFLICT (key) DO UPDATE`.
     OnConflict,
+    /// `DELETE` of the updated rows' old versions, then `INSERT` of all.
+    DeleteInsert,
 }
 
 /// Loads what `request` asks into the PostgreSQL table of `pg`.

@@ -50,6 +50,9 @@ pub(super) struct PatchCtx<'a> {
 /// A patched partition found not to hold what its change sets lead from.
 struct Diverged(String);
 
+/// MERGE came with PostgreSQL 15.
+const MERGE_SINCE: i32 = 150_000;
+
 type Patches<'s, 'm> = Vec<(&'s Step<'m, PartitionEntry>, &'s [&'m ChangeSet])>;
 
 impl PatchCtx<'_> {
@@ -101,8 +104,14 @@ impl PatchCtx<'_> {
             &[("parent", &self.parent.quoted()), ("keys", &column_definitions(&key_columns))],
         );
         tx.batch_execute(&tables).map_err(PgError::db("create the change sets' staging tables"))?;
+        let version: i32 =
+            tx.query_one(LOAD.server_version, &[]).map_err(PgError::db("read the server version"))?.get(0);
+        let upsert = match self.upsert {
+            Upsert::Merge if version < MERGE_SINCE => Upsert::DeleteInsert,
+            u => u,
+        };
         for (step, chain) in todo {
-            if let Err(Diverged(why)) = self.patch_unit(&mut tx, step, chain)? {
+            if let Err(Diverged(why)) = self.patch_unit(&mut tx, step, chain, upsert)? {
                 return Ok(Some((step.key, why)));
             }
         }
@@ -115,6 +124,7 @@ impl PatchCtx<'_> {
         tx: &mut postgres::Transaction<'_>,
         step: &Step<'_, PartitionEntry>,
         chain: &[&ChangeSet],
+        upsert: Upsert,
     ) -> Result<Result<(), Diverged>, PgError> {
         let Some(leaf_name) = self.attached.get(&step.key) else {
             return Ok(Err(Diverged("no partition of it is attached".into())));
@@ -174,12 +184,27 @@ impl PatchCtx<'_> {
                     cs.version, cs.updated.rows
                 ))));
             }
-            let upsert = match self.upsert {
-                Upsert::Merge => render(
+            // ON CONFLICT finds a row through the key's unique index, which
+            // never matches a NULL partition value: that partition merges.
+            let upsert = match (upsert, step.key.0) {
+                (Upsert::DeleteInsert, _) => {
+                    let delete = render(LOAD.patch_delete_updated, &[("leaf", &leaf), ("match", &match_s)]);
+                    let gone = tx.execute(&delete, &[]).map_err(PgError::db(what("delete the updated rows of")))?;
+                    if gone != cs.updated.rows {
+                        return Err(LoadError::Validation {
+                            table: self.parent.quoted(),
+                            unit: step.path.clone(),
+                            reason: format!("{gone} rows deleted for {} updated", cs.updated.rows),
+                        }
+                        .into());
+                    }
+                    render(LOAD.patch_insert, &[("leaf", &leaf), ("names", &names)])
+                }
+                (Upsert::Merge, _) | (Upsert::OnConflict, None) => render(
                     LOAD.patch_merge,
                     &[("leaf", &leaf), ("match", &match_s), ("set", &set), ("names", &names), ("values", &values)],
                 ),
-                Upsert::OnConflict => render(
+                (Upsert::OnConflict, Some(_)) => render(
                     LOAD.patch_on_conflict,
                     &[("leaf", &leaf), ("names", &names), ("conflict", &conflict.join(", ")), ("excluded", &excluded)],
                 ),
@@ -190,13 +215,17 @@ impl PatchCtx<'_> {
                 &[("names", &names), ("target_names", &target_names), ("leaf", &leaf), ("match", &match_s)],
             );
             let missing: i64 = tx.query_one(&check, &[]).map_err(PgError::db(what("check the changes of")))?.get(0);
+            // Each staged key now names exactly one row: no update went in
+            // as a second row.
+            let held: i64 = tx.query_one(&matched, &[]).map_err(PgError::db(what("look up the keys of")))?.get(0);
             let expected = cs.inserted.rows + cs.updated.rows;
-            if written != expected || missing != 0 {
+            if written != expected || missing != 0 || held as u64 != expected {
                 return Err(LoadError::Validation {
                     table: self.parent.quoted(),
                     unit: step.path.clone(),
                     reason: format!(
-                        "version {}: {written} rows written of {expected} staged, {missing} staged rows not held as staged",
+                        "version {}: {written} rows written of {expected} staged, {missing} staged rows not held \
+                         as staged, {held} rows under the staged keys",
                         cs.version
                     ),
                 }
