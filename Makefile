@@ -39,7 +39,7 @@ S3 := tests/s3/s3.sh
 PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb load-postgres summary demo demo-trajectories load-postgres-trajectories bench-trajectories test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale survey-csv bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo demo-trajectories load-postgres-trajectories bench-trajectories bench-changes test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale survey-csv bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
 
 all: build
 
@@ -152,7 +152,7 @@ test-readers: build
 	bash tests/readers/run.sh $(PQSTAGE)
 
 ## bench: convert benchmark against DuckDB and Polars (ROWS=18000000 by default there); see BENCHMARKS.md
-bench: bench-convert bench-load-duckdb bench-load-postgres bench-object-store bench-trajectories
+bench: bench-convert bench-load-duckdb bench-load-postgres bench-object-store bench-trajectories bench-changes
 
 bench-convert: build
 	bash bench/convert.sh
@@ -172,6 +172,10 @@ bench-convert-inputs: build
 ## bench-trajectories: 10 boids episodes (~0.93M observations, 8M property values) into PostgreSQL and DuckDB against the users' pandas to_sql and text-COPY loaders, a one-episode change, 40 episodes (see BENCHMARKS.md)
 bench-trajectories: build
 	bash bench/trajectories.sh
+
+## bench-changes: a later dump of the 18M rows (1% corrected, 0.5% added, 0.2% removed) applied by change sets to PostgreSQL and DuckDB, against full reloads and a DBA's COPY + ON CONFLICT (see BENCHMARKS.md)
+bench-changes: build
+	bash bench/changes.sh
 
 ## bench-load-duckdb: load benchmark against DuckDB's own CREATE TABLE AS read_parquet (see BENCHMARKS.md)
 bench-load-duckdb: build

@@ -28,31 +28,34 @@ INSERT INTO {table} ({columns})
 SELECT {columns}
 FROM read_parquet({files}, {hive});
 
--- name: patch_matched
--- Applying a change set to one partition, in the load's one transaction.
--- First: how many rows of the partition have the keys of source (a SELECT
--- of key columns from the change set's files). Placeholders: table,
--- partition (t."year" = 1987), match (t."k" = s."k" AND ...), source.
-SELECT count(*) FROM {table} AS t JOIN ({source}) AS s ON {match} WHERE {partition};
+-- name: patch_held
+-- Applying change sets, one version at a time for every partition patched,
+-- in the load's one transaction. First: per partition, how many rows have
+-- the keys of source (a SELECT of the key columns and the partition column
+-- from change set files). Placeholders: table, source, match (t."k" = s."k"
+-- AND ..., with the partition column compared IS NOT DISTINCT FROM), key
+-- (the partition column).
+SELECT s.{key}, count(*) FROM {table} AS t JOIN ({source}) AS s ON {match} GROUP BY s.{key};
 
 -- name: patch_delete
--- The rows of the keys a change set deletes or updates leave.
-DELETE FROM {table} AS t USING ({source}) AS s WHERE {partition} AND {match};
+-- The rows of the keys the change sets delete or update leave.
+DELETE FROM {table} AS t USING ({source}) AS s WHERE {match};
 
 -- name: patch_insert
--- The inserted and updated rows go in. Placeholders: table, columns,
--- file_columns (the columns stored in the files), key (the partition's value
--- as a literal), files.
+-- The inserted and updated rows go in. Placeholders: table, columns, files,
+-- hive (the partition column from the folder names).
 INSERT INTO {table} ({columns})
-SELECT {file_columns}, {key} FROM read_parquet({files});
+SELECT {columns} FROM read_parquet({files}, {hive});
 
 -- name: patch_check
--- Staged rows the partition does not hold exactly as staged after the
--- change set (0 when all landed). Placeholders: file_columns,
--- target_columns (t."c", ...), files, table, source (their keys), match,
--- partition.
-SELECT count(*) FROM (
-    SELECT {file_columns} FROM read_parquet({files})
-    EXCEPT ALL
-    SELECT {target_columns} FROM {table} AS t JOIN ({source}) AS s ON {match} WHERE {partition}
-);
+-- Staged rows the table does not hold exactly as staged after the change
+-- sets (0 when all landed), and the rows under their keys (each key must
+-- name one row). Placeholders: columns, target_columns (t."c", ...), files,
+-- hive, table, source (their keys), match.
+SELECT
+    (SELECT count(*) FROM (
+        SELECT {columns} FROM read_parquet({files}, {hive})
+        EXCEPT ALL
+        SELECT {target_columns} FROM {table} AS t JOIN ({source}) AS s ON {match}
+    )),
+    (SELECT count(*) FROM {table} AS t JOIN ({source}) AS s ON {match});

@@ -38,9 +38,12 @@ fn load_pg(d: &Path, table: &str, extra: &[&str]) -> String {
 
 fn fresh_pg(tables: &[&str]) {
     let mut c = client();
+    let state: Option<String> = c.query_one("SELECT to_regclass('pqstage.load_state')::text", &[]).unwrap().get(0);
     for t in tables {
         c.batch_execute(&format!("DROP TABLE IF EXISTS {t} CASCADE")).unwrap();
-        c.execute("DELETE FROM pqstage.load_state WHERE table_name = $1", &[t]).unwrap();
+        if state.is_some() {
+            c.execute("DELETE FROM pqstage.load_state WHERE table_name = $1", &[t]).unwrap();
+        }
     }
 }
 

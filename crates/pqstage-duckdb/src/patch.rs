@@ -1,51 +1,96 @@
 //! Applying change sets to a DuckDB table, in the load's one transaction.
 //!
-//! For each patched partition, and each change set of its chain in order:
-//! the partition must hold the change set's deleted and updated keys and
-//! none of its inserted ones (else the table was changed by hand, and the
-//! partition is replaced whole instead, in the same transaction, with a
-//! note); the deleted and updated keys' rows are deleted, the inserted and
-//! updated rows inserted; then the staged rows are compared with what the
-//! partition holds under their keys (`EXCEPT ALL`), and any difference fails
-//! the load before its commit.
+//! The change sets are applied one version at a time, each version with a
+//! handful of statements over all the partitions it changes (a statement per
+//! partition would scan the table once per partition):
+//!
+//! 1. per partition, the table must hold the version's deleted and updated
+//!    keys and none of its inserted ones; a partition that does not (the
+//!    table was changed by hand) is replaced whole instead, in the same
+//!    transaction, with a note, and leaves the later versions too;
+//! 2. the deleted and updated keys' rows are deleted, the inserted and
+//!    updated rows inserted;
+//! 3. the staged rows are compared with what the table holds under their
+//!    keys (`EXCEPT ALL`), and each key must name one row: any difference
+//!    fails the load before its commit.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use pqstage_load::sql::{literal, quote_ident, render};
-use pqstage_load::{Job, LoadError, PartitionKey, StagedFiles, Step, Work};
+use pqstage_load::{Fetched, Job, LoadError, PartitionKey, StagedFiles, Work};
 use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
 use pqstage_stage::verify::check_files;
 
 use crate::error::DuckdbError;
-use crate::sql::LOAD;
+use crate::sql::{key_condition, LOAD};
 
-/// A partition found not to hold the version its change sets lead from: why.
-struct Diverged(String);
-
-/// The SQL pieces of one partition's statements.
-struct Pieces {
-    partition: String,
+/// The SQL pieces every statement shares.
+struct Pieces<'a> {
+    table: &'a str,
+    /// The partition column, quoted.
+    part: String,
+    /// Key columns and the partition column, quoted, comma-separated.
+    keys: String,
+    /// `t.k = s.k AND ... AND t.part IS NOT DISTINCT FROM s.part`.
     matches: String,
-    key_list: String,
-    file_columns: String,
-    target_columns: String,
+    /// Every column, quoted.
     columns: String,
-    key_literal: String,
+    /// Every column as `t."c"`.
+    target_columns: String,
+    /// `hive_partitioning = true, hive_types = {...}`.
+    hive: String,
 }
 
-/// `[ 'a', 'b' ]` of files under `dir`.
-fn list(dir: &Path, files: &[FileEntry]) -> String {
-    let paths: Vec<String> = files.iter().map(|f| literal(&dir.join(&f.path).to_string_lossy())).collect();
-    format!("[{}]", paths.join(", "))
+impl Pieces<'_> {
+    /// `[ 'a', 'b' ]`.
+    fn list(files: &[PathBuf]) -> String {
+        let paths: Vec<String> = files.iter().map(|f| literal(&f.to_string_lossy())).collect();
+        format!("[{}]", paths.join(", "))
+    }
+
+    /// A SELECT of the key columns (and partition column) of `files`.
+    fn keys_of(&self, files: &[PathBuf]) -> String {
+        format!("SELECT {} FROM read_parquet({}, {})", self.keys, Self::list(files), self.hive)
+    }
+
+    /// Rows per partition value of the table with the keys of `files`.
+    fn held(&self, conn: &duckdb::Connection, files: &[PathBuf]) -> Result<BTreeMap<Option<i64>, u64>, DuckdbError> {
+        if files.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let q = render(
+            LOAD.patch_held,
+            &[("table", self.table), ("source", &self.keys_of(files)), ("match", &self.matches), ("key", &self.part)],
+        );
+        let mut stmt = conn.prepare(&q).map_err(DuckdbError::sql("look up keys"))?;
+        stmt.query_map([], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)? as u64)))
+            .and_then(Iterator::collect)
+            .map_err(DuckdbError::sql("look up keys"))
+    }
+}
+
+/// One partition's change set of the version being applied, its files local.
+struct Pending<'m> {
+    key: PartitionKey,
+    path: String,
+    cs: &'m ChangeSet,
+    dir: PathBuf,
+    _fetched: Fetched,
+}
+
+impl Pending<'_> {
+    fn paths(&self, files: &[FileEntry]) -> Vec<PathBuf> {
+        files.iter().map(|f| self.dir.join(&f.path)).collect()
+    }
 }
 
 /// Applies the patches of `work`; returns the partitions replaced whole
 /// instead, and why. `insert` loads a partition's staged files (for those).
 ///
 /// # Errors
-/// DuckDB's; [`LoadError::Validation`] when a partition does not hold its
-/// staged rows after its changes (nothing is committed).
+/// DuckDB's; [`LoadError::Validation`] when the table does not hold the
+/// staged rows after the changes (nothing is committed).
 pub(crate) fn apply(
     conn: &duckdb::Connection,
     table: &str,
@@ -59,139 +104,160 @@ pub(crate) fn apply(
         return Ok(swapped);
     }
     let files = StagedFiles::open(job.request.stage, job.dataset(), job.request.options.cache_dir.as_deref())?;
-    let partition_column = job.table.partition_column.as_deref().unwrap_or_default();
-    let key: Vec<&str> =
-        job.table.spec.target.key.iter().map(String::as_str).filter(|k| *k != partition_column).collect();
-    let all = job.columns();
-    let stored: Vec<String> = all.iter().filter(|c| c.name != partition_column).map(|c| quote_ident(&c.name)).collect();
-    for (step, chain) in patches {
-        let pieces = Pieces {
-            partition: match step.key.0 {
-                Some(v) => format!("t.{} = {v}", quote_ident(partition_column)),
-                None => format!("t.{} IS NULL", quote_ident(partition_column)),
-            },
-            matches: key.iter().map(|k| format!("t.{0} = s.{0}", quote_ident(k))).collect::<Vec<_>>().join(" AND "),
-            key_list: key.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", "),
-            file_columns: stored.join(", "),
-            target_columns: stored.iter().map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", "),
-            columns: stored.iter().cloned().chain([quote_ident(partition_column)]).collect::<Vec<_>>().join(", "),
-            key_literal: step.key.0.map_or("NULL".into(), |v| v.to_string()),
-        };
-        for cs in chain {
-            let entry = cs.as_partition();
-            if let (StagedFiles::Local(dir), true) = (&files, job.request.options.verify_checksums) {
-                check_files(dir, &[&entry], true, Some(1), None).map_err(LoadError::from)?;
+    let part_name = job.table.partition_column.as_deref().unwrap_or_default();
+    let key: Vec<&str> = job.table.spec.target.key.iter().map(String::as_str).filter(|k| *k != part_name).collect();
+    let all: Vec<String> = job.columns().iter().map(|c| quote_ident(&c.name)).collect();
+    let part = quote_ident(part_name);
+    let mut matches: Vec<String> = key.iter().map(|k| format!("t.{0} = s.{0}", quote_ident(k))).collect();
+    matches.push(format!("t.{part} IS NOT DISTINCT FROM s.{part}"));
+    let p = Pieces {
+        table,
+        keys: key.iter().map(|k| quote_ident(k)).chain([part.clone()]).collect::<Vec<_>>().join(", "),
+        matches: matches.join(" AND "),
+        columns: all.join(", "),
+        target_columns: all.iter().map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", "),
+        hive: format!("hive_partitioning = true, hive_types = {{{}: 'INTEGER'}}", literal(part_name)),
+        part,
+    };
+    let versions: BTreeSet<u64> = patches.iter().flat_map(|(_, chain)| chain.iter().map(|c| c.version)).collect();
+    let staged: BTreeMap<PartitionKey, &PartitionEntry> =
+        patches.iter().filter_map(|(s, _)| s.staged.map(|e| (s.key, e))).collect();
+    for version in versions {
+        let mut pending = Vec::new();
+        for (step, chain) in &patches {
+            let Some(cs) = chain.iter().find(|c| c.version == version) else { continue };
+            if swapped.contains_key(&step.key) {
+                continue;
             }
-            let refs: Vec<&FileEntry> = entry.files.iter().collect();
-            let group = format!("changes-v{}-{}", cs.version, cs.partition.replace(['/', '='], "-"));
-            let fetched = files.fetch(job.request.stage, job.dataset(), &group, &refs, 4, job.request.runtime)?;
-            let dir = std::path::absolute(fetched.dir()).map_err(|source| DuckdbError::Io {
-                op: "resolve",
-                path: fetched.dir().to_path_buf(),
-                source,
-            })?;
-            match apply_one(conn, table, step, cs, &pieces, &dir)? {
-                Ok(()) => job.request.progress.add(cs.inserted.rows + cs.updated.rows),
-                Err(Diverged(why)) => {
-                    let condition = crate::sql::key_condition(Some(partition_column), &[step.key.0])
-                        .expect("one key gives a condition");
-                    let delete = render(LOAD.delete_units, &[("table", table), ("condition", &condition)]);
-                    conn.execute_batch(&delete).map_err(DuckdbError::sql("delete a diverged partition"))?;
-                    insert(step.staged.expect("a patched step has a staged unit"))?;
-                    swapped.insert(step.key, why);
-                    break;
-                }
-            }
+            let (dir, fetched) = fetch(job, &files, cs)?;
+            pending.push(Pending { key: step.key, path: step.path.clone(), cs, dir, _fetched: fetched });
         }
+        for (key, why) in diverged(conn, &p, &pending)? {
+            swapped.insert(key, why);
+        }
+        pending.retain(|x| !swapped.contains_key(&x.key));
+        apply_version(conn, &p, &pending, version)?;
+        job.request.progress.add(pending.iter().map(|x| x.cs.inserted.rows + x.cs.updated.rows).sum());
+    }
+    for key in swapped.keys() {
+        let condition = key_condition(Some(part_name), &[key.0]).expect("one key gives a condition");
+        let delete = render(LOAD.delete_units, &[("table", table), ("condition", &condition)]);
+        conn.execute_batch(&delete).map_err(DuckdbError::sql("delete a diverged partition"))?;
+        insert(staged[key])?;
     }
     Ok(swapped)
 }
 
-/// One change set of one partition.
-fn apply_one(
+/// A change set's files, ready to read: checked against the manifest on a
+/// local stage, downloaded (and checked) from a remote one.
+fn fetch(job: &Job<'_>, files: &StagedFiles, cs: &ChangeSet) -> Result<(PathBuf, Fetched), DuckdbError> {
+    let entry = cs.as_partition();
+    if let (StagedFiles::Local(dir), true) = (files, job.request.options.verify_checksums) {
+        check_files(dir, &[&entry], true, Some(1), None).map_err(LoadError::from)?;
+    }
+    let refs: Vec<&FileEntry> = entry.files.iter().collect();
+    let group = format!("changes-v{}-{}", cs.version, cs.partition.replace(['/', '='], "-"));
+    let fetched = files.fetch(job.request.stage, job.dataset(), &group, &refs, 4, job.request.runtime)?;
+    let dir = std::path::absolute(fetched.dir()).map_err(|source| DuckdbError::Io {
+        op: "resolve",
+        path: fetched.dir().to_path_buf(),
+        source,
+    })?;
+    Ok((dir, fetched))
+}
+
+/// The partitions of `pending` that do not hold the version their change
+/// set leads from, and why.
+fn diverged(
     conn: &duckdb::Connection,
-    table: &str,
-    step: &Step<'_, PartitionEntry>,
-    cs: &ChangeSet,
-    p: &Pieces,
-    dir: &Path,
-) -> Result<Result<(), Diverged>, DuckdbError> {
-    let keys_of = |files: &[FileEntry]| format!("SELECT {} FROM read_parquet({})", p.key_list, list(dir, files));
-    let count = |source: &str| -> Result<u64, DuckdbError> {
-        let q = render(
-            LOAD.patch_matched,
-            &[("table", table), ("source", source), ("match", &p.matches), ("partition", &p.partition)],
-        );
-        conn.query_row(&q, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(DuckdbError::sql("look up keys"))
-    };
-    let leaving: Vec<FileEntry> = cs.deleted.files.iter().chain(&cs.updated.files).cloned().collect();
-    if !cs.inserted.files.is_empty() {
-        let held = count(&keys_of(&cs.inserted.files))?;
-        if held != 0 {
-            return Ok(Err(Diverged(format!(
-                "it already held {held} of the keys version {} inserts, so not version {}",
+    p: &Pieces<'_>,
+    pending: &[Pending<'_>],
+) -> Result<Vec<(PartitionKey, String)>, DuckdbError> {
+    let leaving: Vec<PathBuf> = pending
+        .iter()
+        .flat_map(|x| x.paths(&x.cs.deleted.files).into_iter().chain(x.paths(&x.cs.updated.files)))
+        .collect();
+    let arriving: Vec<PathBuf> = pending.iter().flat_map(|x| x.paths(&x.cs.inserted.files)).collect();
+    let (held_leaving, held_arriving) = (p.held(conn, &leaving)?, p.held(conn, &arriving)?);
+    let mut out = Vec::new();
+    for x in pending {
+        let (cs, value) = (x.cs, x.key.0);
+        let already = held_arriving.get(&value).copied().unwrap_or(0);
+        let held = held_leaving.get(&value).copied().unwrap_or(0);
+        let expected = cs.deleted.rows + cs.updated.rows;
+        let why = if already != 0 {
+            format!(
+                "it already held {already} of the keys version {} inserts, so not version {}",
                 cs.version,
                 cs.version - 1
-            ))));
-        }
-    }
-    if !leaving.is_empty() {
-        let source = keys_of(&leaving);
-        let held = count(&source)?;
-        let expected = cs.deleted.rows + cs.updated.rows;
-        if held != expected {
-            return Ok(Err(Diverged(format!(
+            )
+        } else if held != expected {
+            format!(
                 "it held {held} of the {expected} keys version {} deletes or updates, so not version {}",
                 cs.version,
                 cs.version - 1
-            ))));
-        }
-        let delete = render(
-            LOAD.patch_delete,
-            &[("table", table), ("source", &source), ("match", &p.matches), ("partition", &p.partition)],
-        );
+            )
+        } else {
+            continue;
+        };
+        out.push((x.key, why));
+    }
+    Ok(out)
+}
+
+/// Deletes, inserts and checks one version's changes to the partitions of `pending`.
+fn apply_version(
+    conn: &duckdb::Connection,
+    p: &Pieces<'_>,
+    pending: &[Pending<'_>],
+    version: u64,
+) -> Result<(), DuckdbError> {
+    let leaving: Vec<PathBuf> = pending
+        .iter()
+        .flat_map(|x| x.paths(&x.cs.deleted.files).into_iter().chain(x.paths(&x.cs.updated.files)))
+        .collect();
+    if !leaving.is_empty() {
+        let delete =
+            render(LOAD.patch_delete, &[("table", p.table), ("source", &p.keys_of(&leaving)), ("match", &p.matches)]);
         conn.execute_batch(&delete).map_err(DuckdbError::sql("delete changed rows"))?;
     }
-    let upserts: Vec<FileEntry> = cs.inserted.files.iter().chain(&cs.updated.files).cloned().collect();
+    let upserts: Vec<PathBuf> = pending
+        .iter()
+        .flat_map(|x| x.paths(&x.cs.inserted.files).into_iter().chain(x.paths(&x.cs.updated.files)))
+        .collect();
     if upserts.is_empty() {
-        return Ok(Ok(()));
+        return Ok(());
     }
-    let files = list(dir, &upserts);
-    let insert = render(
-        LOAD.patch_insert,
-        &[
-            ("table", table),
-            ("columns", &p.columns),
-            ("file_columns", &p.file_columns),
-            ("key", &p.key_literal),
-            ("files", &files),
-        ],
-    );
+    let files = Pieces::list(&upserts);
+    let insert =
+        render(LOAD.patch_insert, &[("table", p.table), ("columns", &p.columns), ("files", &files), ("hive", &p.hive)]);
     let written = conn.execute(&insert, []).map_err(DuckdbError::sql("insert changed rows"))? as u64;
     let check = render(
         LOAD.patch_check,
         &[
-            ("file_columns", &p.file_columns),
+            ("columns", &p.columns),
             ("target_columns", &p.target_columns),
             ("files", &files),
-            ("table", table),
-            ("source", &keys_of(&upserts)),
+            ("hive", &p.hive),
+            ("table", p.table),
+            ("source", &p.keys_of(&upserts)),
             ("match", &p.matches),
-            ("partition", &p.partition),
         ],
     );
-    let missing: i64 = conn.query_row(&check, [], |r| r.get(0)).map_err(DuckdbError::sql("check changed rows"))?;
-    let expected = cs.inserted.rows + cs.updated.rows;
-    if written != expected || missing != 0 {
+    let (missing, held): (i64, i64) =
+        conn.query_row(&check, [], |r| Ok((r.get(0)?, r.get(1)?))).map_err(DuckdbError::sql("check changed rows"))?;
+    let expected: u64 = pending.iter().map(|x| x.cs.inserted.rows + x.cs.updated.rows).sum();
+    if written != expected || missing != 0 || held as u64 != expected {
+        let paths: Vec<&str> = pending.iter().map(|x| x.path.as_str()).collect();
         return Err(LoadError::Validation {
-            table: table.to_string(),
-            unit: step.path.clone(),
+            table: p.table.to_string(),
+            unit: paths.join(", "),
             reason: format!(
-                "version {}: {written} rows written of {expected} staged, {missing} staged rows not held as staged",
-                cs.version
+                "version {version}: {written} rows written of {expected} staged, {missing} staged rows not held as \
+                 staged, {held} rows under the staged keys"
             ),
         }
         .into());
     }
-    Ok(Ok(()))
+    Ok(())
 }
