@@ -150,6 +150,9 @@ pub struct LoadPostgresArgs {
     /// Apply a partition's change sets only when they change at most this percentage of its rows (else reload it whole).
     #[arg(long, value_name = "PCT", default_value_t = 25.0)]
     pub patch_limit: f64,
+    /// Percent of each page a loaded partition fills, 10-100 (default: 90 when the spec has a key, so updates of change sets find room on their page, else 100).
+    #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u8).range(10..=100))]
+    pub fillfactor: Option<u8>,
     /// How change sets' inserted and updated rows are written: merge (MERGE; delete-insert before PostgreSQL 15), on-conflict (INSERT … ON CONFLICT) or delete-insert.
     #[arg(long, value_name = "HOW", default_value = "merge", value_parser = ["merge", "on-conflict", "delete-insert"])]
     pub upsert: String,

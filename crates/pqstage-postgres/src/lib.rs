@@ -20,4 +20,4 @@ pub mod types;
 
 pub use encode::{encode_batch, Constant, EncodeError, HEADER, TRAILER};
 pub use error::PgError;
-pub use load::{load, PgOptions, Upsert};
+pub use load::{load, PgOptions, Upsert, KEYED_FILLFACTOR};

@@ -214,6 +214,10 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
                 indexes: a.index.iter().map(|i| i.split(',').map(|c| c.trim().to_string()).collect()).collect(),
                 no_indexes: a.no_indexes,
                 no_analyze: a.no_analyze,
+                fillfactor: a.fillfactor.unwrap_or_else(|| match request.manifest.tables.first() {
+                    Some(t) if !t.spec.target.key.is_empty() => pqstage_postgres::KEYED_FILLFACTOR,
+                    _ => 100,
+                }),
                 upsert: match a.upsert.as_str() {
                     "on-conflict" => pqstage_postgres::Upsert::OnConflict,
                     "delete-insert" => pqstage_postgres::Upsert::DeleteInsert,

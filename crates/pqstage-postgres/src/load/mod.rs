@@ -53,7 +53,13 @@ pub struct PgOptions {
     pub no_analyze: bool,
     /// How change sets' inserted and updated rows are written.
     pub upsert: Upsert,
+    /// Percent of each page a loaded partition fills (10 to 100).
+    pub fillfactor: u8,
 }
+
+/// [`PgOptions::fillfactor`] for a table with a key: a tenth of each page
+/// stays free for the updated rows of change sets.
+pub const KEYED_FILLFACTOR: u8 = 90;
 
 /// The statement that writes a change set's inserted and updated rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -165,8 +171,8 @@ impl Engine for Postgres<'_> {
 
     /// What an existing parent holds: its attached partitions, what the
     /// state records for them, and their rows. A partition pqstage loaded
-    /// whose counters show exactly the rows it inserted, and no update or
-    /// delete since, holds them; any other is counted.
+    /// whose counters show the recorded rows (inserted less deleted) holds
+    /// them; any other is counted.
     fn inventory(&mut self, _job: &Job<'_>) -> Result<Inventory<PartitionKey>, PgError> {
         let client = self.client.as_mut().expect("inspect connects first");
         let mut counters = BTreeMap::new();
@@ -189,8 +195,11 @@ impl Engine for Postgres<'_> {
         }
         for (key, name) in &self.attached {
             let recorded = inventory.recorded.get(key).map(|s| s.rows);
+            // Rows inserted less rows deleted, as the server counts them
+            // (aborted ones included), is the rows held: after a swap the
+            // inserts alone, after change sets their inserts and deletes.
             let trusted = match (recorded, counters.get(key)) {
-                (Some(rows), Some((Some(ins), Some(0), Some(0)))) => (*ins as u64 == rows).then_some(rows),
+                (Some(rows), Some((Some(ins), Some(_), Some(del)))) => (ins - del == rows as i64).then_some(rows),
                 _ => None,
             };
             let n = match trusted {

@@ -155,6 +155,7 @@ impl UnitCtx<'_> {
                 ("columns", &column_definitions(&self.columns)),
                 ("check_name", &quote_ident(&format!("{}_bound", names.final_name))),
                 ("check", &check),
+                ("fillfactor", &self.opts.fillfactor.to_string()),
             ],
         );
         tx.batch_execute(&sql)
