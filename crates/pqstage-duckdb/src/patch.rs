@@ -10,9 +10,9 @@
 //!    transaction, with a note, and leaves the later versions too;
 //! 2. the deleted and updated keys' rows are deleted, the inserted and
 //!    updated rows inserted;
-//! 3. the staged rows are compared with what the table holds under their
-//!    keys (`EXCEPT ALL`), and each key must name one row: any difference
-//!    fails the load before its commit.
+//! 3. every row staged must have been written, and each staged key must
+//!    name exactly one row of the table (an update whose old version stayed
+//!    would make two): any difference fails the load before its commit.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -36,8 +36,6 @@ struct Pieces<'a> {
     matches: String,
     /// Every column, quoted.
     columns: String,
-    /// Every column as `t."c"`.
-    target_columns: String,
     /// `hive_partitioning = true, hive_types = {...}`.
     hive: String,
 }
@@ -115,7 +113,6 @@ pub(crate) fn apply(
         keys: key.iter().map(|k| quote_ident(k)).chain([part.clone()]).collect::<Vec<_>>().join(", "),
         matches: matches.join(" AND "),
         columns: all.join(", "),
-        target_columns: all.iter().map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", "),
         hive: format!("hive_partitioning = true, hive_types = {{{}: 'INTEGER'}}", literal(part_name)),
         part,
     };
@@ -232,29 +229,24 @@ fn apply_version(
     let insert =
         render(LOAD.patch_insert, &[("table", p.table), ("columns", &p.columns), ("files", &files), ("hive", &p.hive)]);
     let written = conn.execute(&insert, []).map_err(DuckdbError::sql("insert changed rows"))? as u64;
-    let check = render(
-        LOAD.patch_check,
-        &[
-            ("columns", &p.columns),
-            ("target_columns", &p.target_columns),
-            ("files", &files),
-            ("hive", &p.hive),
-            ("table", p.table),
-            ("source", &p.keys_of(&upserts)),
-            ("match", &p.matches),
-        ],
-    );
-    let (missing, held): (i64, i64) =
-        conn.query_row(&check, [], |r| Ok((r.get(0)?, r.get(1)?))).map_err(DuckdbError::sql("check changed rows"))?;
+    // Only the key columns are read back: comparing whole rows would read
+    // every column of the table (3.2 s of a 5.5 s load of 18 M rows), and
+    // the rows were inserted as they are from the change set's files.
+    let held: i64 = conn
+        .query_row(
+            &render(LOAD.patch_count, &[("table", p.table), ("source", &p.keys_of(&upserts)), ("match", &p.matches)]),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(DuckdbError::sql("check changed rows"))?;
     let expected: u64 = pending.iter().map(|x| x.cs.inserted.rows + x.cs.updated.rows).sum();
-    if written != expected || missing != 0 || held as u64 != expected {
+    if written != expected || held as u64 != expected {
         let paths: Vec<&str> = pending.iter().map(|x| x.path.as_str()).collect();
         return Err(LoadError::Validation {
             table: p.table.to_string(),
             unit: paths.join(", "),
             reason: format!(
-                "version {version}: {written} rows written of {expected} staged, {missing} staged rows not held as \
-                 staged, {held} rows under the staged keys"
+                "version {version}: {written} rows written of {expected} staged, {held} rows under the staged keys"
             ),
         }
         .into());
