@@ -22,7 +22,7 @@
 # Usage: bash bench/changes.sh          (make bench-changes; part of make bench)
 #
 # Environment: ROWS (default 18000000), PQSTAGE (binary), JOBS. The server is
-# a throwaway one (tests/pg/pg.sh) on port 55441, deleted at the end.
+# a throwaway one (tests/pg/pg.sh) on port 55442, deleted at the end.
 #
 # Files: the CSVs in bench/data/ (generated when missing), the stages and
 # logs in bench/out/changes, the report in bench/out/changes-results.md.
@@ -57,9 +57,9 @@ if [[ ! -x "$PYDIR/bin/python" ]] || ! "$PYDIR/bin/python" -c "import duckdb" 2>
 fi
 PY="$PYDIR/bin/python"
 
-start_pg 55441
-URL="postgres://pqtest@127.0.0.1:55441/pqstage?sslmode=disable"
-db_url() { echo "postgres://pqtest@127.0.0.1:55441/$1?sslmode=disable"; }
+start_pg 55442
+URL="postgres://pqtest@127.0.0.1:55442/pqstage?sslmode=disable"
+db_url() { echo "postgres://pqtest@127.0.0.1:55442/$1?sslmode=disable"; }
 sql() { "$PSQL" "$(db_url "$1")" -qXAt -v ON_ERROR_STOP=1 "${@:2}"; }
 settle() { sql pqstage -c CHECKPOINT; sync; }
 # pg_load LABEL DB [flags...]: one timed load of the stage into DB's table.

@@ -32,6 +32,7 @@ use pqstage_stage::Stage;
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use crate::error::ConvertError;
+use crate::write::WriteCtx;
 
 use pqstage_stage::CHANGES_DIR;
 
@@ -99,14 +100,12 @@ impl<'c, 'a> Differ<'c, 'a> {
     /// version's rows of it, if there are any.
     pub(crate) fn new(
         ctx: &'c DiffCtx<'a>,
-        schema: SchemaRef,
+        w: &WriteCtx<'_>,
         value: Option<i64>,
         dir: &str,
-        scratch: &Path,
-        stage: &Stage,
-        dataset: &str,
-        runtime: &tokio::runtime::Handle,
     ) -> Result<Self, ConvertError> {
+        let (schema, scratch, stage, dataset, runtime) =
+            (w.layout.schema.clone(), w.scratch, w.stage, w.dataset, w.runtime);
         let previous = if ctx.comparable { ctx.previous.get(&value).copied() } else { None };
         let all: Vec<usize> = (0..schema.fields().len()).collect();
         let mut d = Differ {

@@ -157,7 +157,9 @@ impl TableEntry {
         let mut chain = Vec::new();
         let mut at = from;
         while at != to {
-            let next = self.changes.iter().find(|c| c.partition == path && c.from == at)?;
+            // The latest change set from here: a dataset converted back and
+            // forth has several, and the latest leads toward the staged one.
+            let next = self.changes.iter().rev().find(|c| c.partition == path && c.from == at)?;
             chain.push(next);
             at = &next.to;
             if chain.len() > self.changes.len() {
@@ -345,6 +347,52 @@ mod tests {
         assert_eq!(c.finish(), checksum(b"hello world"));
         assert_ne!(checksum(b"a"), checksum(b"b"));
         assert_eq!(checksum(b"").len(), 32);
+    }
+
+    fn change(version: u64, partition: &str, from: &str, to: &str) -> ChangeSet {
+        let rows = |n| ChangeFiles { rows: n, files: Vec::new() };
+        ChangeSet {
+            version,
+            partition: partition.into(),
+            value: None,
+            from: from.into(),
+            to: to.into(),
+            rows: 10,
+            inserted: rows(1),
+            updated: rows(2),
+            deleted: rows(version),
+        }
+    }
+
+    #[test]
+    fn a_change_chain_leads_from_the_loaded_version_to_the_staged_one() {
+        let spec = Spec::from_toml("name = \"t\"\n[[columns]]\nname = \"a\"\ntype = \"int64\"\n").unwrap();
+        let mut t = TableEntry {
+            name: "t".into(),
+            path: String::new(),
+            spec_fingerprint: spec.fingerprint(),
+            spec,
+            partition_column: None,
+            partitions: Vec::new(),
+            rejects: RejectsEntry::default(),
+            rows_read: 0,
+            rows_written: 0,
+            rows_rejected: 0,
+            changes: vec![change(2, "y=1", "a", "b"), change(2, "y=2", "p", "q"), change(3, "y=1", "b", "c")],
+        };
+        let versions = |c: Option<Vec<&ChangeSet>>| c.map(|c| c.iter().map(|c| c.version).collect::<Vec<_>>());
+        assert_eq!(versions(t.change_chain("y=1", "a", "c")), Some(vec![2, 3]));
+        assert_eq!(versions(t.change_chain("y=1", "b", "c")), Some(vec![3]));
+        // Another partition's change sets never join a chain; an unknown
+        // start, or the staged version itself, has none.
+        assert_eq!(versions(t.change_chain("y=2", "a", "c")), None);
+        assert_eq!(versions(t.change_chain("y=1", "x", "c")), None);
+        assert_eq!(versions(t.change_chain("y=1", "c", "c")), None);
+        // A cycle (the same dump converted back and forth) ends.
+        t.changes.push(change(4, "y=1", "c", "a"));
+        assert_eq!(versions(t.change_chain("y=1", "a", "z")), None);
+        assert_eq!(t.changes[0].changed_rows(), 1 + 2 + 2);
+        assert_eq!(t.changes[0].as_partition().path, "y=1");
     }
 
     #[test]

@@ -249,16 +249,7 @@ pub fn write_partition<'a>(
 ) -> Result<(PartitionEntry, Option<ChangeSet>), ConvertError> {
     let dir = ctx.partition_column.map(|c| partition_dir(c, key.map(i64::from))).unwrap_or_default();
     let differ = match ctx.diff {
-        Some(diff) => Some(Differ::new(
-            diff,
-            ctx.layout.schema.clone(),
-            key.map(i64::from),
-            &dir,
-            ctx.scratch,
-            ctx.stage,
-            ctx.dataset,
-            ctx.runtime,
-        )?),
+        Some(diff) => Some(Differ::new(diff, ctx, key.map(i64::from), &dir)?),
         None => None,
     };
     let mut w = PartitionWriter {
