@@ -278,7 +278,7 @@ fn duplicate_and_null_keys_are_refused_and_nothing_is_committed() {
     dump(d, 2_000, 0, "r0.csv");
     convert(d, "r0.csv", &[]);
     let before = manifest(&d.join("stage"), "violations");
-    // The 11th record again at the end.
+    // The record on line 12 again at the end.
     let text = std::fs::read_to_string(d.join("r0.csv")).unwrap();
     let line = text.lines().nth(11).unwrap().to_string();
     let again: Vec<&str> = line.splitn(4, ',').collect();
@@ -288,6 +288,9 @@ fn duplicate_and_null_keys_are_refused_and_nothing_is_committed() {
     let err = String::from_utf8_lossy(&o.stderr);
     let key = format!("duplicate key (activity_nr={}, citation_id={})", again[1], again[2]);
     assert!(err.contains(&key), "{err}");
+    // Lines are physical lines: a quoted value may hold a line break.
+    let last = crate::util::group(text.matches('\n').count() as i64 + 1);
+    assert!(err.contains(&format!("dup.csv line 12 and dup.csv line {last} have it")), "{err}");
     assert!(err.contains("fix the source, or change [target] key in the spec"), "{err}");
     assert_eq!(manifest(&d.join("stage"), "violations"), before, "nothing is committed");
 

@@ -18,7 +18,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_array::{Array, BooleanArray, RecordBatch, UInt64Array};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_row::{RowConverter, SortField};
 use arrow_schema::{Schema, SchemaRef};
@@ -31,10 +31,14 @@ use pqstage_stage::manifest::{checksum, ChangeFiles, ChangeSet, FileEntry, Parti
 use pqstage_stage::Stage;
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
-use crate::error::ConvertError;
+use crate::error::{group_digits, ConvertError};
+use crate::layout::LINE_BITS;
 use crate::write::WriteCtx;
 
 use pqstage_stage::CHANGES_DIR;
+
+/// Rows per row group of a change set's files.
+const CHANGE_ROW_GROUP_ROWS: usize = 65_536;
 
 /// What every partition's differ shares.
 pub(crate) struct DiffCtx<'a> {
@@ -48,14 +52,20 @@ pub(crate) struct DiffCtx<'a> {
     pub comparable: bool,
     /// The version being written.
     pub version: u64,
+    /// How messages name each source, by index.
+    pub sources: Vec<String>,
 }
+
+/// Not seen yet (a row's place is never this).
+const UNSEEN: u64 = u64::MAX;
 
 /// A row of the previous version.
 struct Old {
     row_hash: u64,
     /// Position among the previous version's rows of the partition.
     row: u64,
-    /// Position (1-based) of the row of this version with the same key; 0 if none yet.
+    /// Where the row of this version with the same key came from (see
+    /// [`Differ::place`]); [`UNSEEN`] until then.
     seen: u64,
 }
 
@@ -76,7 +86,7 @@ pub(crate) struct Differ<'c, 'a> {
     /// Every column, when there is a previous version to compare with.
     rows: Option<RowConverter>,
     old: HashMap<u128, Old>,
-    /// Keys of this version not in the previous one: their positions (1-based).
+    /// Keys of this version not in the previous one: where their rows came from.
     fresh: HashMap<u128, u64>,
     seen: u64,
     previous: Option<&'a PartitionEntry>,
@@ -137,7 +147,7 @@ impl<'c, 'a> Differ<'c, 'a> {
                 read_batches(path, &schema, None, |batch| {
                     let (keys, hashes) = d.hash(&batch)?;
                     for (k, h) in keys.into_iter().zip(hashes) {
-                        d.old.insert(k, Old { row_hash: h, row, seen: 0 });
+                        d.old.insert(k, Old { row_hash: h, row, seen: UNSEEN });
                         row += 1;
                     }
                     Ok(())
@@ -162,16 +172,17 @@ impl<'c, 'a> Differ<'c, 'a> {
         Ok((keys, rows))
     }
 
-    /// Sees the next rows of the partition, as they are written.
-    pub(crate) fn push(&mut self, batch: &RecordBatch) -> Result<(), ConvertError> {
+    /// Sees the next rows of the partition, as they are written, with the
+    /// source and line of each (as the spill's line column has them).
+    pub(crate) fn push(&mut self, batch: &RecordBatch, lines: Option<&UInt64Array>) -> Result<(), ConvertError> {
         let (keys, hashes) = self.hash(batch)?;
         let n = batch.num_rows();
         let (mut inserted, mut updated) = (vec![false; n], vec![false; n]);
         for (r, key) in keys.iter().enumerate() {
             self.seen += 1;
-            let at = self.seen;
+            let at = lines.map_or(self.seen, |l| l.value(r));
             let earlier = match self.old.get_mut(key) {
-                Some(old) if old.seen != 0 => Some(old.seen),
+                Some(old) if old.seen != UNSEEN => Some(old.seen),
                 Some(old) => {
                     old.seen = at;
                     updated[r] = old.row_hash != hashes[r];
@@ -189,8 +200,8 @@ impl<'c, 'a> Differ<'c, 'a> {
                 return Err(ConvertError::DuplicateKey {
                     partition: self.dir.clone(),
                     key: self.describe_key(batch, r),
-                    first,
-                    second: at,
+                    first: self.place(first, lines.is_some()),
+                    second: self.place(at, lines.is_some()),
                 });
             }
         }
@@ -199,6 +210,17 @@ impl<'c, 'a> Differ<'c, 'a> {
             self.write(batch, updated, false)?;
         }
         Ok(())
+    }
+
+    /// Where a row came from, for messages: `FILE line N` from the spill's
+    /// line column, else its position among the partition's rows.
+    fn place(&self, at: u64, lines: bool) -> String {
+        if !lines {
+            return format!("row {} of the partition", group_digits(at));
+        }
+        let (source, line) = ((at >> LINE_BITS) as usize, at & ((1 << LINE_BITS) - 1));
+        let name = self.ctx.sources.get(source).map_or("?", String::as_str);
+        format!("{name} line {}", group_digits(line))
     }
 
     /// `column=value, ...` of row `r`'s key.
@@ -248,7 +270,7 @@ impl<'c, 'a> Differ<'c, 'a> {
             if prev.checksum == entry.checksum {
                 return Ok(None);
             }
-            let mut gone: Vec<u64> = self.old.values().filter(|o| o.seen == 0).map(|o| o.row).collect();
+            let mut gone: Vec<u64> = self.old.values().filter(|o| o.seen == UNSEEN).map(|o| o.row).collect();
             gone.sort_unstable();
             let deleted = self.deleted(&gone)?;
             let base = format!("{CHANGES_DIR}/v{}/{}", self.ctx.version, self.dir);
@@ -319,7 +341,10 @@ impl<'c, 'a> Differ<'c, 'a> {
 
 fn open(path: &Path, schema: SchemaRef) -> Result<Out, ConvertError> {
     let file = File::create(path).map_err(|source| ConvertError::Io { op: "create", path: path.into(), source })?;
+    // Small row groups: the writer holds its open one in memory, and a
+    // partition rewritten from end to end sends all its rows here.
     let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(CHANGE_ROW_GROUP_ROWS))
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 exists")))
         .set_created_by(crate::convert::created_by())
         .build();

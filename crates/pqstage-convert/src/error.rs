@@ -183,19 +183,18 @@ pub enum ConvertError {
     Trajectory(#[from] crate::trajectories::TrajectoryError),
     /// Two rows of the input have the same `[target] key`; nothing is committed.
     #[error(
-        "duplicate key ({key}) in {partition}: rows {} and {} of the partition have it; \
-         a key must name one record (fix the source, or change [target] key in the spec)",
-        group_digits(*first), group_digits(*second)
+        "duplicate key ({key}) in {partition}: {first} and {second} have it; a key must name one record \
+         (fix the source, or change [target] key in the spec); nothing was written"
     )]
     DuplicateKey {
         /// The partition folder, e.g. `year=2001`.
         partition: String,
         /// `column=value, ...` of the key.
         key: String,
-        /// Positions (1-based) of the two rows among the partition's rows, in input order.
-        first: u64,
-        /// The later one.
-        second: u64,
+        /// Where the first row with it came from: `FILE line N`.
+        first: String,
+        /// Where the second did.
+        second: String,
     },
     /// The previous version's files, read for its change sets, are missing or
     /// not what its manifest says.

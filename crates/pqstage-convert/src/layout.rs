@@ -27,6 +27,12 @@ pub fn arrow_type(ty: ColumnType) -> DataType {
     }
 }
 
+/// The spill's last column with a `[target] key`: a row's source index
+/// (bits [`LINE_BITS`] and up) and physical line.
+pub const LINE_COLUMN: &str = "__pqstage_source_line";
+/// Bits of [`LINE_COLUMN`] that hold the line.
+pub const LINE_BITS: u32 = 40;
+
 /// A derived column: the function of a source column.
 #[derive(Debug, Clone)]
 pub struct Derived {
@@ -43,8 +49,12 @@ pub struct Layout {
     pub spec: Spec,
     /// Schema of the staged files: source columns then derived columns.
     pub schema: SchemaRef,
-    /// Schema of the parsed source columns (what phase one spills).
+    /// Schema of the parsed source columns.
     pub source_schema: SchemaRef,
+    /// What phase one spills: the source columns, then, with a `[target]
+    /// key`, where each row came from ([`LINE_COLUMN`]), so that a key seen
+    /// twice is reported with both lines. It never reaches the Parquet files.
+    pub spill_schema: SchemaRef,
     /// Derived columns in order.
     pub derived: Vec<Derived>,
     /// Source column of `year(...)`, if partitioned.
@@ -83,7 +93,27 @@ impl Layout {
             Some(p) => Some(idx(&p.by.column)?),
             None => None,
         };
-        Ok(Self { spec: spec.clone(), schema: Arc::new(Schema::new(fields)), source_schema, derived, partition_source })
+        let spill_schema = match spec.target.key.is_empty() {
+            true => source_schema.clone(),
+            false => {
+                let mut spilled: Vec<Field> = source_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+                spilled.push(Field::new(LINE_COLUMN, DataType::UInt64, false));
+                Arc::new(Schema::new(spilled))
+            }
+        };
+        Ok(Self {
+            spec: spec.clone(),
+            schema: Arc::new(Schema::new(fields)),
+            source_schema,
+            spill_schema,
+            derived,
+            partition_source,
+        })
+    }
+
+    /// Whether the spill carries each row's source and line ([`LINE_COLUMN`]).
+    pub fn has_lines(&self) -> bool {
+        self.spill_schema.fields().len() > self.source_schema.fields().len()
     }
 
     /// Number of source columns.

@@ -67,7 +67,12 @@ pub(crate) fn next_version<E>(previous: &Result<Option<Manifest>, E>) -> u64 {
 /// With a `[target] key`, what each partition is compared with: the
 /// previous version's partitions when it was converted with the same spec
 /// (then change sets are written), else nothing (keys are still checked).
-fn diff_ctx<'a>(layout: &Layout, prior: Option<&'a TableEntry>, version: u64) -> Option<DiffCtx<'a>> {
+fn diff_ctx<'a>(
+    layout: &Layout,
+    prior: Option<&'a TableEntry>,
+    version: u64,
+    sources: &[String],
+) -> Option<DiffCtx<'a>> {
     let spec = &layout.spec;
     if spec.target.key.is_empty() {
         return None;
@@ -79,7 +84,7 @@ fn diff_ctx<'a>(layout: &Layout, prior: Option<&'a TableEntry>, version: u64) ->
         Some(t) if comparable => t.partitions.iter().map(|p| (p.value, p)).collect(),
         _ => Default::default(),
     };
-    Some(DiffCtx { key, previous, comparable, version })
+    Some(DiffCtx { key, previous, comparable, version, sources: sources.to_vec() })
 }
 
 /// The change sets the new manifest names: the previous version's that are
@@ -129,7 +134,7 @@ pub fn convert(
     let parse_seconds = started.elapsed().as_secs_f64();
     let version = next_version(&previous);
     let prior = previous.as_ref().ok().and_then(Option::as_ref).and_then(|m| m.tables.first());
-    let diff = diff_ctx(&opts.layout, prior, version);
+    let diff = diff_ctx(&opts.layout, prior, version, &opts.set.names);
     let (partitions, changes) = phase_two::encode_partitions(opts, &spilled, scratch, stage, runtime, diff.as_ref())?;
     let changes = kept_changes(prior, diff.as_ref(), changes, version, opts.set.keep_versions);
 

@@ -66,7 +66,7 @@ pub(super) fn read_and_spill(
     let stop = AtomicBool::new(false);
     let mut sequencer = Sequencer {
         opts,
-        spill: Spill::new(scratch.join("spill"), opts.layout.source_schema.clone())?.with_direct_io(opts.set.direct_io),
+        spill: Spill::new(scratch.join("spill"), opts.layout.spill_schema.clone())?.with_direct_io(opts.set.direct_io),
         rejects,
         row_counts: vec![0u64; opts.set.sources.len()],
         stats: vec![None; opts.set.sources.len()],

@@ -112,8 +112,13 @@ pub fn process(layout: &Layout, dialect: &Dialect, chunk: &Chunk, table: &mut Ta
     // chunk); rows are then grouped by partition key with one `take` per
     // column, after which each partition is a zero-copy slice.
     let ctx = Ctx { dialect, table, data, utf8_ok };
-    let arrays: Vec<ArrayRef> =
+    let mut arrays: Vec<ArrayRef> =
         layout.spec.columns.iter().enumerate().map(|(c, col)| columns::build(&ctx, c, col, &mut faults)).collect();
+    if layout.has_lines() {
+        let source = (chunk.source as u64) << crate::layout::LINE_BITS;
+        let lines = table.records.iter().map(|rec| source | (chunk.first_line + u64::from(rec.line)));
+        arrays.push(Arc::new(arrow_array::UInt64Array::from_iter_values(lines)));
+    }
     let keys: Vec<Option<i32>> = match layout.partition_source {
         Some(src) => columns::years(arrays[src].as_ref()),
         None => vec![None; n],
@@ -155,7 +160,7 @@ pub fn process(layout: &Layout, dialect: &Dialect, chunk: &Chunk, table: &mut Ta
             .collect()
     };
     let all = RecordBatch::try_new_with_options(
-        layout.source_schema.clone(),
+        layout.spill_schema.clone(),
         cols,
         &arrow_array::RecordBatchOptions::new().with_row_count(Some(good)),
     )

@@ -114,11 +114,20 @@ impl PartitionWriter<'_, '_> {
         ConvertError::parquet(format!("writing partition {}", self.dir))(e)
     }
 
-    /// Writes one fixed-size batch of source columns (derived ones are added here).
+    /// Writes one fixed-size batch of spilled columns (the source columns,
+    /// then maybe their lines; derived ones are added here).
     fn write(&mut self, batch: RecordBatch) -> Result<(), ConvertError> {
+        let (batch, lines) = match self.ctx.layout.has_lines() {
+            true => {
+                let n = batch.num_columns() - 1;
+                let lines = batch.column(n).clone();
+                (batch.project(&(0..n).collect::<Vec<_>>()).map_err(|e| ConvertError::arrow("lines", e))?, Some(lines))
+            }
+            false => (batch, None),
+        };
         let batch = complete(self.ctx.layout, batch).map_err(|e| ConvertError::arrow("adding derived columns", e))?;
         if let Some(d) = self.differ.as_mut() {
-            d.push(&batch)?;
+            d.push(&batch, lines.as_ref().and_then(|l| l.as_any().downcast_ref()))?;
         }
         if self.props.is_none() {
             self.props = Some(Arc::new(choose_dictionaries(self.ctx.props.clone(), &batch, self.rows_total)));
@@ -263,7 +272,7 @@ pub fn write_partition<'a>(
         files: Vec::new(),
     };
     let rebatch = |e| ConvertError::arrow("re-batching", e);
-    let mut coalescer = BatchCoalescer::new(ctx.layout.source_schema.clone(), BATCH_ROWS);
+    let mut coalescer = BatchCoalescer::new(ctx.layout.spill_schema.clone(), BATCH_ROWS);
     let mut push = |batch: RecordBatch| {
         coalescer.push_batch(batch).map_err(rebatch)?;
         while let Some(b) = coalescer.next_completed_batch() {
