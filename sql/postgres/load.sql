@@ -140,10 +140,6 @@ SELECT count(*) FROM (
     SELECT {target_names} FROM {leaf} AS t JOIN pqstage_upserts AS s ON {match}
 ) AS missing;
 
--- name: count_leaf
--- The rows of a partition after its change sets.
-SELECT count(*) FROM {leaf};
-
 -- name: patch_delete_updated
 -- The delete-insert way (what PostgreSQL before 15, without MERGE, does):
 -- the updated rows' old versions leave, then all staged rows are inserted.

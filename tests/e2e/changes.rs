@@ -87,17 +87,26 @@ fn rows(n: (u64, u64, u64)) -> String {
     format!("({} inserted, {} updated, {} deleted rows)", g(n.0), g(n.1), g(n.2))
 }
 
-#[test]
-fn later_dumps_are_applied_row_by_row_and_equal_a_fresh_load_in_both_engines() {
+/// A folder with dumps `r0.csv`.. `r{revisions - 1}.csv` of `rows` records,
+/// the first converted into `stage` and loaded into `inc.duckdb` and into
+/// the PostgreSQL table `tables[0]` (every table of `tables` dropped first).
+fn first_dump_loaded(rows: u64, revisions: u64, tables: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fresh_pg(&["chg_inc", "chg_fresh"]);
-    for r in 0..3 {
-        dump(d, 30_000, r, &format!("r{r}.csv"));
+    fresh_pg(tables);
+    for r in 0..revisions {
+        dump(d, rows, r, &format!("r{r}.csv"));
     }
     convert(d, "r0.csv", &[]);
     load_duck(d, "inc.duckdb");
-    load_pg(d, "chg_inc", &[]);
+    load_pg(d, tables[0], &[]);
+    dir
+}
+
+#[test]
+fn later_dumps_are_applied_row_by_row_and_equal_a_fresh_load_in_both_engines() {
+    let dir = first_dump_loaded(30_000, 3, &["chg_inc", "chg_fresh"]);
+    let d = dir.path();
 
     // A later dump: about 1 % of the records corrected, some moved to the
     // year before, 0.2 % gone and 0.5 % added.
@@ -159,15 +168,8 @@ fn an_updated_key(d: &Path, version: u64) -> (String, i64, String) {
 
 #[test]
 fn a_partition_changed_by_hand_is_reloaded_whole_with_a_note() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = first_dump_loaded(20_000, 3, &["chg_hand", "chg_hand_fresh"]);
     let d = dir.path();
-    fresh_pg(&["chg_hand", "chg_hand_fresh"]);
-    for r in 0..3 {
-        dump(d, 20_000, r, &format!("r{r}.csv"));
-    }
-    convert(d, "r0.csv", &[]);
-    load_duck(d, "inc.duckdb");
-    load_pg(d, "chg_hand", &[]);
     convert(d, "r1.csv", &[]);
     // By hand, in both targets: a row the change set updates gets another
     // key (the row count stays), so that partition no longer holds version 1.

@@ -28,14 +28,12 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use pqstage_stage::manifest::{checksum, ChangeFiles, ChangeSet, FileEntry, PartitionEntry};
-use pqstage_stage::Stage;
+use pqstage_stage::{Stage, CHANGES_DIR};
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use crate::error::{group_digits, ConvertError};
 use crate::layout::LINE_BITS;
 use crate::write::WriteCtx;
-
-use pqstage_stage::CHANGES_DIR;
 
 /// Rows per row group of a change set's files.
 const CHANGE_ROW_GROUP_ROWS: usize = 65_536;
@@ -45,10 +43,12 @@ pub(crate) struct DiffCtx<'a> {
     /// Indexes of the key columns in the data files' schema.
     pub key: Vec<usize>,
     /// The previous version's partitions, by key value; empty when there is
-    /// none (or its spec differs: then no change set is made).
+    /// none or it was converted with another spec (then no change set is
+    /// made, and keys are still checked).
     pub previous: HashMap<Option<i64>, &'a PartitionEntry>,
-    /// Whether the previous version is comparable (same spec): change sets
-    /// are written only then.
+    /// Whether change sets are made: the previous version was converted
+    /// with the same spec (so its kept change sets still apply), and the
+    /// run keeps any.
     pub comparable: bool,
     /// The version being written.
     pub version: u64,
@@ -116,7 +116,7 @@ impl<'c, 'a> Differ<'c, 'a> {
     ) -> Result<Self, ConvertError> {
         let (schema, scratch, stage, dataset, runtime) =
             (w.layout.schema.clone(), w.scratch, w.stage, w.dataset, w.runtime);
-        let previous = if ctx.comparable { ctx.previous.get(&value).copied() } else { None };
+        let previous = ctx.previous.get(&value).copied();
         let all: Vec<usize> = (0..schema.fields().len()).collect();
         let mut d = Differ {
             ctx,
@@ -139,11 +139,11 @@ impl<'c, 'a> Differ<'c, 'a> {
                 path: d.scratch.clone(),
                 source,
             })?;
-            d.previous_files = fetch(prev, &d.scratch, stage, dataset, runtime)?;
+            let files = fetch(prev, &d.scratch, stage, dataset, runtime)?;
             d.old.reserve(prev.rows as usize);
             let mut row = 0u64;
             let schema = d.schema.clone();
-            for path in &d.previous_files.clone() {
+            for path in &files {
                 read_batches(path, &schema, None, |batch| {
                     let (keys, hashes) = d.hash(&batch)?;
                     for (k, h) in keys.into_iter().zip(hashes) {
@@ -153,6 +153,7 @@ impl<'c, 'a> Differ<'c, 'a> {
                     Ok(())
                 })?;
             }
+            d.previous_files = files;
         }
         Ok(d)
     }

@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use pqstage_load::sql::{literal, quote_ident, render};
 use pqstage_load::{Fetched, Job, LoadError, PartitionKey, StagedFiles, Work};
 use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
-use pqstage_stage::verify::check_files;
 
 use crate::error::DuckdbError;
 use crate::sql::{key_condition, LOAD};
@@ -145,16 +144,10 @@ pub(crate) fn apply(
     Ok(swapped)
 }
 
-/// A change set's files, ready to read: checked against the manifest on a
-/// local stage, downloaded (and checked) from a remote one.
+/// A change set's files, ready to read, and their folder as an absolute path
+/// (DuckDB resolves relative ones against its own working folder).
 fn fetch(job: &Job<'_>, files: &StagedFiles, cs: &ChangeSet) -> Result<(PathBuf, Fetched), DuckdbError> {
-    let entry = cs.as_partition();
-    if let (StagedFiles::Local(dir), true) = (files, job.request.options.verify_checksums) {
-        check_files(dir, &[&entry], true, Some(1), None).map_err(LoadError::from)?;
-    }
-    let refs: Vec<&FileEntry> = entry.files.iter().collect();
-    let group = format!("changes-v{}-{}", cs.version, cs.partition.replace(['/', '='], "-"));
-    let fetched = files.fetch(job.request.stage, job.dataset(), &group, &refs, 4, job.request.runtime)?;
+    let fetched = files.fetch_change_set(&job.request, cs)?;
     let dir = std::path::absolute(fetched.dir()).map_err(|source| DuckdbError::Io {
         op: "resolve",
         path: fetched.dir().to_path_buf(),

@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use pqstage_stage::manifest::FileEntry;
+use pqstage_stage::manifest::{ChangeSet, FileEntry};
+use pqstage_stage::verify::check_files;
 use pqstage_stage::{ScratchGuard, Stage};
 
+use crate::engine::Request;
 use crate::error::LoadError;
 
 /// Where a load's staged files are read from.
@@ -57,6 +59,23 @@ impl StagedFiles {
                 Ok(Fetched { dir: cached.path().to_path_buf(), _cached: Some(cached) })
             }
         }
+    }
+
+    /// A change set's files, ready to read: on a local stage checked against
+    /// the manifest first (unless the load skips checksums), from a remote
+    /// one downloaded and checked as they stream.
+    ///
+    /// # Errors
+    /// [`LoadError::File`] naming a file that is missing or not what the
+    /// manifest says.
+    pub fn fetch_change_set(&self, request: &Request<'_>, cs: &ChangeSet) -> Result<Fetched, LoadError> {
+        let entry = cs.as_partition();
+        if let (Self::Local(dir), true) = (self, request.options.verify_checksums) {
+            check_files(dir, &[&entry], true, Some(1), None)?;
+        }
+        let files: Vec<&FileEntry> = entry.files.iter().collect();
+        let group = format!("changes-v{}-{}", cs.version, cs.partition.replace(['/', '='], "-"));
+        self.fetch(request.stage, &request.manifest.dataset, &group, &files, 4, request.runtime)
     }
 }
 

@@ -1,8 +1,10 @@
-//! Reading a staged Parquet file for COPY: its record batches, one at a
-//! time, with wholly dictionary-encoded text kept as dictionaries.
+//! Reading staged Parquet files for COPY: their record batches, one at a
+//! time, with wholly dictionary-encoded text kept as dictionaries, and the
+//! binary COPY of them ([`copy_files`]).
 
 use std::fs::File;
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -10,9 +12,52 @@ use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Encoding;
 use pqstage_load::LoadError;
+use pqstage_stage::progress::Progress;
 use pqstage_stage::verify::FileProblem;
 
+use crate::encode::{encode_batch, Constant, HEADER, TRAILER};
 use crate::error::PgError;
+
+/// Bytes of COPY data gathered before a write to the server.
+const SEND_BYTES: usize = 1 << 20;
+
+/// COPYs the rows of Parquet files (their `columns`, then `constants`) with
+/// `copy`, a `COPY … FROM STDIN (FORMAT binary …)`, counting them in
+/// `progress`. Returns the rows COPY reports; `what` names the step in errors.
+///
+/// # Errors
+/// A file that cannot be read or encoded; the server's.
+pub(crate) fn copy_files(
+    tx: &mut postgres::Transaction<'_>,
+    copy: &str,
+    paths: impl IntoIterator<Item = PathBuf>,
+    columns: &[&str],
+    constants: &[Constant<'_>],
+    progress: Option<&Progress>,
+    what: &str,
+) -> Result<u64, PgError> {
+    let mut writer = tx.copy_in(copy).map_err(PgError::db(what.to_string()))?;
+    let send = |e: std::io::Error| PgError::Send { what: what.to_string(), source: e };
+    let mut buf = Vec::with_capacity(2 * SEND_BYTES);
+    buf.extend_from_slice(HEADER);
+    for path in paths {
+        for_each_batch(&path, columns, |batch| {
+            encode_batch(&batch, constants, &mut buf)
+                .map_err(|source| PgError::Encode { path: path.clone(), source })?;
+            if let Some(p) = progress {
+                p.add(batch.num_rows() as u64);
+            }
+            if buf.len() >= SEND_BYTES {
+                writer.write_all(&buf).map_err(send)?;
+                buf.clear();
+            }
+            Ok(())
+        })?;
+    }
+    buf.extend_from_slice(TRAILER);
+    writer.write_all(&buf).map_err(send)?;
+    writer.finish().map_err(PgError::db(what.to_string()))
+}
 
 /// Calls `f` with each record batch of a staged Parquet file, columns in
 /// `columns` order; one batch in memory at a time. Text columns stored

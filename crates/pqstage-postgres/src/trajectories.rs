@@ -11,7 +11,6 @@
 //! episode or the new one.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -29,13 +28,10 @@ use pqstage_load::{
 use pqstage_stage::manifest::PartitionEntry;
 
 use crate::connect::{connect, worker_connection, Settings};
-use crate::encode::{encode_batch, Constant, HEADER, TRAILER};
+use crate::encode::Constant;
 use crate::error::PgError;
-use crate::read::for_each_batch;
+use crate::read::{copy_files, for_each_batch};
 use crate::sql::{TRAJECTORY_LOAD, TRAJECTORY_QUERIES, TRAJECTORY_SCHEMA};
-
-/// Bytes of COPY data gathered before a write to the server.
-const SEND_BYTES: usize = 1 << 20;
 
 /// Where a trajectory dataset goes.
 #[derive(Debug, Clone)]
@@ -299,37 +295,6 @@ fn episode_row(path: &Path) -> Result<EpisodeRow, PgError> {
     })
 }
 
-/// COPYs a staged file's columns (plus constants) into a table.
-fn copy_files(
-    tx: &mut postgres::Transaction<'_>,
-    copy: &str,
-    dir: &Path,
-    part: &PartitionEntry,
-    columns: &[&str],
-    constants: &[Constant<'_>],
-    what: &str,
-) -> Result<u64, PgError> {
-    let mut writer = tx.copy_in(copy).map_err(PgError::db(what.to_string()))?;
-    let send = |e: std::io::Error| PgError::Send { what: what.to_string(), source: e };
-    let mut buf = Vec::with_capacity(2 * SEND_BYTES);
-    buf.extend_from_slice(HEADER);
-    for f in &part.files {
-        let path = dir.join(&f.path);
-        for_each_batch(&path, columns, |batch| {
-            encode_batch(&batch, constants, &mut buf)
-                .map_err(|source| PgError::Encode { path: path.clone(), source })?;
-            if buf.len() >= SEND_BYTES {
-                writer.write_all(&buf).map_err(send)?;
-                buf.clear();
-            }
-            Ok(())
-        })?;
-    }
-    buf.extend_from_slice(TRAILER);
-    writer.write_all(&buf).map_err(send)?;
-    writer.finish().map_err(PgError::db(what.to_string()))
-}
-
 /// What every episode's work shares.
 struct Ctx<'a> {
     request: &'a Request<'a>,
@@ -389,10 +354,10 @@ fn load_episode(
         let staged = copy_files(
             tx,
             TRAJECTORY_LOAD.copy_properties,
-            dir,
-            unit.properties,
+            unit.properties.files.iter().map(|f| dir.join(&f.path)),
             &prop_cols,
             &[],
+            None,
             &what("copy the properties"),
         )?;
         LoadError::check_count("pqstage_property_stage", &unit.path, unit.properties.rows, staged, Counted::Copied)?;
@@ -408,10 +373,10 @@ fn load_episode(
         let copied = copy_files(
             tx,
             TRAJECTORY_LOAD.copy_observation_stage,
-            dir,
-            unit.observations,
+            unit.observations.files.iter().map(|f| dir.join(&f.path)),
             &obs_cols,
             &[Constant::Text(id)],
+            None,
             &what("copy the observations"),
         )?;
         LoadError::check_count(
@@ -476,10 +441,10 @@ fn load_episode(
         let copied = copy_files(
             tx,
             &sql(TRAJECTORY_LOAD.copy_observations),
-            dir,
-            unit.observations,
+            unit.observations.files.iter().map(|f| dir.join(&f.path)),
             &obs_cols,
             &[Constant::Text(id)],
+            None,
             &what("copy the observations"),
         )?;
         LoadError::check_count(&obs_table, &unit.path, unit.observations.rows, copied, Counted::Copied)?;

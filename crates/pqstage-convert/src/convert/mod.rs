@@ -66,12 +66,14 @@ pub(crate) fn next_version<E>(previous: &Result<Option<Manifest>, E>) -> u64 {
 
 /// With a `[target] key`, what each partition is compared with: the
 /// previous version's partitions when it was converted with the same spec
-/// (then change sets are written), else nothing (keys are still checked).
+/// and change sets are kept (`keep` > 0), else nothing (keys are still
+/// checked).
 fn diff_ctx<'a>(
     layout: &Layout,
     prior: Option<&'a TableEntry>,
     version: u64,
     sources: &[String],
+    keep: u64,
 ) -> Option<DiffCtx<'a>> {
     let spec = &layout.spec;
     if spec.target.key.is_empty() {
@@ -79,7 +81,7 @@ fn diff_ctx<'a>(
     }
     // The partition column is not in the files: it is one value per partition.
     let key = spec.target.key.iter().filter_map(|k| layout.schema.index_of(k).ok()).collect();
-    let comparable = prior.is_some_and(|t| t.spec_fingerprint == spec.fingerprint());
+    let comparable = keep > 0 && prior.is_some_and(|t| t.spec_fingerprint == spec.fingerprint());
     let previous = match prior {
         Some(t) if comparable => t.partitions.iter().map(|p| (p.value, p)).collect(),
         _ => Default::default(),
@@ -97,7 +99,7 @@ fn kept_changes(
     version: u64,
     keep: u64,
 ) -> Vec<ChangeSet> {
-    if keep == 0 || !diff.is_some_and(|d| d.comparable) {
+    if !diff.is_some_and(|d| d.comparable) {
         return Vec::new();
     }
     let oldest = version.saturating_sub(keep - 1);
@@ -134,7 +136,7 @@ pub fn convert(
     let parse_seconds = started.elapsed().as_secs_f64();
     let version = next_version(&previous);
     let prior = previous.as_ref().ok().and_then(Option::as_ref).and_then(|m| m.tables.first());
-    let diff = diff_ctx(&opts.layout, prior, version, &opts.set.names);
+    let diff = diff_ctx(&opts.layout, prior, version, &opts.set.names, opts.set.keep_versions);
     let (partitions, changes) = phase_two::encode_partitions(opts, &spilled, scratch, stage, runtime, diff.as_ref())?;
     let changes = kept_changes(prior, diff.as_ref(), changes, version, opts.set.keep_versions);
 

@@ -26,12 +26,12 @@ use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Inventory, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
 use pqstage_spec::OutputColumn;
 use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
-use pqstage_stage::verify::check_files;
 
-use super::unit::{column_definitions, copy_files};
+use super::unit::column_definitions;
 use super::Upsert;
 use crate::encode::Constant;
 use crate::error::PgError;
+use crate::read::copy_files;
 use crate::sql::{LOAD, STATE};
 
 /// What a patch needs from the load.
@@ -55,13 +55,80 @@ const MERGE_SINCE: i32 = 150_000;
 
 type Patches<'s, 'm> = Vec<(&'s Step<'m, PartitionEntry>, &'s [&'m ChangeSet])>;
 
-impl PatchCtx<'_> {
+/// The pieces of the statements that are the same for every partition.
+struct Pieces<'a> {
     /// The key columns stored in the files (the partition column is one
     /// value per partition).
-    fn key(&self) -> Vec<&str> {
-        self.job.table.spec.target.key.iter().map(String::as_str).filter(|k| *k != self.partition_column).collect()
+    key: Vec<&'a str>,
+    /// The columns stored in the files, all but the partition column.
+    file_columns: Vec<&'a str>,
+    /// The key columns, quoted, comma-separated.
+    key_names: String,
+    /// Every column, quoted, comma-separated.
+    names: String,
+    /// `t."k" = d."k" AND ...` (deleted keys) and the same with `s` (staged rows).
+    match_d: String,
+    match_s: String,
+    /// `s."c", ...` and `t."c", ...` of every column.
+    values: String,
+    target_names: String,
+    /// `"c" = s."c", ...` and `"c" = EXCLUDED."c", ...` of the other columns.
+    set: String,
+    excluded: String,
+    /// The key's unique index's columns, for ON CONFLICT.
+    conflict: String,
+}
+
+impl<'a> Pieces<'a> {
+    fn new(ctx: &'a PatchCtx<'_>) -> Self {
+        let q = |c: &str| quote_ident(c);
+        let part = ctx.partition_column;
+        let key: Vec<&str> = ctx.job.table.spec.target.key.iter().map(String::as_str).filter(|k| *k != part).collect();
+        let join = |v: Vec<String>| v.join(", ");
+        let matches =
+            |side: &str| key.iter().map(|k| format!("t.{0} = {side}.{0}", q(k))).collect::<Vec<_>>().join(" AND ");
+        let names: Vec<String> = ctx.columns.iter().map(|c| q(&c.name)).collect();
+        let others: Vec<&String> = names.iter().filter(|n| !key.iter().any(|k| q(k) == **n)).collect();
+        Pieces {
+            file_columns: ctx.columns.iter().map(|c| c.name.as_str()).filter(|n| *n != part).collect(),
+            key_names: join(key.iter().map(|k| q(k)).collect()),
+            match_d: matches("d"),
+            match_s: matches("s"),
+            values: join(names.iter().map(|n| format!("s.{n}")).collect()),
+            target_names: join(names.iter().map(|n| format!("t.{n}")).collect()),
+            set: join(others.iter().map(|n| format!("{n} = s.{n}")).collect()),
+            excluded: join(others.iter().map(|n| format!("{n} = EXCLUDED.{n}")).collect()),
+            conflict: join(key.iter().map(|k| q(k)).chain([q(part)]).collect()),
+            names: names.join(", "),
+            key,
+        }
     }
 
+    /// The statement that writes the staged rows into `leaf`. ON CONFLICT
+    /// finds a row through the key's unique index, which never matches a
+    /// NULL partition value: that partition merges.
+    fn upsert(&self, upsert: Upsert, leaf: &str, null_partition: bool) -> String {
+        match (upsert, null_partition) {
+            (Upsert::DeleteInsert, _) => render(LOAD.patch_insert, &[("leaf", leaf), ("names", &self.names)]),
+            (Upsert::Merge, _) | (Upsert::OnConflict, true) => render(
+                LOAD.patch_merge,
+                &[
+                    ("leaf", leaf),
+                    ("match", &self.match_s),
+                    ("set", &self.set),
+                    ("names", &self.names),
+                    ("values", &self.values),
+                ],
+            ),
+            (Upsert::OnConflict, false) => render(
+                LOAD.patch_on_conflict,
+                &[("leaf", leaf), ("names", &self.names), ("conflict", &self.conflict), ("excluded", &self.excluded)],
+            ),
+        }
+    }
+}
+
+impl PatchCtx<'_> {
     /// Applies `patches`; returns the partitions that must be reloaded whole
     /// instead, and why.
     ///
@@ -73,12 +140,13 @@ impl PatchCtx<'_> {
         client: &mut postgres::Client,
         patches: Patches<'_, '_>,
     ) -> Result<BTreeMap<PartitionKey, String>, PgError> {
+        let pieces = Pieces::new(self);
         let mut todo = patches;
         let mut swapped = BTreeMap::new();
         while !todo.is_empty() {
             let total: u64 = todo.iter().flat_map(|(_, c)| c.iter()).map(|c| c.inserted.rows + c.updated.rows).sum();
             self.job.request.progress.begin("applying changes", pqstage_stage::progress::Measure::Rows, total);
-            match self.try_apply(client, &todo)? {
+            match self.try_apply(client, &todo, &pieces)? {
                 None => break,
                 Some((key, why)) => {
                     swapped.insert(key, why);
@@ -95,10 +163,11 @@ impl PatchCtx<'_> {
         &self,
         client: &mut postgres::Client,
         todo: &Patches<'_, '_>,
+        p: &Pieces<'_>,
     ) -> Result<Option<(PartitionKey, String)>, PgError> {
         let mut tx = client.transaction().map_err(PgError::db("begin"))?;
         let key_columns: Vec<OutputColumn> =
-            self.key().iter().filter_map(|k| self.columns.iter().find(|c| c.name == *k).cloned()).collect();
+            p.key.iter().filter_map(|k| self.columns.iter().find(|c| c.name == *k).cloned()).collect();
         let tables = render(
             LOAD.patch_tables,
             &[("parent", &self.parent.quoted()), ("keys", &column_definitions(&key_columns))],
@@ -111,7 +180,7 @@ impl PatchCtx<'_> {
             u => u,
         };
         for (step, chain) in todo {
-            if let Err(Diverged(why)) = self.patch_unit(&mut tx, step, chain, upsert)? {
+            if let Err(Diverged(why)) = self.patch_unit(&mut tx, step, chain, p, upsert)? {
                 return Ok(Some((step.key, why)));
             }
         }
@@ -124,6 +193,7 @@ impl PatchCtx<'_> {
         tx: &mut postgres::Transaction<'_>,
         step: &Step<'_, PartitionEntry>,
         chain: &[&ChangeSet],
+        p: &Pieces<'_>,
         upsert: Upsert,
     ) -> Result<Result<(), Diverged>, PgError> {
         let Some(leaf_name) = self.attached.get(&step.key) else {
@@ -132,41 +202,33 @@ impl PatchCtx<'_> {
         let leaf = self.parent.sibling(leaf_name);
         let staged = step.staged.expect("a patched step has a staged unit");
         let what = |w: &str| format!("{w} {} ({leaf})", step.path);
-        let key = self.key();
-        let q = |c: &str| quote_ident(c);
-        let matches = key.iter().map(|k| format!("t.{0} = {{side}}.{0}", q(k))).collect::<Vec<_>>().join(" AND ");
-        let (match_d, match_s) = (matches.replace("{side}", "d"), matches.replace("{side}", "s"));
-        let names = self.columns.iter().map(|c| q(&c.name)).collect::<Vec<_>>();
-        let values = names.iter().map(|n| format!("s.{n}")).collect::<Vec<_>>().join(", ");
-        let target_names = names.iter().map(|n| format!("t.{n}")).collect::<Vec<_>>().join(", ");
-        let others: Vec<&String> = names.iter().filter(|n| !key.iter().any(|k| q(k) == **n)).collect();
-        let set = others.iter().map(|n| format!("{n} = s.{n}")).collect::<Vec<_>>().join(", ");
-        let excluded = others.iter().map(|n| format!("{n} = EXCLUDED.{n}")).collect::<Vec<_>>().join(", ");
-        let mut conflict: Vec<String> = key.iter().map(|k| q(k)).collect();
-        conflict.push(q(self.partition_column));
-        let names = names.join(", ");
-        let file_columns: Vec<&str> =
-            self.columns.iter().map(|c| c.name.as_str()).filter(|n| *n != self.partition_column).collect();
         let constant = [Constant::Int4(step.key.0.map(|y| y as i32))];
-        let key_names = key.iter().map(|k| q(k)).collect::<Vec<_>>().join(", ");
-        let progress = self.job.request.progress;
+        let matched = render(LOAD.patch_matched, &[("leaf", &leaf), ("match", &p.match_s)]);
+        let count = |tx: &mut postgres::Transaction<'_>, sql: &str, w: &str| -> Result<u64, PgError> {
+            Ok(tx.query_one(sql, &[]).map_err(PgError::db(what(w)))?.get::<_, i64>(0) as u64)
+        };
 
         let mut rows = self.before.held.get(&step.key).copied().unwrap_or(0);
         for cs in chain {
-            let fetched = self.fetch(cs)?;
+            let fetched = self.files.fetch_change_set(&self.job.request, cs)?;
             let paths = |files: &[FileEntry]| files.iter().map(|f| fetched.dir().join(&f.path)).collect::<Vec<_>>();
             tx.batch_execute(LOAD.patch_clear).map_err(PgError::db(what("clear the staging tables for")))?;
-            let copy = render(LOAD.patch_copy, &[("table", "pqstage_deletes"), ("names", &key_names)]);
-            let silent = pqstage_stage::progress::Progress::default();
-            let n = copy_files(tx, &copy, &paths(&cs.deleted.files), &key, &[], &silent, &what)?;
-            self.check_staged(step, "deleted keys", cs.deleted.rows, n)?;
-            let copy = render(LOAD.patch_copy, &[("table", "pqstage_upserts"), ("names", &names)]);
+            let copy = render(LOAD.patch_copy, &[("table", "pqstage_deletes"), ("names", &p.key_names)]);
+            let n = copy_files(tx, &copy, paths(&cs.deleted.files), &p.key, &[], None, &what("copy into"))?;
+            self.check(step, n == cs.deleted.rows, || {
+                format!("its change set holds {} deleted keys, COPY received {n}", cs.deleted.rows)
+            })?;
+            let copy = render(LOAD.patch_copy, &[("table", "pqstage_upserts"), ("names", &p.names)]);
             let upserts: Vec<PathBuf> = paths(&cs.inserted.files).into_iter().chain(paths(&cs.updated.files)).collect();
-            let n = copy_files(tx, &copy, &upserts, &file_columns, &constant, progress, &what)?;
-            self.check_staged(step, "inserted and updated rows", cs.inserted.rows + cs.updated.rows, n)?;
+            let progress = Some(self.job.request.progress);
+            let n = copy_files(tx, &copy, upserts, &p.file_columns, &constant, progress, &what("copy into"))?;
+            let expected = cs.inserted.rows + cs.updated.rows;
+            self.check(step, n == expected, || {
+                format!("its change set holds {expected} inserted and updated rows, COPY received {n}")
+            })?;
             tx.batch_execute(LOAD.patch_analyze).map_err(PgError::db(what("analyze the staged changes of")))?;
 
-            let delete = render(LOAD.patch_delete, &[("leaf", &leaf), ("match", &match_d)]);
+            let delete = render(LOAD.patch_delete, &[("leaf", &leaf), ("match", &p.match_d)]);
             let deleted = tx.execute(&delete, &[]).map_err(PgError::db(what("delete the deleted keys of")))?;
             if deleted != cs.deleted.rows {
                 return Ok(Err(Diverged(format!(
@@ -176,61 +238,37 @@ impl PatchCtx<'_> {
                     cs.version - 1
                 ))));
             }
-            let matched = render(LOAD.patch_matched, &[("leaf", &leaf), ("match", &match_s)]);
-            let held: i64 = tx.query_one(&matched, &[]).map_err(PgError::db(what("look up the keys of")))?.get(0);
-            if held as u64 != cs.updated.rows {
+            let held = count(tx, &matched, "look up the keys of")?;
+            if held != cs.updated.rows {
                 return Ok(Err(Diverged(format!(
                     "it held {held} of the keys version {} inserts or updates, not the {} it updates",
                     cs.version, cs.updated.rows
                 ))));
             }
-            // ON CONFLICT finds a row through the key's unique index, which
-            // never matches a NULL partition value: that partition merges.
-            let upsert = match (upsert, step.key.0) {
-                (Upsert::DeleteInsert, _) => {
-                    let delete = render(LOAD.patch_delete_updated, &[("leaf", &leaf), ("match", &match_s)]);
-                    let gone = tx.execute(&delete, &[]).map_err(PgError::db(what("delete the updated rows of")))?;
-                    if gone != cs.updated.rows {
-                        return Err(LoadError::Validation {
-                            table: self.parent.quoted(),
-                            unit: step.path.clone(),
-                            reason: format!("{gone} rows deleted for {} updated", cs.updated.rows),
-                        }
-                        .into());
-                    }
-                    render(LOAD.patch_insert, &[("leaf", &leaf), ("names", &names)])
-                }
-                (Upsert::Merge, _) | (Upsert::OnConflict, None) => render(
-                    LOAD.patch_merge,
-                    &[("leaf", &leaf), ("match", &match_s), ("set", &set), ("names", &names), ("values", &values)],
-                ),
-                (Upsert::OnConflict, Some(_)) => render(
-                    LOAD.patch_on_conflict,
-                    &[("leaf", &leaf), ("names", &names), ("conflict", &conflict.join(", ")), ("excluded", &excluded)],
-                ),
-            };
-            let written = tx.execute(&upsert, &[]).map_err(PgError::db(what("apply the changes to")))?;
+            if upsert == Upsert::DeleteInsert {
+                let delete = render(LOAD.patch_delete_updated, &[("leaf", &leaf), ("match", &p.match_s)]);
+                let gone = tx.execute(&delete, &[]).map_err(PgError::db(what("delete the updated rows of")))?;
+                self.check(step, gone == cs.updated.rows, || {
+                    format!("{gone} rows deleted for {} updated", cs.updated.rows)
+                })?;
+            }
+            let sql = p.upsert(upsert, &leaf, step.key.0.is_none());
+            let written = tx.execute(&sql, &[]).map_err(PgError::db(what("apply the changes to")))?;
             let check = render(
                 LOAD.patch_check,
-                &[("names", &names), ("target_names", &target_names), ("leaf", &leaf), ("match", &match_s)],
+                &[("names", &p.names), ("target_names", &p.target_names), ("leaf", &leaf), ("match", &p.match_s)],
             );
-            let missing: i64 = tx.query_one(&check, &[]).map_err(PgError::db(what("check the changes of")))?.get(0);
+            let missing = count(tx, &check, "check the changes of")?;
             // Each staged key now names exactly one row: no update went in
             // as a second row.
-            let held: i64 = tx.query_one(&matched, &[]).map_err(PgError::db(what("look up the keys of")))?.get(0);
-            let expected = cs.inserted.rows + cs.updated.rows;
-            if written != expected || missing != 0 || held as u64 != expected {
-                return Err(LoadError::Validation {
-                    table: self.parent.quoted(),
-                    unit: step.path.clone(),
-                    reason: format!(
-                        "version {}: {written} rows written of {expected} staged, {missing} staged rows not held \
-                         as staged, {held} rows under the staged keys",
-                        cs.version
-                    ),
-                }
-                .into());
-            }
+            let held = count(tx, &matched, "look up the keys of")?;
+            self.check(step, written == expected && missing == 0 && held == expected, || {
+                format!(
+                    "version {}: {written} rows written of {expected} staged, {missing} staged rows not held \
+                     as staged, {held} rows under the staged keys",
+                    cs.version
+                )
+            })?;
             rows = rows + cs.inserted.rows - cs.deleted.rows;
         }
         // Deletes, matches and writes were each checked above, so the rows
@@ -252,34 +290,11 @@ impl PatchCtx<'_> {
         Ok(Ok(()))
     }
 
-    /// A change set's files, ready to read: checked against the manifest on
-    /// a local stage, downloaded (and checked) from a remote one.
-    fn fetch(&self, cs: &ChangeSet) -> Result<pqstage_load::Fetched, PgError> {
-        let entry = cs.as_partition();
-        if let (StagedFiles::Local(dir), true) = (self.files, self.job.request.options.verify_checksums) {
-            check_files(dir, &[&entry], true, Some(1), None).map_err(LoadError::from)?;
-        }
-        let files: Vec<&FileEntry> = entry.files.iter().collect();
-        let group = format!("changes-v{}-{}", cs.version, cs.partition.replace(['/', '='], "-"));
-        Ok(self.files.fetch(self.job.request.stage, self.job.dataset(), &group, &files, 4, self.job.request.runtime)?)
-    }
-
-    /// Fails unless COPY took as many rows as the change set holds.
-    fn check_staged(
-        &self,
-        step: &Step<'_, PartitionEntry>,
-        what: &str,
-        expected: u64,
-        got: u64,
-    ) -> Result<(), PgError> {
-        if expected == got {
+    /// Fails with [`LoadError::Validation`] for `step`, saying `why`, unless `ok`.
+    fn check(&self, step: &Step<'_, PartitionEntry>, ok: bool, why: impl FnOnce() -> String) -> Result<(), PgError> {
+        if ok {
             return Ok(());
         }
-        Err(LoadError::Validation {
-            table: self.parent.quoted(),
-            unit: step.path.clone(),
-            reason: format!("its change set holds {expected} {what}, COPY received {got}"),
-        }
-        .into())
+        Err(LoadError::Validation { table: self.parent.quoted(), unit: step.path.clone(), reason: why() }.into())
     }
 }

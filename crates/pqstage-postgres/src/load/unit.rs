@@ -2,26 +2,21 @@
 //! COPY the staged rows into it, index and analyse it, swap it in, record it.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Counted, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
 use pqstage_spec::OutputColumn;
 use pqstage_stage::manifest::{FileEntry, PartitionEntry};
-use pqstage_stage::progress::Progress;
 use pqstage_stage::verify::check_files;
 
 use super::PgOptions;
-use crate::encode::{encode_batch, Constant, HEADER, TRAILER};
+use crate::encode::Constant;
 use crate::error::PgError;
-use crate::read::for_each_batch;
+use crate::read::copy_files;
 use crate::sql::{LOAD, STATE};
 use crate::types::{check_and_bound, partition_names, pg_type};
-
-/// Bytes of COPY data gathered before a write to the server.
-const SEND_BYTES: usize = 1 << 20;
 
 /// What every worker shares.
 pub(super) struct UnitCtx<'a> {
@@ -39,39 +34,6 @@ pub(super) struct UnitCtx<'a> {
     /// Held while swapping: the swap is short, and serialising it keeps two
     /// partitions' DETACH/ATTACH from waiting on each other.
     pub swap: Mutex<()>,
-}
-
-/// COPYs the rows of Parquet files (their `file_columns`, then `constant`
-/// values) with `copy`, a `COPY … FROM STDIN (FORMAT binary …)`. Returns
-/// the rows COPY reports.
-pub(super) fn copy_files(
-    tx: &mut postgres::Transaction<'_>,
-    copy: &str,
-    paths: &[PathBuf],
-    file_columns: &[&str],
-    constant: &[Constant],
-    progress: &Progress,
-    what: &dyn Fn(&str) -> String,
-) -> Result<u64, PgError> {
-    let mut writer = tx.copy_in(copy).map_err(PgError::db(what("copy into")))?;
-    let send = |e: std::io::Error| PgError::Send { what: what("copy into"), source: e };
-    let mut buf = Vec::with_capacity(2 * SEND_BYTES);
-    buf.extend_from_slice(HEADER);
-    for path in paths {
-        for_each_batch(path, file_columns, |batch| {
-            encode_batch(&batch, constant, &mut buf)
-                .map_err(|source| PgError::Encode { path: path.clone(), source })?;
-            progress.add(batch.num_rows() as u64);
-            if buf.len() >= SEND_BYTES {
-                writer.write_all(&buf).map_err(send)?;
-                buf.clear();
-            }
-            Ok(())
-        })?;
-    }
-    buf.extend_from_slice(TRAILER);
-    writer.write_all(&buf).map_err(send)?;
-    writer.finish().map_err(PgError::db(what("copy into")))
 }
 
 /// `"name" type [NOT NULL], …` of the columns.
@@ -177,8 +139,8 @@ impl UnitCtx<'_> {
         let copy = render(LOAD.copy, &[("table", &names.load), ("names", &list)]);
         let constant = [Constant::Int4(step.key.0.map(|y| y as i32))];
         let file_columns: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).filter(|n| *n != self.key).collect();
-        let paths: Vec<PathBuf> = entry.files.iter().map(|f| dir.join(&f.path)).collect();
-        copy_files(tx, &copy, &paths, &file_columns, &constant, self.job.request.progress, what)
+        let paths = entry.files.iter().map(|f| dir.join(&f.path));
+        copy_files(tx, &copy, paths, &file_columns, &constant, Some(self.job.request.progress), &what("copy into"))
     }
 
     /// The indexes, built after the data, and the statistics.
