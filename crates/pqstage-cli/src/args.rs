@@ -249,6 +249,11 @@ pub struct SampleArgs {
     /// Violations: a later dump of the same --rows records (1, 2, ...): 0.2% of them removed, 1% corrected, 0.5% new rows added.
     #[arg(long, value_name = "N")]
     pub revision: Option<u64>,
+    /// Violations, with --revision: what of the dump to write: whole, changes (its corrected and added
+    /// rows only, a file for `convert --mode merge`) or removed-keys (activity_nr,citation_id of the rows
+    /// it removed, for `convert --deletes`).
+    #[arg(long, value_enum, default_value = "whole")]
+    pub part: SamplePart,
     /// Also write the dataset's checked-in spec (TOML) here.
     #[arg(long, value_name = "FILE")]
     pub spec_out: Option<PathBuf>,
@@ -277,6 +282,17 @@ pub struct SampleArgs {
     /// Tracking: tracks per camera (default 20).
     #[arg(long, value_name = "N", help_heading = "Trajectories")]
     pub tracks: Option<u32>,
+}
+
+/// What of a sample dump `pqstage sample --part` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SamplePart {
+    /// Every row.
+    Whole,
+    /// A revision's corrected and added rows.
+    Changes,
+    /// The keys of a revision's removed rows.
+    RemovedKeys,
 }
 
 /// `pqstage infer`.

@@ -52,6 +52,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 pub use trajectories::{write_trajectories, Source, TrajectoryOptions, TrajectoryOptionsBuilder, TrajectorySummary};
+pub use violations::Part;
 use violations::{Violations, BLOCK_ROWS};
 
 /// Which generator.
@@ -196,6 +197,9 @@ pub enum SampleError {
         /// The values allowed.
         allowed: &'static str,
     },
+    /// Changes or removed keys were asked of the first dump.
+    #[error("only a revision (1, 2, ...) has changes or removed keys; the first dump is revision 0")]
+    NotARevision,
     /// Creating or writing a file or folder failed.
     #[error("writing {}: {source}", path.display())]
     Write {
@@ -262,13 +266,28 @@ const QUEUE_DEPTH: usize = 2;
 /// which is the only one touching `out` (so `W` need not be `Send`). `out`
 /// receives large `write_all` calls (one per 8192-row block, ~1.2 MB), so it
 /// needs no extra buffering. `out` is flushed at the end.
-pub fn write_sample<W: Write>(
+pub fn write_sample<W: Write>(dataset: Dataset, opts: &SampleOptions, out: W) -> Result<SampleSummary, SampleError> {
+    write_part(dataset, opts, Part::Whole, out)
+}
+
+/// Writes `part` of the dump [`write_sample`] writes: all of it, or (for a
+/// revision) only its corrected and added rows, or only the keys of the rows
+/// it removed, with a header line each.
+///
+/// # Errors
+/// Writing `out`; [`SampleError::NotARevision`] for a part of the first
+/// dump other than the whole.
+pub fn write_part<W: Write>(
     dataset: Dataset,
     opts: &SampleOptions,
+    part: Part,
     mut out: W,
 ) -> Result<SampleSummary, SampleError> {
+    if part != Part::Whole && opts.revision == 0 {
+        return Err(SampleError::NotARevision);
+    }
     let gen = match dataset {
-        Dataset::Violations => Violations::revised(opts.seed, opts.rows, opts.revision),
+        Dataset::Violations => Violations::revised(opts.seed, opts.rows, opts.revision).with_part(part),
     };
     let mut header = Vec::new();
     gen.write_header(&mut header);

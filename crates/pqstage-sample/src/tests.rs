@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use crate::fmt::{civil_from_days, days_from_civil};
-use crate::{columns, write_sample, Dataset, SampleError, SampleOptions};
+use crate::{columns, write_part, write_sample, Dataset, Part, SampleError, SampleOptions};
 
 fn generate(rows: u64, seed: u64, threads: usize) -> Vec<u8> {
     let mut out = Vec::new();
@@ -392,4 +392,40 @@ fn a_revision_removes_corrects_and_adds_rows_of_the_first_dump() {
     let mut second = Vec::new();
     write_sample(Dataset::Violations, &SampleOptions { rows, seed: 5, threads: 1, revision: 2 }, &mut second).unwrap();
     assert_ne!(second, rev, "each revision draws its own changes");
+}
+
+/// A revision's changes are exactly the rows it corrected or added, and its
+/// removed keys exactly the keys it no longer has: applying both to the
+/// first dump gives the revision.
+#[test]
+fn a_revisions_changes_and_removed_keys_turn_the_first_dump_into_it() {
+    let rows = 60_000;
+    let opts = SampleOptions { rows, seed: 9, threads: 2, revision: 1 };
+    let part = |part| {
+        let mut out = Vec::new();
+        let summary = write_part(Dataset::Violations, &opts, part, &mut out).unwrap();
+        assert_eq!(summary.bytes, out.len() as u64);
+        (parse_csv(&out), summary.rows)
+    };
+    let (whole, _) = part(Part::Whole);
+    let (changes, changed_rows) = part(Part::Changes);
+    let (removed, removed_rows) = part(Part::RemovedKeys);
+    assert_eq!(changes[0], whole[0], "changes have the dump's header");
+    assert_eq!(removed[0], ["activity_nr", "citation_id"]);
+    assert_eq!((changes.len() - 1, removed.len() - 1), (changed_rows as usize, removed_rows as usize));
+    let mut state: HashMap<(String, String), Vec<String>> =
+        parse_csv(&generate(rows, 9, 1)).into_iter().skip(1).map(|r| ((r[1].clone(), r[2].clone()), r)).collect();
+    for key in removed.into_iter().skip(1) {
+        assert!(state.remove(&(key[0].clone(), key[1].clone())).is_some(), "removed key {key:?} was in the dump");
+    }
+    let mut updated = 0;
+    for row in changes.into_iter().skip(1) {
+        updated += usize::from(state.insert((row[1].clone(), row[2].clone()), row).is_some());
+    }
+    let revision: HashMap<_, _> = whole.into_iter().skip(1).map(|r| ((r[1].clone(), r[2].clone()), r)).collect();
+    assert_eq!(state, revision, "first dump + changes - removed keys != the revision");
+    assert!((500..=700).contains(&updated), "updated {updated}");
+    assert!(removed_rows > 50, "removed {removed_rows}");
+    let first = SampleOptions { revision: 0, ..opts };
+    assert!(matches!(write_part(Dataset::Violations, &first, Part::Changes, Vec::new()), Err(SampleError::NotARevision)));
 }

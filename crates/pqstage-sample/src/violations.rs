@@ -15,6 +15,9 @@ use crate::words::{
     STREET_TYPES, SUFFIXES, SUFFIX_CUM, SURNAMES, TRADES, UNICODE_WORDS, UNITS, VIOL_TYPES, VIOL_TYPE_CUM,
 };
 
+/// The columns a removed row's key is written with.
+pub(crate) const KEY_COLUMNS: &[&str] = &["activity_nr", "citation_id"];
+
 /// Column names in file order.
 pub(crate) const COLUMNS: &[&str] = &[
     "agency",
@@ -103,6 +106,21 @@ pub(crate) struct Violations {
     revision_key: Option<u64>,
     /// Rows of the first dump (rows at or past it are a revision's additions).
     base_rows: u64,
+    /// What of the dump is written.
+    part: Part,
+}
+
+/// What of a dump [`crate::write_part`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Part {
+    /// Every row of the dump.
+    #[default]
+    Whole,
+    /// A revision's corrected and added rows only, whole: the file of new and
+    /// updated records some users receive instead of a new dump.
+    Changes,
+    /// The key (`activity_nr,citation_id`) of each row a revision removed.
+    RemovedKeys,
 }
 
 impl Violations {
@@ -113,6 +131,7 @@ impl Violations {
             site_key: splitmix64(seed ^ DOMAIN_SITE),
             revision_key: None,
             base_rows: u64::MAX,
+            part: Part::Whole,
         }
     }
 
@@ -149,9 +168,26 @@ impl Violations {
         }
     }
 
+    /// The generator writing only `part` of the dump.
+    pub(crate) fn with_part(self, part: Part) -> Self {
+        Violations { part, ..self }
+    }
+
+    /// Whether a row of this fate is written.
+    fn written(&self, i: u64, fate: Fate) -> bool {
+        match self.part {
+            Part::Whole => fate != Fate::Removed,
+            Part::Changes => matches!(fate, Fate::Corrected | Fate::Redated) || i >= self.base_rows,
+            Part::RemovedKeys => fate == Fate::Removed,
+        }
+    }
+
     /// Appends the header line.
     pub(crate) fn write_header(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(COLUMNS.join(",").as_bytes());
+        match self.part {
+            Part::RemovedKeys => out.extend_from_slice(KEY_COLUMNS.join(",").as_bytes()),
+            _ => out.extend_from_slice(COLUMNS.join(",").as_bytes()),
+        }
         out.push(b'\n');
     }
 
@@ -187,13 +223,24 @@ impl BlockWriter {
         for i in first..first + n {
             let fate = self.gen.fate(i);
             let start = out.len();
-            // A removed row is still generated, so the rows after it draw
+            // Every row is generated, so the rows after one left out draw
             // the same numbers as in the first dump.
             self.row(&mut r, i, fate, out);
-            if fate == Fate::Removed {
+            if !self.gen.written(i, fate) {
                 out.truncate(start);
-            } else {
-                written += 1;
+                continue;
+            }
+            written += 1;
+            if self.gen.part == Part::RemovedKeys {
+                // The row starts `agency,activity_nr,citation_id,`: keep the
+                // middle two fields (neither holds a comma or a quote).
+                let row = &out[start..];
+                let mut commas = row.iter().enumerate().filter(|(_, &b)| b == b',').map(|(i, _)| i);
+                let (first, _, third) = (commas.next(), commas.next(), commas.next());
+                let key = row[first.expect("a row has columns") + 1..third.expect("a row has columns")].to_vec();
+                out.truncate(start);
+                out.extend_from_slice(&key);
+                out.push(b'\n');
             }
         }
         written

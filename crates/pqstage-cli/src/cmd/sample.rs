@@ -6,10 +6,10 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use pqstage_sample::{
-    spec_toml, write_sample, write_trajectories, Dataset, Generator, SampleOptions, Source, TrajectoryOptions,
+    spec_toml, write_part, write_trajectories, Dataset, Generator, Part, SampleOptions, Source, TrajectoryOptions,
 };
 
-use crate::args::{Cli, SampleArgs};
+use crate::args::{Cli, SampleArgs, SamplePart};
 use crate::output::{bytes, count};
 use crate::Failure;
 
@@ -70,22 +70,35 @@ fn csv(cli: &Cli, a: &SampleArgs, dataset: Dataset) -> Result<(), Failure> {
         threads: a.threads.unwrap_or(0),
         revision: a.revision.unwrap_or(0),
     };
+    let part = match a.part {
+        SamplePart::Whole => Part::Whole,
+        SamplePart::Changes => Part::Changes,
+        SamplePart::RemovedKeys => Part::RemovedKeys,
+    };
+    if part != Part::Whole && opts.revision == 0 {
+        return Err(anyhow!("--part changes and removed-keys need --revision N (1, 2, ...): the first dump has no changes").into());
+    }
     create_parents([&a.spec_out, &a.out].into_iter().flatten().filter(|p| p.as_os_str() != "-").map(|p| p.as_path()))?;
     write_spec(a.spec_out.as_deref(), spec_toml(dataset))?;
     let Some(out) = &a.out else { return Ok(()) };
     if out.as_os_str() == "-" {
-        write_sample(dataset, &opts, std::io::stdout().lock())?;
+        write_part(dataset, &opts, part, std::io::stdout().lock())?;
         return Ok(());
     }
     // Write next to the target and rename, so an interrupted run never leaves a short file.
     let tmp = out.with_extension("partial");
     let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let summary = write_sample(dataset, &opts, &mut w)?;
+    let summary = write_part(dataset, &opts, part, &mut w)?;
     w.flush().with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, out).with_context(|| format!("renaming to {}", out.display()))?;
     if !cli.quiet {
-        eprintln!("wrote {} rows ({}) of {dataset} to {}", count(summary.rows), bytes(summary.bytes), out.display());
+        let what = match part {
+            Part::Whole => "rows",
+            Part::Changes => "corrected and added rows",
+            Part::RemovedKeys => "removed keys",
+        };
+        eprintln!("wrote {} {what} ({}) of {dataset} to {}", count(summary.rows), bytes(summary.bytes), out.display());
     }
     Ok(())
 }
@@ -93,7 +106,7 @@ fn csv(cli: &Cli, a: &SampleArgs, dataset: Dataset) -> Result<(), Failure> {
 fn trajectories(cli: &Cli, a: &SampleArgs) -> Result<(), Failure> {
     refuse_unless(
         "violations",
-        &[("--rows", a.rows.is_some()), ("--threads", a.threads.is_some()), ("--revision", a.revision.is_some())],
+        &[("--rows", a.rows.is_some()), ("--threads", a.threads.is_some()), ("--revision", a.revision.is_some()), ("--part", a.part != SamplePart::Whole)],
     )?;
     let source = a.source.unwrap_or_default();
     match source {
