@@ -9,34 +9,34 @@ use std::time::{Duration, Instant};
 use crate::load_postgres::url;
 use crate::util::{cmd, files, manifest, ok, run, walk};
 
-fn client() -> postgres::Client {
+pub(crate) fn client() -> postgres::Client {
     postgres::Client::connect(&url(), postgres::NoTls).expect("PostgreSQL is reachable")
 }
 
 /// `sample violations` of `rows` records, as revision `revision`, into `name`.
-fn dump(d: &Path, rows: u64, revision: u64, name: &str) {
+pub(crate) fn dump(d: &Path, rows: u64, revision: u64, name: &str) {
     let (rows, revision) = (rows.to_string(), revision.to_string());
     ok(d, &["sample", "violations", "--rows", &rows, "--revision", &revision, "--out", name, "--spec-out", "v.toml"]);
 }
 
-fn convert(d: &Path, csv: &str, extra: &[&str]) -> String {
+pub(crate) fn convert(d: &Path, csv: &str, extra: &[&str]) -> String {
     let mut args = vec!["convert", csv, "--spec", "v.toml", "--to", "stage", "--no-progress"];
     args.extend(extra);
     ok(d, &args)
 }
 
-fn load_duck(d: &Path, db: &str) -> String {
+pub(crate) fn load_duck(d: &Path, db: &str) -> String {
     ok(d, &["load", "duckdb", "stage", "--db", db, "--no-progress", "-v"])
 }
 
-fn load_pg(d: &Path, table: &str, extra: &[&str]) -> String {
+pub(crate) fn load_pg(d: &Path, table: &str, extra: &[&str]) -> String {
     let url = url();
     let mut args = vec!["load", "postgres", "stage", "--db", &url, "--table", table, "--no-progress", "-v"];
     args.extend(extra);
     ok(d, &args)
 }
 
-fn fresh_pg(tables: &[&str]) {
+pub(crate) fn fresh_pg(tables: &[&str]) {
     let mut c = client();
     let state: Option<String> = c.query_one("SELECT to_regclass('pqstage.load_state')::text", &[]).unwrap().get(0);
     for t in tables {
@@ -48,7 +48,7 @@ fn fresh_pg(tables: &[&str]) {
 }
 
 /// Rows of `a` not in `b` and of `b` not in `a` (as multisets), in DuckDB files.
-fn duck_difference(d: &Path, a: &str, b: &str) -> (i64, i64, i64) {
+pub(crate) fn duck_difference(d: &Path, a: &str, b: &str) -> (i64, i64, i64) {
     let conn = duckdb::Connection::open_in_memory().unwrap();
     for (file, alias) in [(a, "a"), (b, "b")] {
         let path = d.join(file).display().to_string();
@@ -61,7 +61,7 @@ fn duck_difference(d: &Path, a: &str, b: &str) -> (i64, i64, i64) {
 }
 
 /// The same for two PostgreSQL tables.
-fn pg_difference(a: &str, b: &str) -> (i64, i64, i64) {
+pub(crate) fn pg_difference(a: &str, b: &str) -> (i64, i64, i64) {
     let q = format!(
         "SELECT (SELECT count(*) FROM (TABLE {a} EXCEPT ALL TABLE {b}) x), \
          (SELECT count(*) FROM (TABLE {b} EXCEPT ALL TABLE {a}) y), (SELECT count(*) FROM {a})"
@@ -71,7 +71,7 @@ fn pg_difference(a: &str, b: &str) -> (i64, i64, i64) {
 }
 
 /// Inserted, updated and deleted rows of the change sets of `version`.
-fn change_totals(d: &Path, version: u64) -> (u64, u64, u64) {
+pub(crate) fn change_totals(d: &Path, version: u64) -> (u64, u64, u64) {
     let m = manifest(&d.join("stage"), "violations");
     let mut t = (0, 0, 0);
     for c in m["tables"][0]["changes"].as_array().unwrap().iter().filter(|c| c["version"] == version) {
@@ -90,7 +90,7 @@ fn rows(n: (u64, u64, u64)) -> String {
 /// A folder with dumps `r0.csv`.. `r{revisions - 1}.csv` of `rows` records,
 /// the first converted into `stage` and loaded into `inc.duckdb` and into
 /// the PostgreSQL table `tables[0]` (every table of `tables` dropped first).
-fn first_dump_loaded(rows: u64, revisions: u64, tables: &[&str]) -> tempfile::TempDir {
+pub(crate) fn first_dump_loaded(rows: u64, revisions: u64, tables: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     fresh_pg(tables);
@@ -259,7 +259,7 @@ fn a_killed_incremental_load_leaves_the_previous_version_and_the_rerun_completes
     assert_eq!(pg_difference("chg_kill", "chg_kill_fresh"), (0, 0, pg_count("chg_kill_fresh")));
 }
 
-fn pg_count(table: &str) -> i64 {
+pub(crate) fn pg_count(table: &str) -> i64 {
     client().query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0)
 }
 

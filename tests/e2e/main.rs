@@ -13,6 +13,7 @@ mod infer;
 mod load_common;
 mod load_duckdb;
 mod load_postgres;
+mod merge_append;
 mod object_store;
 mod pg_connect;
 mod trajectories;

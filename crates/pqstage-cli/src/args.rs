@@ -250,9 +250,9 @@ pub struct SampleArgs {
     #[arg(long, value_name = "N")]
     pub revision: Option<u64>,
     /// Violations, with --revision: what of the dump to write: whole, changes (its corrected and added
-    /// rows only, a file for `convert --mode merge`) or removed-keys (activity_nr,citation_id of the rows
-    /// it removed, for `convert --deletes`).
-    #[arg(long, value_enum, default_value = "whole")]
+    /// rows only, a file for `convert --mode merge`), added (its new rows only, for `--mode append`) or
+    /// removed-keys (activity_nr,citation_id of the rows it removed, for `convert --deletes`).
+    #[arg(long, value_enum, default_value = "whole", hide_possible_values = true)]
     pub part: SamplePart,
     /// Also write the dataset's checked-in spec (TOML) here.
     #[arg(long, value_name = "FILE")]
@@ -291,6 +291,8 @@ pub enum SamplePart {
     Whole,
     /// A revision's corrected and added rows.
     Changes,
+    /// A revision's added rows.
+    Added,
     /// The keys of a revision's removed rows.
     RemovedKeys,
 }
@@ -348,7 +350,7 @@ pub struct LayoutArgs {
 pub struct ConvertArgs {
     /// CSV files, read in order (same columns); gzip, bzip2 and zstd are read as is; `-` is standard input.
     /// With a trajectory spec (kind = "trajectories"): session folders.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "deletes")]
     pub files: Vec<PathBuf>,
     /// Stage root: a folder, file://, s3://, gs://, az://, abfss:// or memory:// URL. The dataset goes to STAGE/DATASET/.
     #[arg(long, value_name = "STAGE")]
@@ -385,6 +387,15 @@ pub struct ConvertArgs {
     /// With a [target] key: versions whose change sets are kept, so a target up to N versions behind loads only the changed rows.
     #[arg(long, value_name = "N", default_value_t = pqstage_convert::DEFAULT_KEEP_VERSIONS)]
     pub keep_versions: u64,
+    /// What the files are: snapshot (a whole dump: the new version holds exactly their rows), merge (new and
+    /// updated records: each replaces the staged row with its [target] key or adds one, the other staged rows
+    /// stay) or append (rows to add: files converted before, same name and bytes, are not read again).
+    #[arg(long, value_name = "MODE", default_value = "snapshot")]
+    pub mode: String,
+    /// With --mode merge: a CSV file of keys to delete (a header naming the [target] key columns, one key a
+    /// row, in the spec's dialect and formats). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub deletes: Vec<PathBuf>,
     /// Rows per Parquet row group.
     #[arg(long, value_name = "N")]
     pub row_group_rows: Option<usize>,

@@ -27,6 +27,7 @@ fn flag(option: ConvertOption) -> Option<&'static str> {
         ConvertOption::Dataset => None,
         ConvertOption::Derive => Some("--derive"),
         ConvertOption::Sources => None,
+        ConvertOption::Mode => Some("--mode"),
     }
 }
 

@@ -31,6 +31,7 @@ use pqstage_stage::manifest::{checksum, ChangeFiles, ChangeSet, FileEntry, Parti
 use pqstage_stage::{Stage, CHANGES_DIR};
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
+use crate::convert::carry::{place, CARRIED_SOURCE};
 use crate::error::{group_digits, ConvertError};
 use crate::layout::LINE_BITS;
 use crate::write::WriteCtx;
@@ -219,9 +220,11 @@ impl<'c, 'a> Differ<'c, 'a> {
         if !lines {
             return format!("row {} of the partition", group_digits(at));
         }
-        let (source, line) = ((at >> LINE_BITS) as usize, at & ((1 << LINE_BITS) - 1));
-        let name = self.ctx.sources.get(source).map_or("?", String::as_str);
-        format!("{name} line {}", group_digits(line))
+        if at >> LINE_BITS == CARRIED_SOURCE {
+            let row = group_digits(at & ((1 << LINE_BITS) - 1));
+            return format!("row {row} of {} in version {}", self.dir, self.ctx.version - 1);
+        }
+        place(&self.ctx.sources, at)
     }
 
     /// `column=value, ...` of row `r`'s key.
@@ -355,7 +358,7 @@ fn open(path: &Path, schema: SchemaRef) -> Result<Out, ConvertError> {
 
 /// Where the previous version's files of a partition are read from: in the
 /// stage itself when it is local, else downloaded into `scratch`.
-fn fetch(
+pub(crate) fn fetch(
     prev: &PartitionEntry,
     scratch: &Path,
     stage: &Stage,
@@ -375,7 +378,7 @@ fn fetch(
 
 /// Reads a data file's rows (only `columns`, when given) in batches, typed
 /// as `schema` types them.
-fn read_batches(
+pub(crate) fn read_batches(
     path: &Path,
     schema: &SchemaRef,
     columns: Option<&[usize]>,

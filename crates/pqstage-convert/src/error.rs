@@ -196,6 +196,11 @@ pub enum ConvertError {
         /// Where the second did.
         second: String,
     },
+    /// A merge or append that cannot build on the staged version, or input
+    /// it refuses (an appended key already staged, a key both upserted and
+    /// deleted); nothing is committed.
+    #[error("{0}")]
+    Mode(String),
     /// The previous version's files, read for its change sets, are missing or
     /// not what its manifest says.
     #[error("reading the dataset's previous version, to tell what changed: {0}")]
@@ -232,6 +237,7 @@ impl ConvertError {
                 | Self::RecordTooLong { .. }
                 | Self::TooManyColumns { .. }
                 | Self::DuplicateKey { .. }
+                | Self::Mode(_)
                 | Self::Trajectory(_)
         )
     }

@@ -51,7 +51,7 @@ pub mod trajectories;
 mod write;
 
 pub use convert::{
-    convert, Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, ConvertSummary, CHUNK_BYTES,
+    convert, Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, ConvertSummary, Mode, CHUNK_BYTES,
     DEFAULT_CHUNK_BYTES, DEFAULT_FILE_BYTES, DEFAULT_KEEP_VERSIONS, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
     MAX_JOBS, MAX_ROW_GROUP_ROWS,
 };

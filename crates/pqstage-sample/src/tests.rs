@@ -426,6 +426,17 @@ fn a_revisions_changes_and_removed_keys_turn_the_first_dump_into_it() {
     assert_eq!(state, revision, "first dump + changes - removed keys != the revision");
     assert!((500..=700).contains(&updated), "updated {updated}");
     assert!(removed_rows > 50, "removed {removed_rows}");
+    let (added, added_rows) = part(Part::Added);
+    assert_eq!(added_rows, rows * 50 / 10_000, "a revision adds 0.5 %");
+    let first: HashSet<(String, String)> =
+        parse_csv(&generate(rows, 9, 1)).into_iter().skip(1).map(|r| (r[1].clone(), r[2].clone())).collect();
+    for row in added.into_iter().skip(1) {
+        let key = (row[1].clone(), row[2].clone());
+        assert!(!first.contains(&key) && revision[&key] == row, "added row {key:?} is new and as in the revision");
+    }
     let first = SampleOptions { revision: 0, ..opts };
-    assert!(matches!(write_part(Dataset::Violations, &first, Part::Changes, Vec::new()), Err(SampleError::NotARevision)));
+    assert!(matches!(
+        write_part(Dataset::Violations, &first, Part::Changes, Vec::new()),
+        Err(SampleError::NotARevision)
+    ));
 }

@@ -119,6 +119,8 @@ pub enum Part {
     /// A revision's corrected and added rows only, whole: the file of new and
     /// updated records some users receive instead of a new dump.
     Changes,
+    /// A revision's added rows only: a file that only adds records.
+    Added,
     /// The key (`activity_nr,citation_id`) of each row a revision removed.
     RemovedKeys,
 }
@@ -178,6 +180,7 @@ impl Violations {
         match self.part {
             Part::Whole => fate != Fate::Removed,
             Part::Changes => matches!(fate, Fate::Corrected | Fate::Redated) || i >= self.base_rows,
+            Part::Added => i >= self.base_rows,
             Part::RemovedKeys => fate == Fate::Removed,
         }
     }

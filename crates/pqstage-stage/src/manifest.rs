@@ -85,6 +85,36 @@ pub struct TableEntry {
     /// spec's `[target] key` decides what a row is); oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<ChangeSet>,
+    /// For a version made by `convert --mode merge` or `append`: the rows it
+    /// kept of the version before it. `None` for a whole dump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried: Option<Carried>,
+}
+
+/// How a merged or appended version reconciles with the one before it:
+/// `rows_read + previous_rows - replaced - deleted = rows_written +
+/// rows_rejected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carried {
+    /// `merge` or `append`.
+    pub mode: String,
+    /// The version built on.
+    pub from_version: u64,
+    /// Its rows.
+    pub previous_rows: u64,
+    /// Its rows that a row of this run replaced (same key).
+    pub replaced: u64,
+    /// Its rows whose key a deletes file named.
+    pub deleted: u64,
+    /// Keys read from deletes files (more than `deleted` when some named no
+    /// staged row, or one key twice).
+    pub delete_keys: u64,
+    /// The deletes files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delete_sources: Vec<SourceEntry>,
+    /// Sources of the earlier versions this one holds rows of, oldest first
+    /// (an append skips a source found here with the same bytes).
+    pub sources: Vec<SourceEntry>,
 }
 
 /// What changed in one partition from one version of it to the next, by
@@ -236,7 +266,17 @@ impl Manifest {
     /// [`CountsDisagree`] naming the table and the numbers that disagree.
     pub fn check_counts(&self) -> Result<(), CountsDisagree> {
         for t in &self.tables {
-            if t.rows_read != t.rows_written + t.rows_rejected {
+            if let Some(c) = &t.carried {
+                let before = t.rows_read + c.previous_rows;
+                if before < c.replaced + c.deleted
+                    || before - c.replaced - c.deleted != t.rows_written + t.rows_rejected
+                {
+                    return Err(CountsDisagree(format!(
+                        "table {}: rows_read {} + {} rows of version {} - {} replaced - {} deleted != rows_written {} + rows_rejected {}",
+                        t.name, t.rows_read, c.previous_rows, c.from_version, c.replaced, c.deleted, t.rows_written, t.rows_rejected
+                    )));
+                }
+            } else if t.rows_read != t.rows_written + t.rows_rejected {
                 return Err(CountsDisagree(format!(
                     "table {}: rows_read {} != rows_written {} + rows_rejected {}",
                     t.name, t.rows_read, t.rows_written, t.rows_rejected
@@ -379,6 +419,7 @@ mod tests {
             rows_written: 0,
             rows_rejected: 0,
             changes: vec![change(2, "y=1", "a", "b"), change(2, "y=2", "p", "q"), change(3, "y=1", "b", "c")],
+            carried: None,
         };
         let versions = |c: Option<Vec<&ChangeSet>>| c.map(|c| c.iter().map(|c| c.version).collect::<Vec<_>>());
         assert_eq!(versions(t.change_chain("y=1", "a", "c")), Some(vec![2, 3]));

@@ -49,6 +49,7 @@ fn manifest(dataset: &str, files: &[(&str, u64)]) -> Manifest {
             rows_written: rows,
             rows_rejected: 0,
             changes: Vec::new(),
+            carried: None,
         }],
         trajectories: None,
         version: 1,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use pqstage_convert::trajectories::{convert_trajectories as convert_sessions, TrajectoryOptions};
-use pqstage_convert::{convert, Codec, ConvertOptions};
+use pqstage_convert::{convert, Codec, ConvertOptions, Mode};
 use pqstage_spec::trajectories::{self, declared_kind, TrajectorySpec};
 use pqstage_spec::Spec;
 use pqstage_stage::progress::Progress;
@@ -73,6 +73,7 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
     }
     let dataset = a.dataset.clone().or_else(|| spec.name.clone()).unwrap_or_else(|| default_dataset(&a.files));
     let codec: Codec = a.compression.parse()?;
+    let mode: Mode = a.mode.parse()?;
     let progress = Arc::new(Progress::default());
     let mut opts = ConvertOptions::builder(inputs.paths.clone(), dataset, spec)
         .with_source_names(inputs.names.clone())
@@ -82,6 +83,8 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
         .with_max_rejects(a.max_rejects)
         .with_codec(codec)
         .with_keep_versions(a.keep_versions)
+        .with_mode(mode)
+        .with_deletes(a.deletes.clone())
         .with_tmp_dir(a.tmp_dir.clone())
         .with_direct_io(!a.buffered_io)
         .with_progress(progress.clone());
@@ -102,6 +105,19 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
         convert(&stage, rt.handle(), &opts)?
     };
     let t = &summary.manifest.tables[0];
+    if summary.unchanged {
+        for n in &summary.notes {
+            eprintln!("note: {n}");
+        }
+        if !cli.quiet {
+            out(&format!(
+                "nothing to append: every file was converted before; version {} of {} stays",
+                summary.manifest.version,
+                stage.display(&summary.manifest.dataset, "")
+            ))?;
+        }
+        return Ok(());
+    }
     if cli.verbose {
         eprintln!(
             "parse {:.2} s, encode {:.2} s, {} files of older versions deleted",
@@ -129,6 +145,26 @@ pub fn run(cli: &Cli, a: &ConvertArgs) -> Result<(), Failure> {
             bytes(staged),
         ))?;
         let version = summary.manifest.version;
+        if let Some(c) = &t.carried {
+            let mut what = format!(
+                "version {version} ({}): {} rows of version {} kept, {} replaced",
+                c.mode,
+                count(c.previous_rows - c.replaced - c.deleted),
+                c.from_version,
+                count(c.replaced),
+            );
+            if c.delete_keys > 0 {
+                what += &format!(", {} deleted ({} keys read)", count(c.deleted), count(c.delete_keys));
+            }
+            out(&format!("{what}; {} rows read from {} files", count(t.rows_read), summary.manifest.sources.len()))?;
+            if c.delete_keys > c.deleted {
+                eprintln!(
+                    "note: {} of the {} keys to delete named no staged row (deleted before, or never staged)",
+                    count(c.delete_keys - c.deleted),
+                    count(c.delete_keys)
+                );
+            }
+        }
         let now: Vec<_> = t.changes.iter().filter(|c| c.version == version).collect();
         if !now.is_empty() {
             let sum = |f: fn(&pqstage_stage::manifest::ChangeSet) -> u64| count(now.iter().map(|c| f(c)).sum());
@@ -163,6 +199,8 @@ fn convert_trajectories(cli: &Cli, a: &ConvertArgs, spec: TrajectorySpec, jobs: 
         ("--row-group-rows", a.row_group_rows.is_some()),
         ("--file-size", a.file_size.is_some()),
         ("--allow-same-source", a.allow_same_source),
+        ("--mode", a.mode != "snapshot"),
+        ("--deletes", !a.deletes.is_empty()),
     ];
     if let Some((flag, _)) = csv_only.iter().find(|(_, set)| *set) {
         return Err(anyhow::anyhow!(

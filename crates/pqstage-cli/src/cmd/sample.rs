@@ -73,10 +73,14 @@ fn csv(cli: &Cli, a: &SampleArgs, dataset: Dataset) -> Result<(), Failure> {
     let part = match a.part {
         SamplePart::Whole => Part::Whole,
         SamplePart::Changes => Part::Changes,
+        SamplePart::Added => Part::Added,
         SamplePart::RemovedKeys => Part::RemovedKeys,
     };
     if part != Part::Whole && opts.revision == 0 {
-        return Err(anyhow!("--part changes and removed-keys need --revision N (1, 2, ...): the first dump has no changes").into());
+        return Err(anyhow!(
+            "--part changes, added and removed-keys need --revision N (1, 2, ...): the first dump has no changes"
+        )
+        .into());
     }
     create_parents([&a.spec_out, &a.out].into_iter().flatten().filter(|p| p.as_os_str() != "-").map(|p| p.as_path()))?;
     write_spec(a.spec_out.as_deref(), spec_toml(dataset))?;
@@ -96,6 +100,7 @@ fn csv(cli: &Cli, a: &SampleArgs, dataset: Dataset) -> Result<(), Failure> {
         let what = match part {
             Part::Whole => "rows",
             Part::Changes => "corrected and added rows",
+            Part::Added => "added rows",
             Part::RemovedKeys => "removed keys",
         };
         eprintln!("wrote {} {what} ({}) of {dataset} to {}", count(summary.rows), bytes(summary.bytes), out.display());
@@ -106,7 +111,12 @@ fn csv(cli: &Cli, a: &SampleArgs, dataset: Dataset) -> Result<(), Failure> {
 fn trajectories(cli: &Cli, a: &SampleArgs) -> Result<(), Failure> {
     refuse_unless(
         "violations",
-        &[("--rows", a.rows.is_some()), ("--threads", a.threads.is_some()), ("--revision", a.revision.is_some()), ("--part", a.part != SamplePart::Whole)],
+        &[
+            ("--rows", a.rows.is_some()),
+            ("--threads", a.threads.is_some()),
+            ("--revision", a.revision.is_some()),
+            ("--part", a.part != SamplePart::Whole),
+        ],
     )?;
     let source = a.source.unwrap_or_default();
     match source {

@@ -10,6 +10,7 @@
 //! version it replaces name are deleted (the replaced version's files stay
 //! for loads reading it, until `gc`).
 
+pub(crate) mod carry;
 pub mod options;
 mod phase_one;
 mod phase_two;
@@ -26,8 +27,9 @@ use crate::error::ConvertError;
 use crate::layout::Layout;
 use crate::write::rejects::RejectsWriter;
 pub use options::{
-    Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, CHUNK_BYTES, DEFAULT_CHUNK_BYTES, DEFAULT_FILE_BYTES,
-    DEFAULT_KEEP_VERSIONS, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_JOBS, MAX_ROW_GROUP_ROWS,
+    Codec, ConvertOption, ConvertOptions, ConvertOptionsBuilder, Mode, CHUNK_BYTES, DEFAULT_CHUNK_BYTES,
+    DEFAULT_FILE_BYTES, DEFAULT_KEEP_VERSIONS, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_JOBS,
+    MAX_ROW_GROUP_ROWS,
 };
 
 /// The result of a convert.
@@ -52,6 +54,9 @@ pub struct ConvertSummary {
     pub parse_seconds: f64,
     /// Seconds spent encoding Parquet and committing (phase two).
     pub encode_seconds: f64,
+    /// An append whose every source was converted before: nothing was
+    /// written, `manifest` is the staged version as it was.
+    pub unchanged: bool,
 }
 
 /// What wrote the files, in the manifest and in every Parquet footer.
@@ -131,13 +136,58 @@ pub fn convert(
     let keep = opts.set.keep_rejects || opts.set.max_rejects.is_some();
     let mut rejects =
         if keep { Some(RejectsWriter::create(scratch.join("rejects.csv"), opts.set.direct_io)?) } else { None };
-    let spilled = phase_one::read_and_spill(opts, scratch, rejects.as_mut())?;
+    // A merge or append builds on the staged version; an append reads only
+    // the sources it has not converted before.
+    let base = carry::base(opts, &previous)?;
+    let mut notes = Vec::new();
+    let narrowed;
+    let opts = match &base {
+        Some(b) if b.mode == Mode::Append => {
+            let (fresh, skipped) = carry::new_sources(opts, b)?;
+            if !skipped.is_empty() {
+                notes.push(format!("{} converted before (same bytes): not read again", skipped.join(", ")));
+            }
+            if fresh.is_empty() {
+                let manifest = previous.expect("read above").expect("an append builds on a version");
+                let seconds = started.elapsed().as_secs_f64();
+                return Ok(ConvertSummary {
+                    manifest,
+                    bytes_read: 0,
+                    seconds,
+                    replaced_files: 0,
+                    notes,
+                    read_as: Vec::new(),
+                    parse_seconds: seconds,
+                    encode_seconds: 0.0,
+                    unchanged: true,
+                });
+            }
+            narrowed = opts.with_sources(&fresh);
+            &narrowed
+        }
+        _ => opts,
+    };
+    if base.is_none() && !opts.set.deletes.is_empty() {
+        notes.push("no staged version to delete from: the deletes files were not read".into());
+    }
+    let mut spilled = phase_one::read_and_spill(opts, scratch, rejects.as_mut())?;
     let bytes_read = spilled.sources.iter().map(|s| s.size).sum();
     let parse_seconds = started.elapsed().as_secs_f64();
     let version = next_version(&previous);
     let prior = previous.as_ref().ok().and_then(Option::as_ref).and_then(|m| m.tables.first());
     let diff = diff_ctx(&opts.layout, prior, version, &opts.set.names, opts.set.keep_versions);
-    let (partitions, changes) = phase_two::encode_partitions(opts, &spilled, scratch, stage, runtime, diff.as_ref())?;
+    let (mut kept, mut carried) = (Vec::new(), None);
+    if let Some(b) = &base {
+        let deletes = carry::read_deletes(opts, scratch)?;
+        let parts = std::mem::take(&mut spilled.parts);
+        let plan = carry::plan(opts, b, parts, deletes, scratch, stage, runtime)?;
+        spilled.parts = plan.parts;
+        (kept, carried) = (plan.kept, Some(plan.carried));
+    }
+    let (mut partitions, changes) =
+        phase_two::encode_partitions(opts, &spilled, scratch, stage, runtime, diff.as_ref())?;
+    partitions.append(&mut kept);
+    partitions.sort_by_key(|p| (p.value.is_none(), p.value));
     let changes = kept_changes(prior, diff.as_ref(), changes, version, opts.set.keep_versions);
 
     let rejects_entry = match rejects {
@@ -171,6 +221,7 @@ pub fn convert(
             rows_written,
             rows_rejected: spilled.rows_rejected,
             changes,
+            carried,
         }],
         trajectories: None,
         version,
@@ -187,9 +238,10 @@ pub fn convert(
         bytes_read,
         seconds,
         replaced_files,
-        notes: spilled.notes,
+        notes: notes.into_iter().chain(spilled.notes).collect(),
         read_as: spilled.read_as,
         parse_seconds,
         encode_seconds: seconds - parse_seconds,
+        unchanged: false,
     })
 }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use parquet::basic::ZstdLevel;
@@ -56,6 +57,8 @@ pub enum ConvertOption {
     Derive,
     /// The source files and their names.
     Sources,
+    /// How the input relates to the staged dataset, and its deletes files.
+    Mode,
 }
 
 impl fmt::Display for ConvertOption {
@@ -69,7 +72,50 @@ impl fmt::Display for ConvertOption {
             Self::Dataset => "dataset name",
             Self::Derive => "derived column",
             Self::Sources => "sources",
+            Self::Mode => "mode",
         })
+    }
+}
+
+/// How a convert's input relates to the staged dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A whole dump: the new version holds exactly the input's rows (keys
+    /// missing from it are deleted).
+    #[default]
+    Snapshot,
+    /// New and updated records: each replaces the staged row with its
+    /// `[target] key` or adds one; keys in deletes files are removed; the
+    /// other staged rows stay.
+    Merge,
+    /// Files that only add rows: sources converted before are skipped, the
+    /// others' rows added to the staged ones.
+    Append,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Snapshot => "snapshot",
+            Self::Merge => "merge",
+            Self::Append => "append",
+        })
+    }
+}
+
+impl FromStr for Mode {
+    type Err = ConvertError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "snapshot" => Ok(Self::Snapshot),
+            "merge" => Ok(Self::Merge),
+            "append" => Ok(Self::Append),
+            _ => Err(ConvertError::option(
+                ConvertOption::Mode,
+                format!("unknown mode '{s}' (snapshot, merge or append)"),
+            )),
+        }
     }
 }
 
@@ -133,9 +179,22 @@ pub(crate) struct Settings {
     pub progress: Arc<Progress>,
     /// Versions whose change sets the manifest keeps (the new one included).
     pub keep_versions: u64,
+    /// How the input relates to the staged dataset.
+    pub mode: Mode,
+    /// Merge: files of keys to delete, and how messages name them.
+    pub deletes: Vec<PathBuf>,
+    pub delete_names: Vec<String>,
 }
 
 impl ConvertOptions {
+    /// The same options with only the sources at `keep` (indexes, in order).
+    pub(crate) fn with_sources(&self, keep: &[usize]) -> Self {
+        let mut o = self.clone();
+        o.set.sources = keep.iter().map(|&i| self.set.sources[i].clone()).collect();
+        o.set.names = keep.iter().map(|&i| self.set.names[i].clone()).collect();
+        o
+    }
+
     /// Options to convert `sources` (read in order) into `dataset` with
     /// `spec`, with every other setting at its default.
     pub fn builder(sources: Vec<PathBuf>, dataset: impl Into<String>, spec: Spec) -> ConvertOptionsBuilder {
@@ -155,6 +214,9 @@ impl ConvertOptions {
             direct_io: true,
             progress: Arc::default(),
             keep_versions: DEFAULT_KEEP_VERSIONS,
+            mode: Mode::Snapshot,
+            deletes: Vec::new(),
+            delete_names: Vec::new(),
         };
         ConvertOptionsBuilder { spec, set }
     }
@@ -235,6 +297,18 @@ impl ConvertOptionsBuilder {
         self.set.allow_same_source = allow;
         self
     }
+    /// How the input relates to the staged dataset (default: a whole dump).
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.set.mode = mode;
+        self
+    }
+    /// Merge: files of keys to delete (a header naming the `[target] key`
+    /// columns, one key a row, read with the spec's dialect and formats).
+    pub fn with_deletes(mut self, files: Vec<PathBuf>) -> Self {
+        self.set.delete_names = files.iter().map(|p| p.display().to_string()).collect();
+        self.set.deletes = files;
+        self
+    }
     /// Counters to poll for progress.
     pub fn with_progress(mut self, p: Arc<Progress>) -> Self {
         self.set.progress = p;
@@ -250,7 +324,13 @@ impl ConvertOptionsBuilder {
         use ConvertOption as O;
         let layout = Layout::new(&self.spec)?;
         let s = &self.set;
-        if s.sources.is_empty() {
+        if !s.deletes.is_empty() && s.mode != Mode::Merge {
+            return Err(ConvertError::option(
+                O::Mode,
+                "--deletes (keys to delete from the staged version) applies to --mode merge only",
+            ));
+        }
+        if s.sources.is_empty() && s.deletes.is_empty() {
             return Err(ConvertError::NoSources);
         }
         if s.names.len() != s.sources.len() {

@@ -100,6 +100,22 @@ impl Read for Hashing {
     }
 }
 
+/// The checksum of a file's stored bytes, as a convert records its sources'.
+///
+/// # Errors
+/// Reading the file.
+pub fn file_checksum(path: &std::path::Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Checksummer::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf)? {
+            0 => return Ok(hasher.finish()),
+            n => hasher.update(&buf[..n]),
+        }
+    }
+}
+
 /// An open source: read its text with [`Read`].
 pub struct Source {
     reader: Box<dyn Read>,

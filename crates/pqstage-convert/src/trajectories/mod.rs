@@ -250,6 +250,7 @@ pub fn convert_trajectories(
             rows_read: read.max(written),
             rows_written: written,
             changes: Vec::new(),
+            carried: None,
         }
     };
     let n_sessions = session_parts.len() as u64;
