@@ -39,7 +39,7 @@ S3 := tests/s3/s3.sh
 PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb load-postgres summary demo demo-trajectories load-postgres-trajectories bench-trajectories bench-changes test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale survey-csv bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo demo-changes demo-trajectories load-postgres-trajectories bench-trajectories bench-changes test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale survey-csv bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
 
 all: build
 
@@ -91,6 +91,17 @@ demo: convert load-duckdb summary
 	@echo "  python3 -c \"import duckdb; print(duckdb.connect('$(DB)', read_only=True).sql('SELECT year, count(*) FROM $(TABLE) GROUP BY ALL ORDER BY 1'))\""
 	@echo "  make demo again: nothing changed, so the load skips every partition"
 	@echo "  make pg-up && make load-postgres PG_URL=postgres://pqtest@127.0.0.1:55432/pqstage   (a throwaway PostgreSQL)"
+
+## demo-changes: `make demo`, then a file of its records' corrections and additions and one of removed keys -> convert --mode merge -> load DuckDB (changed rows only) -> summary
+REVISION ?= 1
+CHANGES := $(SAMPLES)/violations-$(ROWS)-r$(REVISION)-changes.csv
+REMOVED := $(SAMPLES)/violations-$(ROWS)-r$(REVISION)-removed-keys.csv
+demo-changes: demo
+	$(PQSTAGE) sample violations --rows $(ROWS) --revision $(REVISION) --part changes --out $(CHANGES)
+	$(PQSTAGE) sample violations --rows $(ROWS) --revision $(REVISION) --part removed-keys --out $(REMOVED)
+	$(PQSTAGE) convert $(CHANGES) --deletes $(REMOVED) --mode merge --spec $(SPEC) --to $(STAGE) --dataset $(DATASET)
+	$(PQSTAGE) load duckdb $(STAGE) --dataset $(DATASET) --db $(DB) --table $(TABLE)
+	$(PQSTAGE) summary --db $(DB) --table $(TABLE)
 
 ## demo-trajectories: the 3D-boids sample (3 episodes) -> convert -> load into DuckDB -> summary; no server, no network
 TRAJ_SAMPLES := staging/_samples/trajectories
