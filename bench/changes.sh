@@ -14,7 +14,12 @@
 #     INSERT ... ON CONFLICT DO UPDATE), each on its own copy of the database;
 #     then the no-op rerun;
 #   DuckDB: the incremental load against a full reload (--no-patch), and the
-#     no-op rerun.
+#     no-op rerun;
+#   merge: the same revision as users who get only the changed records have
+#     it (`sample --part changes` and `--part removed-keys`), merged into a
+#     copy of the first dump's stage (`convert --mode merge --deletes`),
+#     against the convert of the whole new dump; the merged version must hold
+#     the same rows (EXCEPT ALL both ways) and the same change-set counts.
 # Every target is then compared with the full reload by content: PostgreSQL
 # by count and the sum of a 64-bit hash of every whole row, DuckDB row for
 # row (EXCEPT ALL both ways).
@@ -34,6 +39,8 @@ bench_init "$BENCH/out/changes"
 need_pqstage
 REPORT="$BENCH/out/changes-results.md"
 CSV1="$DATA/violations-$ROWS-rev1.csv"
+CHANGES1="$DATA/violations-$ROWS-rev1-changes.csv"
+REMOVED1="$DATA/violations-$ROWS-rev1-removed-keys.csv"
 SPEC="$OUT/violations.toml"
 PLAIN="$OUT/violations-nokey.toml"
 STAGE="$OUT/stage"
@@ -44,6 +51,12 @@ if [[ ! -s "$CSV1" || "$CSV1" -ot "$CSV" ]]; then
   log "generating $CSV1 (revision 1 of the $ROWS rows)"
   "$PQSTAGE" sample violations --rows "$ROWS" --revision 1 --out "$CSV1.tmp" -q && mv "$CSV1.tmp" "$CSV1"
 fi
+for part in changes removed-keys; do
+  f="$DATA/violations-$ROWS-rev1-$part.csv"
+  if [[ ! -s "$f" || "$f" -ot "$CSV" ]]; then
+    "$PQSTAGE" sample violations --rows "$ROWS" --revision 1 --part "$part" --out "$f.tmp" -q && mv "$f.tmp" "$f"
+  fi
+done
 "$PQSTAGE" sample violations --spec-out "$SPEC"
 grep -v '^key = ' "$SPEC" >"$PLAIN"
 
@@ -70,7 +83,7 @@ pg_load() {
 }
 
 # --- the first dump, loaded ----------------------------------------------------
-rm -rf "$STAGE" "$OUT/plain" "$OUT"/*.duckdb "$OUT"/*.duckdb.wal
+rm -rf "$STAGE" "$OUT/plain" "$OUT/merged" "$OUT"/*.duckdb "$OUT"/*.duckdb.wal
 once convert_first "$PQSTAGE" convert "$CSV" --spec "$SPEC" --to "$STAGE" --no-progress
 settle
 pg_load pg_first_load pqstage
@@ -81,10 +94,14 @@ once duck_first_load "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/inc.duckdb" --no
 cp "$OUT/inc.duckdb" "$OUT/full.duckdb"
 
 # --- the new dump ----------------------------------------------------------------
+cp -r "$STAGE" "$OUT/merged"
 once convert_plain "$PQSTAGE" convert "$CSV1" --spec "$PLAIN" --to "$OUT/plain" --no-progress
 rm -rf "$OUT/plain"
 once convert_changes "$PQSTAGE" convert "$CSV1" --spec "$SPEC" --to "$STAGE" --no-progress
 log "  $(tail -1 "$OUT/log-convert_changes.txt")"
+settle
+once convert_merge "$PQSTAGE" convert "$CHANGES1" --deletes "$REMOVED1" --mode merge --spec "$SPEC" --to "$OUT/merged" --no-progress
+log "  $(grep '(merge)' "$OUT/log-convert_merge.txt")"
 
 settle
 pg_load pg_incremental_merge pqstage -v
@@ -179,6 +196,27 @@ read -r only_inc only_full duck_rows <<<"$DUCK"
 [[ "$only_inc" == 0 && "$only_full" == 0 ]] || die "DuckDB: $only_inc rows only in the incremental load, $only_full only in the full reload"
 log "content: PostgreSQL all equal to the full reload ($FULL); DuckDB equal row for row ($duck_rows rows)"
 
+# The merged stage against the new dump's: the same rows, the same changes.
+MERGED="$("$PY" - "$OUT/merged/violations" "$STAGE/violations" <<'EOF'
+import duckdb, json, sys
+def staged(root):
+    m = json.load(open(f"{root}/_manifest.json"))
+    t = m["tables"][0]
+    files = [f"{root}/{f['path']}" for p in t["partitions"] for f in p["files"]]
+    totals = [sum(c[k]["rows"] for c in t["changes"] if c["version"] == m["version"]) for k in ("inserted", "updated", "deleted")]
+    return f"read_parquet({files!r}, hive_partitioning = true)", totals, t["rows_written"]
+(a, ta, na), (b, tb, nb) = staged(sys.argv[1]), staged(sys.argv[2])
+c = duckdb.connect()
+d = c.execute(f"SELECT (SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})), (SELECT count(*) FROM (FROM {b} EXCEPT ALL FROM {a}))").fetchone()
+print(d[0], d[1], na, nb, "/".join(map(str, ta)), "/".join(map(str, tb)))
+EOF
+)"
+read -r only_merged only_dump merged_rows dump_rows merged_changes dump_changes <<<"$MERGED"
+[[ "$only_merged" == 0 && "$only_dump" == 0 && "$merged_rows" == "$dump_rows" ]] ||
+  die "merged stage: $only_merged rows only in it, $only_dump only in the new dump's ($merged_rows vs $dump_rows rows)"
+[[ "$merged_changes" == "$dump_changes" ]] || die "merged change sets $merged_changes, the new dump's $dump_changes"
+log "merge: the merged stage holds the new dump's $dump_rows rows; change sets $merged_changes (inserted/updated/deleted) as the dump's"
+
 # --- report ------------------------------------------------------------------------
 CHANGED="$(grep -m1 '^version ' "$OUT/log-convert_changes.txt" || true)"
 {
@@ -187,11 +225,12 @@ CHANGED="$(grep -m1 '^version ' "$OUT/log-convert_changes.txt" || true)"
   echo "Convert of the new dump: $CHANGED."
   echo "PostgreSQL content (count, sum of a 64-bit hash of every row) equal in every database: $FULL."
   echo "DuckDB: the incremental table equals the full reload row for row ($duck_rows rows, EXCEPT ALL both ways)."
+  echo "Merge of the changed records ($(grep '(merge)' "$OUT/log-convert_merge.txt")): the same $dump_rows rows as the new dump's stage (EXCEPT ALL both ways), change sets $merged_changes (inserted/updated/deleted) as its."
   echo
   echo "| step | wall s | peak RSS MiB | vs reference |"
   echo "|---|---:|---:|---|"
   awk -F'\t' "$AWK_BEST"'END {
-    ref["convert_changes"] = "convert_plain"
+    ref["convert_changes"] = "convert_plain"; ref["convert_merge"] = "convert_changes"
     ref["pg_incremental_merge"] = "pg_full_reload"; ref["pg_incremental_on_conflict"] = "pg_full_reload"
     ref["pg_incremental_delete_insert"] = "pg_full_reload"; ref["pg_dba_copy_on_conflict"] = "pg_full_reload"
     ref["pg_noop_rerun"] = "pg_full_reload"
