@@ -16,4 +16,5 @@ mod load_postgres;
 mod merge_append;
 mod object_store;
 mod pg_connect;
+mod summaries;
 mod trajectories;

@@ -147,6 +147,9 @@ pub struct LoadPostgresArgs {
     /// Reload changed partitions whole, never applying the dataset's change sets.
     #[arg(long)]
     pub no_patch: bool,
+    /// Leave the summaries the spec names ([target] summaries) as they are: no materialized view made or refreshed.
+    #[arg(long)]
+    pub no_summaries: bool,
     /// Apply a partition's change sets only when they change at most this percentage of its rows (else reload it whole).
     #[arg(long, value_name = "PCT", default_value_t = 25.0)]
     pub patch_limit: f64,
@@ -193,6 +196,9 @@ pub struct LoadDuckdbArgs {
     /// Reload changed partitions whole, never applying the dataset's change sets.
     #[arg(long)]
     pub no_patch: bool,
+    /// Leave the summaries the spec names ([target] summaries) as they are: no summary table made or computed again.
+    #[arg(long)]
+    pub no_summaries: bool,
     /// Apply a partition's change sets only when they change at most this percentage of its rows (else reload it whole).
     #[arg(long, value_name = "PCT", default_value_t = 25.0)]
     pub patch_limit: f64,
@@ -217,10 +223,10 @@ pub struct LoadDuckdbArgs {
 /// `pqstage summary`.
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
-    /// The DuckDB database file.
-    #[arg(long, value_name = "FILE.duckdb")]
+    /// The DuckDB database file, or a PostgreSQL URL (postgres://…): where the table was loaded.
+    #[arg(long, value_name = "FILE.duckdb|URL")]
     pub db: PathBuf,
-    /// The table, NAME or SCHEMA.NAME.
+    /// The table, NAME or SCHEMA.NAME (PostgreSQL's default schema: public).
     #[arg(long, default_value = "violations")]
     pub table: String,
     /// Summarize the trajectory tables in this schema instead (rows per episode, values per property).

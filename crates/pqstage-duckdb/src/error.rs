@@ -42,6 +42,10 @@ pub enum DuckdbError {
     /// A trajectory episode or session the target cannot take as staged.
     #[error("{0}")]
     Trajectory(String),
+    /// Something the target holds or the spec asks stops the work (a
+    /// relation in the way of a summary, an unknown set of summaries).
+    #[error("{0}")]
+    Refused(String),
     /// A statement failed.
     #[error("DuckDB: {what}")]
     Sql {

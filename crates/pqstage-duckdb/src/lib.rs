@@ -23,6 +23,7 @@ mod load;
 mod patch;
 mod query;
 mod sql;
+pub mod summaries;
 pub mod trajectories;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ pub use error::DuckdbError;
 pub use load::{load, DuckdbOptions};
 pub use query::{run_queries, run_trajectory_summary, Cell, ResultTable};
 pub use sql::type_name;
+pub use summaries::read_summaries;
 
 /// Opens a DuckDB file, with extension auto-loading off: nothing is ever
 /// fetched from the network at run time. A file opened for writing is

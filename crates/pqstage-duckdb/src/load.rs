@@ -31,6 +31,9 @@ pub struct DuckdbOptions {
     /// Bytes of a remote stage's files held in the local cache at most (two
     /// groups of half this: one loading while the next downloads).
     pub cache_bytes: u64,
+    /// Keep the summaries the spec names ([`crate::summaries`]): made when
+    /// missing, computed again after a load that changed the table.
+    pub summaries: bool,
 }
 
 /// Loads what `request` asks into the DuckDB table of `duck`, in one
@@ -41,7 +44,21 @@ pub struct DuckdbOptions {
 pub fn load(request: &Request<'_>, duck: &DuckdbOptions) -> Result<LoadReport, DuckdbError> {
     let target = TableName::parse(&duck.table, "main")?;
     let job = request.job(&target.name)?;
-    pqstage_load::load(&mut Duckdb { target, duck, db: None }, &job)
+    // An unknown set of summaries is refused before anything is loaded.
+    let summaries = match &job.table.spec.target.summaries {
+        Some(set) if duck.summaries => Some(crate::summaries::set(set).map(|_| set)?),
+        _ => None,
+    };
+    let mut engine = Duckdb { target, duck, db: None };
+    let mut report = pqstage_load::load(&mut engine, &job)?;
+    if let Some(set) = summaries {
+        let conn = match engine.db.take() {
+            Some(db) => db.conn,
+            None => crate::open(&duck.db, duck.threads, false)?,
+        };
+        report.summaries = crate::summaries::refresh(&conn, &engine.target, set, report.changed())?;
+    }
+    Ok(report)
 }
 
 /// The DuckDB engine: one connection, one transaction from

@@ -11,25 +11,7 @@ use pqstage_load::TableName;
 use crate::error::DuckdbError;
 use crate::sql::CATALOG;
 
-/// One formatted value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cell {
-    /// The value as text ("NULL" for NULL).
-    pub text: String,
-    /// True for numbers (printed right-aligned).
-    pub numeric: bool,
-}
-
-/// A query's result, ready to print.
-#[derive(Debug, Clone)]
-pub struct ResultTable {
-    /// What the query shows: its description, without the final full stop.
-    pub title: String,
-    /// Column names.
-    pub columns: Vec<String>,
-    /// Rows of cells.
-    pub rows: Vec<Vec<Cell>>,
-}
+pub use pqstage_load::summaries::{Cell, ResultTable};
 
 /// Runs every query of `queries` against `table` (`name` or `schema.name`)
 /// in the DuckDB file `db`, opened read-only. Each query's `{table}`
@@ -86,9 +68,8 @@ fn run(conn: &duckdb::Connection, doc: &str, template: &str, table: &str) -> Res
 }
 
 /// Formats a value: thousands grouped, except in year columns.
-fn cell(v: &Value, column: &str) -> Cell {
-    let group = !column.ends_with("year");
-    let num = |s: String| Cell { text: if group { group_digits(&s) } else { s }, numeric: true };
+pub(crate) fn cell(v: &Value, column: &str) -> Cell {
+    let num = |s: String| Cell::number(&s, column);
     match v {
         Value::Null => Cell { text: "NULL".into(), numeric: false },
         Value::Boolean(b) => Cell { text: b.to_string(), numeric: false },
@@ -109,39 +90,9 @@ fn cell(v: &Value, column: &str) -> Cell {
     }
 }
 
-/// "1234567.5" → "1,234,567.5".
-fn group_digits(s: &str) -> String {
-    let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
-    let (int, frac) = rest.split_once('.').map_or((rest, None), |(a, b)| (a, Some(b)));
-    if !int.bytes().all(|b| b.is_ascii_digit()) {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len() + int.len() / 3);
-    out.push_str(sign);
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn digits_are_grouped_in_threes() {
-        assert_eq!(group_digits("1234567.50"), "1,234,567.50");
-        assert_eq!(group_digits("-1000"), "-1,000");
-        assert_eq!(group_digits("999"), "999");
-        assert_eq!(group_digits("inf"), "inf");
-    }
 
     #[test]
     fn years_are_not_grouped() {

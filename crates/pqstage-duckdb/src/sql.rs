@@ -101,6 +101,24 @@ pub fn key_condition(column: Option<&str>, keys: &[Option<i64>]) -> Option<Strin
     Some(parts.join(" OR "))
 }
 
+pqstage_load::queries! {
+    /// `sql/duckdb/summary.sql`: keeping summaries as tables.
+    pub struct SummaryQueries from "duckdb/summary.sql" {
+        summary_comment, other_relation, store_summary, mark_summary, kept_summaries, read_summary
+    }
+}
+
+pqstage_load::queries! {
+    /// `sql/duckdb/summaries_violations.sql`: the violations dataset's summaries.
+    pub struct ViolationsSummaries from "duckdb/summaries_violations.sql" { by_year, top_companies }
+}
+
+/// Keeping summaries.
+pub static SUMMARY: LazyLock<SummaryQueries> = LazyLock::new(SummaryQueries::load);
+/// The summary sets shipped, by the name a spec gives them.
+pub static SUMMARY_SETS: LazyLock<Vec<(&'static str, Vec<pqstage_load::summaries::Summary>)>> =
+    LazyLock::new(|| vec![("violations", pqstage_load::summaries::summaries(ViolationsSummaries::load().all()))]);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +127,7 @@ mod tests {
     fn every_declared_query_is_in_its_file() {
         let _ = (StateQueries::load(), CatalogQueries::load(), LoadQueries::load());
         let _ = (TrajectorySchema::load(), TrajectoryLoad::load(), TrajectoryQueries::load());
+        let _ = (SummaryQueries::load(), ViolationsSummaries::load());
         assert!(LOAD.create_table.contains("CREATE TABLE {table} ({columns});"), "{}", LOAD.create_table);
     }
 

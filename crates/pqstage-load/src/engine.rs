@@ -372,6 +372,7 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
         units,
         verify_seconds: applied.verify_seconds,
         seconds: started.elapsed().as_secs_f64(),
+        summaries: Vec::new(),
     })
 }
 

@@ -38,6 +38,7 @@ mod files;
 mod plan;
 pub mod report;
 pub mod sql;
+pub mod summaries;
 mod target;
 mod workers;
 

@@ -6,6 +6,7 @@ use std::fmt;
 use pqstage_stage::fmt::group_digits;
 
 use crate::plan::Action;
+use crate::summaries::SummaryReport;
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,6 +72,9 @@ pub struct LoadReport {
     pub verify_seconds: f64,
     /// Seconds in all.
     pub seconds: f64,
+    /// The table's summaries after the load (see [`crate::summaries`]),
+    /// when its spec names a set: made, refreshed or left as they were.
+    pub summaries: Vec<SummaryReport>,
 }
 
 impl LoadReport {
@@ -159,6 +163,7 @@ mod tests {
             rows_total: 12_345,
             verify_seconds: 0.0,
             seconds: 1.0,
+            summaries: Vec::new(),
         }
     }
 

@@ -193,7 +193,7 @@ fn doc_text(lines: &str) -> String {
 /// ```
 /// pqstage_load::queries! {
 ///     /// The DuckDB loader's queries.
-///     pub struct Summary from "duckdb/violations_summary.sql" { by_year, top_companies }
+///     pub struct Summary from "duckdb/summaries_violations.sql" { by_year, top_companies }
 /// }
 /// let q = Summary::load();
 /// assert!(q.by_year.contains("GROUP BY year"));

@@ -15,6 +15,7 @@ mod load;
 mod numeric;
 pub mod read;
 mod sql;
+pub mod summaries;
 pub mod trajectories;
 pub mod types;
 

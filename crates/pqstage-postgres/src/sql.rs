@@ -62,6 +62,25 @@ pub static CATALOG: LazyLock<CatalogQueries> = LazyLock::new(CatalogQueries::loa
 /// The load's statements.
 pub static LOAD: LazyLock<LoadQueries> = LazyLock::new(LoadQueries::load);
 
+pqstage_load::queries! {
+    /// `sql/postgres/summary.sql`: keeping summaries as materialized views.
+    pub struct SummaryQueries from "postgres/summary.sql" {
+        summary_relation, create_summary, create_summary_index, mark_summary, drop_summary, refresh_summary,
+        kept_summaries, read_summary
+    }
+}
+
+pqstage_load::queries! {
+    /// `sql/postgres/summaries_violations.sql`: the violations dataset's summaries.
+    pub struct ViolationsSummaries from "postgres/summaries_violations.sql" { by_year, top_companies }
+}
+
+/// Keeping summaries.
+pub static SUMMARY: LazyLock<SummaryQueries> = LazyLock::new(SummaryQueries::load);
+/// The summary sets shipped, by the name a spec gives them.
+pub static SUMMARY_SETS: LazyLock<Vec<(&'static str, Vec<pqstage_load::summaries::Summary>)>> =
+    LazyLock::new(|| vec![("violations", pqstage_load::summaries::summaries(ViolationsSummaries::load().all()))]);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +89,7 @@ mod tests {
     fn every_declared_query_is_in_its_file() {
         let _ = (StateQueries::load(), CatalogQueries::load(), LoadQueries::load());
         let _ = (TrajectorySchema::load(), TrajectoryLoad::load(), TrajectoryQueries::load());
+        let _ = (SummaryQueries::load(), ViolationsSummaries::load());
         assert!(LOAD.copy.starts_with("-- ") || LOAD.copy.contains("FORMAT binary, FREEZE"), "{}", LOAD.copy);
     }
 }

@@ -234,21 +234,6 @@ pub fn spec_toml(dataset: Dataset) -> &'static str {
     }
 }
 
-pqstage_load::queries! {
-    /// The violations sample's summary queries, `sql/duckdb/violations_summary.sql`.
-    struct ViolationsSummary from "duckdb/violations_summary.sql" { by_year, top_companies }
-}
-
-/// The summary queries of a dataset, as `pqstage summary` runs them against a
-/// loaded DuckDB table: named queries of `sql/duckdb/`, each with the
-/// placeholder `{table}` and a description that titles its output.
-pub fn summary_queries(dataset: Dataset) -> &'static pqstage_load::sql::Queries {
-    static VIOLATIONS: std::sync::LazyLock<ViolationsSummary> = std::sync::LazyLock::new(ViolationsSummary::load);
-    match dataset {
-        Dataset::Violations => VIOLATIONS.all(),
-    }
-}
-
 /// Column names in file order, for docs/tests.
 pub fn columns(dataset: Dataset) -> &'static [&'static str] {
     match dataset {

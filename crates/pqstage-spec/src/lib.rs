@@ -265,6 +265,11 @@ pub struct Target {
     /// agency).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_by: Option<String>,
+    /// A set of summaries the loaders keep next to the table and refresh
+    /// after every load that changed it (`sql/<engine>/summaries_NAME.sql`,
+    /// e.g. `violations`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summaries: Option<String>,
 }
 
 /// A dataset spec. Build one with [`Spec::from_toml`], which validates it.
@@ -433,6 +438,13 @@ impl Spec {
             };
             if col.ty == ColumnType::Float64 {
                 return invalid(format!("target.cluster_by: column '{c}' is float64; cluster on another type"));
+            }
+        }
+        if let Some(s) = &self.target.summaries {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+                return invalid(format!(
+                    "target.summaries names a set of summaries shipped with pqstage (e.g. \"violations\"), not '{s}'"
+                ));
             }
         }
         Ok(())

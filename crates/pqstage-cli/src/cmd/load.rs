@@ -186,7 +186,13 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
         &common!(a),
         a.table.as_deref(),
         |request, table| {
-            let duck = pqstage_duckdb::DuckdbOptions { db: a.db.clone(), table, threads: a.jobs, cache_bytes };
+            let duck = pqstage_duckdb::DuckdbOptions {
+                db: a.db.clone(),
+                table,
+                threads: a.jobs,
+                cache_bytes,
+                summaries: !a.no_summaries,
+            };
             pqstage_duckdb::load(request, &duck)
         },
         |request| pqstage_duckdb::trajectories::load_trajectories(request, &target),
@@ -218,6 +224,7 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
                     Some(t) if !t.spec.target.key.is_empty() => pqstage_postgres::KEYED_FILLFACTOR,
                     _ => 100,
                 }),
+                summaries: !a.no_summaries,
                 upsert: match a.upsert.as_str() {
                     "on-conflict" => pqstage_postgres::Upsert::OnConflict,
                     "delete-insert" => pqstage_postgres::Upsert::DeleteInsert,
@@ -250,6 +257,11 @@ fn print_report(cli: &Cli, r: &LoadReport) -> Result<(), Failure> {
     }
     if cli.verbose && r.verify_seconds > 0.0 {
         out(&format!("checked staged files in {:.2} s", r.verify_seconds))?;
+    }
+    if !r.summaries.is_empty() {
+        let done: Vec<String> = r.summaries.iter().map(|s| format!("{} {}", s.relation, s.action)).collect();
+        let seconds: f64 = r.summaries.iter().map(|s| s.seconds).sum();
+        out(&format!("summaries: {} ({seconds:.2} s)", done.join(", ")))?;
     }
     Ok(())
 }

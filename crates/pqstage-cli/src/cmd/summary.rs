@@ -1,7 +1,6 @@
-//! `pqstage summary`: the sample's summary queries (`sql/duckdb/`), run
-//! against a loaded DuckDB table and printed as aligned tables.
-
-use pqstage_sample::{summary_queries, Dataset};
+//! `pqstage summary`: the summaries a load keeps of a table (DuckDB summary
+//! tables, PostgreSQL materialized views; see `[target] summaries`), or a
+//! trajectory dataset's counts, printed as aligned tables.
 
 use crate::args::{Cli, SummaryArgs};
 use crate::output::out;
@@ -10,7 +9,13 @@ use crate::Failure;
 pub fn run(_cli: &Cli, a: &SummaryArgs) -> Result<(), Failure> {
     let (tables, label) = match &a.trajectories {
         Some(schema) => (pqstage_duckdb::run_trajectory_summary(&a.db, schema)?, format!("schema {schema}")),
-        None => (pqstage_duckdb::run_queries(&a.db, &a.table, summary_queries(Dataset::Violations))?, a.table.clone()),
+        None => match a.db.to_str().filter(|d| d.starts_with("postgres://") || d.starts_with("postgresql://")) {
+            Some(url) => {
+                let table = pqstage_load::TableName::parse(&a.table, "public").map_err(anyhow::Error::from)?;
+                (pqstage_postgres::summaries::read_summaries(Some(url), &table)?, a.table.clone())
+            }
+            None => (pqstage_duckdb::read_summaries(&a.db, &a.table)?, a.table.clone()),
+        },
     };
     for (i, t) in tables.iter().enumerate() {
         if i > 0 {

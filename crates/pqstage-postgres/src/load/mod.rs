@@ -55,6 +55,9 @@ pub struct PgOptions {
     pub upsert: Upsert,
     /// Percent of each page a loaded partition fills (10 to 100).
     pub fillfactor: u8,
+    /// Keep the summaries the spec names ([`crate::summaries`]): made when
+    /// missing, refreshed after a load that changed the table.
+    pub summaries: bool,
 }
 
 /// [`PgOptions::fillfactor`] for a table with a key: a tenth of each page
@@ -106,7 +109,19 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
         attached: BTreeMap::new(),
     };
     let role = engine.settings.config().get_user().unwrap_or_default().to_string();
-    pqstage_load::load(&mut engine, &job).map_err(|e| e.with_role(&role, &pg.schema))
+    // An unknown set of summaries is refused before anything is loaded.
+    let summaries = match &job.table.spec.target.summaries {
+        Some(set) if pg.summaries => Some(crate::summaries::set(set).map(|_| set)?),
+        _ => None,
+    };
+    let mut report = pqstage_load::load(&mut engine, &job).map_err(|e| e.with_role(&role, &pg.schema))?;
+    if let Some(set) = summaries {
+        drop(engine.client.take());
+        let mut client = connect(&engine.settings)?;
+        report.summaries = crate::summaries::refresh(&mut client, &engine.parent, set, report.changed())
+            .map_err(|e| e.with_role(&role, &pg.schema))?;
+    }
+    Ok(report)
 }
 
 /// The PostgreSQL engine: a control connection for the catalog, the parent

@@ -1,9 +1,15 @@
--- The violations sample's summary queries, run by `pqstage summary` against
--- a loaded table. Placeholder: table (the quoted table). A query's title in
--- the output is its description.
+-- The violations dataset's summaries (spec: [target] summaries = "violations").
+-- Each is a materialized view {table}_<name> in the table's schema, created
+-- by the first load and refreshed after every load that changed the table:
+-- CONCURRENTLY (readers keep reading the old rows meanwhile) through the
+-- unique index on the `-- unique:` columns. `pqstage summary` prints them,
+-- in the `-- order:` order. Placeholder: table (the quoted parent table).
 
 -- name: by_year
 -- Per year: violations, total and mean current penalty, distinct companies.
+
+-- unique: year
+-- order: year NULLS LAST
 SELECT
     year,
     count(*)                                  AS violations,
@@ -11,11 +17,13 @@ SELECT
     round(avg(current_penalty), 2)            AS mean_penalty,
     count(DISTINCT company_name_normalized)   AS companies
 FROM {table}
-GROUP BY year
-ORDER BY year NULLS LAST;
+GROUP BY year;
 
 -- name: top_companies
 -- The ten companies with the highest total current penalty.
+
+-- unique: company
+-- order: total_penalty DESC, company
 SELECT
     company_name_normalized                   AS company,
     count(*)                                  AS violations,

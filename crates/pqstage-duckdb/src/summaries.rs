@@ -1,0 +1,135 @@
+//! A table's summaries as tables next to it (DuckDB has no materialized
+//! views): made again after every load that changed the table, or when
+//! missing or defined otherwise, and read back by `pqstage summary`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use duckdb::types::Value;
+use duckdb::{params, Connection};
+use pqstage_load::sql::{literal, render};
+use pqstage_load::summaries::{parse_marker, ResultTable, Summary, SummaryAction, SummaryReport};
+use pqstage_load::TableName;
+
+use crate::error::DuckdbError;
+use crate::query::cell;
+use crate::sql::{CATALOG, SUMMARY, SUMMARY_SETS};
+
+/// The shipped set of summaries called `name`.
+///
+/// # Errors
+/// [`DuckdbError::Refused`] for a name no set has.
+pub(crate) fn set(name: &str) -> Result<&'static [Summary], DuckdbError> {
+    SUMMARY_SETS.iter().find(|(n, _)| *n == name).map(|(_, s)| s.as_slice()).ok_or_else(|| {
+        let known: Vec<&str> = SUMMARY_SETS.iter().map(|(n, _)| *n).collect();
+        DuckdbError::Refused(format!(
+            "the spec's [target] summaries = \"{name}\" names no set of summaries pqstage ships (known: {})",
+            known.join(", ")
+        ))
+    })
+}
+
+/// The quoted `"catalog"."schema"."name"` of a summary of `table`.
+fn qualified(conn: &Connection, table: &TableName, name: &str) -> Result<String, DuckdbError> {
+    let catalog: String =
+        conn.query_row(CATALOG.current_catalog, [], |r| r.get(0)).map_err(DuckdbError::sql("read the catalog name"))?;
+    Ok(TableName::new(&table.schema, name).qualified(&catalog))
+}
+
+/// Brings the summaries of `set_name` on `table` up to date, each in a
+/// transaction of its own: computed again when the load `changed` the
+/// table, or when missing or defined otherwise; else left alone.
+///
+/// # Errors
+/// A relation of a summary's name that pqstage did not make, or a failed
+/// statement (the load itself is committed by then).
+pub(crate) fn refresh(
+    conn: &Connection,
+    table: &TableName,
+    set_name: &str,
+    changed: bool,
+) -> Result<Vec<SummaryReport>, DuckdbError> {
+    let source = qualified(conn, table, &table.name)?;
+    let mut out = Vec::new();
+    for s in set(set_name)? {
+        let started = Instant::now();
+        let name = s.relation(&table.name);
+        let summary = qualified(conn, table, &name)?;
+        let query = render(s.sql, &[("table", &source)]);
+        let marker = s.marker(set_name, &query);
+        let held: Option<Option<String>> = conn
+            .query_row(SUMMARY.summary_comment, params![table.schema, name], |r| r.get(0))
+            .map(Some)
+            .or_else(|e| if matches!(e, duckdb::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })
+            .map_err(DuckdbError::sql("look up a summary"))?;
+        let views: i64 = conn
+            .query_row(SUMMARY.other_relation, params![table.schema, name], |r| r.get(0))
+            .map_err(DuckdbError::sql("look up a summary"))?;
+        let action = match held {
+            Some(Some(c)) if c == marker && !changed => SummaryAction::Unchanged,
+            Some(Some(c)) if c == marker => SummaryAction::Refreshed { concurrently: false },
+            Some(Some(c)) if parse_marker(&c).is_some() => SummaryAction::Created,
+            None if views == 0 => SummaryAction::Created,
+            _ => {
+                return Err(DuckdbError::Refused(format!(
+                    "{summary} exists and is not a summary pqstage made, so the summary {} of {source} cannot be kept there; \
+                     rename or drop it",
+                    s.name
+                )))
+            }
+        };
+        if action != SummaryAction::Unchanged {
+            let store = render(SUMMARY.store_summary, &[("summary", &summary), ("query", &query)]);
+            let mark = render(SUMMARY.mark_summary, &[("summary", &summary), ("marker", &literal(&marker))]);
+            conn.execute_batch(&format!("BEGIN TRANSACTION;\n{store}\n{mark}\nCOMMIT;"))
+                .map_err(DuckdbError::sql("compute a summary"))?;
+        }
+        let relation = TableName::new(&table.schema, &name).quoted();
+        out.push(SummaryReport { relation, action, seconds: started.elapsed().as_secs_f64() });
+    }
+    Ok(out)
+}
+
+/// The summaries pqstage keeps of `table` (`name` or `schema.name`) in the
+/// DuckDB file `db`, opened read-only, each read in its order.
+///
+/// # Errors
+/// The file cannot be opened, or the table has no summaries there.
+pub fn read_summaries(db: &Path, table: &str) -> Result<Vec<ResultTable>, DuckdbError> {
+    let t = TableName::parse(table, "main")?;
+    let conn = crate::open(db, None, true)?;
+    let mut stmt = conn.prepare(SUMMARY.kept_summaries).map_err(DuckdbError::sql("list summaries"))?;
+    let kept: Vec<(String, String)> = stmt
+        .query_map(params![t.schema, t.name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(Iterator::collect)
+        .map_err(DuckdbError::sql("list summaries"))?;
+    if kept.is_empty() {
+        return Err(DuckdbError::Refused(format!(
+            "{} in {} has no summaries: its spec names none ([target] summaries), or it has not been loaded",
+            t.quoted(),
+            db.display()
+        )));
+    }
+    let mut out = Vec::new();
+    for (name, marker) in kept {
+        let known = parse_marker(&marker).and_then(|(set_name, s)| set(set_name).ok()?.iter().find(|x| x.name == s));
+        let summary = qualified(&conn, &t, &name)?;
+        let order = known.and_then(|s| s.order.as_deref()).map(|o| format!("ORDER BY {o}")).unwrap_or_default();
+        let sql = render(SUMMARY.read_summary, &[("summary", &summary), ("order", &order)]);
+        let mut stmt = conn.prepare(&sql).map_err(DuckdbError::sql("read a summary"))?;
+        let mut result = stmt.query([]).map_err(DuckdbError::sql("read a summary"))?;
+        let columns = result.as_ref().map(|s| s.column_names()).unwrap_or_default();
+        let mut rows = Vec::new();
+        while let Some(row) = result.next().map_err(DuckdbError::sql("read a summary"))? {
+            let mut cells = Vec::with_capacity(columns.len());
+            for (i, c) in columns.iter().enumerate() {
+                let v: Value = row.get(i).map_err(DuckdbError::sql("read a summary"))?;
+                cells.push(cell(&v, c));
+            }
+            rows.push(cells);
+        }
+        let title = known.map_or_else(|| name.clone(), |s| s.title.clone());
+        out.push(ResultTable { title, columns, rows });
+    }
+    Ok(out)
+}
