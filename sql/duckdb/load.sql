@@ -51,3 +51,8 @@ SELECT {columns} FROM read_parquet({files}, {hive});
 -- The rows under the staged keys after the change sets: each key must name
 -- exactly one row. Placeholders: table, source (the keys), match.
 SELECT count(*) FROM {table} AS t JOIN ({source}) AS s ON {match};
+
+-- name: add_column
+-- A column the spec gained; the rows the table holds get NULL there.
+-- Placeholders: table, column, type.
+ALTER TABLE {table} ADD COLUMN {column} {type};

@@ -152,3 +152,9 @@ INSERT INTO {leaf} ({names}) SELECT {names} FROM pqstage_upserts;
 -- name: server_version
 -- The server's version as a number (150004 for 15.4).
 SELECT current_setting('server_version_num')::int;
+
+-- name: add_column
+-- A column the spec gained, added to the parent and so to every partition:
+-- a change of the catalog only (no table rewrite) for a nullable column
+-- without a default. Placeholders: parent, column, type.
+ALTER TABLE {parent} ADD COLUMN {column} {type};

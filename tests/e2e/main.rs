@@ -16,5 +16,6 @@ mod load_postgres;
 mod merge_append;
 mod object_store;
 mod pg_connect;
+mod schema_changes;
 mod summaries;
 mod trajectories;

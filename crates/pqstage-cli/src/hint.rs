@@ -74,8 +74,17 @@ fn hint(e: &anyhow::Error) -> Option<String> {
             "\n(an administrator can grant it: {grant}; the README's \"The loading role\" lists every privilege a load needs)"
         ));
     }
-    if let Some(ConvertError::BadRow(_)) = find::<ConvertError>(e) {
-        return Some("\n(nothing was written; rerun with --rejects to keep bad rows under _rejects/ and go on)".into());
+    if let Some(ConvertError::BadRow(row)) = find::<ConvertError>(e) {
+        let retype = match (&row.column, row.reason.starts_with("is not a valid")) {
+            (Some(c), true) => format!(
+                "; if the source's {c} values changed type, change its type in the spec (a wider one, or text) and \
+                 convert again: a loaded table with the old type is then refused, so reload into a new table"
+            ),
+            _ => String::new(),
+        };
+        return Some(format!(
+            "\n(nothing was written; rerun with --rejects to keep bad rows under _rejects/ and go on{retype})"
+        ));
     }
     if let Some(p) = find::<FileProblem>(e) {
         return match p {

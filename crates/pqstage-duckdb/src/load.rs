@@ -10,7 +10,7 @@ use pqstage_load::{
     Applied, Counted, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, Recorded, Request, TableName,
     TableState, Work,
 };
-use pqstage_spec::ColumnType;
+use pqstage_spec::{ColumnType, OutputColumn};
 use pqstage_stage::manifest::{FileEntry, PartitionEntry};
 use pqstage_stage::progress::Measure;
 use pqstage_stage::verify::check_files;
@@ -111,6 +111,17 @@ impl Engine for Duckdb<'_> {
         self.db().conn.execute_batch("BEGIN TRANSACTION").map_err(DuckdbError::sql("begin"))?;
         let columns = self.columns()?;
         Ok((!columns.is_empty()).then_some(columns))
+    }
+
+    fn add_columns(&mut self, _job: &Job<'_>, columns: &[OutputColumn]) -> Result<(), DuckdbError> {
+        for c in columns {
+            let sql = render(
+                LOAD.add_column,
+                &[("table", &self.db().quoted), ("column", &quote_ident(&c.name)), ("type", &type_name(c.ty))],
+            );
+            self.db().conn.execute_batch(&sql).map_err(DuckdbError::sql("add a column the spec gained"))?;
+        }
+        Ok(())
     }
 
     fn inventory(&mut self, job: &Job<'_>) -> Result<Inventory<PartitionKey>, DuckdbError> {

@@ -25,7 +25,7 @@ use pqstage_stage::{Manifest, Stage};
 use crate::error::{LoadError, PartitionsNeeded};
 use crate::plan::{plan, Action, Inventory, PartitionKey, Patch, Scope, Step};
 use crate::report::{LoadReport, UnitReport};
-use crate::target::check_columns;
+use crate::target::columns_to_add;
 
 /// What every load is asked, whatever the engine.
 #[derive(Debug, Clone)]
@@ -205,6 +205,15 @@ pub trait Engine {
     /// The engine's, when it cannot connect or read its catalog.
     fn inspect(&mut self, job: &Job<'_>) -> Result<Option<Vec<(String, String)>>, Self::Error>;
 
+    /// Adds `columns` (of the spec, nullable, which the existing table
+    /// lacks) to the table, as a change of its definition only: its rows
+    /// hold NULL there until their units are loaded again. Called after
+    /// [`Engine::inspect`], before anything is loaded.
+    ///
+    /// # Errors
+    /// The engine's, when the table cannot be altered.
+    fn add_columns(&mut self, job: &Job<'_>, columns: &[OutputColumn]) -> Result<(), Self::Error>;
+
     /// What an existing table holds, per unit key: what the state table
     /// records, and the rows held. Called once its columns are the spec's.
     ///
@@ -230,6 +239,7 @@ fn patches<'m>(
     job: &Job<'m>,
     before: &Inventory<PartitionKey>,
     steps: &mut [Step<'m, PartitionEntry>],
+    columns_added: &[String],
 ) -> BTreeMap<PartitionKey, Vec<&'m ChangeSet>> {
     let mut chains = BTreeMap::new();
     if job.table.spec.target.key.is_empty() {
@@ -251,9 +261,13 @@ fn patches<'m>(
             continue;
         }
         let Some(chain) = job.table.change_chain(&staged.path, &recorded.checksum, &staged.checksum) else {
-            step.action = Action::Swapped(
-                "no kept change set leads from the version the table holds (convert --keep-versions keeps more)".into(),
-            );
+            step.action = Action::Swapped(match columns_added.is_empty() {
+                true => {
+                    "no kept change set leads from the version the table holds (convert --keep-versions keeps more)"
+                        .into()
+                }
+                false => format!("the spec gained {}: every row has them", columns_added.join(", ")),
+            });
             continue;
         };
         let changed: u64 = chain.iter().map(|c| c.changed_rows()).sum();
@@ -308,11 +322,19 @@ fn check_selection(job: &Job<'_>) -> Result<(), LoadError> {
 pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::Error> {
     let started = Instant::now();
     engine.check_table(job)?;
+    let mut columns_added = Vec::new();
     let existing = match engine.inspect(job)? {
         Some(have) => {
+            let columns = job.columns();
             let want: Vec<(String, String)> =
-                job.columns().iter().map(|c| (c.name.clone(), engine.type_name(c.ty))).collect();
-            check_columns(&engine.table_label(), &have, &want)?;
+                columns.iter().map(|c| (c.name.clone(), engine.type_name(c.ty))).collect();
+            // A spec that gained nullable columns: the table gets them
+            // (existing rows hold NULL there) and is loaded as usual.
+            let added = columns_to_add(&engine.table_label(), &have, &want, &columns)?;
+            if !added.is_empty() {
+                engine.add_columns(job, &added)?;
+                columns_added = added.into_iter().map(|c| c.name).collect();
+            }
             Some(engine.inventory(job)?)
         }
         None => None,
@@ -332,7 +354,7 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
     let scope = Scope { force: job.request.options.force, only: job.request.options.only.clone() };
     let target = existing.as_ref().map(|_| before);
     let mut steps = plan(&job.table.partitions, target, &scope, job.dataset(), |k| unit_path(job.table, *k))?;
-    let chains = if E::PATCHES { patches(job, before, &mut steps) } else { BTreeMap::new() };
+    let chains = if E::PATCHES { patches(job, before, &mut steps, &columns_added) } else { BTreeMap::new() };
 
     let work = Work { steps: &steps, table: state, before, chains: &chains };
     let to_load = work.to_load();
@@ -373,6 +395,7 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
         verify_seconds: applied.verify_seconds,
         seconds: started.elapsed().as_secs_f64(),
         summaries: Vec::new(),
+        columns_added,
     })
 }
 

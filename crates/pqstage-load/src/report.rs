@@ -75,6 +75,9 @@ pub struct LoadReport {
     /// The table's summaries after the load (see [`crate::summaries`]),
     /// when its spec names a set: made, refreshed or left as they were.
     pub summaries: Vec<SummaryReport>,
+    /// Columns the load added to an existing table (a spec that gained
+    /// nullable columns).
+    pub columns_added: Vec<String>,
 }
 
 impl LoadReport {
@@ -164,6 +167,7 @@ mod tests {
             verify_seconds: 0.0,
             seconds: 1.0,
             summaries: Vec::new(),
+            columns_added: Vec::new(),
         }
     }
 

@@ -67,43 +67,71 @@ pub(crate) fn source_table<'m>(manifest: &'m Manifest, name: &str) -> Result<&'m
 }
 
 /// Compares an existing table's columns (name, type as the engine spells it)
-/// with the wanted ones, by name, order and type. Returns the first column
-/// that differs and how, or `None` when they agree.
-pub(crate) fn column_conflict(have: &[(String, String)], want: &[(String, String)]) -> Option<(String, String)> {
+/// with the wanted ones, by name, order and type. Columns of `want` missing
+/// from the table are returned (their indexes in `want`), not refused: a
+/// spec that gained columns. The columns both have must have the same types
+/// and the same order.
+///
+/// # Errors
+/// The first column that differs otherwise, and how.
+pub(crate) fn compare_columns(
+    have: &[(String, String)],
+    want: &[(String, String)],
+) -> Result<Vec<usize>, (String, String)> {
+    let mut added = Vec::new();
+    let mut last: Option<usize> = None;
     for (i, (name, wanted)) in want.iter().enumerate() {
         match have.iter().position(|(n, _)| n == name) {
-            None => return Some((name.clone(), format!("the spec has it ({wanted}), the table does not"))),
+            None => added.push(i),
             Some(j) if have[j].1 != *wanted => {
-                return Some((name.clone(), format!("the table has {}, the spec says {wanted}", have[j].1)))
+                return Err((name.clone(), format!("the table has {}, the spec says {wanted}", have[j].1)))
             }
-            Some(j) if j != i => {
-                return Some((
+            Some(j) if last.is_some_and(|l| j < l) || (added.is_empty() && j != i) => {
+                return Err((
                     name.clone(),
                     format!("it is column {} of the table, column {} of the spec", j + 1, i + 1),
                 ))
             }
-            Some(_) => {}
+            Some(j) => last = Some(j),
         }
     }
-    have.iter()
-        .find(|(n, _)| !want.iter().any(|(w, _)| w == n))
-        .map(|(name, ty)| (name.clone(), format!("the table has it ({ty}), the spec does not")))
+    match have.iter().find(|(n, _)| !want.iter().any(|(w, _)| w == n)) {
+        Some((name, ty)) => Err((name.clone(), format!("the table has it ({ty}), the spec does not"))),
+        None => Ok(added),
+    }
 }
 
-/// Refuses an existing table whose columns are not the wanted ones.
+/// The columns of `want` an existing table lacks, to be added to it (a spec
+/// that gained nullable columns); the table is refused when the columns
+/// differ otherwise, or when a column to add may not be NULL (the rows the
+/// table holds have no value for it).
 ///
 /// # Errors
-/// [`LoadError::Conflict`] naming `table` (as the engine names it), the
-/// column and how they differ.
-pub(crate) fn check_columns(
+/// [`LoadError::Conflict`] naming `table`, the column and why.
+pub(crate) fn columns_to_add(
     table: &str,
     have: &[(String, String)],
     want: &[(String, String)],
-) -> Result<(), LoadError> {
-    match column_conflict(have, want) {
-        Some((column, reason)) => Err(LoadError::Conflict { table: table.to_string(), column, reason }),
-        None => Ok(()),
+    columns: &[pqstage_spec::OutputColumn],
+) -> Result<Vec<pqstage_spec::OutputColumn>, LoadError> {
+    let conflict = |column: String, reason: String| LoadError::Conflict { table: table.to_string(), column, reason };
+    let added = compare_columns(have, want).map_err(|(c, r)| conflict(c, r))?;
+    let mut out = Vec::new();
+    for i in added {
+        let c = &columns[i];
+        if !c.nullable {
+            return Err(conflict(
+                c.name.clone(),
+                format!(
+                    "the spec has it ({}, NOT NULL), the table does not; a column added to a loaded table must be \
+                     nullable (its rows have no value for it): set nullable = true in the spec, or load into a new table",
+                    want[i].1
+                ),
+            ));
+        }
+        out.push(c.clone());
     }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -117,24 +145,50 @@ mod tests {
     #[test]
     fn column_conflicts_name_the_column() {
         let want = cols(&[("a", "INTEGER"), ("b", "VARCHAR")]);
-        assert_eq!(column_conflict(&want, &want), None);
+        let conflict = |have: &[(&str, &str)]| compare_columns(&cols(have), &want).unwrap_err();
+        assert_eq!(compare_columns(&want, &want), Ok(vec![]));
         assert_eq!(
-            column_conflict(&cols(&[("a", "VARCHAR"), ("b", "VARCHAR")]), &want),
-            Some(("a".into(), "the table has VARCHAR, the spec says INTEGER".into()))
+            conflict(&[("a", "VARCHAR"), ("b", "VARCHAR")]),
+            ("a".into(), "the table has VARCHAR, the spec says INTEGER".into())
         );
         assert_eq!(
-            column_conflict(&cols(&[("b", "VARCHAR"), ("a", "INTEGER")]), &want),
-            Some(("a".into(), "it is column 2 of the table, column 1 of the spec".into()))
+            conflict(&[("b", "VARCHAR"), ("a", "INTEGER")]),
+            ("a".into(), "it is column 2 of the table, column 1 of the spec".into())
         );
-        assert_eq!(column_conflict(&cols(&[("a", "INTEGER")]), &want).unwrap().0, "b");
         assert_eq!(
-            column_conflict(&cols(&[("a", "INTEGER"), ("b", "VARCHAR"), ("c", "DATE")]), &want),
-            Some(("c".into(), "the table has it (DATE), the spec does not".into()))
+            conflict(&[("a", "INTEGER"), ("b", "VARCHAR"), ("c", "DATE")]),
+            ("c".into(), "the table has it (DATE), the spec does not".into())
         );
-        let err = check_columns("main.t", &cols(&[("a", "INTEGER")]), &want).unwrap_err();
+        // A spec that gained columns: they are added, wherever the spec has
+        // them, as long as they may be NULL and the rest agrees.
+        let gained = cols(&[("a", "INTEGER"), ("n", "TEXT"), ("b", "VARCHAR"), ("m", "DATE")]);
+        assert_eq!(compare_columns(&want, &gained), Ok(vec![1, 3]));
+        let spec = |nullable: bool| -> Vec<pqstage_spec::OutputColumn> {
+            gained
+                .iter()
+                .map(|(n, _)| pqstage_spec::OutputColumn {
+                    name: n.clone(),
+                    ty: pqstage_spec::ColumnType::Text,
+                    nullable,
+                })
+                .collect()
+        };
+        let added = columns_to_add("t", &want, &gained, &spec(true)).unwrap();
+        assert_eq!(added.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["n", "m"]);
+        let err = columns_to_add("t", &want, &gained, &spec(false)).unwrap_err().to_string();
+        assert!(
+            err.contains("at column n: the spec has it (TEXT, NOT NULL), the table does not; a column added"),
+            "{err}"
+        );
+        let swapped = cols(&[("b", "VARCHAR"), ("n", "TEXT"), ("a", "INTEGER")]);
+        assert!(compare_columns(&want, &swapped).is_err(), "the columns both have keep their order");
+        // Added columns go at the table's end, and loads name every column:
+        // only the order of the columns both have must agree.
+        assert_eq!(compare_columns(&cols(&[("b", "VARCHAR")]), &want), Ok(vec![0]));
+        let err = columns_to_add("main.t", &cols(&[("a", "VARCHAR")]), &want, &spec(true)[..2]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "table main.t conflicts with the staged spec at column b: the spec has it (VARCHAR), the table does not"
+            "table main.t conflicts with the staged spec at column a: the table has VARCHAR, the spec says INTEGER"
         );
     }
 

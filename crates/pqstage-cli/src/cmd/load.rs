@@ -245,6 +245,12 @@ fn print_report(cli: &Cli, r: &LoadReport) -> Result<(), Failure> {
         return Ok(());
     }
     out(&format!("{} ({:.2} s)", r.headline(), r.seconds))?;
+    if !r.columns_added.is_empty() {
+        out(&format!(
+            "added to the table, as the spec gained them: {} (rows not reloaded yet hold NULL there)",
+            r.columns_added.join(", ")
+        ))?;
+    }
     let listed = |a: &Action| cli.verbose || !(*a == Action::Unchanged || (r.created && *a == Action::New));
     if r.units.iter().any(|u| listed(&u.action)) {
         let timed = r.units.iter().any(|u| u.seconds.is_some());

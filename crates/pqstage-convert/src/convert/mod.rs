@@ -112,6 +112,36 @@ fn kept_changes(
     older.chain(new).collect()
 }
 
+/// What changed in the spec since version `before`, for a note: columns
+/// added, removed or retyped (else "its settings"), and what follows.
+fn spec_change(old: &pqstage_spec::Spec, new: &pqstage_spec::Spec, before: u64) -> Option<String> {
+    if old.fingerprint() == new.fingerprint() {
+        return None;
+    }
+    let (was, now) = (old.output_columns(), new.output_columns());
+    let names = |from: &[pqstage_spec::OutputColumn], not_in: &[pqstage_spec::OutputColumn]| {
+        from.iter().filter(|c| !not_in.iter().any(|d| d.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>()
+    };
+    let retyped: Vec<String> = now
+        .iter()
+        .filter_map(|c| {
+            was.iter().find(|w| w.name == c.name && (w.ty != c.ty || w.nullable != c.nullable)).map(|_| c.name.clone())
+        })
+        .collect();
+    let mut what = Vec::new();
+    for (label, cols) in [("added", names(&now, &was)), ("removed", names(&was, &now)), ("changed", retyped)] {
+        if !cols.is_empty() {
+            what.push(format!("columns {label}: {}", cols.join(", ")));
+        }
+    }
+    let what = if what.is_empty() { "its settings changed".to_string() } else { what.join("; ") };
+    Some(format!(
+        "the spec differs from version {before}'s ({what}): change sets start again from this version, so loads \
+         reload each changed partition whole (a table gets added nullable columns with ALTER TABLE; other changes \
+         need a new table)"
+    ))
+}
+
 /// Converts the sources into the stage and commits the manifest.
 ///
 /// # Errors
@@ -176,6 +206,9 @@ pub fn convert(
     let version = next_version(&previous);
     let prior = previous.as_ref().ok().and_then(Option::as_ref).and_then(|m| m.tables.first());
     let diff = diff_ctx(&opts.layout, prior, version, &opts.set.names, opts.set.keep_versions);
+    if let Some(n) = prior.and_then(|t| spec_change(&t.spec, &opts.layout.spec, version - 1)) {
+        notes.push(n);
+    }
     let (mut kept, mut carried) = (Vec::new(), None);
     if let Some(b) = &base {
         let deletes = carry::read_deletes(opts, scratch)?;

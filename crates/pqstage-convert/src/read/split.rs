@@ -184,7 +184,7 @@ pub fn read_source(
             want = buf.len() + chunk_size;
             eof = fill(&mut src, &mut buf, want).map_err(io)?;
         };
-        let (found, names) = header_fields(&buf[..cut], tokenizer, expected.len());
+        let (found, names) = header_fields(&buf[..cut], tokenizer, expected.len() + HEADER_EXTRA);
         let names = header_text(&name, line, names)?;
         check_header(&name, line, &names, found, expected)?;
         line += memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
@@ -275,17 +275,55 @@ pub fn first_boundary(buf: &[u8], quote: u8) -> Option<usize> {
     None
 }
 
+/// Header cells kept past the spec's columns, to name the columns a file gained.
+const HEADER_EXTRA: usize = 64;
+
+/// Refuses a header that is not the spec's, saying what changed: columns
+/// the file gained (and how to take them), columns it lost, or an order
+/// that differs.
 fn check_header(path: &str, line: u64, got: &[String], found: usize, expected: &[String]) -> Result<(), ConvertError> {
+    if found == expected.len() && got == expected {
+        return Ok(());
+    }
     let mismatch = |reason: String| Err(ConvertError::HeaderMismatch { path: path.to_string(), line, reason });
-    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
-        if g != e {
-            return mismatch(format!("column {} is '{g}', the spec says '{e}'", i + 1));
+    let quoted = |v: &[(usize, &String)]| {
+        v.iter().map(|(i, n)| format!("'{n}' (column {})", i + 1)).collect::<Vec<_>>().join(", ")
+    };
+    let gained: Vec<(usize, &String)> = got.iter().enumerate().filter(|(_, g)| !expected.contains(g)).collect();
+    let lost: Vec<(usize, &String)> = expected.iter().enumerate().filter(|(_, e)| !got.contains(e)).collect();
+    let more = if found > got.len() { format!(" and {} more", found - got.len()) } else { String::new() };
+    match (gained.is_empty() && more.is_empty(), lost.is_empty()) {
+        (false, true) => {
+            let first = gained.first().map_or("NAME", |(_, n)| n.as_str());
+            mismatch(format!(
+                "the file has columns the spec does not: {}{more}. To take a new column, add it to the spec as nullable \
+                 ([[columns]] name = \"{first}\", type = \"text\" or what `pqstage infer {path}` finds, nullable = true, \
+                 in the file's order) and convert again: loads then add it to their tables (ALTER TABLE ... ADD COLUMN) \
+                 and reload each partition; to leave it out, remove it from the file",
+                quoted(&gained)
+            ))
+        }
+        (true, false) => mismatch(format!(
+            "the file lacks the spec's columns {}. If the source no longer has them, remove them from the spec \
+             (a table already loaded keeps them: drop them there, or load into a new table); if they are only empty \
+             now, the file must still have them, empty",
+            quoted(&lost)
+        )),
+        (false, false) => mismatch(format!(
+            "the file has columns the spec does not ({}{more}) and lacks some it has ({}): renamed? \
+             Name them as the spec does, or change the spec (a renamed column is a column lost and one gained)",
+            quoted(&gained),
+            quoted(&lost)
+        )),
+        (true, true) => {
+            let (i, (g, e)) = got.iter().zip(expected).enumerate().find(|(_, (g, e))| g != e).expect("they differ");
+            mismatch(format!(
+                "the file has the spec's columns in another order: column {} is '{g}', the spec says '{e}'; \
+                 order the spec's [[columns]] as the file has them",
+                i + 1
+            ))
         }
     }
-    if found != expected.len() {
-        return mismatch(format!("the header has {found} columns, the spec has {}", expected.len()));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -307,8 +345,18 @@ mod tests {
             let got: Vec<String> = got.iter().map(|s| s.to_string()).collect();
             check_header("f.csv", 1, &got, got.len(), &["a".into(), "b".into()]).unwrap_err().to_string()
         };
-        assert_eq!(e(&["a", "c"]), "f.csv line 1: header does not match the spec: column 2 is 'c', the spec says 'b'");
-        assert_eq!(e(&["a"]), "f.csv line 1: header does not match the spec: the header has 1 columns, the spec has 2");
+        let head = "f.csv line 1: header does not match the spec: ";
+        assert!(e(&["a", "c"]).starts_with(&format!("{head}the file has columns the spec does not ('c' (column 2)) and lacks some it has ('b' (column 2)): renamed?")));
+        assert!(
+            e(&["a"]).starts_with(&format!("{head}the file lacks the spec's columns 'b' (column 2). If the source"))
+        );
+        let gained = e(&["a", "b", "c"]);
+        assert!(
+            gained.starts_with(&format!("{head}the file has columns the spec does not: 'c' (column 3). To take")),
+            "{gained}"
+        );
+        assert!(gained.contains("[[columns]] name = \"c\"") && gained.contains("pqstage infer f.csv"), "{gained}");
+        assert_eq!(e(&["b", "a"]), format!("{head}the file has the spec's columns in another order: column 1 is 'b', the spec says 'a'; order the spec's [[columns]] as the file has them"));
         let (found, names) = header_fields(b"a,\"b\"\"\"\n", &Tokenizer::new(b',', b'"'), 2);
         assert_eq!((found, names), (2, vec![b"a".to_vec(), b"b\"".to_vec()]));
         let e = header_text("f.csv", 3, vec![b"ok".to_vec(), b"caf\xe9".to_vec()]).unwrap_err().to_string();

@@ -25,7 +25,7 @@ use pqstage_load::{
     run_units, Action, Applied, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, PartitionsNeeded,
     Recorded, Request, StagedFiles, Step, TableName, TableState, Work,
 };
-use pqstage_spec::ColumnType;
+use pqstage_spec::{ColumnType, OutputColumn};
 use pqstage_stage::manifest::PartitionEntry;
 use pqstage_stage::progress::Measure;
 
@@ -182,6 +182,19 @@ impl Engine for Postgres<'_> {
             .collect();
         self.client = Some(client);
         Ok((!columns.is_empty()).then_some(columns))
+    }
+
+    fn add_columns(&mut self, _job: &Job<'_>, columns: &[OutputColumn]) -> Result<(), PgError> {
+        let client = self.client.as_mut().expect("inspect connects first");
+        let parent = self.parent.quoted();
+        for c in columns {
+            let sql = render(
+                LOAD.add_column,
+                &[("parent", &parent), ("column", &quote_ident(&c.name)), ("type", &pg_type(c.ty))],
+            );
+            client.batch_execute(&sql).map_err(PgError::db(format!("add column {} to {parent}", c.name)))?;
+        }
+        Ok(())
     }
 
     /// What an existing parent holds: its attached partitions, what the
