@@ -39,7 +39,7 @@ S3 := tests/s3/s3.sh
 PG_URL ?= $(PQSTAGE_PG_URL)
 TABLE ?= $(DATASET)
 
-.PHONY: all build sample convert status load-duckdb load-postgres summary demo demo-changes demo-trajectories load-postgres-trajectories bench-trajectories bench-changes test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale survey-csv bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
+.PHONY: all build sample convert status load-duckdb load-postgres summary demo demo-changes demo-trajectories load-postgres-trajectories bench-trajectories bench-changes bench-dlt test test-rust test-readers pg-up pg-down s3-up s3-down az-up az-down bench bench-convert bench-convert-scale survey-csv bench-convert-inputs bench-load-duckdb bench-load-postgres bench-object-store bench-hot lint clean
 
 all: build
 
@@ -163,7 +163,7 @@ test-readers: build
 	bash tests/readers/run.sh $(PQSTAGE)
 
 ## bench: convert benchmark against DuckDB and Polars (ROWS=18000000 by default there); see BENCHMARKS.md
-bench: bench-convert bench-load-duckdb bench-load-postgres bench-object-store bench-trajectories bench-changes
+bench: bench-convert bench-load-duckdb bench-load-postgres bench-object-store bench-trajectories bench-changes bench-dlt
 
 bench-convert: build
 	bash bench/convert.sh
@@ -187,6 +187,10 @@ bench-trajectories: build
 ## bench-changes: a later dump of the 18M rows (1% corrected, 0.5% added, 0.2% removed) applied by change sets to PostgreSQL and DuckDB, against full reloads and a DBA's COPY + ON CONFLICT (see BENCHMARKS.md)
 bench-changes: build
 	bash bench/changes.sh
+
+## bench-dlt: dlt's merge (from PyPI, into bench/.venv-dlt) against pqstage's incremental PostgreSQL load, ROWS default 2000000
+bench-dlt: build
+	bash bench/dlt_peer.sh
 
 ## bench-load-duckdb: load benchmark against DuckDB's own CREATE TABLE AS read_parquet (see BENCHMARKS.md)
 bench-load-duckdb: build

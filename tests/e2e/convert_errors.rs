@@ -15,7 +15,7 @@ fn refused(file: &str) -> (i32, String, bool) {
 
 fn assert_refused(file: &str, message: &str) {
     let (code, stderr, committed) = refused(file);
-    assert_eq!(stderr, format!("pqstage: error: {message}"), "fixture {file}");
+    assert_eq!(stderr, format!("pqstage: error: {}", crate::util::with_retype_hint(message)), "fixture {file}");
     assert_eq!(code, 1, "fixture {file}: data errors exit 1");
     assert!(!committed, "fixture {file}: nothing may be committed");
 }
@@ -138,11 +138,15 @@ fn header_only_file() {
 fn header_that_does_not_match_the_spec() {
     assert_refused(
         "header_mismatch.csv",
-        "bad/header_mismatch.csv line 1: header does not match the spec: column 4 is 'date', the spec says 'day'",
+        "bad/header_mismatch.csv line 1: header does not match the spec: the file has columns the spec does not \
+         ('date' (column 4)) and lacks some it has ('day' (column 4)): renamed? Name them as the spec does, or change \
+         the spec (a renamed column is a column lost and one gained)",
     );
     assert_refused(
         "header_short.csv",
-        "bad/header_short.csv line 1: header does not match the spec: the header has 5 columns, the spec has 6",
+        "bad/header_short.csv line 1: header does not match the spec: the file lacks the spec's columns 'flag' \
+         (column 6). If the source no longer has them, remove them from the spec (a table already loaded keeps them: \
+         drop them there, or load into a new table); if they are only empty now, the file must still have them, empty",
     );
 }
 
@@ -238,7 +242,9 @@ fn several_sources_are_read_in_order_and_each_header_is_checked() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr).trim_end(),
-        "pqstage: error: bad/header_mismatch.csv line 1: header does not match the spec: column 4 is 'date', the spec says 'day'"
+        "pqstage: error: bad/header_mismatch.csv line 1: header does not match the spec: the file has columns the spec \
+         does not ('date' (column 4)) and lacks some it has ('day' (column 4)): renamed? Name them as the spec does, \
+         or change the spec (a renamed column is a column lost and one gained)"
     );
     assert!(!dir.path().join("other/small/_manifest.json").exists());
 }

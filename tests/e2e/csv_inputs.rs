@@ -48,7 +48,7 @@ fn refused(dir: &Path, files: &[&str], extra: &[&str], code: i32, message: &str)
     let o = convert(dir, files, extra);
     let all = stderr(&o);
     let error = all.find("pqstage: error: ").map_or("", |at| &all[at..]);
-    assert_eq!(error, format!("pqstage: error: {message}"), "{files:?}");
+    assert_eq!(error, format!("pqstage: error: {}", crate::util::with_retype_hint(message)), "{files:?}");
     assert_eq!(o.status.code(), Some(code), "{files:?}: {all}");
     assert_eq!(committed(), before, "{files:?}: nothing may be committed");
 }
@@ -245,7 +245,8 @@ fn r_and_spreadsheet_headers_get_names_and_later_files_still_match() {
         &["r3.csv"],
         &["--spec", "r.toml"],
         1,
-        "r3.csv line 2: header does not match the spec: column 3 is 'Id', the spec says 'ID'",
+        "r3.csv line 2: header does not match the spec: column 3 is 'Id', the spec says 'ID': names are matched \
+         exactly, case included",
     );
 }
 
@@ -563,7 +564,9 @@ fn files_without_a_header_or_with_a_preamble_are_read_whole() {
         &["report.csv"],
         &["--spec", "plain.toml", "--dataset", "r2"],
         1,
-        "report.csv line 1: header does not match the spec: column 1 is 'Unemployment rate', the spec says 'year'",
+        "report.csv line 1: header does not match the spec: none of the spec's columns is in it (column 1 is \
+         'Unemployment rate', the spec's is 'year'): a title or notes above the header? --skip-lines N (or \
+         dialect.skip_lines) skips them; else the file holds another table",
     );
     converted(d, &["report.csv"], &["--spec", "plain.toml", "--dataset", "r2", "--skip-lines", "3", "-q"]);
     assert_eq!(staged(d, "r2", "year"), rows(&[&["2019", "3.5"], &["2020", "8.1"]]));

@@ -190,3 +190,21 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// An expected bad-value message as `convert` ends it: a value that is not
+/// of its column's type also gets the hint for a source whose column
+/// changed type, inside the closing parenthesis of the `--rejects` hint.
+pub fn with_retype_hint(message: &str) -> String {
+    let column = message
+        .split(", column ")
+        .nth(1)
+        .and_then(|rest| rest.split_once(": value '").filter(|(_, v)| v.contains("' is not a valid ")))
+        .map(|(c, _)| c.to_string());
+    match (column, message.strip_suffix(')')) {
+        (Some(c), Some(head)) if message.contains("\n(nothing was written;") => format!(
+            "{head}; if the source's {c} values changed type, change its type in the spec (a wider one, or text) \
+             and convert again: a loaded table with the old type is then refused, so reload into a new table)"
+        ),
+        _ => message.to_string(),
+    }
+}

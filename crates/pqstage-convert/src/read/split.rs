@@ -292,6 +292,21 @@ fn check_header(path: &str, line: u64, got: &[String], found: usize, expected: &
     let gained: Vec<(usize, &String)> = got.iter().enumerate().filter(|(_, g)| !expected.contains(g)).collect();
     let lost: Vec<(usize, &String)> = expected.iter().enumerate().filter(|(_, e)| !got.contains(e)).collect();
     let more = if found > got.len() { format!(" and {} more", found - got.len()) } else { String::new() };
+    if !got.is_empty() && got.iter().all(|g| !expected.contains(g)) {
+        return mismatch(format!(
+            "none of the spec's columns is in it (column 1 is '{}', the spec's is '{}'): a title or notes above the \
+             header? --skip-lines N (or dialect.skip_lines) skips them; else the file holds another table",
+            got[0],
+            expected.first().map_or("", String::as_str)
+        ));
+    }
+    if let Some((i, g)) = gained.iter().find(|(i, g)| expected.get(*i).is_some_and(|e| e.eq_ignore_ascii_case(g))) {
+        return mismatch(format!(
+            "column {} is '{g}', the spec says '{}': names are matched exactly, case included",
+            i + 1,
+            expected[*i]
+        ));
+    }
     match (gained.is_empty() && more.is_empty(), lost.is_empty()) {
         (false, true) => {
             let first = gained.first().map_or("NAME", |(_, n)| n.as_str());
