@@ -1,12 +1,14 @@
 """dlt's merge as a peer of pqstage's incremental load (bench/dlt_peer.sh).
 
     python dlt_merge.py initial STAGE_DIR URL   # the staged version, loaded whole (replace)
-    python dlt_merge.py merge STAGE_DIR URL     # the latest version's change sets, merged
+    python dlt_merge.py merge STAGE_DIR URL PREVIOUS_MANIFEST
+                                                # the latest version's change sets, merged
 
 The rows come from the stage's files, typed as pqstage staged them, so both
 tools load the same values: the first version whole, then the rows the
-latest version inserted and updated and, as hard deletes, the keys it
-deleted (dlt's `hard_delete` column hint). dlt gets the change already
+latest version inserted and updated (with the rows of years the previous
+version did not have, which have no change set) and, as hard deletes, the
+keys it deleted (dlt's `hard_delete` column hint). dlt gets the change already
 computed; it does not compare versions itself. Its merge is `delete-insert`
 (dlt's default, into a staging dataset, then DELETE and INSERT in one
 transaction) unless DLT_STRATEGY says `upsert`.
@@ -63,6 +65,9 @@ def main():
     else:
         changes = [c for c in t["changes"] if c["version"] == m["version"]]
         upserts = [(c["value"], f) for c in changes for k in ("inserted", "updated") for f in c[k].get("files", [])]
+        with open(sys.argv[4]) as f:
+            had = {p["path"] for p in json.load(f)["tables"][0]["partitions"]}
+        upserts += [(p["value"], f) for p in t["partitions"] if p["path"] not in had for f in p["files"]]
         deletes = [(c["value"], f) for c in changes for f in c["deleted"].get("files", [])]
         # dlt's key is the record's (the table is not partitioned by year): a
         # record moved to another year is an upsert, not also a delete.
@@ -74,6 +79,17 @@ def main():
             keys = zip(b.column(KEY[0]).to_pylist(), b.column(KEY[1]).to_pylist())
             return b.filter(pa.array([k not in upserted for k in keys]))
 
+        # One schema for every batch (dlt buffers them together): the
+        # upserts' columns, all nullable, then the hard-delete flag; a deleted
+        # key's other columns are NULL.
+        first = next(batches(root, upserts[:1]))
+        schema = pa.schema([f.with_nullable(True) for f in first.schema] + [pa.field("deleted", pa.bool_())])
+
+        def conform(b, deleted):
+            b = b.append_column("deleted", pa.array([deleted] * b.num_rows))
+            cols = [b.column(f.name) if f.name in b.column_names else pa.nulls(b.num_rows, f.type) for f in schema]
+            return pa.Table.from_arrays(cols, schema=schema)
+
         @dlt.resource(
             name="violations",
             write_disposition={"disposition": "merge", "strategy": strategy},
@@ -82,10 +98,9 @@ def main():
         )
         def rows():
             for b in batches(root, upserts):
-                yield b.append_column("deleted", pa.array([False] * b.num_rows))
+                yield conform(b, False)
             for b in batches(root, deletes):
-                b = kept(b)
-                yield b.append_column("deleted", pa.array([True] * b.num_rows))
+                yield conform(kept(b), True)
 
         info = pipeline(url).run(rows(), loader_file_format="csv")
     print(info)

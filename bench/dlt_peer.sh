@@ -42,6 +42,8 @@ fi
 
 start_pg 55443
 URL="postgres://pqtest@127.0.0.1:55443/pqstage?sslmode=disable"
+# dlt insists on a password; the throwaway server trusts loopback and ignores it.
+DLT_URL="postgresql://pqtest:unused@127.0.0.1:55443/pqstage?sslmode=disable"
 sql() { "$PSQL" "$URL" -qXAt -v ON_ERROR_STOP=1 "$@"; }
 settle() { sql -c CHECKPOINT; sync; }
 export DLT_DIR="$OUT/dlt-pipelines" RUNTIME__LOG_LEVEL=WARNING
@@ -51,13 +53,14 @@ rm -rf "$STAGE" "$DLT_DIR"
 settle
 once pg_first_load "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --no-summaries --no-progress
 settle
-once dlt_first_load "$VENV/bin/python" "$BENCH/dlt_merge.py" initial "$STAGE/violations" "$URL"
+once dlt_first_load "$VENV/bin/python" "$BENCH/dlt_merge.py" initial "$STAGE/violations" "$DLT_URL"
 
+cp "$STAGE/violations/_manifest.json" "$OUT/previous-manifest.json"
 "$PQSTAGE" convert "$CSV1" --spec "$SPEC" --to "$STAGE" --no-progress -q
 settle
 once pg_incremental "$PQSTAGE" load postgres "$STAGE" --db "$URL" --table violations --no-summaries --no-progress
 settle
-once dlt_merge "$VENV/bin/python" "$BENCH/dlt_merge.py" merge "$STAGE/violations" "$URL"
+once dlt_merge "$VENV/bin/python" "$BENCH/dlt_merge.py" merge "$STAGE/violations" "$DLT_URL" "$OUT/previous-manifest.json"
 
 CONTENT="count(*) || ' rows, penalties ' || coalesce(sum(current_penalty), 0) || ', keys ' || sum(activity_nr) || ', years ' || coalesce(sum(year), 0)"
 PQ="$(sql -c "SELECT $CONTENT FROM public.violations")"
