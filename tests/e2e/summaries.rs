@@ -98,6 +98,12 @@ fn postgres_keeps_them_as_views_refreshed_concurrently_after_loads_that_change_t
     let out = load("sum_pg", &["--no-summaries"]);
     assert!(!out.contains("summaries: "), "{out}");
     assert!(pg_stale_years("sum_pg") > 0, "the views still hold the earlier counts");
+    // The next load changes no row but finds the views computed from an
+    // older version: it refreshes them.
+    let out = load("sum_pg", &[]);
+    assert!(out.contains("partitions unchanged, skipped"), "{out}");
+    assert!(summaries_line(&out).contains("\"sum_pg_by_year\" refreshed concurrently"), "{out}");
+    assert_eq!(pg_stale_years("sum_pg"), 0);
 
     // A relation of a summary's name that pqstage did not make stops it; the
     // load itself is committed.
@@ -140,6 +146,9 @@ fn duckdb_keeps_them_as_tables_made_again_after_loads_that_change_the_table() {
     convert(d, "r0.csv", &[]);
     load(&["--no-summaries"]);
     assert!(duck_stale_years(&d.join("s.duckdb")) > 0);
+    let out = load(&[]);
+    assert!(summaries_line(&out).contains("\"violations_by_year\" refreshed"), "{out}");
+    assert_eq!(duck_stale_years(&d.join("s.duckdb")), 0);
     let printed = ok(d, &["summary", "--db", "s.duckdb", "--table", "violations"]);
     assert!(
         printed.starts_with(

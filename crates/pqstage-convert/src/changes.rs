@@ -388,7 +388,12 @@ pub(crate) fn read_batches(
     let context = || format!("reading the previous version's {}", path.display());
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| ConvertError::parquet(context())(e))?;
     let wanted: Vec<usize> = columns.map_or_else(|| (0..schema.fields().len()).collect(), <[usize]>::to_vec);
-    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+    // The reader gives the projected columns in file order, whatever order
+    // they were asked in: put them back in the order asked.
+    let mut in_file = wanted.clone();
+    in_file.sort_unstable();
+    let back: Vec<usize> = wanted.iter().map(|w| in_file.iter().position(|f| f == w).expect("asked")).collect();
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), in_file.iter().copied());
     let reader =
         builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| ConvertError::parquet(context())(e))?;
     let target = Arc::new(schema.project(&wanted).map_err(arrow_err("projecting"))?);
@@ -396,9 +401,9 @@ pub(crate) fn read_batches(
         let batch = batch.map_err(|e| ConvertError::arrow("reading the previous version", e))?;
         // Readers may type a column differently from the writer's Arrow type
         // (a DECIMAL(12,2) comes back 128-bit): cast to the schema's.
-        let cols = batch
-            .columns()
+        let cols = back
             .iter()
+            .map(|&i| batch.column(i))
             .zip(target.fields())
             .map(|(c, f)| match c.data_type() == f.data_type() {
                 true => Ok(c.clone()),

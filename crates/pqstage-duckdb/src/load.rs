@@ -56,7 +56,8 @@ pub fn load(request: &Request<'_>, duck: &DuckdbOptions) -> Result<LoadReport, D
             Some(db) => db.conn,
             None => crate::open(&duck.db, duck.threads, false)?,
         };
-        report.summaries = crate::summaries::refresh(&conn, &engine.target, set, report.changed())?;
+        report.summaries =
+            crate::summaries::refresh(&conn, &engine.target, set, report.changed(), job.request.manifest.version)?;
     }
     Ok(report)
 }

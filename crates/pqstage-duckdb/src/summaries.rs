@@ -8,7 +8,7 @@ use std::time::Instant;
 use duckdb::types::Value;
 use duckdb::{params, Connection};
 use pqstage_load::sql::{literal, render};
-use pqstage_load::summaries::{parse_marker, ResultTable, Summary, SummaryAction, SummaryReport};
+use pqstage_load::summaries::{definition, parse_marker, stamp, ResultTable, Summary, SummaryAction, SummaryReport};
 use pqstage_load::TableName;
 
 use crate::error::DuckdbError;
@@ -38,7 +38,8 @@ fn qualified(conn: &Connection, table: &TableName, name: &str) -> Result<String,
 
 /// Brings the summaries of `set_name` on `table` up to date, each in a
 /// transaction of its own: computed again when the load `changed` the
-/// table, or when missing or defined otherwise; else left alone.
+/// table, when computed from another staged version than `version`, or when
+/// missing or defined otherwise; else left alone.
 ///
 /// # Errors
 /// A relation of a summary's name that pqstage did not make, or a failed
@@ -48,6 +49,7 @@ pub(crate) fn refresh(
     table: &TableName,
     set_name: &str,
     changed: bool,
+    version: u64,
 ) -> Result<Vec<SummaryReport>, DuckdbError> {
     let source = qualified(conn, table, &table.name)?;
     let mut out = Vec::new();
@@ -57,6 +59,7 @@ pub(crate) fn refresh(
         let summary = qualified(conn, table, &name)?;
         let query = render(s.sql, &[("table", &source)]);
         let marker = s.marker(set_name, &query);
+        let stamped = stamp(&marker, version);
         let held: Option<Option<String>> = conn
             .query_row(SUMMARY.summary_comment, params![table.schema, name], |r| r.get(0))
             .map(Some)
@@ -66,8 +69,8 @@ pub(crate) fn refresh(
             .query_row(SUMMARY.other_relation, params![table.schema, name], |r| r.get(0))
             .map_err(DuckdbError::sql("look up a summary"))?;
         let action = match held {
-            Some(Some(c)) if c == marker && !changed => SummaryAction::Unchanged,
-            Some(Some(c)) if c == marker => SummaryAction::Refreshed { concurrently: false },
+            Some(Some(c)) if c == stamped && !changed => SummaryAction::Unchanged,
+            Some(Some(c)) if definition(&c) == marker => SummaryAction::Refreshed { concurrently: false },
             Some(Some(c)) if parse_marker(&c).is_some() => SummaryAction::Created,
             None if views == 0 => SummaryAction::Created,
             _ => {
@@ -80,7 +83,7 @@ pub(crate) fn refresh(
         };
         if action != SummaryAction::Unchanged {
             let store = render(SUMMARY.store_summary, &[("summary", &summary), ("query", &query)]);
-            let mark = render(SUMMARY.mark_summary, &[("summary", &summary), ("marker", &literal(&marker))]);
+            let mark = render(SUMMARY.mark_summary, &[("summary", &summary), ("marker", &literal(&stamped))]);
             conn.execute_batch(&format!("BEGIN TRANSACTION;\n{store}\n{mark}\nCOMMIT;"))
                 .map_err(DuckdbError::sql("compute a summary"))?;
         }
@@ -112,7 +115,12 @@ pub fn read_summaries(db: &Path, table: &str) -> Result<Vec<ResultTable>, Duckdb
     }
     let mut out = Vec::new();
     for (name, marker) in kept {
-        let known = parse_marker(&marker).and_then(|(set_name, s)| set(set_name).ok()?.iter().find(|x| x.name == s));
+        let Some((set_name, summary_name)) = parse_marker(&marker) else { continue };
+        // `violations_old_by_year` is not a summary of `violations`.
+        if name != format!("{}_{summary_name}", t.name) {
+            continue;
+        }
+        let known = set(set_name).ok().and_then(|s| s.iter().find(|x| x.name == summary_name));
         let summary = qualified(&conn, &t, &name)?;
         let order = known.and_then(|s| s.order.as_deref()).map(|o| format!("ORDER BY {o}")).unwrap_or_default();
         let sql = render(SUMMARY.read_summary, &[("summary", &summary), ("order", &order)]);
@@ -130,6 +138,13 @@ pub fn read_summaries(db: &Path, table: &str) -> Result<Vec<ResultTable>, Duckdb
         }
         let title = known.map_or_else(|| name.clone(), |s| s.title.clone());
         out.push(ResultTable { title, columns, rows });
+    }
+    if out.is_empty() {
+        return Err(DuckdbError::Refused(format!(
+            "{} in {} has no summaries: its spec names none ([target] summaries), or it has not been loaded",
+            t.quoted(),
+            db.display()
+        )));
     }
     Ok(out)
 }

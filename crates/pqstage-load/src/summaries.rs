@@ -53,6 +53,20 @@ impl Summary {
 /// How the comment of every kept summary starts.
 pub const MARKER_PREFIX: &str = "pqstage summary ";
 
+/// The comment a kept summary carries: its [`Summary::marker`] and the
+/// staged version its rows were computed from, so a load that finds the
+/// table at another version (a refresh that failed, `--no-summaries`)
+/// computes it again even when it loads nothing.
+pub fn stamp(marker: &str, version: u64) -> String {
+    format!("{marker} of version {version}")
+}
+
+/// The marker of a comment written by [`stamp`] (the comment itself when it
+/// carries no version).
+pub fn definition(comment: &str) -> &str {
+    comment.rsplit_once(" of version ").map_or(comment, |(m, _)| m)
+}
+
 /// The set and summary a marker names: `("violations", "by_year")`.
 pub fn parse_marker(comment: &str) -> Option<(&str, &str)> {
     let rest = comment.strip_prefix(MARKER_PREFIX)?;
@@ -204,5 +218,7 @@ mod tests {
         assert_eq!(parse_marker(&m), Some(("v", "by_year")));
         assert_ne!(m, s[0].marker("v", "SELECT 2"), "another definition, another marker");
         assert_eq!(parse_marker("a comment"), None);
+        let stamped = stamp(&m, 7);
+        assert_eq!((definition(&stamped), parse_marker(&stamped)), (m.as_str(), Some(("v", "by_year"))));
     }
 }

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use postgres::SimpleQueryMessage;
 use pqstage_load::sql::{literal, render};
-use pqstage_load::summaries::{parse_marker, Cell, ResultTable, Summary, SummaryAction, SummaryReport};
+use pqstage_load::summaries::{
+    definition, parse_marker, stamp, Cell, ResultTable, Summary, SummaryAction, SummaryReport,
+};
 use pqstage_load::TableName;
 
 use crate::connect::{connect, Settings};
@@ -30,7 +32,8 @@ pub(crate) fn set(name: &str) -> Result<&'static [Summary], PgError> {
 
 /// Brings the summaries of `set_name` on `parent` up to date: made when
 /// missing or defined otherwise, refreshed when the load `changed` the
-/// table, else left alone.
+/// table or they were computed from another staged version than `version`,
+/// else left alone.
 ///
 /// # Errors
 /// A relation of a summary's name that pqstage did not make, or a failed
@@ -40,6 +43,7 @@ pub(crate) fn refresh(
     parent: &TableName,
     set_name: &str,
     changed: bool,
+    version: u64,
 ) -> Result<Vec<SummaryReport>, PgError> {
     let mut out = Vec::new();
     for s in set(set_name)? {
@@ -47,22 +51,25 @@ pub(crate) fn refresh(
         let view = TableName::new(&parent.schema, s.relation(&parent.name)).quoted();
         let query = render(s.sql, &[("table", &parent.quoted())]);
         let marker = s.marker(set_name, &query);
+        let stamped = stamp(&marker, version);
         let what = |doing: &str| format!("{doing} summary {view}");
         let held = client.query_opt(SUMMARY.summary_relation, &[&view]).map_err(PgError::db(what("look up")))?;
         let held = held.map(|r| (r.get::<_, bool>(0), r.get::<_, Option<String>>(1)));
         let action = match held {
-            Some((true, Some(c))) if c == marker && !changed => SummaryAction::Unchanged,
-            Some((true, Some(c))) if c == marker => {
+            Some((true, Some(c))) if c == stamped && !changed => SummaryAction::Unchanged,
+            Some((true, Some(c))) if definition(&c) == marker => {
                 let concurrently = !s.unique.is_empty();
                 let sql = render(
                     SUMMARY.refresh_summary,
                     &[("view", &view), ("concurrently", if concurrently { "CONCURRENTLY" } else { "" })],
                 );
                 client.batch_execute(&sql).map_err(PgError::db(what("refresh")))?;
+                let mark = render(SUMMARY.mark_summary, &[("view", &view), ("marker", &literal(&stamped))]);
+                client.batch_execute(&mark).map_err(PgError::db(what("mark")))?;
                 SummaryAction::Refreshed { concurrently }
             }
             Some((true, Some(c))) if parse_marker(&c).is_some() => {
-                create(client, s, &view, &query, &marker, true).map_err(PgError::db(what("make again")))?;
+                create(client, s, &view, &query, &stamped, true).map_err(PgError::db(what("make again")))?;
                 SummaryAction::Created
             }
             Some(_) => {
@@ -74,7 +81,7 @@ pub(crate) fn refresh(
                 )))
             }
             None => {
-                create(client, s, &view, &query, &marker, false).map_err(PgError::db(what("make")))?;
+                create(client, s, &view, &query, &stamped, false).map_err(PgError::db(what("make")))?;
                 SummaryAction::Created
             }
         };
@@ -123,7 +130,7 @@ pub fn read_summaries(db: Option<&str>, table: &TableName) -> Result<Vec<ResultT
             table.quoted()
         )));
     }
-    let mut out = Vec::new();
+    let mut out: Vec<ResultTable> = Vec::new();
     for row in kept {
         let (relname, marker): (String, String) = (row.get(0), row.get(1));
         let known =
@@ -170,6 +177,12 @@ pub fn read_summaries(db: Option<&str>, table: &TableName) -> Result<Vec<ResultT
             .collect();
         let title = known.map_or_else(|| relname.clone(), |s| s.title.clone());
         out.push(ResultTable { title, columns, rows });
+    }
+    if out.is_empty() {
+        return Err(PgError::Refused(format!(
+            "{} has no summaries: its spec names none ([target] summaries), or it has not been loaded",
+            table.quoted()
+        )));
     }
     Ok(out)
 }

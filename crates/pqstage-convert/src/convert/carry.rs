@@ -79,6 +79,13 @@ pub(super) fn base<'a>(
             "--mode merge needs a [target] key in the spec: without one a row cannot say which staged record it replaces",
         ));
     }
+    if spec.partition_column().is_some_and(|p| spec.target.key.iter().any(|k| k == p)) {
+        return Err(refused(format!(
+            "--mode {mode} matches rows by [target] key across partitions, and this key holds the partition column \
+             ({}): a record would be another record in another year; take the partition column out of the key",
+            spec.partition_column().unwrap_or_default()
+        )));
+    }
     let manifest = match previous {
         Ok(Some(m)) => m,
         Ok(None) => return Ok(None),
@@ -222,11 +229,17 @@ fn key_spec(spec: &Spec) -> Result<Spec, ConvertError> {
             }
         }
     }
+    // A file of keys has its header on its first line, whatever lines the
+    // data files start with.
+    let mut dialect = spec.dialect.clone();
+    dialect.skip_lines = 0;
+    dialect.header = true;
     Ok(Spec {
         columns,
         derived: Vec::new(),
         partition: None,
         target: Target { key: spec.target.key.clone(), ..Target::default() },
+        dialect,
         ..spec.clone()
     })
 }
@@ -312,6 +325,8 @@ pub(super) fn read_deletes(opts: &ConvertOptions, scratch: &Path) -> Result<Opti
     del.layout = layout.clone();
     del.set.sources = opts.set.deletes.clone();
     del.set.names = opts.set.delete_names.clone();
+    // A key named in two files is deleted once.
+    del.set.allow_same_source = true;
     del.set.keep_rejects = false;
     del.set.max_rejects = None;
     del.set.progress = Arc::new(Progress::default());
@@ -517,6 +532,11 @@ impl Worker<'_, '_> {
                 }
                 Ok(())
             })?;
+        }
+        if self.stage.local_root().is_none() {
+            for f in &files {
+                drop(std::fs::remove_file(f));
+            }
         }
         if let Some(added) = added {
             for batch in added.batches() {

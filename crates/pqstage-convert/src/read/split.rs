@@ -292,19 +292,19 @@ fn check_header(path: &str, line: u64, got: &[String], found: usize, expected: &
     let gained: Vec<(usize, &String)> = got.iter().enumerate().filter(|(_, g)| !expected.contains(g)).collect();
     let lost: Vec<(usize, &String)> = expected.iter().enumerate().filter(|(_, e)| !got.contains(e)).collect();
     let more = if found > got.len() { format!(" and {} more", found - got.len()) } else { String::new() };
+    if let Some((i, g)) = gained.iter().find(|(i, g)| expected.get(*i).is_some_and(|e| e.eq_ignore_ascii_case(g))) {
+        return mismatch(format!(
+            "column {} is '{g}', the spec says '{}': names are matched exactly, case included",
+            i + 1,
+            expected[*i]
+        ));
+    }
     if !got.is_empty() && got.iter().all(|g| !expected.contains(g)) {
         return mismatch(format!(
             "none of the spec's columns is in it (column 1 is '{}', the spec's is '{}'): a title or notes above the \
              header? --skip-lines N (or dialect.skip_lines) skips them; else the file holds another table",
             got[0],
             expected.first().map_or("", String::as_str)
-        ));
-    }
-    if let Some((i, g)) = gained.iter().find(|(i, g)| expected.get(*i).is_some_and(|e| e.eq_ignore_ascii_case(g))) {
-        return mismatch(format!(
-            "column {} is '{g}', the spec says '{}': names are matched exactly, case included",
-            i + 1,
-            expected[*i]
         ));
     }
     match (gained.is_empty() && more.is_empty(), lost.is_empty()) {
@@ -330,14 +330,22 @@ fn check_header(path: &str, line: u64, got: &[String], found: usize, expected: &
             quoted(&gained),
             quoted(&lost)
         )),
-        (true, true) => {
-            let (i, (g, e)) = got.iter().zip(expected).enumerate().find(|(_, (g, e))| g != e).expect("they differ");
-            mismatch(format!(
+        (true, true) => match got.iter().zip(expected).enumerate().find(|(_, (g, e))| g != e) {
+            Some((i, (g, e))) => mismatch(format!(
                 "the file has the spec's columns in another order: column {} is '{g}', the spec says '{e}'; \
                  order the spec's [[columns]] as the file has them",
                 i + 1
-            ))
-        }
+            )),
+            // The same names, one of them twice.
+            None => match got.iter().enumerate().find(|(i, g)| got[..*i].contains(g)) {
+                Some((i, g)) => mismatch(format!(
+                    "column {} repeats the name '{g}' (column {}): each column needs a name of its own",
+                    i + 1,
+                    got.iter().position(|x| x == g).expect("seen before") + 1
+                )),
+                None => mismatch(format!("the header has {found} columns, the spec has {}", expected.len())),
+            },
+        },
     }
 }
 
@@ -371,6 +379,11 @@ mod tests {
             "{gained}"
         );
         assert!(gained.contains("[[columns]] name = \"c\"") && gained.contains("pqstage infer f.csv"), "{gained}");
+        assert_eq!(
+            e(&["a", "b", "b"]),
+            format!("{head}column 3 repeats the name 'b' (column 2): each column needs a name of its own")
+        );
+        assert!(e(&["A", "B"]).contains("column 1 is 'A', the spec says 'a': names are matched exactly, case included"));
         assert_eq!(e(&["b", "a"]), format!("{head}the file has the spec's columns in another order: column 1 is 'b', the spec says 'a'; order the spec's [[columns]] as the file has them"));
         let (found, names) = header_fields(b"a,\"b\"\"\"\n", &Tokenizer::new(b',', b'"'), 2);
         assert_eq!((found, names), (2, vec![b"a".to_vec(), b"b\"".to_vec()]));

@@ -118,8 +118,9 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
     if let Some(set) = summaries {
         drop(engine.client.take());
         let mut client = connect(&engine.settings)?;
-        report.summaries = crate::summaries::refresh(&mut client, &engine.parent, set, report.changed())
-            .map_err(|e| e.with_role(&role, &pg.schema))?;
+        report.summaries =
+            crate::summaries::refresh(&mut client, &engine.parent, set, report.changed(), job.request.manifest.version)
+                .map_err(|e| e.with_role(&role, &pg.schema))?;
     }
     Ok(report)
 }
