@@ -5,15 +5,14 @@
 -- After the description: `-- order:` orders the printed rows.
 
 -- name: by_year
--- Per year: violations, total and mean current penalty, distinct companies.
+-- Per year: violations, total and mean current penalty.
 
 -- order: year NULLS LAST
 SELECT
     year,
     count(*)                                  AS violations,
     sum(current_penalty)                      AS total_penalty,
-    round(avg(current_penalty), 2)            AS mean_penalty,
-    count(DISTINCT company_name_normalized)   AS companies
+    round(avg(current_penalty), 2)            AS mean_penalty
 FROM {table}
 GROUP BY year;
 

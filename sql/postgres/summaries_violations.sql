@@ -6,7 +6,7 @@
 -- in the `-- order:` order. Placeholder: table (the quoted parent table).
 
 -- name: by_year
--- Per year: violations, total and mean current penalty, distinct companies.
+-- Per year: violations, total and mean current penalty.
 
 -- unique: year
 -- order: year NULLS LAST
@@ -14,8 +14,7 @@ SELECT
     year,
     count(*)                                  AS violations,
     sum(current_penalty)                      AS total_penalty,
-    round(avg(current_penalty), 2)            AS mean_penalty,
-    count(DISTINCT company_name_normalized)   AS companies
+    round(avg(current_penalty), 2)            AS mean_penalty
 FROM {table}
 GROUP BY year;
 

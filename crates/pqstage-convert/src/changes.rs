@@ -55,6 +55,22 @@ pub(crate) struct DiffCtx<'a> {
     pub version: u64,
     /// How messages name each source, by index.
     pub sources: Vec<String>,
+    /// For a merge or append, by partition: what the carry-over removed
+    /// from the previous version, so its differ need not read it again.
+    pub seeds: std::sync::Mutex<HashMap<Option<i64>, Seed>>,
+}
+
+/// What a merge or append tells a partition's differ in place of the
+/// previous version's files: the previous rows it did not carry over
+/// (replaced or deleted), by key hash with their row hash and position, and
+/// their key columns in that order. The rows it carried over are unchanged,
+/// and the differ skips them.
+#[derive(Default)]
+pub(crate) struct Seed {
+    /// Key hash → (row hash, position among the removed rows).
+    pub removed: HashMap<u128, (u64, u64)>,
+    /// The removed rows' key columns, in position order.
+    pub keys: Vec<RecordBatch>,
 }
 
 /// Not seen yet (a row's place is never this).
@@ -95,6 +111,9 @@ pub(crate) struct Differ<'c, 'a> {
     previous_files: Vec<PathBuf>,
     inserted: Option<Out>,
     updated: Option<Out>,
+    /// With a [`Seed`]: the removed rows' key columns (the previous files
+    /// are not read).
+    seeded_keys: Option<Vec<RecordBatch>>,
 }
 
 fn arrow_err(context: &'static str) -> impl Fn(arrow_schema::ArrowError) -> ConvertError {
@@ -133,8 +152,19 @@ impl<'c, 'a> Differ<'c, 'a> {
             previous_files: Vec::new(),
             inserted: None,
             updated: None,
+            seeded_keys: None,
         };
-        if let Some(prev) = previous {
+        let seed = ctx.seeds.lock().expect("lock").remove(&value);
+        if let (Some(_), Some(seed)) = (previous, seed) {
+            d.old =
+                seed.removed.into_iter().map(|(k, (row_hash, row))| (k, Old { row_hash, row, seen: UNSEEN })).collect();
+            d.seeded_keys = Some(seed.keys);
+            std::fs::create_dir_all(&d.scratch).map_err(|source| ConvertError::Io {
+                op: "create",
+                path: d.scratch.clone(),
+                source,
+            })?;
+        } else if let Some(prev) = previous {
             std::fs::create_dir_all(&d.scratch).map_err(|source| ConvertError::Io {
                 op: "create",
                 path: d.scratch.clone(),
@@ -177,6 +207,23 @@ impl<'c, 'a> Differ<'c, 'a> {
     /// Sees the next rows of the partition, as they are written, with the
     /// source and line of each (as the spill's line column has them).
     pub(crate) fn push(&mut self, batch: &RecordBatch, lines: Option<&UInt64Array>) -> Result<(), ConvertError> {
+        // Seeded by a merge or append: the rows it carried over are the
+        // previous version's, unchanged, and their keys are no other row's.
+        if let (Some(_), Some(l)) = (&self.seeded_keys, lines) {
+            let fresh: Vec<bool> = (0..l.len()).map(|r| l.value(r) >> LINE_BITS != CARRIED_SOURCE).collect();
+            let n = fresh.iter().filter(|f| **f).count();
+            if n < fresh.len() {
+                self.seen += (fresh.len() - n) as u64;
+                if n == 0 {
+                    return Ok(());
+                }
+                let mask = BooleanArray::from(fresh);
+                let rows = filter_record_batch(batch, &mask).map_err(arrow_err("picking new rows"))?;
+                let l = arrow_select::filter::filter(l, &mask).map_err(arrow_err("picking new rows"))?;
+                let l = l.as_any().downcast_ref::<UInt64Array>().expect("lines are u64").clone();
+                return self.push(&rows, Some(&l));
+            }
+        }
         let (keys, hashes) = self.hash(batch)?;
         let n = batch.num_rows();
         let (mut inserted, mut updated) = (vec![false; n], vec![false; n]);
@@ -318,9 +365,32 @@ impl<'c, 'a> Differ<'c, 'a> {
             return Ok(None);
         }
         let key_schema = Arc::new(self.schema.project(&self.ctx.key).map_err(arrow_err("key columns"))?);
+        std::fs::create_dir_all(&self.scratch).map_err(|source| ConvertError::Io {
+            op: "create",
+            path: self.scratch.clone(),
+            source,
+        })?;
         let mut out = open(&self.scratch.join("deleted.parquet"), key_schema)?;
         let mut at = 0u64;
         let mut next = gone.iter().peekable();
+        if let Some(keys) = &self.seeded_keys {
+            for batch in keys {
+                let n = batch.num_rows() as u64;
+                let mut picked = vec![false; n as usize];
+                while let Some(&&g) = next.peek().filter(|&&&g| g < at + n) {
+                    picked[(g - at) as usize] = true;
+                    next.next();
+                }
+                at += n;
+                if picked.contains(&true) {
+                    let rows = filter_record_batch(batch, &BooleanArray::from(picked))
+                        .map_err(arrow_err("picking deleted keys"))?;
+                    out.rows += rows.num_rows() as u64;
+                    out.writer.write(&rows).map_err(ConvertError::parquet("writing a change set"))?;
+                }
+            }
+            return Ok(Some(out));
+        }
         for path in &self.previous_files {
             read_batches(path, &self.schema, Some(&self.ctx.key), |batch| {
                 let n = batch.num_rows() as u64;

@@ -33,7 +33,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use super::options::{ConvertOptions, Mode};
 use super::phase_one::{self, Spilled1};
-use crate::changes::{fetch, read_batches};
+use crate::changes::{fetch, read_batches, Seed};
 use crate::error::{group_digits, ConvertError};
 use crate::layout::{Layout, LINE_BITS};
 use crate::read::derive::complete;
@@ -180,6 +180,13 @@ impl KeyHasher {
         let cols: Vec<_> = self.columns.iter().map(|&i| batch.column(i).clone()).collect();
         let rows = self.rows.convert_columns(&cols).map_err(|e| ConvertError::arrow("hashing keys", e))?;
         Ok(rows.iter().map(|r| xxh3_128(r.as_ref())).collect())
+    }
+
+    /// Whole-row hashes, as [`crate::changes`] compares rows (over every column).
+    fn row_hashes(&self, batch: &RecordBatch) -> Result<Vec<u64>, ConvertError> {
+        let cols: Vec<_> = self.columns.iter().map(|&i| batch.column(i).clone()).collect();
+        let rows = self.rows.convert_columns(&cols).map_err(|e| ConvertError::arrow("hashing rows", e))?;
+        Ok(rows.iter().map(|r| xxhash_rust::xxh3::xxh3_64(r.as_ref())).collect())
     }
 }
 
@@ -342,6 +349,9 @@ pub(super) fn read_deletes(opts: &ConvertOptions, scratch: &Path) -> Result<Opti
 pub(super) struct Plan {
     /// Partitions kept as they were.
     pub kept: Vec<PartitionEntry>,
+    /// For each partition written again: what its differ needs to know of
+    /// the previous version (see [`Seed`]).
+    pub seeds: HashMap<Option<i64>, Seed>,
     /// What phase two encodes: every touched partition.
     pub parts: BTreeMap<Option<i32>, Spilled>,
     pub carried: Carried,
@@ -415,6 +425,7 @@ pub(super) fn plan(
                         r.replaced += done.replaced;
                         r.deleted += done.deleted;
                         r.kept.extend(done.kept);
+                        r.seeds.extend(done.seeds);
                     }
                     if let Some(spill) = spill {
                         results.lock().expect("lock").parts.extend(spill.finish()?);
@@ -447,7 +458,7 @@ pub(super) fn plan(
         delete_sources,
         sources: base.earlier.clone(),
     };
-    Ok(Plan { kept, parts: out.parts, carried })
+    Ok(Plan { kept, parts: out.parts, carried, seeds: out.seeds.into_iter().collect() })
 }
 
 #[derive(Default)]
@@ -456,6 +467,7 @@ struct Outcome {
     kept: Vec<PartitionEntry>,
     replaced: u64,
     deleted: u64,
+    seeds: Vec<(Option<i64>, Seed)>,
 }
 
 struct Worker<'w, 'a> {
@@ -494,6 +506,10 @@ impl Worker<'_, '_> {
             true => None,
             false => Some(KeyHasher::new(&layout.schema, self.key.to_vec())?),
         };
+        // The removed rows' whole-row hashes, as the differ makes them.
+        let all: Vec<usize> = (0..layout.schema.fields().len()).collect();
+        let whole = KeyHasher::new(&layout.schema, all)?;
+        let mut seed = Seed::default();
         let sources: Vec<usize> = (0..layout.ncols()).collect();
         let mut position = 0u64;
         for path in &files {
@@ -501,15 +517,27 @@ impl Worker<'_, '_> {
                 let rows = batch.num_rows();
                 let mut keep = vec![true; rows];
                 if let Some(h) = &hasher {
-                    for (r, k) in h.hash(&batch)?.into_iter().enumerate() {
-                        if let Some(&(at, _)) = self.named.rows.get(&k) {
+                    let keys = h.hash(&batch)?;
+                    for (r, k) in keys.iter().enumerate() {
+                        if let Some(&(at, _)) = self.named.rows.get(k) {
                             self.refuse_staged(&batch, r, at, p)?;
                             keep[r] = false;
                             out.replaced += 1;
-                        } else if self.named.deletes.contains_key(&k) {
+                        } else if self.named.deletes.contains_key(k) {
                             keep[r] = false;
                             out.deleted += 1;
                         }
+                    }
+                    if keep.contains(&false) {
+                        let gone = BooleanArray::from(keep.iter().map(|k| !k).collect::<Vec<_>>());
+                        let removed =
+                            filter_record_batch(&batch, &gone).map_err(|e| ConvertError::arrow("carrying over", e))?;
+                        let row_hashes = whole.row_hashes(&removed)?;
+                        let removed_keys = keys.iter().zip(&keep).filter(|(_, k)| !**k).map(|(h, _)| *h);
+                        for (k, row_hash) in removed_keys.zip(row_hashes) {
+                            seed.removed.insert(k, (row_hash, seed.removed.len() as u64));
+                        }
+                        seed.keys.push(removed.project(self.key).map_err(|e| ConvertError::arrow("carrying over", e))?);
                     }
                 }
                 let lines: UInt64Array =
@@ -544,6 +572,7 @@ impl Worker<'_, '_> {
             }
             drop(std::fs::remove_file(&added.path));
         }
+        out.seeds.push((p.value, seed));
         Ok(out)
     }
 

@@ -91,7 +91,7 @@ fn diff_ctx<'a>(
         Some(t) if comparable => t.partitions.iter().map(|p| (p.value, p)).collect(),
         _ => Default::default(),
     };
-    Some(DiffCtx { key, previous, comparable, version, sources: sources.to_vec() })
+    Some(DiffCtx { key, previous, comparable, version, sources: sources.to_vec(), seeds: Default::default() })
 }
 
 /// The change sets the new manifest names: the previous version's that are
@@ -205,7 +205,7 @@ pub fn convert(
     let parse_seconds = started.elapsed().as_secs_f64();
     let version = next_version(&previous);
     let prior = previous.as_ref().ok().and_then(Option::as_ref).and_then(|m| m.tables.first());
-    let diff = diff_ctx(&opts.layout, prior, version, &opts.set.names, opts.set.keep_versions);
+    let mut diff = diff_ctx(&opts.layout, prior, version, &opts.set.names, opts.set.keep_versions);
     if let Some(n) = prior.and_then(|t| spec_change(&t.spec, &opts.layout.spec, version - 1)) {
         notes.push(n);
     }
@@ -215,6 +215,9 @@ pub fn convert(
         let parts = std::mem::take(&mut spilled.parts);
         let plan = carry::plan(opts, b, parts, deletes, scratch, stage, runtime)?;
         spilled.parts = plan.parts;
+        if let Some(d) = diff.as_mut().filter(|d| d.comparable) {
+            d.seeds = std::sync::Mutex::new(plan.seeds);
+        }
         (kept, carried) = (plan.kept, Some(plan.carried));
     }
     let (mut partitions, changes) =
