@@ -31,9 +31,8 @@ use pqstage_stage::manifest::{checksum, ChangeFiles, ChangeSet, FileEntry, Parti
 use pqstage_stage::{Stage, CHANGES_DIR};
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
-use crate::convert::carry::{place, CARRIED_SOURCE};
 use crate::error::{group_digits, ConvertError};
-use crate::layout::LINE_BITS;
+use crate::layout::{place, CARRIED_SOURCE, LINE_BITS};
 use crate::write::WriteCtx;
 
 /// Rows per row group of a change set's files.
@@ -99,9 +98,9 @@ pub(crate) struct Differ<'c, 'a> {
     schema: SchemaRef,
     dir: String,
     scratch: PathBuf,
-    keys: RowConverter,
+    keys: RowHasher,
     /// Every column, when there is a previous version to compare with.
-    rows: Option<RowConverter>,
+    rows: Option<RowHasher>,
     old: HashMap<u128, Old>,
     /// Keys of this version not in the previous one: where their rows came from.
     fresh: HashMap<u128, u64>,
@@ -120,9 +119,79 @@ fn arrow_err(context: &'static str) -> impl Fn(arrow_schema::ArrowError) -> Conv
     move |e| ConvertError::arrow(context, e)
 }
 
-fn converter(schema: &Schema, columns: &[usize]) -> Result<RowConverter, ConvertError> {
-    let fields = columns.iter().map(|&i| SortField::new(schema.field(i).data_type().clone())).collect();
-    RowConverter::new(fields).map_err(arrow_err("hashing rows"))
+/// Hashes of some columns of a batch's rows, through their `arrow-row`
+/// bytes: keys (128 bits, so distinct keys do not collide) and whole rows
+/// (64 bits, compared only under one key). Convert, merge and append all hash
+/// with it, so their hashes compare.
+pub(crate) struct RowHasher {
+    rows: RowConverter,
+    /// Indexes of the hashed columns in the batches.
+    columns: Vec<usize>,
+}
+
+impl RowHasher {
+    pub(crate) fn new(schema: &Schema, columns: Vec<usize>) -> Result<Self, ConvertError> {
+        let fields = columns.iter().map(|&i| SortField::new(schema.field(i).data_type().clone())).collect();
+        let rows = RowConverter::new(fields).map_err(arrow_err("hashing rows"))?;
+        Ok(Self { rows, columns })
+    }
+
+    fn convert(&self, batch: &RecordBatch) -> Result<arrow_row::Rows, ConvertError> {
+        let cols: Vec<_> = self.columns.iter().map(|&i| batch.column(i).clone()).collect();
+        self.rows.convert_columns(&cols).map_err(arrow_err("hashing rows"))
+    }
+
+    /// The columns' 128-bit hash per row (a key's).
+    pub(crate) fn keys(&self, batch: &RecordBatch) -> Result<Vec<u128>, ConvertError> {
+        Ok(self.convert(batch)?.iter().map(|r| xxh3_128(r.as_ref())).collect())
+    }
+
+    /// The columns' 64-bit hash per row (a whole row's).
+    pub(crate) fn rows(&self, batch: &RecordBatch) -> Result<Vec<u64>, ConvertError> {
+        Ok(self.convert(batch)?.iter().map(|r| xxh3_64(r.as_ref())).collect())
+    }
+}
+
+/// `column=value, ...` of row `r`'s `columns`.
+pub(crate) fn describe_key(batch: &RecordBatch, columns: &[usize], r: usize) -> String {
+    let opts = FormatOptions::default();
+    columns
+        .iter()
+        .map(|&i| {
+            let value = ArrayFormatter::try_new(batch.column(i).as_ref(), &opts)
+                .map(|f| f.value(r).to_string())
+                .unwrap_or_default();
+            format!("{}={value}", batch.schema().field(i).name())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn create_dir(dir: &Path) -> Result<(), ConvertError> {
+    std::fs::create_dir_all(dir).map_err(|source| ConvertError::Io { op: "create", path: dir.to_path_buf(), source })
+}
+
+/// Writes the rows of `batch` whose positions (counted from `at`, the
+/// position of its first row) are next in `gone`; returns the position after it.
+fn write_picked(
+    batch: &RecordBatch,
+    at: u64,
+    gone: &mut std::iter::Peekable<std::slice::Iter<'_, u64>>,
+    out: &mut Out,
+) -> Result<u64, ConvertError> {
+    let n = batch.num_rows() as u64;
+    let mut picked = vec![false; n as usize];
+    while let Some(&&g) = gone.peek().filter(|&&&g| g < at + n) {
+        picked[(g - at) as usize] = true;
+        gone.next();
+    }
+    if picked.contains(&true) {
+        let rows =
+            filter_record_batch(batch, &BooleanArray::from(picked)).map_err(arrow_err("picking deleted keys"))?;
+        out.rows += rows.num_rows() as u64;
+        out.writer.write(&rows).map_err(ConvertError::parquet("writing a change set"))?;
+    }
+    Ok(at + n)
 }
 
 impl<'c, 'a> Differ<'c, 'a> {
@@ -140,8 +209,8 @@ impl<'c, 'a> Differ<'c, 'a> {
         let all: Vec<usize> = (0..schema.fields().len()).collect();
         let mut d = Differ {
             ctx,
-            keys: converter(&schema, &ctx.key)?,
-            rows: previous.map(|_| converter(&schema, &all)).transpose()?,
+            keys: RowHasher::new(&schema, ctx.key.clone())?,
+            rows: previous.map(|_| RowHasher::new(&schema, all)).transpose()?,
             schema,
             dir: dir.to_string(),
             scratch: scratch.join(format!("changes-{}", dir.replace(['/', '='], "-"))),
@@ -154,22 +223,13 @@ impl<'c, 'a> Differ<'c, 'a> {
             updated: None,
             seeded_keys: None,
         };
-        let seed = ctx.seeds.lock().expect("lock").remove(&value);
-        if let (Some(_), Some(seed)) = (previous, seed) {
+        let Some(prev) = previous else { return Ok(d) };
+        create_dir(&d.scratch)?;
+        if let Some(seed) = ctx.seeds.lock().expect("lock").remove(&value) {
             d.old =
                 seed.removed.into_iter().map(|(k, (row_hash, row))| (k, Old { row_hash, row, seen: UNSEEN })).collect();
             d.seeded_keys = Some(seed.keys);
-            std::fs::create_dir_all(&d.scratch).map_err(|source| ConvertError::Io {
-                op: "create",
-                path: d.scratch.clone(),
-                source,
-            })?;
-        } else if let Some(prev) = previous {
-            std::fs::create_dir_all(&d.scratch).map_err(|source| ConvertError::Io {
-                op: "create",
-                path: d.scratch.clone(),
-                source,
-            })?;
+        } else {
             let files = fetch(prev, &d.scratch, stage, dataset, runtime)?;
             d.old.reserve(prev.rows as usize);
             let mut row = 0u64;
@@ -191,17 +251,11 @@ impl<'c, 'a> Differ<'c, 'a> {
 
     /// Key hashes of a batch's rows, and (with a previous version) row hashes.
     fn hash(&self, batch: &RecordBatch) -> Result<(Vec<u128>, Vec<u64>), ConvertError> {
-        let cols: Vec<_> = self.ctx.key.iter().map(|&i| batch.column(i).clone()).collect();
-        let keys = self.keys.convert_columns(&cols).map_err(arrow_err("hashing keys"))?;
-        let keys = keys.iter().map(|r| xxh3_128(r.as_ref())).collect();
         let rows = match &self.rows {
-            Some(conv) => {
-                let rows = conv.convert_columns(batch.columns()).map_err(arrow_err("hashing rows"))?;
-                rows.iter().map(|r| xxh3_64(r.as_ref())).collect()
-            }
+            Some(h) => h.rows(batch)?,
             None => Vec::new(),
         };
-        Ok((keys, rows))
+        Ok((self.keys.keys(batch)?, rows))
     }
 
     /// Sees the next rows of the partition, as they are written, with the
@@ -248,7 +302,7 @@ impl<'c, 'a> Differ<'c, 'a> {
             if let Some(first) = earlier {
                 return Err(ConvertError::DuplicateKey {
                     partition: self.dir.clone(),
-                    key: self.describe_key(batch, r),
+                    key: describe_key(batch, &self.ctx.key, r),
                     first: self.place(first, lines.is_some()),
                     second: self.place(at, lines.is_some()),
                 });
@@ -272,22 +326,6 @@ impl<'c, 'a> Differ<'c, 'a> {
             return format!("row {row} of {} in version {}", self.dir, self.ctx.version - 1);
         }
         place(&self.ctx.sources, at)
-    }
-
-    /// `column=value, ...` of row `r`'s key.
-    fn describe_key(&self, batch: &RecordBatch, r: usize) -> String {
-        let opts = FormatOptions::default();
-        self.ctx
-            .key
-            .iter()
-            .map(|&i| {
-                let value = ArrayFormatter::try_new(batch.column(i).as_ref(), &opts)
-                    .map(|f| f.value(r).to_string())
-                    .unwrap_or_default();
-                format!("{}={value}", self.schema.field(i).name())
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 
     fn write(&mut self, batch: &RecordBatch, picked: Vec<bool>, inserted: bool) -> Result<(), ConvertError> {
@@ -365,47 +403,19 @@ impl<'c, 'a> Differ<'c, 'a> {
             return Ok(None);
         }
         let key_schema = Arc::new(self.schema.project(&self.ctx.key).map_err(arrow_err("key columns"))?);
-        std::fs::create_dir_all(&self.scratch).map_err(|source| ConvertError::Io {
-            op: "create",
-            path: self.scratch.clone(),
-            source,
-        })?;
         let mut out = open(&self.scratch.join("deleted.parquet"), key_schema)?;
         let mut at = 0u64;
         let mut next = gone.iter().peekable();
+        // Seeded: the removed rows' keys are at hand; else read them again.
         if let Some(keys) = &self.seeded_keys {
             for batch in keys {
-                let n = batch.num_rows() as u64;
-                let mut picked = vec![false; n as usize];
-                while let Some(&&g) = next.peek().filter(|&&&g| g < at + n) {
-                    picked[(g - at) as usize] = true;
-                    next.next();
-                }
-                at += n;
-                if picked.contains(&true) {
-                    let rows = filter_record_batch(batch, &BooleanArray::from(picked))
-                        .map_err(arrow_err("picking deleted keys"))?;
-                    out.rows += rows.num_rows() as u64;
-                    out.writer.write(&rows).map_err(ConvertError::parquet("writing a change set"))?;
-                }
+                at = write_picked(batch, at, &mut next, &mut out)?;
             }
             return Ok(Some(out));
         }
         for path in &self.previous_files {
             read_batches(path, &self.schema, Some(&self.ctx.key), |batch| {
-                let n = batch.num_rows() as u64;
-                let mut picked = vec![false; n as usize];
-                while let Some(&&g) = next.peek().filter(|&&&g| g < at + n) {
-                    picked[(g - at) as usize] = true;
-                    next.next();
-                }
-                at += n;
-                if picked.contains(&true) {
-                    let rows = filter_record_batch(&batch, &BooleanArray::from(picked))
-                        .map_err(arrow_err("picking deleted keys"))?;
-                    out.rows += rows.num_rows() as u64;
-                    out.writer.write(&rows).map_err(ConvertError::parquet("writing a change set"))?;
-                }
+                at = write_picked(&batch, at, &mut next, &mut out)?;
                 Ok(())
             })?;
         }

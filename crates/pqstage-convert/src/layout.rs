@@ -33,6 +33,18 @@ pub const LINE_COLUMN: &str = "__pqstage_source_line";
 /// Bits of [`LINE_COLUMN`] that hold the line.
 pub const LINE_BITS: u32 = 40;
 
+/// The source index that marks a row a merge or append carried over from
+/// the previous version (its line is then its position, from 1, in the
+/// previous version's partition).
+pub const CARRIED_SOURCE: u64 = (1 << (64 - LINE_BITS)) - 1;
+
+/// `FILE line N` of a [`LINE_COLUMN`] value, sources named by `names`.
+pub fn place(names: &[String], at: u64) -> String {
+    let (source, line) = (at >> LINE_BITS, at & ((1 << LINE_BITS) - 1));
+    let name = names.get(source as usize).map_or("?", String::as_str);
+    format!("{name} line {}", crate::error::group_digits(line))
+}
+
 /// A derived column: the function of a source column.
 #[derive(Debug, Clone)]
 pub struct Derived {

@@ -8,7 +8,9 @@ use std::time::Instant;
 use duckdb::types::Value;
 use duckdb::{params, Connection};
 use pqstage_load::sql::{literal, render};
-use pqstage_load::summaries::{definition, parse_marker, stamp, ResultTable, Summary, SummaryAction, SummaryReport};
+use pqstage_load::summaries::{
+    definition, find_set, parse_marker, stamp, ResultTable, Summary, SummaryAction, SummaryReport,
+};
 use pqstage_load::TableName;
 
 use crate::error::DuckdbError;
@@ -20,13 +22,7 @@ use crate::sql::{CATALOG, SUMMARY, SUMMARY_SETS};
 /// # Errors
 /// [`DuckdbError::Refused`] for a name no set has.
 pub(crate) fn set(name: &str) -> Result<&'static [Summary], DuckdbError> {
-    SUMMARY_SETS.iter().find(|(n, _)| *n == name).map(|(_, s)| s.as_slice()).ok_or_else(|| {
-        let known: Vec<&str> = SUMMARY_SETS.iter().map(|(n, _)| *n).collect();
-        DuckdbError::Refused(format!(
-            "the spec's [target] summaries = \"{name}\" names no set of summaries pqstage ships (known: {})",
-            known.join(", ")
-        ))
-    })
+    find_set(&SUMMARY_SETS, name).map_err(DuckdbError::Refused)
 }
 
 /// The quoted `"catalog"."schema"."name"` of a summary of `table`.

@@ -74,6 +74,20 @@ pub fn parse_marker(comment: &str) -> Option<(&str, &str)> {
     qualified.split_once('.')
 }
 
+/// The set called `name` among an engine's shipped `sets`.
+///
+/// # Errors
+/// A message naming the sets there are, for a name no set has.
+pub fn find_set<'s>(sets: &'s [(&'static str, Vec<Summary>)], name: &str) -> Result<&'s [Summary], String> {
+    sets.iter().find(|(n, _)| *n == name).map(|(_, s)| s.as_slice()).ok_or_else(|| {
+        let known: Vec<&str> = sets.iter().map(|(n, _)| *n).collect();
+        format!(
+            "the spec's [target] summaries = \"{name}\" names no set of summaries pqstage ships (known: {})",
+            known.join(", ")
+        )
+    })
+}
+
 /// The summaries of a parsed set file, in file order.
 pub fn summaries(queries: &Queries) -> Vec<Summary> {
     queries

@@ -8,7 +8,7 @@ use std::time::Instant;
 use postgres::SimpleQueryMessage;
 use pqstage_load::sql::{literal, render};
 use pqstage_load::summaries::{
-    definition, parse_marker, stamp, Cell, ResultTable, Summary, SummaryAction, SummaryReport,
+    definition, find_set, parse_marker, stamp, Cell, ResultTable, Summary, SummaryAction, SummaryReport,
 };
 use pqstage_load::TableName;
 
@@ -21,13 +21,7 @@ use crate::sql::{SUMMARY, SUMMARY_SETS};
 /// # Errors
 /// [`PgError::Refused`] for a name no set has.
 pub(crate) fn set(name: &str) -> Result<&'static [Summary], PgError> {
-    SUMMARY_SETS.iter().find(|(n, _)| *n == name).map(|(_, s)| s.as_slice()).ok_or_else(|| {
-        let known: Vec<&str> = SUMMARY_SETS.iter().map(|(n, _)| *n).collect();
-        PgError::Refused(format!(
-            "the spec's [target] summaries = \"{name}\" names no set of summaries pqstage ships (known: {})",
-            known.join(", ")
-        ))
-    })
+    find_set(&SUMMARY_SETS, name).map_err(PgError::Refused)
 }
 
 /// Brings the summaries of `set_name` on `parent` up to date: made when

@@ -22,28 +22,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arrow_array::{Array, BooleanArray, RecordBatch, UInt64Array};
-use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use arrow_row::{RowConverter, SortField};
 use arrow_select::filter::filter_record_batch;
 use pqstage_spec::{Spec, Target};
 use pqstage_stage::manifest::{Carried, Manifest, PartitionEntry, SourceEntry, TableEntry};
 use pqstage_stage::progress::{Measure, Progress};
 use pqstage_stage::{Stage, StageError};
-use xxhash_rust::xxh3::xxh3_128;
 
 use super::options::{ConvertOptions, Mode};
 use super::phase_one::{self, Spilled1};
-use crate::changes::{fetch, read_batches, Seed};
+use crate::changes::{describe_key, fetch, read_batches, RowHasher, Seed};
 use crate::error::{group_digits, ConvertError};
-use crate::layout::{Layout, LINE_BITS};
+use crate::layout::{place, Layout, CARRIED_SOURCE, LINE_BITS};
 use crate::read::derive::complete;
 use crate::read::source::file_checksum;
 use crate::spill::{encode, Spill, Spilled};
-
-/// The source index that marks a row carried over from the previous
-/// version in the spill's line column (its line is its position, from 1, in
-/// the previous version's partition).
-pub(crate) const CARRIED_SOURCE: u64 = (1 << (64 - LINE_BITS)) - 1;
 
 /// What a merge or append builds on.
 pub(super) struct Base<'a> {
@@ -162,56 +154,6 @@ struct Named {
     deletes: HashMap<u128, u64>,
 }
 
-/// Hashes of a batch's key columns, as [`crate::changes`] makes them.
-struct KeyHasher {
-    rows: RowConverter,
-    /// Indexes of the key columns in the batches hashed.
-    columns: Vec<usize>,
-}
-
-impl KeyHasher {
-    fn new(schema: &arrow_schema::Schema, columns: Vec<usize>) -> Result<Self, ConvertError> {
-        let fields = columns.iter().map(|&i| SortField::new(schema.field(i).data_type().clone())).collect();
-        let rows = RowConverter::new(fields).map_err(|e| ConvertError::arrow("hashing keys", e))?;
-        Ok(Self { rows, columns })
-    }
-
-    fn hash(&self, batch: &RecordBatch) -> Result<Vec<u128>, ConvertError> {
-        let cols: Vec<_> = self.columns.iter().map(|&i| batch.column(i).clone()).collect();
-        let rows = self.rows.convert_columns(&cols).map_err(|e| ConvertError::arrow("hashing keys", e))?;
-        Ok(rows.iter().map(|r| xxh3_128(r.as_ref())).collect())
-    }
-
-    /// Whole-row hashes, as [`crate::changes`] compares rows (over every column).
-    fn row_hashes(&self, batch: &RecordBatch) -> Result<Vec<u64>, ConvertError> {
-        let cols: Vec<_> = self.columns.iter().map(|&i| batch.column(i).clone()).collect();
-        let rows = self.rows.convert_columns(&cols).map_err(|e| ConvertError::arrow("hashing rows", e))?;
-        Ok(rows.iter().map(|r| xxhash_rust::xxh3::xxh3_64(r.as_ref())).collect())
-    }
-}
-
-/// `column=value, ...` of row `r`'s key columns.
-fn describe(batch: &RecordBatch, columns: &[usize], r: usize) -> String {
-    let opts = FormatOptions::default();
-    columns
-        .iter()
-        .map(|&i| {
-            let value = ArrayFormatter::try_new(batch.column(i).as_ref(), &opts)
-                .map(|f| f.value(r).to_string())
-                .unwrap_or_default();
-            format!("{}={value}", batch.schema().field(i).name())
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `FILE line N` of a line-column value, sources named by `names`.
-pub(crate) fn place(names: &[String], at: u64) -> String {
-    let (source, line) = (at >> LINE_BITS, at & ((1 << LINE_BITS) - 1));
-    let name = names.get(source as usize).map_or("?", String::as_str);
-    format!("{name} line {}", group_digits(line))
-}
-
 /// The batch without the spill's line column, with derived columns: the
 /// staged files' columns.
 fn staged_columns(layout: &Layout, batch: &RecordBatch) -> Result<(RecordBatch, UInt64Array), ConvertError> {
@@ -260,12 +202,12 @@ fn named_keys(
 ) -> Result<Named, ConvertError> {
     let layout = &opts.layout;
     let key: Vec<usize> = layout.spec.target.key.iter().filter_map(|k| layout.schema.index_of(k).ok()).collect();
-    let hasher = KeyHasher::new(&layout.schema, key.clone())?;
+    let hasher = RowHasher::new(&layout.schema, key.clone())?;
     let mut rows: HashMap<u128, (u64, Option<i32>)> = HashMap::new();
     for (part, s) in parts {
         for batch in s.batches_cached() {
             let (batch, lines) = staged_columns(layout, &batch?)?;
-            for (r, k) in hasher.hash(&batch)?.into_iter().enumerate() {
+            for (r, k) in hasher.keys(&batch)?.into_iter().enumerate() {
                 let here = (lines.value(r), *part);
                 if let Some(there) = rows.insert(k, here) {
                     // Named in the order of the lines, whichever year was read first.
@@ -276,7 +218,7 @@ fn named_keys(
                     }
                     return Err(ConvertError::DuplicateKey {
                         partition: both.join(" and "),
-                        key: describe(&batch, &key, r),
+                        key: describe_key(&batch, &key, r),
                         first: place(&opts.set.names, first.0),
                         second: place(&opts.set.names, second.0),
                     });
@@ -287,16 +229,16 @@ fn named_keys(
     let mut deleted = HashMap::new();
     if let Some((spilled, del_layout)) = deletes {
         let cols: Vec<usize> = (0..del_layout.spec.columns.len()).collect();
-        let hasher = KeyHasher::new(&del_layout.schema, cols.clone())?;
+        let hasher = RowHasher::new(&del_layout.schema, cols.clone())?;
         for s in spilled.parts.values() {
             for batch in s.batches_cached() {
                 let (batch, lines) = staged_columns(del_layout, &batch?)?;
-                for (r, k) in hasher.hash(&batch)?.into_iter().enumerate() {
+                for (r, k) in hasher.keys(&batch)?.into_iter().enumerate() {
                     let here = place(&opts.set.delete_names, lines.value(r));
                     if let Some((upserted, _)) = rows.get(&k) {
                         return Err(refused(format!(
                             "key ({}) is both upserted ({}) and deleted ({here}) by this merge: say which it is",
-                            describe(&batch, &cols, r),
+                            describe_key(&batch, &cols, r),
                             place(&opts.set.names, *upserted)
                         )));
                     }
@@ -504,11 +446,11 @@ impl Worker<'_, '_> {
         let files = self.previous_files(p, &dir)?;
         let hasher = match self.key.is_empty() {
             true => None,
-            false => Some(KeyHasher::new(&layout.schema, self.key.to_vec())?),
+            false => Some(RowHasher::new(&layout.schema, self.key.to_vec())?),
         };
         // The removed rows' whole-row hashes, as the differ makes them.
         let all: Vec<usize> = (0..layout.schema.fields().len()).collect();
-        let whole = KeyHasher::new(&layout.schema, all)?;
+        let whole = RowHasher::new(&layout.schema, all)?;
         let mut seed = Seed::default();
         let sources: Vec<usize> = (0..layout.ncols()).collect();
         let mut position = 0u64;
@@ -517,7 +459,7 @@ impl Worker<'_, '_> {
                 let rows = batch.num_rows();
                 let mut keep = vec![true; rows];
                 if let Some(h) = &hasher {
-                    let keys = h.hash(&batch)?;
+                    let keys = h.keys(&batch)?;
                     for (r, k) in keys.iter().enumerate() {
                         if let Some(&(at, _)) = self.named.rows.get(k) {
                             self.refuse_staged(&batch, r, at, p)?;
@@ -532,7 +474,7 @@ impl Worker<'_, '_> {
                         let gone = BooleanArray::from(keep.iter().map(|k| !k).collect::<Vec<_>>());
                         let removed =
                             filter_record_batch(&batch, &gone).map_err(|e| ConvertError::arrow("carrying over", e))?;
-                        let row_hashes = whole.row_hashes(&removed)?;
+                        let row_hashes = whole.rows(&removed)?;
                         let removed_keys = keys.iter().zip(&keep).filter(|(_, k)| !**k).map(|(h, _)| *h);
                         for (k, row_hash) in removed_keys.zip(row_hashes) {
                             seed.removed.insert(k, (row_hash, seed.removed.len() as u64));
@@ -579,7 +521,7 @@ impl Worker<'_, '_> {
     /// Whether the run names a key of partition `p` (reads its key columns).
     fn names_any(&self, p: &PartitionEntry) -> Result<bool, ConvertError> {
         let layout = &self.opts.layout;
-        let hasher = KeyHasher::new(
+        let hasher = RowHasher::new(
             &layout.schema.project(self.key).map_err(|e| ConvertError::arrow("key", e))?,
             (0..self.key.len()).collect(),
         )?;
@@ -588,11 +530,11 @@ impl Worker<'_, '_> {
         let mut hit = false;
         for path in &files {
             read_batches(path, &layout.schema, Some(self.key), |batch| {
-                for (r, k) in hasher.hash(&batch)?.into_iter().enumerate() {
+                for (r, k) in hasher.keys(&batch)?.into_iter().enumerate() {
                     if let Some(&(at, _)) = self.named.rows.get(&k) {
                         let key: Vec<usize> = (0..self.key.len()).collect();
                         if self.base.mode == Mode::Append {
-                            return Err(self.staged_error(&describe(&batch, &key, r), at, p));
+                            return Err(self.staged_error(&describe_key(&batch, &key, r), at, p));
                         }
                         hit = true;
                     }
@@ -612,7 +554,7 @@ impl Worker<'_, '_> {
 
     fn refuse_staged(&self, batch: &RecordBatch, r: usize, at: u64, p: &PartitionEntry) -> Result<(), ConvertError> {
         match self.base.mode {
-            Mode::Append => Err(self.staged_error(&describe(batch, self.key, r), at, p)),
+            Mode::Append => Err(self.staged_error(&describe_key(batch, self.key, r), at, p)),
             _ => Ok(()),
         }
     }
