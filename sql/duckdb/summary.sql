@@ -17,7 +17,7 @@ WHERE database_name = current_database() AND schema_name = $1 AND view_name = $2
 -- name: store_summary
 -- A summary computed again. Placeholders: summary (quoted), query (the set's SQL).
 CREATE OR REPLACE TABLE {summary} AS
-{query}
+{query};
 
 -- name: mark_summary
 -- Records the set, the summary and its definition's hash. Placeholders: summary, marker.
@@ -30,7 +30,3 @@ SELECT table_name, comment FROM duckdb_tables()
 WHERE database_name = current_database() AND schema_name = $1
   AND starts_with(table_name, $2 || '_') AND comment LIKE 'pqstage summary %'
 ORDER BY table_oid;
-
--- name: read_summary
--- A summary's rows, in its order. Placeholders: summary, order.
-SELECT * FROM {summary} {order};

@@ -106,6 +106,19 @@ COPY {table} ({names}) FROM STDIN (FORMAT binary)
 -- up through the key's index instead of scanning the partition.
 ANALYZE pqstage_upserts, pqstage_deletes;
 
+-- name: patch_old_rows
+-- The rows a change set is about to delete or replace in a partition, for
+-- the summaries kept up to date from them (dropped right after use: the
+-- staging tables it reads are dropped at commit). Placeholders: leaf,
+-- match_d (t.k = d.k AND ...), match_s (t.k = s.k AND ...).
+CREATE TEMP VIEW pqstage_old AS
+SELECT t.* FROM {leaf} AS t JOIN pqstage_deletes AS d ON {match_d}
+UNION ALL
+SELECT t.* FROM {leaf} AS t JOIN pqstage_upserts AS s ON {match_s};
+
+-- name: patch_drop_old_rows
+DROP VIEW pqstage_old;
+
 -- name: patch_delete
 -- The deleted keys' rows leave the partition. Placeholders: leaf (the
 -- attached partition), match (t.k = d.k AND ...).

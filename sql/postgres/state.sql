@@ -61,3 +61,19 @@ ON CONFLICT (table_schema, table_name, partition_path) DO UPDATE SET
 -- Forgets a removed partition. Parameters: schema, table, path.
 DELETE FROM pqstage.load_state
 WHERE table_schema = $1 AND table_name = $2 AND partition_path = $3;
+
+-- name: state_digest
+-- A digest of what a table holds (its partitions and their checksums),
+-- leaving out the partitions in $3: kept summaries record it, to tell
+-- whether they still match the table. Parameters: schema, table, paths.
+SELECT md5(coalesce(string_agg(partition_path || '=' || checksum, ',' ORDER BY partition_path), ''))
+FROM pqstage.load_state
+WHERE table_schema = $1 AND table_name = $2 AND NOT (partition_path = ANY($3));
+
+-- name: unit_tables
+-- The partition tables of some recorded partitions. Parameters: schema,
+-- table, paths.
+SELECT partition_table
+FROM pqstage.load_state
+WHERE table_schema = $1 AND table_name = $2 AND partition_path = ANY($3)
+ORDER BY partition_path;

@@ -40,7 +40,11 @@ pub(crate) fn fresh_pg(tables: &[&str]) {
     let mut c = client();
     let state: Option<String> = c.query_one("SELECT to_regclass('pqstage.load_state')::text", &[]).unwrap().get(0);
     for t in tables {
-        c.batch_execute(&format!("DROP TABLE IF EXISTS {t} CASCADE")).unwrap();
+        // Summaries are tables of their own (earlier, views the CASCADE took).
+        c.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {t} CASCADE; DROP TABLE IF EXISTS {t}_by_year, {t}_top_companies"
+        ))
+        .unwrap();
         if state.is_some() {
             c.execute("DELETE FROM pqstage.load_state WHERE table_name = $1", &[t]).unwrap();
         }

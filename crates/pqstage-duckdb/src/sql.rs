@@ -105,7 +105,7 @@ pub fn key_condition(column: Option<&str>, keys: &[Option<i64>]) -> Option<Strin
 pqstage_load::queries! {
     /// `sql/duckdb/summary.sql`: keeping summaries as tables.
     pub struct SummaryQueries from "duckdb/summary.sql" {
-        summary_comment, other_relation, store_summary, mark_summary, kept_summaries, read_summary
+        summary_comment, other_relation, store_summary, mark_summary, kept_summaries
     }
 }
 

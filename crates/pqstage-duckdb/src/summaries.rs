@@ -53,7 +53,7 @@ pub(crate) fn refresh(
         let started = Instant::now();
         let name = s.relation(&table.name);
         let summary = qualified(conn, table, &name)?;
-        let query = render(s.sql, &[("table", &source)]);
+        let query = s.query(&source);
         let marker = s.marker(set_name, &query);
         let stamped = stamp(&marker, version);
         let held: Option<Option<String>> = conn
@@ -66,7 +66,7 @@ pub(crate) fn refresh(
             .map_err(DuckdbError::sql("look up a summary"))?;
         let action = match held {
             Some(Some(c)) if c == stamped && !changed => SummaryAction::Unchanged,
-            Some(Some(c)) if definition(&c) == marker => SummaryAction::Refreshed { concurrently: false },
+            Some(Some(c)) if definition(&c) == marker => SummaryAction::Refreshed,
             Some(Some(c)) if parse_marker(&c).is_some() => SummaryAction::Created,
             None if views == 0 => SummaryAction::Created,
             _ => {
@@ -118,8 +118,7 @@ pub fn read_summaries(db: &Path, table: &str) -> Result<Vec<ResultTable>, Duckdb
         }
         let known = set(set_name).ok().and_then(|s| s.iter().find(|x| x.name == summary_name));
         let summary = qualified(&conn, &t, &name)?;
-        let order = known.and_then(|s| s.order.as_deref()).map(|o| format!("ORDER BY {o}")).unwrap_or_default();
-        let sql = render(SUMMARY.read_summary, &[("summary", &summary), ("order", &order)]);
+        let sql = known.map_or_else(|| format!("SELECT * FROM {summary}"), |s| s.print_query(&summary));
         let mut stmt = conn.prepare(&sql).map_err(DuckdbError::sql("read a summary"))?;
         let mut result = stmt.query([]).map_err(DuckdbError::sql("read a summary"))?;
         let columns = result.as_ref().map(|s| s.column_names()).unwrap_or_default();

@@ -1,22 +1,38 @@
 //! Summaries: named queries over a loaded table whose results the target
-//! keeps (PostgreSQL materialized views, DuckDB tables) and refreshes after
+//! keeps as tables next to it (`<table>_<name>`) and brings up to date after
 //! every load that changed the table. A spec picks a set of them with
 //! `[target] summaries = "NAME"`; each engine ships the set as
 //! `sql/<engine>/summaries_NAME.sql`, one named block per summary:
 //!
 //! ```sql
 //! -- name: by_year
-//! -- Per year: rows.
+//! -- Per year: rows and amounts.
 //!
-//! -- unique: year
+//! -- group: year
+//! -- rows: n
+//! -- show: year, n, round(total / nullif(n, 0), 2) AS mean
 //! -- order: year NULLS LAST
-//! SELECT year, count(*) AS rows FROM {table} GROUP BY year;
+//! -- limit: 100
+//! SELECT year, count(*) AS n, coalesce(sum(amount), 0) AS total
+//! FROM {table} GROUP BY year;
 //! ```
 //!
-//! The description titles the printed result; after it, `-- unique:` names
-//! the columns that identify a row (PostgreSQL refreshes concurrently
-//! through a unique index on them) and `-- order:` the order rows are
-//! printed in.
+//! The description titles the printed result. The directives after it:
+//!
+//! - `-- group:` the columns the query groups by. A summary that names them
+//!   is *maintained*: every other column it returns is a count or a sum that
+//!   is never NULL, so adding the aggregates of the rows a change writes and
+//!   subtracting those of the rows it removes gives what the query would
+//!   compute from the whole table. Loads that apply change sets keep such a
+//!   summary up to date that way, in the transaction that applies them.
+//! - `-- rows:` the column holding `count(*)`: a group whose count falls to
+//!   0 is removed (required with `-- group:`).
+//! - `-- show:`, `-- order:`, `-- limit:` what `pqstage summary` prints: a
+//!   select list over the kept table (default every column), its order and
+//!   how many rows at most.
+//!
+//! A summary without `-- group:` is computed again from the whole table
+//! after every load that changed it.
 
 use crate::sql::Queries;
 
@@ -29,10 +45,16 @@ pub struct Summary {
     pub title: String,
     /// The query, with the `{table}` placeholder.
     pub sql: &'static str,
-    /// Columns that identify a row, if declared.
-    pub unique: Vec<String>,
+    /// The group columns of a maintained summary (empty: computed whole).
+    pub group: Vec<String>,
+    /// The column holding each group's `count(*)`.
+    pub rows: Option<String>,
+    /// The select list printed, if not every column.
+    pub show: Option<String>,
     /// `ORDER BY` of the printed rows, if declared.
     pub order: Option<String>,
+    /// At most this many rows are printed.
+    pub limit: Option<u64>,
 }
 
 impl Summary {
@@ -45,8 +67,75 @@ impl Summary {
     /// later load knows it is this set's summary and whether its definition
     /// changed since (then it is made again).
     pub fn marker(&self, set: &str, rendered: &str) -> String {
-        let text = format!("{rendered}\n{}", self.unique.join(","));
+        let text = format!("{rendered}\n{}\n{}", self.group.join(","), self.rows.as_deref().unwrap_or(""));
         format!("{MARKER_PREFIX}{set}.{} {:016x}", self.name, xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+    }
+
+    /// True when loads keep it up to date from what they change.
+    pub fn maintained(&self) -> bool {
+        !self.group.is_empty() && self.rows.is_some()
+    }
+
+    /// The query over `rows` (a quoted table or view), without its final
+    /// semicolon.
+    pub fn query(&self, rows: &str) -> String {
+        crate::sql::render(self.sql, &[("table", rows)]).trim_end().trim_end_matches(';').trim_end().to_string()
+    }
+
+    /// Adds to the table `delta` the query's aggregates over `rows`,
+    /// negated when `subtract` (rows a change removes). `columns` are the
+    /// kept table's, in its order.
+    pub fn delta(&self, delta: &str, rows: &str, columns: &[String], subtract: bool) -> String {
+        let q = crate::sql::quote_ident;
+        let names: Vec<String> = columns.iter().map(|c| q(c)).collect();
+        let values: Vec<String> = columns
+            .iter()
+            .map(|c| if subtract && !self.group.contains(c) { format!("-q.{}", q(c)) } else { format!("q.{}", q(c)) })
+            .collect();
+        format!(
+            "INSERT INTO {delta} ({}) SELECT {} FROM ({}) AS q",
+            names.join(", "),
+            values.join(", "),
+            self.query(rows)
+        )
+    }
+
+    /// The statements that fold the aggregates gathered in `delta` into the
+    /// kept table `kept` (whose `columns` they are): every group summed,
+    /// the groups left with no rows gone. The table is rewritten in place,
+    /// so readers see it whole before or after the transaction.
+    pub fn fold(&self, kept: &str, delta: &str, columns: &[String]) -> String {
+        let q = crate::sql::quote_ident;
+        let names: Vec<String> = columns.iter().map(|c| q(c)).collect();
+        let group: Vec<String> = self.group.iter().map(|c| q(c)).collect();
+        let sums: Vec<String> = columns
+            .iter()
+            .map(|c| if self.group.contains(c) { q(c) } else { format!("sum({0}) AS {0}", q(c)) })
+            .collect();
+        let rows = q(self.rows.as_deref().unwrap_or_default());
+        let names = names.join(", ");
+        format!(
+            "CREATE TEMP TABLE pqstage_folded AS SELECT {} FROM (SELECT {names} FROM {kept} UNION ALL \
+             SELECT {names} FROM {delta}) AS u GROUP BY {} HAVING sum({rows}) <> 0;\n\
+             DELETE FROM {kept};\n\
+             INSERT INTO {kept} ({names}) SELECT {names} FROM pqstage_folded;\n\
+             DROP TABLE pqstage_folded;\n\
+             DELETE FROM {delta};",
+            sums.join(", "),
+            group.join(", ")
+        )
+    }
+
+    /// What `pqstage summary` runs over the kept table `kept`.
+    pub fn print_query(&self, kept: &str) -> String {
+        let mut sql = format!("SELECT {} FROM {kept}", self.show.as_deref().unwrap_or("*"));
+        if let Some(o) = &self.order {
+            sql += &format!(" ORDER BY {o}");
+        }
+        if let Some(n) = self.limit {
+            sql += &format!(" LIMIT {n}");
+        }
+        sql
     }
 }
 
@@ -59,6 +148,19 @@ pub const MARKER_PREFIX: &str = "pqstage summary ";
 /// computes it again even when it loads nothing.
 pub fn stamp(marker: &str, version: u64) -> String {
     format!("{marker} of version {version}")
+}
+
+/// The comment of a kept summary that also names the state of the table it
+/// was computed from (an engine's digest of which partitions, at which
+/// checksums, the table held), so a load can tell whether the summary still
+/// matches the table before keeping it up to date from changes.
+pub fn stamp_state(marker: &str, version: u64, state: &str) -> String {
+    format!("{marker} of version {version}, state {state}")
+}
+
+/// The table state a comment written by [`stamp_state`] names.
+pub fn stamped_state(comment: &str) -> Option<&str> {
+    comment.rsplit_once(", state ").map(|(_, s)| s)
 }
 
 /// The marker of a comment written by [`stamp`] (the comment itself when it
@@ -102,10 +204,13 @@ pub fn summaries(queries: &Queries) -> Vec<Summary> {
                 name: q.name,
                 title: q.doc.trim().trim_end_matches('.').to_string(),
                 sql: q.sql,
-                unique: directive("unique:")
+                group: directive("group:")
                     .map(|u| u.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect())
                     .unwrap_or_default(),
+                rows: directive("rows:"),
+                show: directive("show:"),
                 order: directive("order:"),
+                limit: directive("limit:").and_then(|n| n.parse().ok()),
             }
         })
         .collect()
@@ -116,12 +221,12 @@ pub fn summaries(queries: &Queries) -> Vec<Summary> {
 pub enum SummaryAction {
     /// Made (it was missing, or its definition changed).
     Created,
-    /// Computed again from the table; `concurrently` when readers kept
-    /// reading the previous rows meanwhile.
-    Refreshed {
-        /// PostgreSQL's `REFRESH ... CONCURRENTLY`.
-        concurrently: bool,
-    },
+    /// Computed again from the whole table, in a transaction: readers
+    /// kept reading the previous rows meanwhile.
+    Refreshed,
+    /// Kept up to date from the rows the load wrote and removed, without
+    /// reading the rest of the table.
+    Maintained,
     /// Left as it was: the load changed nothing.
     Unchanged,
 }
@@ -141,8 +246,8 @@ impl std::fmt::Display for SummaryAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Created => "created",
-            Self::Refreshed { concurrently: true } => "refreshed concurrently",
-            Self::Refreshed { concurrently: false } => "refreshed",
+            Self::Refreshed => "computed again",
+            Self::Maintained => "kept up to date from the changes",
             Self::Unchanged => "unchanged",
         })
     }
@@ -216,17 +321,21 @@ mod tests {
         assert_eq!(Cell::number("2024", "first_year").text, "2024");
     }
 
-    const SET: &str = "-- name: by_year\n-- Per year: rows.\n\n-- unique: year\n-- order: year NULLS LAST\n\
-        SELECT year, count(*) FROM {table} GROUP BY year;\n\n-- name: plain\n-- Everything.\nSELECT * FROM {table};\n";
+    const SET: &str = "-- name: by_year\n-- Per year: rows.\n\n-- group: year\n-- rows: n\n-- show: year, n\n\
+        -- order: year NULLS LAST\n-- limit: 5\nSELECT year, count(*) AS n, sum(x) AS s FROM {table} GROUP BY year;\n\n\
+        -- name: plain\n-- Everything.\nSELECT * FROM {table};\n";
 
     #[test]
     fn directives_and_markers() {
         let q = Queries::parse("s.sql", SET).unwrap();
         let s = summaries(&q);
         assert_eq!(s[0].title, "Per year: rows");
-        assert_eq!(s[0].unique, ["year"]);
+        assert_eq!((s[0].group.as_slice(), s[0].rows.as_deref()), (&["year".to_string()][..], Some("n")));
         assert_eq!(s[0].order.as_deref(), Some("year NULLS LAST"));
-        assert_eq!((s[1].unique.len(), s[1].order.as_deref()), (0, None));
+        assert!(s[0].maintained() && !s[1].maintained());
+        assert_eq!(s[0].print_query("k"), "SELECT year, n FROM k ORDER BY year NULLS LAST LIMIT 5");
+        assert_eq!(s[1].print_query("k"), "SELECT * FROM k");
+        assert_eq!((s[1].group.len(), s[1].order.as_deref(), s[1].limit), (0, None, None));
         assert_eq!(s[0].relation("violations"), "violations_by_year");
         let m = s[0].marker("v", "SELECT 1");
         assert_eq!(parse_marker(&m), Some(("v", "by_year")));
@@ -234,5 +343,25 @@ mod tests {
         assert_eq!(parse_marker("a comment"), None);
         let stamped = stamp(&m, 7);
         assert_eq!((definition(&stamped), parse_marker(&stamped)), (m.as_str(), Some(("v", "by_year"))));
+        let with_state = stamp_state(&m, 7, "ab12");
+        assert_eq!((definition(&with_state), stamped_state(&with_state)), (m.as_str(), Some("ab12")));
+        assert_eq!(stamped_state(&stamped), None);
+    }
+
+    #[test]
+    fn deltas_negate_measures_and_fold_drops_empty_groups() {
+        let q = Queries::parse("s.sql", SET).unwrap();
+        let s = &summaries(&q)[0];
+        let cols = ["year".to_string(), "n".to_string(), "s".to_string()];
+        let sub = s.delta("d", "old", &cols, true);
+        assert!(
+            sub.starts_with("INSERT INTO d (\"year\", \"n\", \"s\") SELECT q.\"year\", -q.\"n\", -q.\"s\" FROM ("),
+            "{sub}"
+        );
+        assert!(sub.contains("FROM old GROUP BY year) AS q"), "{sub}");
+        assert!(s.delta("d", "new", &cols, false).contains("SELECT q.\"year\", q.\"n\", q.\"s\" FROM"));
+        let fold = s.fold("k", "d", &cols);
+        assert!(fold.contains("GROUP BY \"year\" HAVING sum(\"n\") <> 0"), "{fold}");
+        assert!(fold.contains("sum(\"s\") AS \"s\""), "{fold}");
     }
 }

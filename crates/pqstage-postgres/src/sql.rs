@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 pqstage_load::queries! {
     /// `sql/postgres/state.sql`: the state table.
-    pub struct StateQueries from "postgres/state.sql" { create_state, read_state, record_unit, forget_unit }
+    pub struct StateQueries from "postgres/state.sql" { create_state, read_state, record_unit, forget_unit, state_digest, unit_tables }
 }
 
 pqstage_load::queries! {
@@ -17,7 +17,7 @@ pqstage_load::queries! {
     pub struct LoadQueries from "postgres/load.sql" {
         configure_worker, create_parent, create_parent_index, detach_drop, create_load_table, copy,
         create_index, analyze, drop_leftover, attach, create_parent_unique_index, create_unique_index,
-        patch_tables, patch_clear, patch_copy, patch_analyze, patch_delete, patch_matched, patch_merge,
+        patch_tables, patch_clear, patch_copy, patch_analyze, patch_old_rows, patch_drop_old_rows, patch_delete, patch_matched, patch_merge,
         patch_on_conflict, patch_check, patch_delete_updated, patch_insert, server_version, add_column,
     }
 }
@@ -65,8 +65,8 @@ pub static LOAD: LazyLock<LoadQueries> = LazyLock::new(LoadQueries::load);
 pqstage_load::queries! {
     /// `sql/postgres/summary.sql`: keeping summaries as materialized views.
     pub struct SummaryQueries from "postgres/summary.sql" {
-        summary_relation, create_summary, create_summary_index, mark_summary, drop_summary, refresh_summary,
-        kept_summaries, read_summary
+        summary_relation, create_summary, fill_summary, mark_summary, drop_summary, summary_delta, summary_columns,
+        kept_summaries
     }
 }
 

@@ -99,8 +99,15 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
         }
         cols
     });
+    // An unknown set of summaries is refused before anything is loaded.
+    let summaries = match &job.table.spec.target.summaries {
+        Some(set) if pg.summaries => Some(crate::summaries::set(set).map(|_| set.as_str())?),
+        _ => None,
+    };
     let mut engine = Postgres {
         opts: pg,
+        summaries,
+        maintained: crate::summaries::Maintained::default(),
         settings: Settings::resolve(pg.db.as_deref())?,
         parent: TableName::new(&pg.schema, &pg.table),
         indexes,
@@ -109,17 +116,13 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
         attached: BTreeMap::new(),
     };
     let role = engine.settings.config().get_user().unwrap_or_default().to_string();
-    // An unknown set of summaries is refused before anything is loaded.
-    let summaries = match &job.table.spec.target.summaries {
-        Some(set) if pg.summaries => Some(crate::summaries::set(set).map(|_| set)?),
-        _ => None,
-    };
     let mut report = pqstage_load::load(&mut engine, &job).map_err(|e| e.with_role(&role, &pg.schema))?;
     if let Some(set) = summaries {
         drop(engine.client.take());
         let mut client = connect(&engine.settings)?;
+        let version = job.request.manifest.version;
         report.summaries =
-            crate::summaries::refresh(&mut client, &engine.parent, set, report.changed(), job.request.manifest.version)
+            crate::summaries::refresh(&mut client, &engine.parent, set, &report, version, &engine.maintained)
                 .map_err(|e| e.with_role(&role, &pg.schema))?;
     }
     Ok(report)
@@ -129,6 +132,11 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
 /// and removals; one connection per worker for the partitions.
 struct Postgres<'a> {
     opts: &'a PgOptions,
+    /// The set of summaries kept, if any.
+    summaries: Option<&'a str>,
+    /// The summaries the change sets' transaction kept up to date, and the
+    /// seconds that took.
+    maintained: crate::summaries::Maintained,
     settings: Settings,
     parent: TableName,
     indexes: Vec<Vec<String>>,
@@ -270,8 +278,11 @@ impl Engine for Postgres<'_> {
                 files: &files,
                 before: work.before,
                 upsert: self.opts.upsert,
+                summaries: self.summaries,
             };
-            ctx.apply(&mut client, patches)?
+            let (swapped, maintained) = ctx.apply(&mut client, patches)?;
+            self.maintained = maintained;
+            swapped
         };
         drop(client);
 

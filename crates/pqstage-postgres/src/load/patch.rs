@@ -13,6 +13,11 @@
 //!    their keys, whole rows (`EXCEPT ALL`): any difference is an error and
 //!    nothing is committed.
 //!
+//! Maintained summaries that match the table are kept up to date in the
+//! same transaction ([`Maintainer`]): before step 2 the aggregates of the
+//! rows about to be deleted or replaced are subtracted, after step 3 those
+//! of the staged rows added.
+//!
 //! Before writing, each step checks that the partition holds the version the
 //! change set leads from: every deleted key is there, and exactly the
 //! updated rows' keys are. When that fails (the table was changed by hand),
@@ -33,6 +38,7 @@ use crate::encode::Constant;
 use crate::error::PgError;
 use crate::read::copy_files;
 use crate::sql::{LOAD, STATE};
+use crate::summaries::{Maintained, Maintainer};
 
 /// What a patch needs from the load.
 pub(super) struct PatchCtx<'a> {
@@ -45,10 +51,16 @@ pub(super) struct PatchCtx<'a> {
     pub files: &'a StagedFiles,
     pub before: &'a Inventory<PartitionKey>,
     pub upsert: Upsert,
+    /// The set of summaries kept, if any.
+    pub summaries: Option<&'a str>,
 }
 
 /// A patched partition found not to hold what its change sets lead from.
 struct Diverged(String);
+
+/// How one attempt at applying the change sets ended: committed, keeping
+/// these summaries up to date, or rolled back for a partition that diverged.
+type Attempt = Result<Maintained, (PartitionKey, String)>;
 
 /// MERGE came with PostgreSQL 15.
 const MERGE_SINCE: i32 = 150_000;
@@ -130,7 +142,8 @@ impl<'a> Pieces<'a> {
 
 impl PatchCtx<'_> {
     /// Applies `patches`; returns the partitions that must be reloaded whole
-    /// instead, and why.
+    /// instead, and why, and the summaries kept up to date with the seconds
+    /// that took.
     ///
     /// # Errors
     /// The server's; a partition that does not hold its staged rows after
@@ -139,32 +152,37 @@ impl PatchCtx<'_> {
         &self,
         client: &mut postgres::Client,
         patches: Patches<'_, '_>,
-    ) -> Result<BTreeMap<PartitionKey, String>, PgError> {
+    ) -> Result<(BTreeMap<PartitionKey, String>, Maintained), PgError> {
         let pieces = Pieces::new(self);
         let mut todo = patches;
         let mut swapped = BTreeMap::new();
+        let mut maintained = Maintained::default();
         while !todo.is_empty() {
             let total: u64 = todo.iter().flat_map(|(_, c)| c.iter()).map(|c| c.inserted.rows + c.updated.rows).sum();
             self.job.request.progress.begin("applying changes", pqstage_stage::progress::Measure::Rows, total);
             match self.try_apply(client, &todo, &pieces)? {
-                None => break,
-                Some((key, why)) => {
+                Ok(kept) => {
+                    maintained = kept;
+                    break;
+                }
+                Err((key, why)) => {
                     swapped.insert(key, why);
                     todo.retain(|(s, _)| s.key != key);
                 }
             }
         }
-        Ok(swapped)
+        Ok((swapped, maintained))
     }
 
-    /// One attempt, in one transaction: `None` when it committed, else the
-    /// first partition that diverged (the transaction is rolled back).
+    /// One attempt, in one transaction: the summaries kept up to date when
+    /// it committed, else the first partition that diverged (the transaction
+    /// is rolled back).
     fn try_apply(
         &self,
         client: &mut postgres::Client,
         todo: &Patches<'_, '_>,
         p: &Pieces<'_>,
-    ) -> Result<Option<(PartitionKey, String)>, PgError> {
+    ) -> Result<Attempt, PgError> {
         let mut tx = client.transaction().map_err(PgError::db("begin"))?;
         let key_columns: Vec<OutputColumn> =
             p.key.iter().filter_map(|k| self.columns.iter().find(|c| c.name == *k).cloned()).collect();
@@ -179,13 +197,18 @@ impl PatchCtx<'_> {
             Upsert::Merge if version < MERGE_SINCE => Upsert::DeleteInsert,
             u => u,
         };
+        let mut summaries = match self.summaries {
+            Some(set) => Maintainer::begin(&mut tx, self.parent, set)?,
+            None => Maintainer::none(),
+        };
         for (step, chain) in todo {
-            if let Err(Diverged(why)) = self.patch_unit(&mut tx, step, chain, p, upsert)? {
-                return Ok(Some((step.key, why)));
+            if let Err(Diverged(why)) = self.patch_unit(&mut tx, step, chain, p, upsert, &mut summaries)? {
+                return Ok(Err((step.key, why)));
             }
         }
+        let kept = summaries.finish(&mut tx, self.parent, self.job.request.manifest.version)?;
         tx.commit().map_err(PgError::db("commit the changes"))?;
-        Ok(None)
+        Ok(Ok(kept))
     }
 
     fn patch_unit(
@@ -195,6 +218,7 @@ impl PatchCtx<'_> {
         chain: &[&ChangeSet],
         p: &Pieces<'_>,
         upsert: Upsert,
+        summaries: &mut Maintainer,
     ) -> Result<Result<(), Diverged>, PgError> {
         let Some(leaf_name) = self.attached.get(&step.key) else {
             return Ok(Err(Diverged("no partition of it is attached".into())));
@@ -227,6 +251,14 @@ impl PatchCtx<'_> {
                 format!("its change set holds {expected} inserted and updated rows, COPY received {n}")
             })?;
             tx.batch_execute(LOAD.patch_analyze).map_err(PgError::db(what("analyze the staged changes of")))?;
+            if !summaries.is_empty() {
+                let old =
+                    render(LOAD.patch_old_rows, &[("leaf", &leaf), ("match_d", &p.match_d), ("match_s", &p.match_s)]);
+                tx.batch_execute(&old).map_err(PgError::db(what("read the rows changes replace in")))?;
+                summaries.gather(tx, "pqstage_old", true)?;
+                tx.batch_execute(LOAD.patch_drop_old_rows)
+                    .map_err(PgError::db(what("read the rows changes replace in")))?;
+            }
 
             let delete = render(LOAD.patch_delete, &[("leaf", &leaf), ("match", &p.match_d)]);
             let deleted = tx.execute(&delete, &[]).map_err(PgError::db(what("delete the deleted keys of")))?;
@@ -269,6 +301,7 @@ impl PatchCtx<'_> {
                     cs.version
                 )
             })?;
+            summaries.gather(tx, "pqstage_upserts", false)?;
             rows = rows + cs.inserted.rows - cs.deleted.rows;
         }
         // Deletes, matches and writes were each checked above, so the rows
