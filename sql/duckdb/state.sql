@@ -37,3 +37,10 @@ DELETE FROM {state} WHERE table_name = ? AND partition_path = ?;
 -- name: forget_table
 -- Forgets a table being re-created. Parameter: the table.
 DELETE FROM {state} WHERE table_name = ?;
+
+-- name: state_digest
+-- A digest of what a table holds (its partitions and their checksums): kept
+-- summaries record it, to tell whether they still match the table.
+-- Parameter: the table.
+SELECT md5(coalesce(string_agg(partition_path || '=' || checksum, ',' ORDER BY partition_path), ''))
+FROM {state} WHERE table_name = ?;

@@ -1,7 +1,5 @@
 -- Keeping a table's summaries (a set of sql/duckdb/summaries_*.sql) as
--- tables next to it, and reading them back. DuckDB has no materialized
--- views: a summary is a table made again after every load that changed the
--- table it summarizes.
+-- tables next to it, and reading them back.
 
 -- name: summary_comment
 -- Whether a table exists, and its comment (pqstage's marker on the ones it
@@ -18,6 +16,16 @@ WHERE database_name = current_database() AND schema_name = $1 AND view_name = $2
 -- A summary computed again. Placeholders: summary (quoted), query (the set's SQL).
 CREATE OR REPLACE TABLE {summary} AS
 {query};
+
+-- name: summary_delta
+-- Where the load's transaction gathers the aggregates of the rows it writes
+-- and removes, before folding them into the summary. Placeholders: delta,
+-- summary.
+CREATE TEMP TABLE {delta} AS SELECT * FROM {summary} LIMIT 0;
+
+-- name: summary_rows
+-- The rows whose aggregates are gathered next. Placeholder: rows (a SELECT).
+CREATE OR REPLACE TEMP VIEW pqstage_rows AS {rows};
 
 -- name: mark_summary
 -- Records the set, the summary and its definition's hash. Placeholders: summary, marker.

@@ -218,37 +218,65 @@ fn postgres_keeps_them_up_to_date_from_the_change_sets_it_applies() {
 }
 
 #[test]
-fn duckdb_keeps_them_as_tables_made_again_after_loads_that_change_the_table() {
+fn duckdb_keeps_them_up_to_date_in_the_load_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let db = d.join("s.duckdb");
     dump(d, 20_000, 0, "r0.csv");
     dump(d, 20_000, 1, "r1.csv");
     convert(d, "r0.csv", &[]);
     let load = |extra: &[&str]| {
-        let mut args = vec!["load", "duckdb", "stage", "--db", "s.duckdb", "--no-progress"];
+        let mut args = vec!["load", "duckdb", "stage", "--db", "s.duckdb", "--no-progress", "-v"];
         args.extend(extra);
         ok(d, &args)
     };
     let out = load(&[]);
     assert!(summaries_line(&out).starts_with("summaries: \"main\".\"violations_by_year\" created"), "{out}");
-    duck_fresh(&d.join("s.duckdb"));
+    duck_fresh(&db);
+    // Change sets applied: the summaries follow in the same transaction.
     convert(d, "r1.csv", &[]);
     let out = load(&[]);
-    assert!(summaries_line(&out).contains("\"violations_by_year\" computed again, "), "{out}");
-    duck_fresh(&d.join("s.duckdb"));
+    assert!(out.contains("changes applied"), "{out}");
+    assert!(summaries_line(&out).contains("\"violations_by_year\" kept up to date from the changes, "), "{out}");
+    duck_fresh(&db);
     let out = load(&[]);
     assert!(summaries_line(&out).contains("\"violations_by_year\" unchanged"), "{out}");
+    // Whole partitions replaced (--no-patch): their old rows are subtracted,
+    // the new ones added.
     convert(d, "r0.csv", &[]);
+    let out = load(&["--no-patch"]);
+    assert!(!out.contains("changes applied"), "{out}");
+    assert!(summaries_line(&out).contains("\"violations_top_companies\" kept up to date from the changes"), "{out}");
+    duck_fresh(&db);
+    // A load without summaries leaves them behind; the next one finds they
+    // match another state of the table and computes them again.
+    convert(d, "r1.csv", &[]);
     load(&["--no-summaries"]);
-    assert!(duck_summary_diff(&d.join("s.duckdb")).0 > 0);
+    assert!(duck_summary_diff(&db).0 > 0);
     let out = load(&[]);
     assert!(summaries_line(&out).contains("\"violations_by_year\" computed again"), "{out}");
-    duck_fresh(&d.join("s.duckdb"));
+    duck_fresh(&db);
+    // A merge that moves a record to a new year: added in the transaction.
+    let r1 = std::fs::read_to_string(d.join("r1.csv")).unwrap();
+    let header: Vec<&str> = r1.lines().next().unwrap().split(',').collect();
+    let date = header.iter().position(|h| *h == "issuance_date").unwrap();
+    let mut moved: Vec<String> =
+        r1.lines().skip(1).find(|l| !l.contains('"')).unwrap().split(',').map(str::to_string).collect();
+    moved[date] = "1960-05-05".into();
+    std::fs::write(d.join("merge.csv"), format!("{}\n{}\n", header.join(","), moved.join(","))).unwrap();
+    convert(d, "merge.csv", &["--mode", "merge"]);
+    let out = load(&[]);
+    assert!(out.contains("year=1960"), "{out}");
+    assert!(summaries_line(&out).contains("\"violations_by_year\" kept up to date from the changes"), "{out}");
+    duck_fresh(&db);
     let printed = ok(d, &["summary", "--db", "s.duckdb", "--table", "violations"]);
     assert!(
-        printed.starts_with("Per year: violations, total and mean current penalty (violations)\nyear  violations"),
+        printed.starts_with(
+            "Per year: violations, total and mean current penalty (violations)\nyear  violations  total_penalty  mean_penalty"
+        ),
         "{printed}"
     );
+    assert!(printed.lines().any(|l| l.starts_with("1960 ")), "{printed}");
 
     // A spec naming a set pqstage does not ship is refused before loading.
     let spec = std::fs::read_to_string(d.join("v.toml")).unwrap();

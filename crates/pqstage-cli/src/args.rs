@@ -147,7 +147,7 @@ pub struct LoadPostgresArgs {
     /// Reload changed partitions whole, never applying the dataset's change sets.
     #[arg(long)]
     pub no_patch: bool,
-    /// Leave the summaries the spec names ([target] summaries) as they are: no materialized view made or refreshed.
+    /// Leave the summaries the spec names ([target] summaries) as they are: no summary table made or brought up to date.
     #[arg(long)]
     pub no_summaries: bool,
     /// Apply a partition's change sets only when they change at most this percentage of its rows (else reload it whole).
@@ -196,7 +196,7 @@ pub struct LoadDuckdbArgs {
     /// Reload changed partitions whole, never applying the dataset's change sets.
     #[arg(long)]
     pub no_patch: bool,
-    /// Leave the summaries the spec names ([target] summaries) as they are: no summary table made or computed again.
+    /// Leave the summaries the spec names ([target] summaries) as they are: no summary table made or brought up to date.
     #[arg(long)]
     pub no_summaries: bool,
     /// Apply a partition's change sets only when they change at most this percentage of its rows (else reload it whole).

@@ -68,7 +68,10 @@ const SPECIAL: &[&[u8]] = &[
 ];
 
 fn corpus() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/corpus");
+    // Cargo sets the package's folder at run time too: a binary built from
+    // another clone sharing the target folder (CI checks do) finds this one's.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let dir = Path::new(&manifest).join("../../tests/fuzz/corpus");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("the corpus").map(|e| e.unwrap().path()).collect();
     files.sort();
     files.iter().map(|p| std::fs::read(p).unwrap()).collect()

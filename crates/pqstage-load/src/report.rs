@@ -73,7 +73,8 @@ pub struct LoadReport {
     /// Seconds in all.
     pub seconds: f64,
     /// The table's summaries after the load (see [`crate::summaries`]),
-    /// when its spec names a set: made, refreshed or left as they were.
+    /// when its spec names a set: made, kept up to date, computed again or
+    /// left as they were.
     pub summaries: Vec<SummaryReport>,
     /// Columns the load added to an existing table (a spec that gained
     /// nullable columns).

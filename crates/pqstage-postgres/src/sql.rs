@@ -63,7 +63,7 @@ pub static CATALOG: LazyLock<CatalogQueries> = LazyLock::new(CatalogQueries::loa
 pub static LOAD: LazyLock<LoadQueries> = LazyLock::new(LoadQueries::load);
 
 pqstage_load::queries! {
-    /// `sql/postgres/summary.sql`: keeping summaries as materialized views.
+    /// `sql/postgres/summary.sql`: keeping summaries as tables.
     pub struct SummaryQueries from "postgres/summary.sql" {
         summary_relation, create_summary, fill_summary, mark_summary, drop_summary, summary_delta, summary_columns,
         kept_summaries

@@ -1,5 +1,5 @@
-//! `pqstage summary`: the summaries a load keeps of a table (DuckDB summary
-//! tables, PostgreSQL materialized views; see `[target] summaries`), or a
+//! `pqstage summary`: the summaries a load keeps of a table (tables next to
+//! it in DuckDB and PostgreSQL; see `[target] summaries`), or a
 //! trajectory dataset's counts, printed as aligned tables.
 
 use crate::args::{Cli, SummaryArgs};

@@ -56,7 +56,7 @@ pub struct PgOptions {
     /// Percent of each page a loaded partition fills (10 to 100).
     pub fillfactor: u8,
     /// Keep the summaries the spec names ([`crate::summaries`]): made when
-    /// missing, refreshed after a load that changed the table.
+    /// missing, brought up to date by a load that changed the table.
     pub summaries: bool,
 }
 
