@@ -183,18 +183,41 @@ for db in pqstage on_conflict delete_insert dba; do
   printf '%s\t%s\n' "$db" "$got" >>"$OUT/content.txt"
   [[ "$got" == "$FULL" ]] || die "PostgreSQL database $db holds other rows than the full reload: $got vs $FULL"
 done
-DUCK="$("$PY" - "$OUT/inc.duckdb" "$OUT/full.duckdb" <<'EOF'
+# The summaries each load kept (up to date from the changes, or computed
+# again) against the same aggregates computed afresh from the table, written
+# here rather than taken from sql/: rows that differ, both ways.
+BY_YEAR="SELECT year, count(*) AS violations, count(current_penalty) AS penalties,
+  coalesce(sum(current_penalty), 0) AS total_penalty FROM violations GROUP BY year"
+BY_COMPANY="SELECT company_name_normalized AS company, count(*) AS violations,
+  coalesce(sum(current_penalty), 0) AS total_penalty FROM violations WHERE current_penalty IS NOT NULL GROUP BY 1"
+SUMMARY_DIFF="SELECT (SELECT count(*) FROM (TABLE violations_by_year EXCEPT ALL $BY_YEAR) a)
+  + (SELECT count(*) FROM ($BY_YEAR EXCEPT ALL TABLE violations_by_year) b)
+  + (SELECT count(*) FROM (TABLE violations_top_companies EXCEPT ALL $BY_COMPANY) c)
+  + (SELECT count(*) FROM ($BY_COMPANY EXCEPT ALL TABLE violations_top_companies) d)"
+for db in pqstage on_conflict delete_insert full_reload; do
+  diff="$(sql "$db" -c "$SUMMARY_DIFF")"
+  [[ "$diff" == 0 ]] || die "PostgreSQL database $db: its summaries differ from its table by $diff rows"
+done
+DUCK="$("$PY" - "$OUT/inc.duckdb" "$OUT/full.duckdb" "$BY_YEAR" "$BY_COMPANY" <<'EOF'
 import duckdb, sys
 c = duckdb.connect()
 c.execute(f"ATTACH '{sys.argv[1]}' AS a (READ_ONLY); ATTACH '{sys.argv[2]}' AS b (READ_ONLY)")
-print(*c.execute("SELECT (SELECT count(*) FROM (FROM a.violations EXCEPT ALL FROM b.violations)), "
+rows = c.execute("SELECT (SELECT count(*) FROM (FROM a.violations EXCEPT ALL FROM b.violations)), "
                  "(SELECT count(*) FROM (FROM b.violations EXCEPT ALL FROM a.violations)), "
-                 "(SELECT count(*) FROM a.violations)").fetchone())
+                 "(SELECT count(*) FROM a.violations)").fetchone()
+diff = 0
+for db in ("a", "b"):
+    c.execute(f"USE {db}")
+    for kept, fresh in (("violations_by_year", sys.argv[3]), ("violations_top_companies", sys.argv[4])):
+        diff += c.execute(f"SELECT (SELECT count(*) FROM (FROM {kept} EXCEPT ALL {fresh})) + "
+                          f"(SELECT count(*) FROM ({fresh} EXCEPT ALL FROM {kept}))").fetchone()[0]
+print(*rows, diff)
 EOF
 )"
-read -r only_inc only_full duck_rows <<<"$DUCK"
+read -r only_inc only_full duck_rows duck_summary_diff <<<"$DUCK"
 [[ "$only_inc" == 0 && "$only_full" == 0 ]] || die "DuckDB: $only_inc rows only in the incremental load, $only_full only in the full reload"
-log "content: PostgreSQL all equal to the full reload ($FULL); DuckDB equal row for row ($duck_rows rows)"
+[[ "$duck_summary_diff" == 0 ]] || die "DuckDB: the summaries differ from their tables by $duck_summary_diff rows"
+log "content: PostgreSQL all equal to the full reload ($FULL); DuckDB equal row for row ($duck_rows rows); every summary equal to its table's aggregates"
 
 # The merged stage against the new dump's: the same rows, the same changes.
 MERGED="$("$PY" - "$OUT/merged/violations" "$STAGE/violations" <<'EOF'
@@ -225,6 +248,12 @@ CHANGED="$(grep -m1 '^version ' "$OUT/log-convert_changes.txt" || true)"
   echo "Convert of the new dump: $CHANGED."
   echo "PostgreSQL content (count, sum of a 64-bit hash of every row) equal in every database: $FULL."
   echo "DuckDB: the incremental table equals the full reload row for row ($duck_rows rows, EXCEPT ALL both ways)."
+  echo "Summaries: in every PostgreSQL database but the DBA's, and in both DuckDB files, equal row for row to the aggregates computed afresh from the table."
+  echo
+  echo "Time spent on the summaries, by load:"
+  for l in pg_first_load pg_incremental_merge pg_incremental_on_conflict pg_incremental_delete_insert pg_full_reload pg_noop_rerun duck_first_load duck_incremental duck_full_reload duck_noop_rerun; do
+    echo "- $l: $(grep -m1 '^summaries: ' "$OUT/log-$l.txt" | sed 's/"public"\.//g; s/"main"\.//g' || echo none)"
+  done
   echo "Merge of the changed records ($(grep '(merge)' "$OUT/log-convert_merge.txt")): the same $dump_rows rows as the new dump's stage (EXCEPT ALL both ways), change sets $merged_changes (inserted/updated/deleted) as its."
   echo
   echo "| step | wall s | peak RSS MiB | vs reference |"

@@ -95,12 +95,11 @@ impl Maintainer {
         set_name: &str,
     ) -> Result<Self, DuckdbError> {
         let started = Instant::now();
-        let source = qualified(conn, table, &table.name)?;
         let now = digest(conn, state, loaded)?;
         let mut kept = Vec::new();
         for s in set(set_name)?.iter().filter(|s| s.maintained()) {
             let name = s.relation(&table.name);
-            let marker = s.marker(set_name, &s.query(&source));
+            let marker = s.marker(set_name, &s.query(&table.quoted()));
             let Some(Some(c)) = comment(conn, table, &name)? else { continue };
             if definition(&c) != marker || stamped_state(&c) != Some(now.as_str()) {
                 continue;
@@ -208,7 +207,9 @@ pub(crate) fn refresh(
         let summary = qualified(conn, table, &name)?;
         let relation = TableName::new(&table.schema, &name).quoted();
         let query = s.query(&source);
-        let marker = s.marker(set_name, &query);
+        // Marked with the query over `"schema"."table"`: the catalog is the
+        // file's name, and a copied file keeps its summaries.
+        let marker = s.marker(set_name, &s.query(&table.quoted()));
         let stamped = stamp_state(&marker, version, &now);
         let views: i64 = conn
             .query_row(SUMMARY.other_relation, params![table.schema, name], |r| r.get(0))
