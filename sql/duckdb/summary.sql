@@ -24,8 +24,9 @@ CREATE OR REPLACE TABLE {summary} AS
 CREATE TEMP TABLE {delta} AS SELECT * FROM {summary} LIMIT 0;
 
 -- name: summary_rows
--- The rows whose aggregates are gathered next. Placeholder: rows (a SELECT).
-CREATE OR REPLACE TEMP VIEW pqstage_rows AS {rows};
+-- The rows whose aggregates are gathered next, read once for all the
+-- summaries. Placeholder: rows (a SELECT).
+CREATE OR REPLACE TEMP TABLE pqstage_rows AS {rows};
 
 -- name: mark_summary
 -- Records the set, the summary and its definition's hash. Placeholders: summary, marker.

@@ -92,10 +92,11 @@ CREATE UNIQUE INDEX ON {table} ({columns});
 -- key columns' definitions).
 CREATE TEMP TABLE pqstage_upserts (LIKE {parent}) ON COMMIT DROP;
 CREATE TEMP TABLE pqstage_deletes ({keys}) ON COMMIT DROP;
+CREATE TEMP TABLE pqstage_old (LIKE {parent}) ON COMMIT DROP;
 
 -- name: patch_clear
 -- Empties the staging tables before the next change set.
-TRUNCATE pqstage_upserts, pqstage_deletes;
+TRUNCATE pqstage_upserts, pqstage_deletes, pqstage_old;
 
 -- name: patch_copy
 -- A change set's rows (or deleted keys) into its staging table.
@@ -106,23 +107,22 @@ COPY {table} ({names}) FROM STDIN (FORMAT binary)
 -- up through the key's index instead of scanning the partition.
 ANALYZE pqstage_upserts, pqstage_deletes;
 
--- name: patch_old_rows
--- The rows a change set is about to delete or replace in a partition, for
--- the summaries kept up to date from them (dropped right after use: the
--- staging tables it reads are dropped at commit). Placeholders: leaf,
--- match_d (t.k = d.k AND ...), match_s (t.k = s.k AND ...).
-CREATE TEMP VIEW pqstage_old AS
-SELECT t.* FROM {leaf} AS t JOIN pqstage_deletes AS d ON {match_d}
-UNION ALL
-SELECT t.* FROM {leaf} AS t JOIN pqstage_upserts AS s ON {match_s};
-
--- name: patch_drop_old_rows
-DROP VIEW pqstage_old;
-
 -- name: patch_delete
 -- The deleted keys' rows leave the partition. Placeholders: leaf (the
 -- attached partition), match (t.k = d.k AND ...).
 DELETE FROM {leaf} AS t USING pqstage_deletes AS d WHERE {match};
+
+-- name: patch_delete_keep
+-- The same, keeping the deleted rows aside in pqstage_old (for the summaries
+-- kept up to date). Placeholders: leaf, match, names, target_names.
+WITH gone AS (DELETE FROM {leaf} AS t USING pqstage_deletes AS d WHERE {match} RETURNING {target_names})
+INSERT INTO pqstage_old ({names}) SELECT * FROM gone;
+
+-- name: patch_matched_keep
+-- The rows the staged rows replace, kept aside in pqstage_old before they
+-- are replaced; how many there are is the count patch_matched gives.
+-- Placeholders: leaf, match, names, target_names.
+INSERT INTO pqstage_old ({names}) SELECT {target_names} FROM {leaf} AS t JOIN pqstage_upserts AS s ON {match};
 
 -- name: patch_matched
 -- How many of the staged rows' keys the partition holds: the change set's

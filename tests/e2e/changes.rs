@@ -256,9 +256,14 @@ fn a_killed_incremental_load_leaves_the_previous_version_and_the_rerun_completes
     }
     assert_eq!(recorded("chg_kill"), state, "nothing of the killed load is committed");
     assert_eq!(pg_count("chg_kill"), before);
+    // Nor of the summaries, kept in the same transaction: they still match
+    // the table, so the rerun keeps them up to date from the changes.
+    assert_eq!(crate::summaries::pg_summary_diff("chg_kill").0, 0);
 
     let out = load_pg(d, "chg_kill", &[]);
     assert!(out.contains("changes applied (version 1 to 2)"), "{out}");
+    assert!(out.contains("\"chg_kill_by_year\" kept up to date from the changes"), "{out}");
+    assert_eq!(crate::summaries::pg_summary_diff("chg_kill").0, 0);
     load_pg(d, "chg_kill_fresh", &[]);
     assert_eq!(pg_difference("chg_kill", "chg_kill_fresh"), (0, 0, pg_count("chg_kill_fresh")));
 }

@@ -68,15 +68,11 @@ fn a_gained_column_is_refused_then_accepted_and_added_to_both_targets() {
     );
 
     // Both targets gain the column and reload every year; their summaries
-    // stay: computed again in PostgreSQL (partitions swapped whole), kept up
-    // to date in DuckDB's one transaction.
-    for (out, summaries) in [
-        (load_pg("sch_evolved"), "_by_year\" computed again"),
-        (load_duck("evolved.duckdb"), "_by_year\" kept up to date from the changes"),
-    ] {
+    // stay, computed again.
+    for out in [load_pg("sch_evolved"), load_duck("evolved.duckdb")] {
         assert!(out.contains("added to the table, as the spec gained them: inspection_type"), "{out}");
         assert!(out.contains("reloaded whole: the spec gained inspection_type"), "{out}");
-        assert!(out.contains("summaries: ") && out.contains(summaries), "{out}");
+        assert!(out.contains("summaries: ") && out.contains("_by_year\" computed again"), "{out}");
     }
     // The next loads find the added column at the table's end and skip every year.
     for out in [load_pg("sch_evolved"), load_duck("evolved.duckdb")] {

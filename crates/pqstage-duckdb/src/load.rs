@@ -297,8 +297,7 @@ impl Duckdb<'_> {
             .map(|s| s.key.0)
             .collect();
         if let Some(condition) = key_condition(job.table.partition_column.as_deref(), &keys) {
-            let rows = render(LOAD.rows_where, &[("table", &self.db().quoted), ("condition", &condition)]);
-            summaries.gather(&self.db().conn, &rows, true)?;
+            summaries.abandon(&self.db().conn)?;
             let delete = render(LOAD.delete_units, &[("table", &self.db().quoted), ("condition", &condition)]);
             self.db().conn.execute_batch(&delete).map_err(DuckdbError::sql("delete the replaced partitions"))?;
         }

@@ -141,12 +141,10 @@ pub(crate) fn apply(
     }
     for key in swapped.keys() {
         let condition = key_condition(Some(part_name), &[key.0]).expect("one key gives a condition");
-        let rows = render(LOAD.rows_where, &[("table", table), ("condition", &condition)]);
-        summaries.gather(conn, &rows, true)?;
+        summaries.abandon(conn)?;
         let delete = render(LOAD.delete_units, &[("table", table), ("condition", &condition)]);
         conn.execute_batch(&delete).map_err(DuckdbError::sql("delete a diverged partition"))?;
         insert(staged[key])?;
-        summaries.gather(conn, &rows, false)?;
     }
     Ok(swapped)
 }

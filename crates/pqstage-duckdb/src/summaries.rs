@@ -4,11 +4,14 @@
 //! missing or defined otherwise, and read back by `pqstage summary`.
 //!
 //! A maintained summary (`-- group:`, see [`pqstage_load::summaries`]) that
-//! matches the table when the load starts follows every change the load
-//! makes, in its one transaction: the aggregates of the rows it deletes
-//! (partitions replaced or removed, rows a change set deletes or replaces)
-//! are subtracted, those of the rows it inserts added. Each kept summary's
-//! comment names the digest of the table's state it matches.
+//! matches the table when the load starts follows the change sets the load
+//! applies, in its one transaction: the aggregates of the rows they delete
+//! or replace are subtracted, those of the rows they insert (and of
+//! partitions loaded for the first time) added. A load that replaces or
+//! removes whole partitions computes the summaries again instead: from
+//! DuckDB's columns that costs about a second for 18 M rows, less than
+//! reading every row that leaves and arrives. Each kept summary's comment
+//! names the digest of the table's state it matches.
 
 use std::path::Path;
 use std::time::Instant;
@@ -119,6 +122,21 @@ impl Maintainer {
         Ok(Maintainer { kept, seconds: started.elapsed().as_secs_f64(), began: now, gathered: false })
     }
 
+    /// Gives up keeping the summaries up to date (the load replaces whole
+    /// partitions: computing them again from the columns costs less than
+    /// reading the rows that leave and arrive); they are computed again
+    /// after the load.
+    ///
+    /// # Errors
+    /// DuckDB's.
+    pub(crate) fn abandon(&mut self, conn: &Connection) -> Result<(), DuckdbError> {
+        for k in self.kept.drain(..) {
+            conn.execute_batch(&format!("DROP TABLE {};", k.delta))
+                .map_err(DuckdbError::sql("drop a summary's changes"))?;
+        }
+        Ok(())
+    }
+
     /// True when there is nothing to maintain.
     pub(crate) fn is_empty(&self) -> bool {
         self.kept.is_empty()
@@ -140,7 +158,7 @@ impl Maintainer {
             conn.execute_batch(&k.summary.delta(&k.delta, "pqstage_rows", &k.columns, subtract))
                 .map_err(DuckdbError::sql("gather a summary's changes"))?;
         }
-        conn.execute_batch("DROP VIEW pqstage_rows").map_err(DuckdbError::sql("gather a summary's changes"))?;
+        conn.execute_batch("DROP TABLE pqstage_rows").map_err(DuckdbError::sql("gather a summary's changes"))?;
         self.seconds += started.elapsed().as_secs_f64();
         self.gathered = true;
         Ok(())
@@ -240,7 +258,8 @@ pub(crate) fn refresh(
             conn.execute_batch(&format!("BEGIN TRANSACTION;\n{store}\n{mark}\nCOMMIT;"))
                 .map_err(DuckdbError::sql("compute a summary"))?;
         }
-        let earlier = if kept_now { maintained.1 } else { 0.0 };
+        // The transaction's time, shared among the summaries it kept.
+        let earlier = if kept_now { maintained.1 / maintained.0.len() as f64 } else { 0.0 };
         out.push(SummaryReport { relation, action, seconds: earlier + started.elapsed().as_secs_f64() });
     }
     Ok(out)

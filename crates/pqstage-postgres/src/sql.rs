@@ -17,7 +17,7 @@ pqstage_load::queries! {
     pub struct LoadQueries from "postgres/load.sql" {
         configure_worker, create_parent, create_parent_index, detach_drop, create_load_table, copy,
         create_index, analyze, drop_leftover, attach, create_parent_unique_index, create_unique_index,
-        patch_tables, patch_clear, patch_copy, patch_analyze, patch_old_rows, patch_drop_old_rows, patch_delete, patch_matched, patch_merge,
+        patch_tables, patch_clear, patch_copy, patch_analyze, patch_delete, patch_delete_keep, patch_matched_keep, patch_matched, patch_merge,
         patch_on_conflict, patch_check, patch_delete_updated, patch_insert, server_version, add_column,
     }
 }

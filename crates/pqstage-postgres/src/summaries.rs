@@ -270,7 +270,10 @@ pub(crate) fn refresh(
             }
         };
         // Time spent in the change sets' transaction counts too.
-        let earlier = if maintained.relations.contains(&relation) { maintained.seconds } else { 0.0 };
+        let earlier = match maintained.relations.contains(&relation) {
+            true => maintained.seconds / maintained.relations.len() as f64,
+            false => 0.0,
+        };
         out.push(SummaryReport { relation, action, seconds: earlier + started.elapsed().as_secs_f64() });
     }
     Ok(out)

@@ -14,9 +14,10 @@
 //!    nothing is committed.
 //!
 //! Maintained summaries that match the table are kept up to date in the
-//! same transaction ([`Maintainer`]): before step 2 the aggregates of the
-//! rows about to be deleted or replaced are subtracted, after step 3 those
-//! of the staged rows added.
+//! same transaction ([`Maintainer`]): the rows step 2 deletes and those
+//! step 3 replaces are kept aside as they go (`DELETE … RETURNING`, and the
+//! key lookup that counts the replaced rows copying them instead), their
+//! aggregates subtracted; after step 3 those of the staged rows are added.
 //!
 //! Before writing, each step checks that the partition holds the version the
 //! change set leads from: every deleted key is there, and exactly the
@@ -251,16 +252,18 @@ impl PatchCtx<'_> {
                 format!("its change set holds {expected} inserted and updated rows, COPY received {n}")
             })?;
             tx.batch_execute(LOAD.patch_analyze).map_err(PgError::db(what("analyze the staged changes of")))?;
-            if !summaries.is_empty() {
-                let old =
-                    render(LOAD.patch_old_rows, &[("leaf", &leaf), ("match_d", &p.match_d), ("match_s", &p.match_s)]);
-                tx.batch_execute(&old).map_err(PgError::db(what("read the rows changes replace in")))?;
-                summaries.gather(tx, "pqstage_old", true)?;
-                tx.batch_execute(LOAD.patch_drop_old_rows)
-                    .map_err(PgError::db(what("read the rows changes replace in")))?;
-            }
-
-            let delete = render(LOAD.patch_delete, &[("leaf", &leaf), ("match", &p.match_d)]);
+            // With summaries kept, the rows deleted and those about to be
+            // replaced are kept aside as they leave (the same index lookups,
+            // no second pass over the partition) and their aggregates
+            // subtracted.
+            let keep = !summaries.is_empty();
+            let delete = match keep {
+                false => render(LOAD.patch_delete, &[("leaf", &leaf), ("match", &p.match_d)]),
+                true => render(
+                    LOAD.patch_delete_keep,
+                    &[("leaf", &leaf), ("match", &p.match_d), ("names", &p.names), ("target_names", &p.target_names)],
+                ),
+            };
             let deleted = tx.execute(&delete, &[]).map_err(PgError::db(what("delete the deleted keys of")))?;
             if deleted != cs.deleted.rows {
                 return Ok(Err(Diverged(format!(
@@ -270,12 +273,29 @@ impl PatchCtx<'_> {
                     cs.version - 1
                 ))));
             }
-            let held = count(tx, &matched, "look up the keys of")?;
+            let held = match keep {
+                false => count(tx, &matched, "look up the keys of")?,
+                true => {
+                    let sql = render(
+                        LOAD.patch_matched_keep,
+                        &[
+                            ("leaf", &leaf),
+                            ("match", &p.match_s),
+                            ("names", &p.names),
+                            ("target_names", &p.target_names),
+                        ],
+                    );
+                    tx.execute(&sql, &[]).map_err(PgError::db(what("look up the keys of")))?
+                }
+            };
             if held != cs.updated.rows {
                 return Ok(Err(Diverged(format!(
                     "it held {held} of the keys version {} inserts or updates, not the {} it updates",
                     cs.version, cs.updated.rows
                 ))));
+            }
+            if keep {
+                summaries.gather(tx, "pqstage_old", true)?;
             }
             if upsert == Upsert::DeleteInsert {
                 let delete = render(LOAD.patch_delete_updated, &[("leaf", &leaf), ("match", &p.match_s)]);
