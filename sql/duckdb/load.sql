@@ -37,11 +37,6 @@ FROM read_parquet({files}, {hive});
 -- (the partition column).
 SELECT s.{key}, count(*) FROM {table} AS t JOIN ({source}) AS s ON {match} GROUP BY s.{key};
 
--- name: patch_rows
--- The rows of the keys the change sets delete or update, before they leave
--- (for the summaries kept up to date). Placeholders: table, source, match.
-SELECT t.* FROM {table} AS t JOIN ({source}) AS s ON {match}
-
 -- name: patch_delete
 -- The rows of the keys the change sets delete or update leave.
 DELETE FROM {table} AS t USING ({source}) AS s WHERE {match};
@@ -52,10 +47,6 @@ DELETE FROM {table} AS t USING ({source}) AS s WHERE {match};
 INSERT INTO {table} ({columns})
 SELECT {columns} FROM read_parquet({files}, {hive});
 
--- name: patch_staged_rows
--- The inserted and updated rows, as staged. Placeholders: columns, files, hive.
-SELECT {columns} FROM read_parquet({files}, {hive})
-
 -- name: patch_count
 -- The rows under the staged keys after the change sets: each key must name
 -- exactly one row. Placeholders: table, source (the keys), match.
@@ -65,8 +56,3 @@ SELECT count(*) FROM {table} AS t JOIN ({source}) AS s ON {match};
 -- A column the spec gained; the rows the table holds get NULL there.
 -- Placeholders: table, column, type.
 ALTER TABLE {table} ADD COLUMN {column} {type};
-
--- name: rows_where
--- The rows of some partitions, for the summaries kept up to date.
--- Placeholders: table, condition.
-SELECT * FROM {table} WHERE {condition}

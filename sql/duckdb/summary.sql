@@ -17,17 +17,6 @@ WHERE database_name = current_database() AND schema_name = $1 AND view_name = $2
 CREATE OR REPLACE TABLE {summary} AS
 {query};
 
--- name: summary_delta
--- Where the load's transaction gathers the aggregates of the rows it writes
--- and removes, before folding them into the summary. Placeholders: delta,
--- summary.
-CREATE TEMP TABLE {delta} AS SELECT * FROM {summary} LIMIT 0;
-
--- name: summary_rows
--- The rows whose aggregates are gathered next, read once for all the
--- summaries. Placeholder: rows (a SELECT).
-CREATE OR REPLACE TEMP TABLE pqstage_rows AS {rows};
-
 -- name: mark_summary
 -- Records the set, the summary and its definition's hash. Placeholders: summary, marker.
 COMMENT ON TABLE {summary} IS {marker};

@@ -18,7 +18,6 @@ use pqstage_stage::verify::check_files;
 use crate::cache::insert_through_cache;
 use crate::error::DuckdbError;
 use crate::sql::{key_condition, state_table, type_name, CATALOG, LOAD, STATE};
-use crate::summaries::Maintainer;
 
 /// What is DuckDB's own in a load.
 #[derive(Debug, Clone)]
@@ -50,7 +49,7 @@ pub fn load(request: &Request<'_>, duck: &DuckdbOptions) -> Result<LoadReport, D
         Some(set) if duck.summaries => Some(crate::summaries::set(set).map(|_| set.as_str())?),
         _ => None,
     };
-    let mut engine = Duckdb { target, duck, db: None, summaries, maintained: (Vec::new(), 0.0) };
+    let mut engine = Duckdb { target, duck, db: None };
     let mut report = pqstage_load::load(&mut engine, &job)?;
     if let Some(set) = summaries {
         let (conn, state) = match engine.db.take() {
@@ -63,9 +62,8 @@ pub fn load(request: &Request<'_>, duck: &DuckdbOptions) -> Result<LoadReport, D
                 (conn, state_table(&catalog))
             }
         };
-        let version = job.request.manifest.version;
         let at = (state.as_str(), duck.table.as_str());
-        report.summaries = crate::summaries::refresh(&conn, &engine.target, at, set, version, &engine.maintained)?;
+        report.summaries = crate::summaries::refresh(&conn, &engine.target, at, set, job.request.manifest.version)?;
     }
     Ok(report)
 }
@@ -78,11 +76,6 @@ struct Duckdb<'a> {
     /// The open database, from [`Engine::inspect`] on: the file is opened
     /// (and created) only once the load has been checked.
     db: Option<Db>,
-    /// The set of summaries kept, if any.
-    summaries: Option<&'a str>,
-    /// The summaries the load's transaction kept up to date, and the
-    /// seconds that took.
-    maintained: (Vec<String>, f64),
 }
 
 /// An open DuckDB file and the names of the load's tables in it.
@@ -166,18 +159,9 @@ impl Engine for Duckdb<'_> {
         }
         let verify_seconds = verify_started.elapsed().as_secs_f64();
 
-        // Summaries that match the table follow its changes in this
-        // transaction; a table made again gets them computed afresh.
-        let mut summaries = match (work.table, self.summaries) {
-            (TableState::Keep, Some(set)) => {
-                let at = (self.db().state.as_str(), self.duck.table.as_str());
-                Maintainer::begin(&self.db().conn, &self.target, at, set)?
-            }
-            _ => Maintainer::none(),
-        };
         match work.table {
             TableState::Missing | TableState::Replace => self.create(job)?,
-            TableState::Keep => self.forget(job, work, &mut summaries)?,
+            TableState::Keep => self.forget(job, work)?,
         }
         job.request.progress.begin("loading", Measure::Rows, to_load.iter().map(|p| p.rows).sum());
         let files: Vec<&FileEntry> = to_load.iter().flat_map(|p| p.files.iter()).collect();
@@ -197,14 +181,8 @@ impl Engine for Duckdb<'_> {
             }
         };
         load_files(&files)?;
-        let part = job.table.partition_column.as_deref();
-        let loaded: Vec<Option<i64>> = to_load.iter().map(|p| p.value).collect();
-        if let Some(condition) = key_condition(part, &loaded).filter(|_| !summaries.is_empty()) {
-            let rows = render(LOAD.rows_where, &[("table", &self.db().quoted), ("condition", &condition)]);
-            summaries.gather(&self.db().conn, &rows, false)?;
-        }
         let whole = |p: &PartitionEntry| load_files(&p.files.iter().collect::<Vec<_>>());
-        let swapped = crate::patch::apply(&self.db().conn, &self.db().quoted, job, work, &whole, &mut summaries)?;
+        let swapped = crate::patch::apply(&self.db().conn, &self.db().quoted, job, work, &whole)?;
         let record = render(STATE.record_unit, &[("state", &self.db().state)]);
         let (dataset, created_at) = (job.dataset(), &job.request.manifest.created_at);
         for s in work.steps.iter().filter(|s| s.action.loaded() || s.action.patched()) {
@@ -217,9 +195,6 @@ impl Engine for Duckdb<'_> {
                 )
                 .map_err(DuckdbError::sql("update pqstage.load_state"))?;
         }
-
-        let at = (self.db().state.as_str(), self.duck.table.as_str());
-        self.maintained = summaries.finish(&self.db().conn, at, job.request.manifest.version)?;
 
         // Reconcile with the manifest before committing.
         let after = self.rows_per_key(job.table.partition_column.as_deref())?;
@@ -286,7 +261,7 @@ impl Duckdb<'_> {
 
     /// Deletes the rows and state of every partition being replaced or
     /// removed, and the state of those being patched.
-    fn forget(&self, job: &Job<'_>, work: &Work<'_, '_>, summaries: &mut Maintainer) -> Result<(), DuckdbError> {
+    fn forget(&self, job: &Job<'_>, work: &Work<'_, '_>) -> Result<(), DuckdbError> {
         // Patched units keep their rows (their change sets apply later) but
         // are recorded anew, like the replaced ones.
         let replaced = work.steps.iter().filter(|s| s.action != pqstage_load::Action::Unchanged);
@@ -297,7 +272,6 @@ impl Duckdb<'_> {
             .map(|s| s.key.0)
             .collect();
         if let Some(condition) = key_condition(job.table.partition_column.as_deref(), &keys) {
-            summaries.abandon(&self.db().conn)?;
             let delete = render(LOAD.delete_units, &[("table", &self.db().quoted), ("condition", &condition)]);
             self.db().conn.execute_batch(&delete).map_err(DuckdbError::sql("delete the replaced partitions"))?;
         }

@@ -19,8 +19,7 @@ pqstage_load::queries! {
 pqstage_load::queries! {
     /// `sql/duckdb/load.sql`: the load's statements.
     pub struct LoadQueries from "duckdb/load.sql" {
-        create_table, drop_table, delete_units, insert_files, patch_held, patch_rows, patch_delete, patch_insert,
-        patch_staged_rows, patch_count, rows_where,
+        create_table, drop_table, delete_units, insert_files, patch_held, patch_delete, patch_insert, patch_count,
         add_column
     }
 }
@@ -106,7 +105,7 @@ pub fn key_condition(column: Option<&str>, keys: &[Option<i64>]) -> Option<Strin
 pqstage_load::queries! {
     /// `sql/duckdb/summary.sql`: keeping summaries as tables.
     pub struct SummaryQueries from "duckdb/summary.sql" {
-        summary_comment, other_relation, store_summary, summary_delta, summary_rows, mark_summary, kept_summaries
+        summary_comment, other_relation, store_summary, mark_summary, kept_summaries
     }
 }
 

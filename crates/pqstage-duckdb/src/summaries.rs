@@ -1,24 +1,22 @@
-//! A table's summaries as tables next to it: made by the first load, kept
-//! up to date by the load's transaction when they can be ([`Maintainer`]),
-//! else computed again after a load that changed the table, made again when
-//! missing or defined otherwise, and read back by `pqstage summary`.
+//! A table's summaries as tables next to it: computed (`CREATE OR REPLACE
+//! TABLE … AS`, in a transaction) after a load that changed the table, or
+//! when missing or defined otherwise; read back by `pqstage summary`. Each
+//! kept summary's comment names the digest of the table's state it was
+//! computed from, so a load that changed nothing leaves it alone and the
+//! next load after one that skipped it (`--no-summaries`) computes it again.
 //!
-//! A maintained summary (`-- group:`, see [`pqstage_load::summaries`]) that
-//! matches the table when the load starts follows the change sets the load
-//! applies, in its one transaction: the aggregates of the rows they delete
-//! or replace are subtracted, those of the rows they insert (and of
-//! partitions loaded for the first time) added. A load that replaces or
-//! removes whole partitions computes the summaries again instead: from
-//! DuckDB's columns that costs about a second for 18 M rows, less than
-//! reading every row that leaves and arrives. Each kept summary's comment
-//! names the digest of the table's state it matches.
+//! DuckDB computes even the maintained ones (`-- group:`) again rather than
+//! from the rows a load changes, as PostgreSQL does: from its columns that
+//! takes about half a second for 18 M rows, while finding the rows a change
+//! set replaces means joining its keys with the whole table (4.5 s measured,
+//! BENCHMARKS.md).
 
 use std::path::Path;
 use std::time::Instant;
 
 use duckdb::types::Value;
 use duckdb::{params, Connection};
-use pqstage_load::sql::{literal, quote_ident, render};
+use pqstage_load::sql::{literal, render};
 use pqstage_load::summaries::{
     definition, find_set, parse_marker, stamp_state, stamped_state, ResultTable, Summary, SummaryAction, SummaryReport,
 };
@@ -58,152 +56,10 @@ fn comment(conn: &Connection, table: &TableName, name: &str) -> Result<Option<Op
         .map_err(DuckdbError::sql("look up a summary"))
 }
 
-/// One maintained summary the load's transaction keeps up to date.
-struct Kept {
-    summary: &'static Summary,
-    /// The kept table, qualified, and its name for reports.
-    relation: String,
-    reported: String,
-    delta: String,
-    columns: Vec<String>,
-    marker: String,
-}
-
-/// The maintained summaries a load keeps up to date in its transaction.
-pub(crate) struct Maintainer {
-    kept: Vec<Kept>,
-    seconds: f64,
-    /// The table's state when the load began.
-    began: String,
-    /// Whether any rows were gathered.
-    gathered: bool,
-}
-
-impl Maintainer {
-    /// Nothing to maintain.
-    pub(crate) fn none() -> Self {
-        Maintainer { kept: Vec::new(), seconds: 0.0, began: String::new(), gathered: false }
-    }
-
-    /// In the load's transaction, before it changes anything: the maintained
-    /// summaries of `set_name` on `table` (loaded as `loaded`, recorded in
-    /// `state`) that match the table as it is.
-    ///
-    /// # Errors
-    /// DuckDB's.
-    pub(crate) fn begin(
-        conn: &Connection,
-        table: &TableName,
-        (state, loaded): (&str, &str),
-        set_name: &str,
-    ) -> Result<Self, DuckdbError> {
-        let started = Instant::now();
-        let now = digest(conn, state, loaded)?;
-        let mut kept = Vec::new();
-        for s in set(set_name)?.iter().filter(|s| s.maintained()) {
-            let name = s.relation(&table.name);
-            let marker = s.marker(set_name, &s.query(&table.quoted()));
-            let Some(Some(c)) = comment(conn, table, &name)? else { continue };
-            if definition(&c) != marker || stamped_state(&c) != Some(now.as_str()) {
-                continue;
-            }
-            let relation = qualified(conn, table, &name)?;
-            let delta = quote_ident(&format!("pqstage_delta_{}", s.name));
-            conn.execute_batch(&render(SUMMARY.summary_delta, &[("delta", &delta), ("summary", &relation)]))
-                .map_err(DuckdbError::sql("stage a summary's changes"))?;
-            let mut stmt = conn
-                .prepare(&format!("SELECT * FROM {relation} LIMIT 0"))
-                .map_err(DuckdbError::sql("read a summary's columns"))?;
-            let result = stmt.query([]).map_err(DuckdbError::sql("read a summary's columns"))?;
-            let columns = result.as_ref().map(|st| st.column_names()).unwrap_or_default();
-            let reported = TableName::new(&table.schema, &name).quoted();
-            kept.push(Kept { summary: s, relation, reported, delta, columns, marker });
-        }
-        Ok(Maintainer { kept, seconds: started.elapsed().as_secs_f64(), began: now, gathered: false })
-    }
-
-    /// Gives up keeping the summaries up to date (the load replaces whole
-    /// partitions: computing them again from the columns costs less than
-    /// reading the rows that leave and arrive); they are computed again
-    /// after the load.
-    ///
-    /// # Errors
-    /// DuckDB's.
-    pub(crate) fn abandon(&mut self, conn: &Connection) -> Result<(), DuckdbError> {
-        for k in self.kept.drain(..) {
-            conn.execute_batch(&format!("DROP TABLE {};", k.delta))
-                .map_err(DuckdbError::sql("drop a summary's changes"))?;
-        }
-        Ok(())
-    }
-
-    /// True when there is nothing to maintain.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.kept.is_empty()
-    }
-
-    /// Gathers the aggregates over the rows `rows` (a SELECT) returns: rows
-    /// about to be deleted when `subtract`, else rows just inserted.
-    ///
-    /// # Errors
-    /// DuckDB's.
-    pub(crate) fn gather(&mut self, conn: &Connection, rows: &str, subtract: bool) -> Result<(), DuckdbError> {
-        if self.kept.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let view = render(SUMMARY.summary_rows, &[("rows", rows)]);
-        conn.execute_batch(&view).map_err(DuckdbError::sql("gather a summary's changes"))?;
-        for k in &self.kept {
-            conn.execute_batch(&k.summary.delta(&k.delta, "pqstage_rows", &k.columns, subtract))
-                .map_err(DuckdbError::sql("gather a summary's changes"))?;
-        }
-        conn.execute_batch("DROP TABLE pqstage_rows").map_err(DuckdbError::sql("gather a summary's changes"))?;
-        self.seconds += started.elapsed().as_secs_f64();
-        self.gathered = true;
-        Ok(())
-    }
-
-    /// Folds what was gathered into the summaries and stamps them with the
-    /// table's state as the transaction leaves it (after its state records).
-    /// Returns the summaries kept up to date (quoted) and the seconds it
-    /// all took: none when the load changed nothing.
-    ///
-    /// # Errors
-    /// DuckDB's.
-    pub(crate) fn finish(
-        self,
-        conn: &Connection,
-        (state, loaded): (&str, &str),
-        version: u64,
-    ) -> Result<(Vec<String>, f64), DuckdbError> {
-        if self.kept.is_empty() {
-            return Ok((Vec::new(), 0.0));
-        }
-        let started = Instant::now();
-        let now = digest(conn, state, loaded)?;
-        if !self.gathered && now == self.began {
-            let drop: Vec<String> = self.kept.iter().map(|k| format!("DROP TABLE {};", k.delta)).collect();
-            conn.execute_batch(&drop.join("\n")).map_err(DuckdbError::sql("update a summary"))?;
-            return Ok((Vec::new(), 0.0));
-        }
-        for k in &self.kept {
-            let stamped = stamp_state(&k.marker, version, &now);
-            let mark = render(SUMMARY.mark_summary, &[("summary", &k.relation), ("marker", &literal(&stamped))]);
-            let fold = k.summary.fold(&k.relation, &k.delta, &k.columns);
-            conn.execute_batch(&format!("{fold}\nDROP TABLE {};\n{mark}", k.delta))
-                .map_err(DuckdbError::sql("update a summary"))?;
-        }
-        let seconds = self.seconds + started.elapsed().as_secs_f64();
-        Ok((self.kept.into_iter().map(|k| k.reported).collect(), seconds))
-    }
-}
-
 /// Brings the summaries of `set_name` on `table` (loaded as `loaded`,
 /// recorded in `state`) up to date after a load of staged `version`, each in
-/// a transaction of its own: left alone when they match the table (the load
-/// changed nothing, or kept them up to date: `maintained`, with the seconds
-/// that took); made when missing or defined otherwise; else computed again.
+/// a transaction of its own: left alone when they match the table's state;
+/// else computed again (made, when missing or defined otherwise).
 ///
 /// # Errors
 /// A relation of a summary's name that pqstage did not make, or a failed
@@ -214,7 +70,6 @@ pub(crate) fn refresh(
     (state, loaded): (&str, &str),
     set_name: &str,
     version: u64,
-    maintained: &(Vec<String>, f64),
 ) -> Result<Vec<SummaryReport>, DuckdbError> {
     let source = qualified(conn, table, &table.name)?;
     let now = digest(conn, state, loaded)?;
@@ -232,14 +87,9 @@ pub(crate) fn refresh(
         let views: i64 = conn
             .query_row(SUMMARY.other_relation, params![table.schema, name], |r| r.get(0))
             .map_err(DuckdbError::sql("look up a summary"))?;
-        let kept_now = maintained.0.contains(&relation);
         let action = match comment(conn, table, &name)? {
             Some(Some(c)) if definition(&c) == marker && stamped_state(&c) == Some(now.as_str()) => {
-                if kept_now {
-                    SummaryAction::Maintained
-                } else {
-                    SummaryAction::Unchanged
-                }
+                SummaryAction::Unchanged
             }
             Some(Some(c)) if definition(&c) == marker => SummaryAction::Refreshed,
             Some(Some(c)) if parse_marker(&c).is_some() => SummaryAction::Created,
@@ -252,15 +102,13 @@ pub(crate) fn refresh(
                 )))
             }
         };
-        if !matches!(action, SummaryAction::Unchanged | SummaryAction::Maintained) {
+        if action != SummaryAction::Unchanged {
             let store = render(SUMMARY.store_summary, &[("summary", &summary), ("query", &query)]);
             let mark = render(SUMMARY.mark_summary, &[("summary", &summary), ("marker", &literal(&stamped))]);
             conn.execute_batch(&format!("BEGIN TRANSACTION;\n{store}\n{mark}\nCOMMIT;"))
                 .map_err(DuckdbError::sql("compute a summary"))?;
         }
-        // The transaction's time, shared among the summaries it kept.
-        let earlier = if kept_now { maintained.1 / maintained.0.len() as f64 } else { 0.0 };
-        out.push(SummaryReport { relation, action, seconds: earlier + started.elapsed().as_secs_f64() });
+        out.push(SummaryReport { relation, action, seconds: started.elapsed().as_secs_f64() });
     }
     Ok(out)
 }

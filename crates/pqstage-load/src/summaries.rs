@@ -23,8 +23,9 @@
 //!   is *maintained*: every other column it returns is a count or a sum that
 //!   is never NULL, so adding the aggregates of the rows a change writes and
 //!   subtracting those of the rows it removes gives what the query would
-//!   compute from the whole table. Loads that apply change sets keep such a
-//!   summary up to date that way, in the transaction that applies them.
+//!   compute from the whole table. PostgreSQL loads that apply change sets
+//!   keep such a summary up to date that way, in the transaction that
+//!   applies them; DuckDB computes it again, which its columns make cheap.
 //! - `-- rows:` the column holding `count(*)`: a group whose count falls to
 //!   0 is removed (required with `-- group:`).
 //! - `-- show:`, `-- order:`, `-- limit:` what `pqstage summary` prints: a
