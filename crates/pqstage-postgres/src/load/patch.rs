@@ -253,9 +253,9 @@ impl PatchCtx<'_> {
             })?;
             tx.batch_execute(LOAD.patch_analyze).map_err(PgError::db(what("analyze the staged changes of")))?;
             // With summaries kept, the rows deleted and those about to be
-            // replaced are kept aside as they leave (the same index lookups,
-            // no second pass over the partition) and their aggregates
-            // subtracted.
+            // replaced are kept aside (the deleted ones by the DELETE itself,
+            // the replaced ones by the look-up that counts them) and their
+            // aggregates subtracted.
             let keep = !summaries.is_empty();
             let delete = match keep {
                 false => render(LOAD.patch_delete, &[("leaf", &leaf), ("match", &p.match_d)]),
