@@ -256,19 +256,9 @@ CHANGED="$(grep -m1 '^version ' "$OUT/log-convert_changes.txt" || true)"
   done
   echo "Merge of the changed records ($(grep '(merge)' "$OUT/log-convert_merge.txt")): the same $dump_rows rows as the new dump's stage (EXCEPT ALL both ways), change sets $merged_changes (inserted/updated/deleted) as its."
   echo
-  echo "| step | wall s | peak RSS MiB | vs reference |"
-  echo "|---|---:|---:|---|"
-  awk -F'\t' "$AWK_BEST"'END {
-    ref["convert_changes"] = "convert_plain"; ref["convert_merge"] = "convert_changes"
-    ref["pg_incremental_merge"] = "pg_full_reload"; ref["pg_incremental_on_conflict"] = "pg_full_reload"
-    ref["pg_incremental_delete_insert"] = "pg_full_reload"; ref["pg_dba_copy_on_conflict"] = "pg_full_reload"
-    ref["pg_noop_rerun"] = "pg_full_reload"
-    ref["duck_incremental"] = "duck_full_reload"; ref["duck_noop_rerun"] = "duck_full_reload"
-    for (i = 1; i <= n; i++) {
-      l = order[i]; r = ref[l]; v = ""
-      if (r != "" && best[r] > 0) v = sprintf("%.3fx %s", best[l] / best[r], r)
-      printf "| %s | %.2f | %.0f | %s |\n", l, best[l], rss[l] / 1024, v
-    }
-  }' "$RESULTS"
+  ratio_table convert_changes=convert_plain convert_merge=convert_changes \
+    pg_incremental_merge=pg_full_reload pg_incremental_on_conflict=pg_full_reload \
+    pg_incremental_delete_insert=pg_full_reload pg_dba_copy_on_conflict=pg_full_reload \
+    pg_noop_rerun=pg_full_reload duck_incremental=duck_full_reload duck_noop_rerun=duck_full_reload
 } >"$REPORT"
 cat "$REPORT"

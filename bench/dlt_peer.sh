@@ -73,15 +73,6 @@ log "content: both tables hold $PQ"
   echo
   echo "Both tables after the later dump: $PQ."
   echo
-  echo "| step | wall s | peak RSS MiB | vs reference |"
-  echo "|---|---:|---:|---|"
-  awk -F'\t' "$AWK_BEST"'END {
-    ref["dlt_first_load"] = "pg_first_load"; ref["dlt_merge"] = "pg_incremental"
-    for (i = 1; i <= n; i++) {
-      l = order[i]; r = ref[l]; v = ""
-      if (r != "" && best[r] > 0) v = sprintf("%.2fx %s", best[l] / best[r], r)
-      printf "| %s | %.2f | %d | %s |\n", l, best[l], rss[l] / 1024, v
-    }
-  }' "$RESULTS"
+  ratio_table dlt_first_load=pg_first_load dlt_merge=pg_incremental
 } >"$REPORT"
 cat "$REPORT"

@@ -82,6 +82,23 @@ once() {
 AWK_BEST='{ if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if ($3 > rss[$1]) rss[$1] = $3; if (!($1 in seen)) { order[++n] = $1; seen[$1] = 1 } }
 '
 
+# ratio_table REF...: RESULTS as a Markdown table of every step's best wall
+# time and peak RSS, in run order; each REF, `step=reference`, adds the
+# step's time as a ratio of its reference's.
+ratio_table() {
+  echo "| step | wall s | peak RSS MiB | vs reference |"
+  echo "|---|---:|---:|---|"
+  awk -F'\t' -v refs="$*" "$AWK_BEST"'END {
+    k = split(refs, pairs, " ")
+    for (i = 1; i <= k; i++) { split(pairs[i], kv, "="); ref[kv[1]] = kv[2] }
+    for (i = 1; i <= n; i++) {
+      l = order[i]; r = ref[l]; v = ""
+      if (r != "" && best[r] > 0) v = sprintf("%.3fx %s", best[l] / best[r], r)
+      printf "| %s | %.2f | %.0f | %s |\n", l, best[l], rss[l] / 1024, v
+    }
+  }' "$RESULTS"
+}
+
 # ensure_sample ROWS CSV [CORRECTED_CSV]: generates the sample CSV when
 # missing, and a copy with one record corrected when asked for.
 ensure_sample() {

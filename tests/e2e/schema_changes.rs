@@ -22,6 +22,14 @@ fn rewrite(d: &Path, select: &str, out: &str) {
     .unwrap();
 }
 
+/// Converts `csv` into the stage with the spec `v.toml`, which must refuse
+/// it with exit 1; its stderr.
+fn refused(d: &Path, csv: &str) -> String {
+    let o = run(d, &["convert", csv, "--spec", "v.toml", "--to", "stage", "--no-progress"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// The columns both tables of the test have, in one order.
 const COLUMNS: &str =
     "agency, activity_nr, citation_id, current_penalty, inspection_type, company_name_normalized, year";
@@ -43,9 +51,7 @@ fn a_gained_column_is_refused_then_accepted_and_added_to_both_targets() {
 
     // The next dump has a new column, empty on a third of the rows.
     rewrite(d, "*, CASE WHEN activity_nr::BIGINT % 3 = 0 THEN NULL ELSE 'planned' END AS inspection_type", "added.csv");
-    let o = run(d, &["convert", "added.csv", "--spec", "v.toml", "--to", "stage", "--no-progress"]);
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = refused(d, "added.csv");
     assert!(err.contains("added.csv line 1: header does not match the spec: the file has columns the spec does not: 'inspection_type' (column 22)"), "{err}");
     assert!(err.contains("add it to the spec as nullable ([[columns]] name = \"inspection_type\""), "{err}");
     assert_eq!(manifest(&d.join("stage"), "violations"), v1, "nothing is committed");
@@ -109,9 +115,7 @@ fn a_lost_column_and_a_changed_type_are_refused_with_what_to_do() {
     convert(d, "r0.csv", &[]);
     let v1 = manifest(&d.join("stage"), "violations");
     rewrite(d, "* EXCLUDE (emphasis)", "lost.csv");
-    let o = run(d, &["convert", "lost.csv", "--spec", "v.toml", "--to", "stage", "--no-progress"]);
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = refused(d, "lost.csv");
     assert!(
         err.contains(
             "lost.csv line 1: header does not match the spec: the file lacks the spec's columns 'emphasis' (column 19)"
@@ -126,9 +130,7 @@ fn a_lost_column_and_a_changed_type_are_refused_with_what_to_do() {
         "* REPLACE (CASE WHEN row_number() OVER () = 1 THEN 'X2361' ELSE naics_code END AS naics_code)",
         "retyped.csv",
     );
-    let o = run(d, &["convert", "retyped.csv", "--spec", "v.toml", "--to", "stage", "--no-progress"]);
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = refused(d, "retyped.csv");
     assert!(err.contains("retyped.csv line 2, column naics_code: value 'X2361' is not a valid int32"), "{err}");
     assert!(err.contains("if the source's naics_code values changed type, change its type in the spec"), "{err}");
     assert_eq!(manifest(&d.join("stage"), "violations"), v1, "nothing is committed");

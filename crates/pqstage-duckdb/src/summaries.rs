@@ -18,7 +18,7 @@ use duckdb::types::Value;
 use duckdb::{params, Connection};
 use pqstage_load::sql::{literal, render};
 use pqstage_load::summaries::{
-    definition, find_set, parse_marker, stamp_state, stamped_state, ResultTable, Summary, SummaryAction, SummaryReport,
+    definition, find_set, parse_marker, stamp, stamped_state, ResultTable, Summary, SummaryAction, SummaryReport,
 };
 use pqstage_load::TableName;
 
@@ -83,7 +83,7 @@ pub(crate) fn refresh(
         // Marked with the query over `"schema"."table"`: the catalog is the
         // file's name, and a copied file keeps its summaries.
         let marker = s.marker(set_name, &s.query(&table.quoted()));
-        let stamped = stamp_state(&marker, version, &now);
+        let stamped = stamp(&marker, version, &now);
         let views: i64 = conn
             .query_row(SUMMARY.other_relation, params![table.schema, name], |r| r.get(0))
             .map_err(DuckdbError::sql("look up a summary"))?;
@@ -126,13 +126,6 @@ pub fn read_summaries(db: &Path, table: &str) -> Result<Vec<ResultTable>, Duckdb
         .query_map(params![t.schema, t.name], |r| Ok((r.get(0)?, r.get(1)?)))
         .and_then(Iterator::collect)
         .map_err(DuckdbError::sql("list summaries"))?;
-    if kept.is_empty() {
-        return Err(DuckdbError::Refused(format!(
-            "{} in {} has no summaries: its spec names none ([target] summaries), or it has not been loaded",
-            t.quoted(),
-            db.display()
-        )));
-    }
     let mut out = Vec::new();
     for (name, marker) in kept {
         let Some((set_name, summary_name)) = parse_marker(&marker) else { continue };

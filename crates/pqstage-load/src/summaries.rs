@@ -143,23 +143,16 @@ impl Summary {
 /// How the comment of every kept summary starts.
 pub const MARKER_PREFIX: &str = "pqstage summary ";
 
-/// The comment a kept summary carries: its [`Summary::marker`] and the
-/// staged version its rows were computed from, so a load that finds the
-/// table at another version (a refresh that failed, `--no-summaries`)
-/// computes it again even when it loads nothing.
-pub fn stamp(marker: &str, version: u64) -> String {
-    format!("{marker} of version {version}")
-}
-
-/// The comment of a kept summary that also names the state of the table it
-/// was computed from (an engine's digest of which partitions, at which
-/// checksums, the table held), so a load can tell whether the summary still
-/// matches the table before keeping it up to date from changes.
-pub fn stamp_state(marker: &str, version: u64, state: &str) -> String {
+/// The comment a kept summary carries: its [`Summary::marker`], the staged
+/// version it was computed from and the state of the table it matches (an
+/// engine's digest of which partitions, at which checksums, the table held),
+/// so a load can tell whether the summary still matches the table before
+/// keeping it up to date from changes, or leaving it alone.
+pub fn stamp(marker: &str, version: u64, state: &str) -> String {
     format!("{marker} of version {version}, state {state}")
 }
 
-/// The table state a comment written by [`stamp_state`] names.
+/// The table state a comment written by [`stamp`] names.
 pub fn stamped_state(comment: &str) -> Option<&str> {
     comment.rsplit_once(", state ").map(|(_, s)| s)
 }
@@ -342,11 +335,10 @@ mod tests {
         assert_eq!(parse_marker(&m), Some(("v", "by_year")));
         assert_ne!(m, s[0].marker("v", "SELECT 2"), "another definition, another marker");
         assert_eq!(parse_marker("a comment"), None);
-        let stamped = stamp(&m, 7);
+        let stamped = stamp(&m, 7, "ab12");
         assert_eq!((definition(&stamped), parse_marker(&stamped)), (m.as_str(), Some(("v", "by_year"))));
-        let with_state = stamp_state(&m, 7, "ab12");
-        assert_eq!((definition(&with_state), stamped_state(&with_state)), (m.as_str(), Some("ab12")));
-        assert_eq!(stamped_state(&stamped), None);
+        assert_eq!((definition(&stamped), stamped_state(&stamped)), (m.as_str(), Some("ab12")));
+        assert_eq!(stamped_state(&format!("{m} of version 7")), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! time are added after the load. Any other change (a partition replaced
 //! or removed whole, a load with `--no-summaries`) computes the summary
 //! again from the whole table. Each kept summary's comment names the digest
-//! of the table's state it matches ([`stamp_state`]), which tells the next
+//! of the table's state it matches ([`stamp`]), which tells the next
 //! load which of these applies.
 
 use std::time::Instant;
@@ -17,8 +17,7 @@ use std::time::Instant;
 use postgres::{GenericClient, SimpleQueryMessage};
 use pqstage_load::sql::{literal, render};
 use pqstage_load::summaries::{
-    definition, find_set, parse_marker, stamp_state, stamped_state, Cell, ResultTable, Summary, SummaryAction,
-    SummaryReport,
+    definition, find_set, parse_marker, stamp, stamped_state, Cell, ResultTable, Summary, SummaryAction, SummaryReport,
 };
 use pqstage_load::{Action, LoadReport, TableName};
 
@@ -102,7 +101,7 @@ impl Kept {
     fn fold(&self, tx: &mut impl GenericClient, version: u64, state: &str) -> Result<(), PgError> {
         let mark = render(
             SUMMARY.mark_summary,
-            &[("summary", &self.relation), ("marker", &literal(&stamp_state(&self.marker, version, state)))],
+            &[("summary", &self.relation), ("marker", &literal(&stamp(&self.marker, version, state)))],
         );
         tx.batch_execute(&format!("{};\n{mark}", self.summary.fold(&self.relation, &self.delta, &self.columns)))
             .map_err(PgError::db(format!("update summary {}", self.relation)))
@@ -113,14 +112,13 @@ impl Kept {
 /// up to date: those that match the table when it starts.
 pub(crate) struct Maintainer {
     kept: Vec<Kept>,
-    started: Option<Instant>,
     seconds: f64,
 }
 
 impl Maintainer {
     /// Nothing to maintain.
     pub(crate) fn none() -> Self {
-        Maintainer { kept: Vec::new(), started: None, seconds: 0.0 }
+        Maintainer { kept: Vec::new(), seconds: 0.0 }
     }
 
     /// In `tx`, before it changes anything: the maintained summaries of
@@ -146,7 +144,7 @@ impl Maintainer {
                 kept.push(Kept::open(tx, s, relation, marker)?);
             }
         }
-        Ok(Maintainer { kept, started: None, seconds: started.elapsed().as_secs_f64() })
+        Ok(Maintainer { kept, seconds: started.elapsed().as_secs_f64() })
     }
 
     /// True when there is nothing to maintain.
@@ -161,11 +159,11 @@ impl Maintainer {
     /// # Errors
     /// The server's.
     pub(crate) fn gather(&mut self, tx: &mut impl GenericClient, rows: &str, subtract: bool) -> Result<(), PgError> {
-        self.started = Some(Instant::now());
+        let started = Instant::now();
         for k in &self.kept {
             k.gather(tx, rows, subtract)?;
         }
-        self.seconds += self.started.take().map_or(0.0, |t| t.elapsed().as_secs_f64());
+        self.seconds += started.elapsed().as_secs_f64();
         Ok(())
     }
 
@@ -216,14 +214,15 @@ pub(crate) fn refresh(
 ) -> Result<Vec<SummaryReport>, PgError> {
     let state = digest(client, parent, &[])?;
     let new: Vec<String> = report.units.iter().filter(|u| u.action == Action::New).map(|u| u.path.clone()).collect();
-    let mut before_new: Option<String> = None;
+    // What the table held without the partitions loaded for the first time.
+    let before_new = if new.is_empty() { None } else { Some(digest(client, parent, &new)?) };
     let mut out = Vec::new();
     for s in set(set_name)? {
         let started = Instant::now();
         let relation = TableName::new(&parent.schema, s.relation(&parent.name)).quoted();
         let query = s.query(&parent.quoted());
         let marker = s.marker(set_name, &query);
-        let stamped = stamp_state(&marker, version, &state);
+        let stamped = stamp(&marker, version, &state);
         let what = |doing: &str| format!("{doing} summary {relation}");
         let action = match lookup(client, &relation)? {
             None => {
@@ -243,12 +242,7 @@ pub(crate) fn refresh(
                     } else {
                         SummaryAction::Unchanged
                     }
-                } else if s.maintained() && !new.is_empty() && {
-                    if before_new.is_none() {
-                        before_new = Some(digest(client, parent, &new)?);
-                    }
-                    held == before_new.as_deref()
-                } {
+                } else if s.maintained() && before_new.is_some() && held == before_new.as_deref() {
                     add_new(client, parent, s, &relation, &marker, &new, (version, &state))?;
                     SummaryAction::Maintained
                 } else {
@@ -334,12 +328,6 @@ pub fn read_summaries(db: Option<&str>, table: &TableName) -> Result<Vec<ResultT
     let kept = client
         .query(SUMMARY.kept_summaries, &[&table.schema, &table.name])
         .map_err(PgError::db(format!("list the summaries of {}", table.quoted())))?;
-    if kept.is_empty() {
-        return Err(PgError::Refused(format!(
-            "{} has no summaries: its spec names none ([target] summaries), or it has not been loaded",
-            table.quoted()
-        )));
-    }
     let mut out: Vec<ResultTable> = Vec::new();
     for row in kept {
         let (relname, marker): (String, String) = (row.get(0), row.get(1));
