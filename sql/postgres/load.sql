@@ -88,79 +88,130 @@ CREATE UNIQUE INDEX ON {table} ({columns});
 
 -- name: patch_tables
 -- The tables a patch stages each change set's rows in: dropped at the end of
--- the transaction, whatever way it ends. Placeholders: parent, keys (the
--- key columns' definitions).
+-- the transaction, whatever way it ends. pqstage_old receives the rows the
+-- change set deletes or replaces, with their addresses (ctid) and which of
+-- the two they are; pqstage_written the addresses of the rows written.
+-- Placeholders: parent, keys (the key columns' definitions).
 CREATE TEMP TABLE pqstage_upserts (LIKE {parent}) ON COMMIT DROP;
 CREATE TEMP TABLE pqstage_deletes ({keys}) ON COMMIT DROP;
-CREATE TEMP TABLE pqstage_old (LIKE {parent}) ON COMMIT DROP;
+CREATE TEMP TABLE pqstage_old (LIKE {parent}, pqstage_row tid, pqstage_deleted boolean) ON COMMIT DROP;
+CREATE TEMP TABLE pqstage_written (pqstage_row tid) ON COMMIT DROP;
 
 -- name: patch_clear
 -- Empties the staging tables before the next change set.
-TRUNCATE pqstage_upserts, pqstage_deletes, pqstage_old;
+TRUNCATE pqstage_upserts, pqstage_deletes, pqstage_old, pqstage_written;
 
 -- name: patch_copy
 -- A change set's rows (or deleted keys) into its staging table.
 COPY {table} ({names}) FROM STDIN (FORMAT binary)
 
 -- name: patch_analyze
--- Row counts for the planner, so the statements below look the staged rows
--- up through the key's index instead of scanning the partition.
-ANALYZE pqstage_upserts, pqstage_deletes;
+-- Row counts and key statistics for the planner, so the look-up below goes
+-- through the key's index when the change set is small against the
+-- partition. Only the key columns: statistics of every column cost more
+-- than the statements they plan. Placeholders: keys (the key columns).
+ANALYZE pqstage_upserts ({keys}), pqstage_deletes;
+
+-- name: patch_lock
+-- Other writers wait until the changes commit (readers do not): the rows
+-- found below are then written through their addresses, which a
+-- concurrent update would move.
+LOCK TABLE {leaf} IN SHARE ROW EXCLUSIVE MODE;
+
+-- name: patch_lookup
+-- The one look-up of the change set's keys in the partition: every row
+-- under a deleted key or a staged (inserted or updated) key, kept aside
+-- whole with its address. Placeholders: leaf, names, target_names, keys,
+-- match (t."k" = k."k" AND ...).
+INSERT INTO pqstage_old ({names}, pqstage_row, pqstage_deleted)
+SELECT {target_names}, t.ctid, k.deleted
+FROM {leaf} AS t
+JOIN (SELECT {keys}, true AS deleted FROM pqstage_deletes
+      UNION ALL SELECT {keys}, false FROM pqstage_upserts) AS k ON {match};
+
+-- name: patch_found
+-- Of the rows found: those under deleted keys, those under staged keys.
+SELECT count(*) FILTER (WHERE pqstage_deleted), count(*) FILTER (WHERE NOT pqstage_deleted) FROM pqstage_old;
 
 -- name: patch_delete
--- The deleted keys' rows leave the partition. Placeholders: leaf (the
--- attached partition), match (t.k = d.k AND ...).
-DELETE FROM {leaf} AS t USING pqstage_deletes AS d WHERE {match};
+-- The rows found under deleted keys leave, through their addresses.
+-- Placeholder: leaf.
+DELETE FROM {leaf} WHERE ctid = ANY (ARRAY(SELECT pqstage_row FROM pqstage_old WHERE pqstage_deleted));
 
--- name: patch_delete_keep
--- The same, keeping the deleted rows aside in pqstage_old (for the summaries
--- kept up to date). Placeholders: leaf, match, names, target_names.
-WITH gone AS (DELETE FROM {leaf} AS t USING pqstage_deletes AS d WHERE {match} RETURNING {target_names})
-INSERT INTO pqstage_old ({names}) SELECT * FROM gone;
+-- name: patch_delete_replaced
+-- The delete-insert way: every row found leaves, through its address, those
+-- the staged rows replace too. Placeholder: leaf.
+DELETE FROM {leaf} WHERE ctid = ANY (ARRAY(SELECT pqstage_row FROM pqstage_old));
 
--- name: patch_matched_keep
--- The rows the staged rows replace, kept aside in pqstage_old before they
--- are replaced; how many there are is the count patch_matched gives.
--- Placeholders: leaf, match, names, target_names.
-INSERT INTO pqstage_old ({names}) SELECT {target_names} FROM {leaf} AS t JOIN pqstage_upserts AS s ON {match};
+-- name: patch_update
+-- The update-insert way, first the updates: each row found under a staged
+-- key is updated in place, through its address (no second look-up by key;
+-- with room on its page and no indexed column changed, a HOT update that
+-- touches no index). The new versions' addresses go to pqstage_written.
+-- Placeholders: leaf, set ("c" = s."c", ...), match_o (o."k" = s."k" AND ...).
+WITH written AS (
+    UPDATE {leaf} AS t SET {set}
+    FROM pqstage_old AS o JOIN pqstage_upserts AS s ON {match_o}
+    WHERE NOT o.pqstage_deleted AND t.ctid = o.pqstage_row
+    RETURNING t.ctid
+)
+INSERT INTO pqstage_written SELECT * FROM written;
 
--- name: patch_matched
--- How many of the staged rows' keys the partition holds: the change set's
--- updated rows, if the partition holds the version it leads from.
-SELECT count(*) FROM pqstage_upserts AS s JOIN {leaf} AS t ON {match};
+-- name: patch_insert_new
+-- Then the staged rows whose key was not found go in. Placeholders: leaf,
+-- names, match_o.
+WITH written AS (
+    INSERT INTO {leaf} ({names})
+    SELECT {names} FROM pqstage_upserts AS s
+    WHERE NOT EXISTS (SELECT FROM pqstage_old AS o WHERE NOT o.pqstage_deleted AND {match_o})
+    RETURNING ctid
+)
+INSERT INTO pqstage_written SELECT * FROM written;
+
+-- name: patch_insert
+-- The delete-insert way: every staged row goes in as it is. Placeholders:
+-- leaf, names.
+WITH written AS (INSERT INTO {leaf} ({names}) SELECT {names} FROM pqstage_upserts RETURNING ctid)
+INSERT INTO pqstage_written SELECT * FROM written;
+
+-- name: patch_check_written
+-- Staged rows that the rows written do not hold exactly as staged (0 when
+-- every insert and update landed), read back through the addresses the
+-- writes returned. Placeholders: names, target_names, leaf.
+SELECT count(*) FROM (
+    SELECT {names} FROM pqstage_upserts
+    EXCEPT ALL
+    SELECT {target_names} FROM {leaf} AS t WHERE t.ctid = ANY (ARRAY(SELECT pqstage_row FROM pqstage_written))
+) AS missing;
 
 -- name: patch_merge
--- Inserts and updates in one statement. Placeholders: leaf, match, set
--- ("c" = s."c", ...), names, values (s."c", ...).
+-- The merge way: inserts and updates in one MERGE on the key. Placeholders:
+-- leaf, match, set ("c" = s."c", ...), names, values (s."c", ...).
 MERGE INTO {leaf} AS t USING pqstage_upserts AS s ON {match}
 WHEN MATCHED THEN UPDATE SET {set}
 WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values});
 
 -- name: patch_on_conflict
--- The same with INSERT ... ON CONFLICT on the key's unique index.
+-- The on-conflict way: INSERT ... ON CONFLICT on the key's unique index.
 -- Placeholders: leaf, names, conflict (the key's columns), excluded
 -- ("c" = EXCLUDED."c", ...).
 INSERT INTO {leaf} AS t ({names}) SELECT {names} FROM pqstage_upserts
 ON CONFLICT ({conflict}) DO UPDATE SET {excluded};
 
 -- name: patch_check
--- Staged rows the partition does not hold exactly as staged, after the
--- upsert (0 when every insert and update landed). Placeholders: names,
--- target_names (t."c", ...), leaf, match.
+-- After MERGE or ON CONFLICT, which return no addresses: staged rows the
+-- partition does not hold exactly as staged under their keys.
+-- Placeholders: names, target_names (t."c", ...), leaf, match.
 SELECT count(*) FROM (
     SELECT {names} FROM pqstage_upserts
     EXCEPT ALL
     SELECT {target_names} FROM {leaf} AS t JOIN pqstage_upserts AS s ON {match}
 ) AS missing;
 
--- name: patch_delete_updated
--- The delete-insert way (what PostgreSQL before 15, without MERGE, does):
--- the updated rows' old versions leave, then all staged rows are inserted.
-DELETE FROM {leaf} AS t USING pqstage_upserts AS s WHERE {match};
-
--- name: patch_insert
--- The staged rows go in as they are. Placeholders: leaf, names.
-INSERT INTO {leaf} ({names}) SELECT {names} FROM pqstage_upserts;
+-- name: patch_matched
+-- How many rows the partition holds under the staged keys: after MERGE or
+-- ON CONFLICT, each must name exactly one. Placeholders: leaf, match.
+SELECT count(*) FROM pqstage_upserts AS s JOIN {leaf} AS t ON {match};
 
 -- name: server_version
 -- The server's version as a number (150004 for 15.4).

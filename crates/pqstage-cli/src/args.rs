@@ -156,8 +156,8 @@ pub struct LoadPostgresArgs {
     /// Percent of each page a loaded partition fills, 10-100 (default: 90 when the spec has a key, so updates of change sets find room on their page, else 100).
     #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u8).range(10..=100))]
     pub fillfactor: Option<u8>,
-    /// How change sets' inserted and updated rows are written: merge (MERGE; delete-insert before PostgreSQL 15), on-conflict (INSERT … ON CONFLICT) or delete-insert.
-    #[arg(long, value_name = "HOW", default_value = "merge", value_parser = ["merge", "on-conflict", "delete-insert"])]
+    /// How change sets' inserted and updated rows are written: update-insert (UPDATE of the rows the key look-up found, through their addresses, then INSERT of the new ones), merge (one MERGE on the key; delete-insert before PostgreSQL 15), on-conflict (INSERT … ON CONFLICT) or delete-insert.
+    #[arg(long, value_name = "HOW", default_value = "update-insert", value_parser = ["update-insert", "merge", "on-conflict", "delete-insert"])]
     pub upsert: String,
     /// Skip checking the staged files' checksums against the manifest.
     #[arg(long)]

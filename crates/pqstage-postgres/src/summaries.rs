@@ -147,11 +147,6 @@ impl Maintainer {
         Ok(Maintainer { kept, seconds: started.elapsed().as_secs_f64() })
     }
 
-    /// True when there is nothing to maintain.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.kept.is_empty()
-    }
-
     /// Gathers the aggregates over `rows` (a table or view the transaction
     /// can read): rows about to be removed when `subtract`, else rows just
     /// written.

@@ -228,7 +228,8 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
                 upsert: match a.upsert.as_str() {
                     "on-conflict" => pqstage_postgres::Upsert::OnConflict,
                     "delete-insert" => pqstage_postgres::Upsert::DeleteInsert,
-                    _ => pqstage_postgres::Upsert::Merge,
+                    "merge" => pqstage_postgres::Upsert::Merge,
+                    _ => pqstage_postgres::Upsert::UpdateInsert,
                 },
             };
             pqstage_postgres::load(request, &pg)

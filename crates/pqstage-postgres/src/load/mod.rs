@@ -67,8 +67,11 @@ pub const KEYED_FILLFACTOR: u8 = 90;
 /// The statement that writes a change set's inserted and updated rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Upsert {
-    /// `MERGE … WHEN MATCHED THEN UPDATE … WHEN NOT MATCHED THEN INSERT`.
+    /// `UPDATE` of the rows the key look-up found, through their addresses
+    /// (ctid), then `INSERT` of the rows whose key it did not find.
     #[default]
+    UpdateInsert,
+    /// `MERGE … WHEN MATCHED THEN UPDATE … WHEN NOT MATCHED THEN INSERT`.
     Merge,
     /// `INSERT … ON CONFLICT (key) DO UPDATE`.
     OnConflict,

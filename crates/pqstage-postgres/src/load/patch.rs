@@ -5,25 +5,35 @@
 //! For each partition, and each change set of its chain in order:
 //!
 //! 1. the deleted keys and the upserted rows (inserted, then updated) are
-//!    COPYed (binary) into two temporary tables;
-//! 2. the deleted keys' rows are deleted from the partition;
-//! 3. the upserted rows go in with one MERGE (or INSERT … ON CONFLICT) on
-//!    the key;
-//! 4. the staged rows are compared with what the partition now holds under
-//!    their keys, whole rows (`EXCEPT ALL`): any difference is an error and
-//!    nothing is committed.
+//!    COPYed (binary) into two temporary tables, and the partition is locked
+//!    against other writers (readers go on);
+//! 2. one look-up of those keys in the partition keeps aside every row it
+//!    holds under them, whole, with its address (ctid): the rows the change
+//!    set deletes and those it replaces. This is the only statement that
+//!    searches the partition by key: through the key's index for a small
+//!    change set, by one scan for a big one, as the planner finds cheaper;
+//! 3. the deleted rows are deleted through their addresses;
+//! 4. the staged rows are written, by default (update-insert) as an UPDATE
+//!    of the rows found, through their addresses, and an INSERT of the rest
+//!    (`--upsert merge`: one MERGE on the key; `on-conflict`: INSERT … ON
+//!    CONFLICT; `delete-insert`: the rows found deleted, all staged rows
+//!    inserted);
+//! 5. the staged rows are compared with what the partition now holds, whole
+//!    rows (`EXCEPT ALL`), read back through the addresses the writes
+//!    returned (MERGE and ON CONFLICT return none: through the key, and each
+//!    staged key must name one row): any difference is an error and nothing
+//!    is committed.
 //!
 //! Maintained summaries that match the table are kept up to date in the
-//! same transaction ([`Maintainer`]): the rows step 2 deletes and those
-//! step 3 replaces are kept aside as they go (`DELETE … RETURNING`, and the
-//! key lookup that counts the replaced rows copying them instead), their
-//! aggregates subtracted; after step 3 those of the staged rows are added.
+//! same transaction ([`Maintainer`]): the aggregates of the rows step 2 set
+//! aside are subtracted, those of the staged rows added.
 //!
-//! Before writing, each step checks that the partition holds the version the
-//! change set leads from: every deleted key is there, and exactly the
-//! updated rows' keys are. When that fails (the table was changed by hand),
-//! the transaction is rolled back and the partition is reloaded whole
-//! instead, with a note; the other partitions are patched again without it.
+//! Before writing, step 2's counts show whether the partition holds the
+//! version the change set leads from: every deleted key is there, and
+//! exactly as many staged keys as the change set updates. When that fails
+//! (the table was changed by hand), the transaction is rolled back and the
+//! partition is reloaded whole instead, with a note; the other partitions
+//! are patched again without it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -79,9 +89,11 @@ struct Pieces<'a> {
     key_names: String,
     /// Every column, quoted, comma-separated.
     names: String,
-    /// `t."k" = d."k" AND ...` (deleted keys) and the same with `s` (staged rows).
-    match_d: String,
+    /// `t."k" = k."k" AND ...` (the look-up), the same with `s` (the staged
+    /// rows) and `o."k" = s."k" AND ...` (the rows found against the staged).
+    match_k: String,
     match_s: String,
+    match_o: String,
     /// `s."c", ...` and `t."c", ...` of every column.
     values: String,
     target_names: String,
@@ -99,14 +111,15 @@ impl<'a> Pieces<'a> {
         let key: Vec<&str> = ctx.job.table.spec.target.key.iter().map(String::as_str).filter(|k| *k != part).collect();
         let join = |v: Vec<String>| v.join(", ");
         let matches =
-            |side: &str| key.iter().map(|k| format!("t.{0} = {side}.{0}", q(k))).collect::<Vec<_>>().join(" AND ");
+            |a: &str, b: &str| key.iter().map(|k| format!("{a}.{0} = {b}.{0}", q(k))).collect::<Vec<_>>().join(" AND ");
         let names: Vec<String> = ctx.columns.iter().map(|c| q(&c.name)).collect();
         let others: Vec<&String> = names.iter().filter(|n| !key.iter().any(|k| q(k) == **n)).collect();
         Pieces {
             file_columns: ctx.columns.iter().map(|c| c.name.as_str()).filter(|n| *n != part).collect(),
             key_names: join(key.iter().map(|k| q(k)).collect()),
-            match_d: matches("d"),
-            match_s: matches("s"),
+            match_k: matches("t", "k"),
+            match_s: matches("t", "s"),
+            match_o: matches("o", "s"),
             values: join(names.iter().map(|n| format!("s.{n}")).collect()),
             target_names: join(names.iter().map(|n| format!("t.{n}")).collect()),
             set: join(others.iter().map(|n| format!("{n} = s.{n}")).collect()),
@@ -117,13 +130,17 @@ impl<'a> Pieces<'a> {
         }
     }
 
-    /// The statement that writes the staged rows into `leaf`. ON CONFLICT
-    /// finds a row through the key's unique index, which never matches a
-    /// NULL partition value: that partition merges.
-    fn upsert(&self, upsert: Upsert, leaf: &str, null_partition: bool) -> String {
+    /// The statement that writes the staged rows into `leaf` by key (MERGE
+    /// or ON CONFLICT). ON CONFLICT finds a row through the key's unique
+    /// index, which never matches a NULL partition value: that partition
+    /// merges.
+    fn upsert_by_key(&self, upsert: Upsert, leaf: &str, null_partition: bool) -> String {
         match (upsert, null_partition) {
-            (Upsert::DeleteInsert, _) => render(LOAD.patch_insert, &[("leaf", leaf), ("names", &self.names)]),
-            (Upsert::Merge, _) | (Upsert::OnConflict, true) => render(
+            (Upsert::OnConflict, false) => render(
+                LOAD.patch_on_conflict,
+                &[("leaf", leaf), ("names", &self.names), ("conflict", &self.conflict), ("excluded", &self.excluded)],
+            ),
+            _ => render(
                 LOAD.patch_merge,
                 &[
                     ("leaf", leaf),
@@ -132,10 +149,6 @@ impl<'a> Pieces<'a> {
                     ("names", &self.names),
                     ("values", &self.values),
                 ],
-            ),
-            (Upsert::OnConflict, false) => render(
-                LOAD.patch_on_conflict,
-                &[("leaf", leaf), ("names", &self.names), ("conflict", &self.conflict), ("excluded", &self.excluded)],
             ),
         }
     }
@@ -228,10 +241,13 @@ impl PatchCtx<'_> {
         let staged = step.staged.expect("a patched step has a staged unit");
         let what = |w: &str| format!("{w} {} ({leaf})", step.path);
         let constant = [Constant::Int4(step.key.0.map(|y| y as i32))];
-        let matched = render(LOAD.patch_matched, &[("leaf", &leaf), ("match", &p.match_s)]);
         let count = |tx: &mut postgres::Transaction<'_>, sql: &str, w: &str| -> Result<u64, PgError> {
             Ok(tx.query_one(sql, &[]).map_err(PgError::db(what(w)))?.get::<_, i64>(0) as u64)
         };
+        let exec = |tx: &mut postgres::Transaction<'_>, sql: &str, w: &str| -> Result<u64, PgError> {
+            tx.execute(sql, &[]).map_err(PgError::db(what(w)))
+        };
+        exec(tx, &render(LOAD.patch_lock, &[("leaf", &leaf)]), "lock")?;
 
         let mut rows = self.before.held.get(&step.key).copied().unwrap_or(0);
         for cs in chain {
@@ -251,20 +267,22 @@ impl PatchCtx<'_> {
             self.check(step, n == expected, || {
                 format!("its change set holds {expected} inserted and updated rows, COPY received {n}")
             })?;
-            tx.batch_execute(LOAD.patch_analyze).map_err(PgError::db(what("analyze the staged changes of")))?;
-            // With summaries kept, the rows deleted and those about to be
-            // replaced are kept aside (the deleted ones by the DELETE itself,
-            // the replaced ones by the look-up that counts them) and their
-            // aggregates subtracted.
-            let keep = !summaries.is_empty();
-            let delete = match keep {
-                false => render(LOAD.patch_delete, &[("leaf", &leaf), ("match", &p.match_d)]),
-                true => render(
-                    LOAD.patch_delete_keep,
-                    &[("leaf", &leaf), ("match", &p.match_d), ("names", &p.names), ("target_names", &p.target_names)],
-                ),
-            };
-            let deleted = tx.execute(&delete, &[]).map_err(PgError::db(what("delete the deleted keys of")))?;
+            let analyze = render(LOAD.patch_analyze, &[("keys", &p.key_names)]);
+            tx.batch_execute(&analyze).map_err(PgError::db(what("analyze the staged changes of")))?;
+
+            let lookup = render(
+                LOAD.patch_lookup,
+                &[
+                    ("leaf", &leaf),
+                    ("names", &p.names),
+                    ("target_names", &p.target_names),
+                    ("keys", &p.key_names),
+                    ("match", &p.match_k),
+                ],
+            );
+            exec(tx, &lookup, "look up the keys of")?;
+            let found = tx.query_one(LOAD.patch_found, &[]).map_err(PgError::db(what("count the rows found in")))?;
+            let (deleted, held) = (found.get::<_, i64>(0) as u64, found.get::<_, i64>(1) as u64);
             if deleted != cs.deleted.rows {
                 return Ok(Err(Diverged(format!(
                     "it held {deleted} of the {} keys version {} deletes, so not version {}",
@@ -273,51 +291,64 @@ impl PatchCtx<'_> {
                     cs.version - 1
                 ))));
             }
-            let held = match keep {
-                false => count(tx, &matched, "look up the keys of")?,
-                true => {
-                    let sql = render(
-                        LOAD.patch_matched_keep,
-                        &[
-                            ("leaf", &leaf),
-                            ("match", &p.match_s),
-                            ("names", &p.names),
-                            ("target_names", &p.target_names),
-                        ],
-                    );
-                    tx.execute(&sql, &[]).map_err(PgError::db(what("look up the keys of")))?
-                }
-            };
             if held != cs.updated.rows {
                 return Ok(Err(Diverged(format!(
                     "it held {held} of the keys version {} inserts or updates, not the {} it updates",
                     cs.version, cs.updated.rows
                 ))));
             }
-            if keep {
-                summaries.gather(tx, "pqstage_old", true)?;
-            }
-            if upsert == Upsert::DeleteInsert {
-                let delete = render(LOAD.patch_delete_updated, &[("leaf", &leaf), ("match", &p.match_s)]);
-                let gone = tx.execute(&delete, &[]).map_err(PgError::db(what("delete the updated rows of")))?;
-                self.check(step, gone == cs.updated.rows, || {
-                    format!("{gone} rows deleted for {} updated", cs.updated.rows)
-                })?;
-            }
-            let sql = p.upsert(upsert, &leaf, step.key.0.is_none());
-            let written = tx.execute(&sql, &[]).map_err(PgError::db(what("apply the changes to")))?;
-            let check = render(
-                LOAD.patch_check,
-                &[("names", &p.names), ("target_names", &p.target_names), ("leaf", &leaf), ("match", &p.match_s)],
+            summaries.gather(tx, "pqstage_old", true)?;
+
+            let (delete, gone_expected) = match upsert {
+                Upsert::DeleteInsert => (LOAD.patch_delete_replaced, cs.deleted.rows + cs.updated.rows),
+                _ => (LOAD.patch_delete, cs.deleted.rows),
+            };
+            let gone = exec(tx, &render(delete, &[("leaf", &leaf)]), "delete the rows found in")?;
+            self.check(step, gone == gone_expected, || format!("{gone} rows deleted of the {gone_expected} found"))?;
+
+            let written_check = render(
+                LOAD.patch_check_written,
+                &[("names", &p.names), ("target_names", &p.target_names), ("leaf", &leaf)],
             );
-            let missing = count(tx, &check, "check the changes of")?;
-            // Each staged key now names exactly one row: no update went in
-            // as a second row.
-            let held = count(tx, &matched, "look up the keys of")?;
-            self.check(step, written == expected && missing == 0 && held == expected, || {
+            let (written, missing, under_keys) = match upsert {
+                Upsert::UpdateInsert => {
+                    let set = [("leaf", leaf.as_str()), ("set", &p.set), ("match_o", &p.match_o)];
+                    let updated = exec(tx, &render(LOAD.patch_update, &set), "update the rows of")?;
+                    self.check(step, updated == cs.updated.rows, || {
+                        format!("{updated} rows updated of the {} found", cs.updated.rows)
+                    })?;
+                    let insert = [("leaf", leaf.as_str()), ("names", &p.names), ("match_o", &p.match_o)];
+                    let inserted = exec(tx, &render(LOAD.patch_insert_new, &insert), "insert the new rows of")?;
+                    (updated + inserted, count(tx, &written_check, "check the changes of")?, expected)
+                }
+                Upsert::DeleteInsert => {
+                    let insert = render(LOAD.patch_insert, &[("leaf", &leaf), ("names", &p.names)]);
+                    let written = exec(tx, &insert, "insert the rows of")?;
+                    (written, count(tx, &written_check, "check the changes of")?, expected)
+                }
+                Upsert::Merge | Upsert::OnConflict => {
+                    let sql = p.upsert_by_key(upsert, &leaf, step.key.0.is_none());
+                    let written = exec(tx, &sql, "apply the changes to")?;
+                    let check = render(
+                        LOAD.patch_check,
+                        &[
+                            ("names", &p.names),
+                            ("target_names", &p.target_names),
+                            ("leaf", &leaf),
+                            ("match", &p.match_s),
+                        ],
+                    );
+                    let missing = count(tx, &check, "check the changes of")?;
+                    // Each staged key now names exactly one row: no update
+                    // went in as a second row.
+                    let matched = render(LOAD.patch_matched, &[("leaf", &leaf), ("match", &p.match_s)]);
+                    (written, missing, count(tx, &matched, "look up the keys of")?)
+                }
+            };
+            self.check(step, written == expected && missing == 0 && under_keys == expected, || {
                 format!(
                     "version {}: {written} rows written of {expected} staged, {missing} staged rows not held \
-                     as staged, {held} rows under the staged keys",
+                     as staged, {under_keys} rows under the staged keys",
                     cs.version
                 )
             })?;
