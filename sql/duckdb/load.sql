@@ -28,29 +28,42 @@ INSERT INTO {table} ({columns})
 SELECT {columns}
 FROM read_parquet({files}, {hive});
 
--- name: patch_held
+-- name: patch_lookup
 -- Applying change sets, one version at a time for every partition patched,
--- in the load's one transaction. First: per partition, how many rows have
--- the keys of source (a SELECT of the key columns and the partition column
--- from change set files). Placeholders: table, source, match (t."k" = s."k"
--- AND ..., with the partition column compared IS NOT DISTINCT FROM), key
--- (the partition column).
-SELECT s.{key}, count(*) FROM {table} AS t JOIN ({source}) AS s ON {match} GROUP BY s.{key};
+-- in the load's one transaction. First the one look-up of the version's
+-- keys in the table: the row ids of the rows under the keys it deletes or
+-- updates (leaving) and under those it inserts (which must be none).
+-- Placeholders: table, leaving and arriving (SELECTs of the key columns and
+-- the partition column from change set files, or of no rows), keys (those
+-- columns), match (t."k" = s."k" AND ..., with the partition column
+-- compared IS NOT DISTINCT FROM), key (the partition column).
+CREATE OR REPLACE TEMP TABLE pqstage_found AS
+SELECT t.rowid AS row_id, s.leaving, s.{key} AS part
+FROM {table} AS t
+JOIN (SELECT {keys}, true AS leaving FROM ({leaving}) UNION ALL SELECT {keys}, false FROM ({arriving})) AS s
+ON {match};
+
+-- name: patch_found
+-- Per partition value: the rows found under leaving keys, and under
+-- arriving ones.
+SELECT part, count(*) FILTER (WHERE leaving), count(*) FILTER (WHERE NOT leaving)
+FROM pqstage_found GROUP BY part;
+
+-- name: patch_forget
+-- A partition replaced whole instead of patched leaves the rows found.
+-- Placeholder: condition (part = 1987, or part IS NULL).
+DELETE FROM pqstage_found WHERE {condition};
 
 -- name: patch_delete
--- The rows of the keys the change sets delete or update leave.
-DELETE FROM {table} AS t USING ({source}) AS s WHERE {match};
+-- The rows found under leaving keys leave, by row id (no second look-up by
+-- key). Placeholder: table.
+DELETE FROM {table} WHERE rowid IN (SELECT row_id FROM pqstage_found WHERE leaving);
 
 -- name: patch_insert
 -- The inserted and updated rows go in. Placeholders: table, columns, files,
 -- hive (the partition column from the folder names).
 INSERT INTO {table} ({columns})
 SELECT {columns} FROM read_parquet({files}, {hive});
-
--- name: patch_count
--- The rows under the staged keys after the change sets: each key must name
--- exactly one row. Placeholders: table, source (the keys), match.
-SELECT count(*) FROM {table} AS t JOIN ({source}) AS s ON {match};
 
 -- name: add_column
 -- A column the spec gained; the rows the table holds get NULL there.

@@ -19,7 +19,7 @@ pqstage_load::queries! {
 pqstage_load::queries! {
     /// `sql/duckdb/load.sql`: the load's statements.
     pub struct LoadQueries from "duckdb/load.sql" {
-        create_table, drop_table, delete_units, insert_files, patch_held, patch_delete, patch_insert, patch_count,
+        create_table, drop_table, delete_units, insert_files, patch_lookup, patch_found, patch_forget, patch_delete, patch_insert,
         add_column
     }
 }
