@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use duckdb::{params, Connection};
 use pqstage_load::sql::{literal, quote_ident, render};
+use pqstage_load::summaries::SummaryReport;
 use pqstage_load::{
     Applied, Counted, Engine, Inventory, Job, LoadError, LoadReport, PartitionKey, Recorded, Request, TableName,
     TableState, Work,
@@ -49,21 +50,28 @@ pub fn load(request: &Request<'_>, duck: &DuckdbOptions) -> Result<LoadReport, D
         Some(set) if duck.summaries => Some(crate::summaries::set(set).map(|_| set.as_str())?),
         _ => None,
     };
-    let mut engine = Duckdb { target, duck, db: None };
+    let mut engine = Duckdb { target, duck, db: None, summaries, kept: None };
     let mut report = pqstage_load::load(&mut engine, &job)?;
     if let Some(set) = summaries {
-        let (conn, state) = match engine.db.take() {
-            Some(db) => (db.conn, db.state),
+        report.summaries = match engine.kept.take() {
+            // Kept in the load's transaction (apply always runs).
+            Some(kept) => kept?,
             None => {
-                let conn = crate::open(&duck.db, duck.threads, false)?;
+                let conn = match engine.db.take() {
+                    Some(db) => db.conn,
+                    None => crate::open(&duck.db, duck.threads, false)?,
+                };
                 let catalog: String = conn
                     .query_row(CATALOG.current_catalog, [], |r| r.get(0))
                     .map_err(DuckdbError::sql("read the catalog name"))?;
-                (conn, state_table(&catalog))
+                let state = state_table(&catalog);
+                let at = (state.as_str(), duck.table.as_str());
+                conn.execute_batch("BEGIN TRANSACTION").map_err(DuckdbError::sql("begin"))?;
+                let kept = crate::summaries::refresh(&conn, &engine.target, at, set, job.request.manifest.version)?;
+                conn.execute_batch("COMMIT").map_err(DuckdbError::sql("commit the summaries"))?;
+                kept
             }
         };
-        let at = (state.as_str(), duck.table.as_str());
-        report.summaries = crate::summaries::refresh(&conn, &engine.target, at, set, job.request.manifest.version)?;
     }
     Ok(report)
 }
@@ -76,6 +84,11 @@ struct Duckdb<'a> {
     /// The open database, from [`Engine::inspect`] on: the file is opened
     /// (and created) only once the load has been checked.
     db: Option<Db>,
+    /// The set of summaries to keep, if any, and how keeping them ended:
+    /// in the load's transaction, so a reader never sees the table and its
+    /// summaries at different versions (and the file is written once).
+    summaries: Option<&'a str>,
+    kept: Option<Result<Vec<SummaryReport>, DuckdbError>>,
 }
 
 /// An open DuckDB file and the names of the load's tables in it.
@@ -201,6 +214,19 @@ impl Engine for Duckdb<'_> {
         for s in work.steps {
             let held = after.get(&s.key).copied().unwrap_or(0);
             LoadError::check_count(&self.duck.table, &s.path, s.rows(), held, Counted::Held)?;
+        }
+        if let Some(set) = self.summaries {
+            let db = self.db();
+            let at = (db.state.as_str(), self.duck.table.as_str());
+            let kept = crate::summaries::refresh(&db.conn, &self.target, at, set, job.request.manifest.version);
+            // A summary that cannot be kept (its name taken by a table
+            // pqstage did not make) stops the summaries, not the load.
+            if let Err(e) = &kept {
+                if !matches!(e, DuckdbError::Refused(_)) {
+                    return Err(kept.unwrap_err());
+                }
+            }
+            self.kept = Some(kept);
         }
         self.db().conn.execute_batch("COMMIT").map_err(DuckdbError::sql("commit"))?;
         Ok(Applied { seconds: BTreeMap::new(), verify_seconds, swapped })

@@ -57,13 +57,13 @@ fn comment(conn: &Connection, table: &TableName, name: &str) -> Result<Option<Op
 }
 
 /// Brings the summaries of `set_name` on `table` (loaded as `loaded`,
-/// recorded in `state`) up to date after a load of staged `version`, each in
-/// a transaction of its own: left alone when they match the table's state;
-/// else computed again (made, when missing or defined otherwise).
+/// recorded in `state`) up to date after a load of staged `version`, in the
+/// caller's transaction (the load's): left alone when they match the table's
+/// state; else computed again (made, when missing or defined otherwise).
 ///
 /// # Errors
-/// A relation of a summary's name that pqstage did not make, or a failed
-/// statement (the load itself is committed by then).
+/// A relation of a summary's name that pqstage did not make (the caller
+/// commits the load all the same), or a failed statement.
 pub(crate) fn refresh(
     conn: &Connection,
     table: &TableName,
@@ -105,8 +105,7 @@ pub(crate) fn refresh(
         if action != SummaryAction::Unchanged {
             let store = render(SUMMARY.store_summary, &[("summary", &summary), ("query", &query)]);
             let mark = render(SUMMARY.mark_summary, &[("summary", &summary), ("marker", &literal(&stamped))]);
-            conn.execute_batch(&format!("BEGIN TRANSACTION;\n{store}\n{mark}\nCOMMIT;"))
-                .map_err(DuckdbError::sql("compute a summary"))?;
+            conn.execute_batch(&format!("{store}\n{mark}")).map_err(DuckdbError::sql("compute a summary"))?;
         }
         out.push(SummaryReport { relation, action, seconds: started.elapsed().as_secs_f64() });
     }
