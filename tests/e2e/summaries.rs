@@ -278,6 +278,27 @@ fn duckdb_computes_them_again_after_loads_that_change_the_table() {
     );
     assert!(printed.lines().any(|l| l.starts_with("1960 ")), "{printed}");
 
+    // A table of a summary's name that pqstage did not make stops the
+    // summaries, not the load: it is committed (with its state), and the
+    // other summaries are not either.
+    {
+        let conn = duckdb::Connection::open(d.join("taken.duckdb")).unwrap();
+        conn.execute_batch("CREATE TABLE violations_by_year (x INTEGER)").unwrap();
+    }
+    let o = run(d, &["load", "duckdb", "stage", "--db", "taken.duckdb", "--no-progress"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("\"violations_by_year\" exists and is not a summary pqstage made"), "{err}");
+    {
+        let conn = duckdb::Connection::open(d.join("taken.duckdb")).unwrap();
+        let (n, states): (i64, i64) = conn
+            .query_row("SELECT (SELECT count(*) FROM violations), (SELECT count(*) FROM pqstage.load_state)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert!(n > 19_000 && states > 0, "{n} rows, {states} states");
+    }
+
     // A spec naming a set pqstage does not ship is refused before loading.
     let spec = std::fs::read_to_string(d.join("v.toml")).unwrap();
     std::fs::write(d.join("other.toml"), spec.replace("summaries = \"violations\"", "summaries = \"nosuch\"")).unwrap();
