@@ -130,8 +130,13 @@ JOIN (SELECT {keys}, true AS deleted FROM pqstage_deletes
       UNION ALL SELECT {keys}, false FROM pqstage_upserts) AS k ON {match};
 
 -- name: patch_found
--- Of the rows found: those under deleted keys, those under staged keys.
-SELECT count(*) FILTER (WHERE pqstage_deleted), count(*) FILTER (WHERE NOT pqstage_deleted) FROM pqstage_old;
+-- Of the rows found: those under deleted keys, those under staged keys, and
+-- how many staged keys they are under (fewer when a key names two rows, as
+-- it can in the NULL partition, where the unique index does not apply).
+-- Placeholder: keys.
+SELECT count(*) FILTER (WHERE pqstage_deleted), count(*) FILTER (WHERE NOT pqstage_deleted),
+       count(DISTINCT ({keys})) FILTER (WHERE NOT pqstage_deleted)
+FROM pqstage_old;
 
 -- name: patch_delete
 -- The rows found under deleted keys leave, through their addresses.

@@ -205,7 +205,7 @@ fn postgres_keeps_them_up_to_date_from_the_change_sets_it_applies() {
     // load itself is committed.
     client().batch_execute("DROP TABLE IF EXISTS sum_pg2_by_year; CREATE TABLE sum_pg2_by_year (x int)").unwrap();
     let o = run(d, &["load", "postgres", "stage", "--db", &url, "--table", "sum_pg2", "--no-progress"]);
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("\"public\".\"sum_pg2_by_year\" exists and is not a summary pqstage made"), "{err}");
     let n: i64 = client().query_one("SELECT count(*) FROM sum_pg2", &[]).unwrap().get(0);
@@ -214,7 +214,7 @@ fn postgres_keeps_them_up_to_date_from_the_change_sets_it_applies() {
 
     // A table whose spec names no summaries has none to print.
     let o = run(d, &["summary", "--db", &url, "--table", "sum_pg_none"]);
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("has no summaries"), "{o:?}");
 }
 

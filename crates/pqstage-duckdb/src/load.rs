@@ -52,26 +52,9 @@ pub fn load(request: &Request<'_>, duck: &DuckdbOptions) -> Result<LoadReport, D
     };
     let mut engine = Duckdb { target, duck, db: None, summaries, kept: None };
     let mut report = pqstage_load::load(&mut engine, &job)?;
-    if let Some(set) = summaries {
-        report.summaries = match engine.kept.take() {
-            // Kept in the load's transaction (apply always runs).
-            Some(kept) => kept?,
-            None => {
-                let conn = match engine.db.take() {
-                    Some(db) => db.conn,
-                    None => crate::open(&duck.db, duck.threads, false)?,
-                };
-                let catalog: String = conn
-                    .query_row(CATALOG.current_catalog, [], |r| r.get(0))
-                    .map_err(DuckdbError::sql("read the catalog name"))?;
-                let state = state_table(&catalog);
-                let at = (state.as_str(), duck.table.as_str());
-                conn.execute_batch("BEGIN TRANSACTION").map_err(DuckdbError::sql("begin"))?;
-                let kept = crate::summaries::refresh(&conn, &engine.target, at, set, job.request.manifest.version)?;
-                conn.execute_batch("COMMIT").map_err(DuckdbError::sql("commit the summaries"))?;
-                kept
-            }
-        };
+    if summaries.is_some() {
+        // Kept in the load's transaction: apply always runs, and keeps them.
+        report.summaries = engine.kept.take().unwrap_or_else(|| Ok(Vec::new()))?;
     }
     Ok(report)
 }

@@ -1,5 +1,5 @@
 //! A table's summaries as tables next to it: computed (`CREATE OR REPLACE
-//! TABLE … AS`, in a transaction) after a load that changed the table, or
+//! TABLE … AS`, in the load's transaction) after a load that changed the table, or
 //! when missing or defined otherwise; read back by `pqstage summary`. Each
 //! kept summary's comment names the digest of the table's state it was
 //! computed from, so a load that changed nothing leaves it alone and the

@@ -92,6 +92,11 @@ pub enum PgError {
     /// tables do not define).
     #[error("{0}")]
     Refused(String),
+    /// Something in the target stands in the way (a relation of a summary's
+    /// name that pqstage did not make) or is missing (no summaries to
+    /// print): exit 2, as a table that conflicts with the spec.
+    #[error("{0}")]
+    Conflict(String),
     /// Sending COPY data failed.
     #[error("PostgreSQL: {what}")]
     Send {

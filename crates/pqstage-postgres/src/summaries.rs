@@ -250,7 +250,7 @@ pub(crate) fn refresh(
                 }
             }
             Some(_) => {
-                return Err(PgError::Refused(format!(
+                return Err(PgError::Conflict(format!(
                     "{relation} exists and is not a summary pqstage made, so the summary {} of {} cannot be kept \
                      there; rename or drop it",
                     s.name,
@@ -373,7 +373,7 @@ pub fn read_summaries(db: Option<&str>, table: &TableName) -> Result<Vec<ResultT
         out.push(ResultTable { title, columns, rows });
     }
     if out.is_empty() {
-        return Err(PgError::Refused(format!(
+        return Err(PgError::Conflict(format!(
             "{} has no summaries: its spec names none ([target] summaries), or it has not been loaded",
             table.quoted()
         )));
