@@ -201,15 +201,12 @@ impl Engine for Duckdb<'_> {
         if let Some(set) = self.summaries {
             let db = self.db();
             let at = (db.state.as_str(), self.duck.table.as_str());
-            let kept = crate::summaries::refresh(&db.conn, &self.target, at, set, job.request.manifest.version);
             // A summary that cannot be kept (its name taken by a table
             // pqstage did not make) stops the summaries, not the load.
-            if let Err(e) = &kept {
-                if !matches!(e, DuckdbError::Refused(_)) {
-                    return Err(kept.unwrap_err());
-                }
+            match crate::summaries::refresh(&db.conn, &self.target, at, set, job.request.manifest.version) {
+                Err(e) if !matches!(e, DuckdbError::Refused(_)) => return Err(e),
+                kept => self.kept = Some(kept),
             }
-            self.kept = Some(kept);
         }
         self.db().conn.execute_batch("COMMIT").map_err(DuckdbError::sql("commit"))?;
         Ok(Applied { seconds: BTreeMap::new(), verify_seconds, swapped })

@@ -76,6 +76,19 @@ type Attempt = Result<Maintained, (PartitionKey, String)>;
 /// MERGE came with PostgreSQL 15.
 const MERGE_SINCE: i32 = 150_000;
 
+/// How a partition's staged rows are written, asked for `upsert`, on a
+/// server of version `server` (`server_version_num`): before PostgreSQL 15,
+/// which has no MERGE, delete-insert; and ON CONFLICT finds a row through
+/// the key's unique index, which never matches a NULL partition value, so
+/// that partition is written through the addresses the look-up found.
+fn way(upsert: Upsert, server: i32, null_partition: bool) -> Upsert {
+    match upsert {
+        Upsert::Merge if server < MERGE_SINCE => Upsert::DeleteInsert,
+        Upsert::OnConflict if null_partition => Upsert::UpdateInsert,
+        u => u,
+    }
+}
+
 type Patches<'s, 'm> = Vec<(&'s Step<'m, PartitionEntry>, &'s [&'m ChangeSet])>;
 
 /// The pieces of the statements that are the same for every partition.
@@ -203,17 +216,14 @@ impl PatchCtx<'_> {
             &[("parent", &self.parent.quoted()), ("keys", &column_definitions(&key_columns))],
         );
         tx.batch_execute(&tables).map_err(PgError::db("create the change sets' staging tables"))?;
-        let version: i32 =
+        let server: i32 =
             tx.query_one(LOAD.server_version, &[]).map_err(PgError::db("read the server version"))?.get(0);
-        let upsert = match self.upsert {
-            Upsert::Merge if version < MERGE_SINCE => Upsert::DeleteInsert,
-            u => u,
-        };
         let mut summaries = match self.summaries {
             Some(set) => Maintainer::begin(&mut tx, self.parent, set)?,
             None => Maintainer::none(),
         };
         for (step, chain) in todo {
+            let upsert = way(self.upsert, server, step.key.0.is_none());
             if let Err(Diverged(why)) = self.patch_unit(&mut tx, step, chain, p, upsert, &mut summaries)? {
                 return Ok(Err((step.key, why)));
             }
@@ -246,14 +256,6 @@ impl PatchCtx<'_> {
             tx.execute(sql, &[]).map_err(PgError::db(what(w)))
         };
         exec(tx, &render(LOAD.patch_lock, &[("leaf", &leaf)]), "lock")?;
-        // ON CONFLICT finds a row through the key's unique index, which
-        // never matches a NULL partition value: there the rows are written
-        // through the addresses the look-up found (MERGE would need
-        // PostgreSQL 15).
-        let upsert = match (upsert, step.key.0) {
-            (Upsert::OnConflict, None) => Upsert::UpdateInsert,
-            (u, _) => u,
-        };
 
         let mut rows = self.before.held.get(&step.key).copied().unwrap_or(0);
         for cs in chain {
@@ -320,10 +322,10 @@ impl PatchCtx<'_> {
             let gone = exec(tx, &render(delete, &[("leaf", &leaf)]), "delete the rows found in")?;
             self.check(step, gone == gone_expected, || format!("{gone} rows deleted of the {gone_expected} found"))?;
 
-            let written_check = render(
-                LOAD.patch_check_written,
-                &[("names", &p.names), ("target_names", &p.target_names), ("leaf", &leaf)],
-            );
+            let check_written = |tx: &mut postgres::Transaction<'_>| {
+                let check = [("names", p.names.as_str()), ("target_names", &p.target_names), ("leaf", &leaf)];
+                count(tx, &render(LOAD.patch_check_written, &check), "check the changes of")
+            };
             let (written, missing, under_keys) = match upsert {
                 Upsert::UpdateInsert => {
                     let set = [("leaf", leaf.as_str()), ("set", &p.set), ("match_o", &p.match_o)];
@@ -333,12 +335,12 @@ impl PatchCtx<'_> {
                     })?;
                     let insert = [("leaf", leaf.as_str()), ("names", &p.names), ("match_o", &p.match_o)];
                     let inserted = exec(tx, &render(LOAD.patch_insert_new, &insert), "insert the new rows of")?;
-                    (updated + inserted, count(tx, &written_check, "check the changes of")?, None)
+                    (updated + inserted, check_written(tx)?, None)
                 }
                 Upsert::DeleteInsert => {
                     let insert = render(LOAD.patch_insert, &[("leaf", &leaf), ("names", &p.names)]);
                     let written = exec(tx, &insert, "insert the rows of")?;
-                    (written, count(tx, &written_check, "check the changes of")?, None)
+                    (written, check_written(tx)?, None)
                 }
                 Upsert::Merge | Upsert::OnConflict => {
                     let sql = p.upsert_by_key(upsert, &leaf);
