@@ -88,13 +88,15 @@ CREATE UNIQUE INDEX ON {table} ({columns});
 
 -- name: patch_tables
 -- The tables a patch stages each change set's rows in: dropped at the end of
--- the transaction, whatever way it ends. pqstage_old receives the rows the
--- change set deletes or replaces, with their addresses (ctid) and which of
--- the two they are; pqstage_written the addresses of the rows written.
+-- the transaction, whatever way it ends. pqstage_upserts holds the inserted
+-- and updated rows, pqstage_new telling which; pqstage_old receives the rows
+-- the look-up finds, with their addresses (ctid) and whether the change set
+-- deletes their key or inserts it (then the partition is not the version
+-- it leads from); pqstage_written the addresses of the rows written.
 -- Placeholders: parent, keys (the key columns' definitions).
-CREATE TEMP TABLE pqstage_upserts (LIKE {parent}) ON COMMIT DROP;
+CREATE TEMP TABLE pqstage_upserts (LIKE {parent}, pqstage_new boolean NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE pqstage_deletes ({keys}) ON COMMIT DROP;
-CREATE TEMP TABLE pqstage_old (LIKE {parent}, pqstage_row tid, pqstage_deleted boolean) ON COMMIT DROP;
+CREATE TEMP TABLE pqstage_old (LIKE {parent}, pqstage_row tid, pqstage_deleted boolean, pqstage_new boolean) ON COMMIT DROP;
 CREATE TEMP TABLE pqstage_written (pqstage_row tid) ON COMMIT DROP;
 
 -- name: patch_clear
@@ -108,9 +110,10 @@ COPY {table} ({names}) FROM STDIN (FORMAT binary)
 -- name: patch_analyze
 -- Row counts and key statistics for the planner, so the look-up below goes
 -- through the key's index when the change set is small against the
--- partition. Only the key columns: statistics of every column cost more
--- than the statements they plan. Placeholders: keys (the key columns).
-ANALYZE pqstage_upserts ({keys}), pqstage_deletes;
+-- partition. Only the key columns and pqstage_new: statistics of every
+-- column cost more than the statements they plan. Placeholders: keys (the
+-- key columns).
+ANALYZE pqstage_upserts ({keys}, pqstage_new), pqstage_deletes;
 
 -- name: patch_lock
 -- Other writers wait until the changes commit (readers do not): the rows
@@ -120,23 +123,40 @@ LOCK TABLE {leaf} IN SHARE ROW EXCLUSIVE MODE;
 
 -- name: patch_lookup
 -- The one look-up of the change set's keys in the partition: every row
--- under a deleted key or a staged (inserted or updated) key, kept aside
--- whole with its address. Placeholders: leaf, names, target_names, keys,
--- match (t."k" = k."k" AND ...).
-INSERT INTO pqstage_old ({names}, pqstage_row, pqstage_deleted)
-SELECT {target_names}, t.ctid, k.deleted
+-- under a deleted key or a staged key, kept aside whole with its address.
+-- Where the key's unique index covers the partition, the inserted keys are
+-- not looked up (staged: WHERE NOT s.pqstage_new): inserting one that is
+-- there already fails on the index instead. Placeholders: leaf, names,
+-- target_names, keys, match (t."k" = k."k" AND ...), staged.
+INSERT INTO pqstage_old ({names}, pqstage_row, pqstage_deleted, pqstage_new)
+SELECT {target_names}, t.ctid, k.deleted, k.new
 FROM {leaf} AS t
-JOIN (SELECT {keys}, true AS deleted FROM pqstage_deletes
-      UNION ALL SELECT {keys}, false FROM pqstage_upserts) AS k ON {match};
+JOIN (SELECT {keys}, true AS deleted, false AS new FROM pqstage_deletes
+      UNION ALL SELECT {keys}, false, s.pqstage_new FROM pqstage_upserts AS s {staged}) AS k ON {match};
 
 -- name: patch_found
--- Of the rows found: those under deleted keys, those under staged keys, and
--- how many staged keys they are under (fewer when a key names two rows, as
--- it can in the NULL partition, where the unique index does not apply).
--- Placeholder: keys.
-SELECT count(*) FILTER (WHERE pqstage_deleted), count(*) FILTER (WHERE NOT pqstage_deleted),
-       count(DISTINCT ({keys})) FILTER (WHERE NOT pqstage_deleted)
+-- Of the rows found: those under deleted keys; those under updated keys,
+-- and how many updated keys they are under (fewer when a key names two
+-- rows, as it can in the NULL partition, where the unique index does not
+-- apply); those under inserted keys (none in the version a change set
+-- leads from). Placeholder: keys.
+SELECT count(*) FILTER (WHERE pqstage_deleted),
+       count(*) FILTER (WHERE NOT pqstage_deleted AND NOT pqstage_new),
+       count(DISTINCT ({keys})) FILTER (WHERE NOT pqstage_deleted AND NOT pqstage_new),
+       count(*) FILTER (WHERE pqstage_new)
 FROM pqstage_old;
+
+-- name: patch_unique
+-- Whether the leaf ($1) has a valid unique index on exactly the key and
+-- the partition column ($2, the names sorted), so that inserting a key it
+-- holds fails.
+SELECT EXISTS (
+    SELECT FROM pg_index AS i
+    WHERE i.indrelid = $1::text::regclass AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+      AND i.indexprs IS NULL
+      AND ARRAY(SELECT a.attname::text FROM pg_attribute AS a
+                WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) ORDER BY 1) = $2::text[]
+);
 
 -- name: patch_delete
 -- The rows found under deleted keys leave, through their addresses.
@@ -163,13 +183,9 @@ WITH written AS (
 INSERT INTO pqstage_written SELECT * FROM written;
 
 -- name: patch_insert_new
--- Then the staged rows whose key was not found go in. Placeholders: leaf,
--- names, match_o.
+-- Then the inserted rows go in. Placeholders: leaf, names.
 WITH written AS (
-    INSERT INTO {leaf} ({names})
-    SELECT {names} FROM pqstage_upserts AS s
-    WHERE NOT EXISTS (SELECT FROM pqstage_old AS o WHERE NOT o.pqstage_deleted AND {match_o})
-    RETURNING ctid
+    INSERT INTO {leaf} ({names}) SELECT {names} FROM pqstage_upserts WHERE pqstage_new RETURNING ctid
 )
 INSERT INTO pqstage_written SELECT * FROM written;
 

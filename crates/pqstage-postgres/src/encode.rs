@@ -49,13 +49,16 @@ pub enum EncodeError {
 }
 
 /// A value to append to every row after the batch's own columns: the Hive
-/// partition key, which lives in the folder name and not in the files.
+/// partition key, which lives in the folder name and not in the files, or
+/// a mark that holds for every row of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Constant<'a> {
     /// An `integer` column (`None`: NULL).
     Int4(Option<i32>),
     /// A `text` or `varchar` column, the same value on every row.
     Text(&'a str),
+    /// A `boolean` column.
+    Bool(bool),
 }
 
 /// Encodes the tuples of `batch`, followed by `constants` in every row, onto
@@ -115,6 +118,7 @@ impl Constant<'_> {
             Self::Int4(Some(_)) => 8,
             Self::Int4(None) => 4,
             Self::Text(t) => 4 + t.len(),
+            Self::Bool(_) => 5,
         }
     }
 
@@ -136,6 +140,13 @@ impl Constant<'_> {
                     buf[*c..*c + 4].copy_from_slice(&len.to_be_bytes());
                     buf[*c + 4..*c + 4 + t.len()].copy_from_slice(t.as_bytes());
                     *c += 4 + t.len();
+                }
+            }
+            Self::Bool(b) => {
+                let field = [0, 0, 0, 1, u8::from(b)];
+                for c in cursor.iter_mut() {
+                    buf[*c..*c + 5].copy_from_slice(&field);
+                    *c += 5;
                 }
             }
         }
@@ -518,6 +529,17 @@ mod tests {
         let mut want = vec![0, 2, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 4, b'e', b'p', b'-', b'1'];
         want.extend([0, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 4, b'e', b'p', b'-', b'1']);
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn bool_constant_after_the_partition_key() {
+        let batch = RecordBatch::try_from_iter([("n", Arc::new(Int32Array::from(vec![None])) as _)]).unwrap();
+        let mut out = Vec::new();
+        encode_batch(&batch, &[Constant::Int4(None), Constant::Bool(true)], &mut out).unwrap();
+        assert_eq!(out, [0, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 1]);
+        out.clear();
+        encode_batch(&batch, &[Constant::Bool(false)], &mut out).unwrap();
+        assert_eq!(out, [0, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0]);
     }
 
     #[test]

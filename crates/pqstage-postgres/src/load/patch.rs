@@ -11,7 +11,12 @@
 //!    holds under them, whole, with its address (ctid): the rows the change
 //!    set deletes and those it replaces. This is the only statement that
 //!    searches the partition by key: through the key's index for a small
-//!    change set, by one scan for a big one, as the planner finds cheaper;
+//!    change set, by one scan for a big one, as the planner finds cheaper.
+//!    The inserted keys are looked up too only where the key's unique index
+//!    does not cover the partition (the NULL partition, or an index dropped
+//!    by hand) or the way writes by key (MERGE, ON CONFLICT); elsewhere
+//!    inserting a key the partition holds fails on the index instead, and
+//!    that is the same divergence as below;
 //! 3. the deleted rows are deleted through their addresses;
 //! 4. the staged rows are written, by default (update-insert) as an UPDATE
 //!    of the rows found, through their addresses, and an INSERT of the rest
@@ -29,14 +34,13 @@
 //! aside are subtracted, those of the staged rows added.
 //!
 //! Before writing, step 2's counts show whether the partition holds the
-//! version the change set leads from: every deleted key is there, and
-//! exactly as many staged keys as the change set updates. When that fails
+//! version the change set leads from: every deleted and updated key is
+//! there, once, and no inserted key (when looked up). When that fails
 //! (the table was changed by hand), the transaction is rolled back and the
 //! partition is reloaded whole instead, with a note; the other partitions
 //! are patched again without it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Inventory, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
@@ -115,6 +119,8 @@ struct Pieces<'a> {
     excluded: String,
     /// The key's unique index's columns, for ON CONFLICT.
     conflict: String,
+    /// The same, sorted, as the catalog is asked for them.
+    unique: Vec<String>,
 }
 
 impl<'a> Pieces<'a> {
@@ -138,6 +144,11 @@ impl<'a> Pieces<'a> {
             set: join(others.iter().map(|n| format!("{n} = s.{n}")).collect()),
             excluded: join(others.iter().map(|n| format!("{n} = EXCLUDED.{n}")).collect()),
             conflict: join(key.iter().map(|k| q(k)).chain([q(part)]).collect()),
+            unique: {
+                let mut u: Vec<String> = key.iter().map(|k| k.to_string()).chain([part.to_string()]).collect();
+                u.sort();
+                u
+            },
             names: names.join(", "),
             key,
         }
@@ -248,7 +259,7 @@ impl PatchCtx<'_> {
         let leaf = self.parent.sibling(leaf_name);
         let staged = step.staged.expect("a patched step has a staged unit");
         let what = |w: &str| format!("{w} {} ({leaf})", step.path);
-        let constant = [Constant::Int4(step.key.0.map(|y| y as i32))];
+        let constant = Constant::Int4(step.key.0.map(|y| y as i32));
         let count = |tx: &mut postgres::Transaction<'_>, sql: &str, w: &str| -> Result<u64, PgError> {
             Ok(tx.query_one(sql, &[]).map_err(PgError::db(what(w)))?.get::<_, i64>(0) as u64)
         };
@@ -256,6 +267,13 @@ impl PatchCtx<'_> {
             tx.execute(sql, &[]).map_err(PgError::db(what(w)))
         };
         exec(tx, &render(LOAD.patch_lock, &[("leaf", &leaf)]), "lock")?;
+        // Whether the inserted keys are looked up, or left to the unique index.
+        let indexed = step.key.0.is_some()
+            && tx
+                .query_one(LOAD.patch_unique, &[&leaf, &p.unique])
+                .map_err(PgError::db(what("read the unique index of")))?
+                .get::<_, bool>(0);
+        let probe_inserted = !indexed || matches!(upsert, Upsert::Merge | Upsert::OnConflict);
 
         let mut rows = self.before.held.get(&step.key).copied().unwrap_or(0);
         for cs in chain {
@@ -267,10 +285,14 @@ impl PatchCtx<'_> {
             self.check(step, n == cs.deleted.rows, || {
                 format!("its change set holds {} deleted keys, COPY received {n}", cs.deleted.rows)
             })?;
-            let copy = render(LOAD.patch_copy, &[("table", "pqstage_upserts"), ("names", &p.names)]);
-            let upserts: Vec<PathBuf> = paths(&cs.inserted.files).into_iter().chain(paths(&cs.updated.files)).collect();
+            let names = format!("{}, pqstage_new", p.names);
+            let copy = render(LOAD.patch_copy, &[("table", "pqstage_upserts"), ("names", &names)]);
             let progress = Some(self.job.request.progress);
-            let n = copy_files(tx, &copy, upserts, &p.file_columns, &constant, progress, &what("copy into"))?;
+            let mut n = 0;
+            for (files, new) in [(&cs.inserted.files, true), (&cs.updated.files, false)] {
+                let constants = [constant, Constant::Bool(new)];
+                n += copy_files(tx, &copy, paths(files), &p.file_columns, &constants, progress, &what("copy into"))?;
+            }
             let expected = cs.inserted.rows + cs.updated.rows;
             self.check(step, n == expected, || {
                 format!("its change set holds {expected} inserted and updated rows, COPY received {n}")
@@ -286,18 +308,22 @@ impl PatchCtx<'_> {
                     ("target_names", &p.target_names),
                     ("keys", &p.key_names),
                     ("match", &p.match_k),
+                    ("staged", if probe_inserted { "" } else { "WHERE NOT s.pqstage_new" }),
                 ],
             );
             exec(tx, &lookup, "look up the keys of")?;
             let found = render(LOAD.patch_found, &[("keys", &p.key_names)]);
             let found = tx.query_one(&found, &[]).map_err(PgError::db(what("count the rows found in")))?;
-            let [deleted, held, keys] = [0, 1, 2].map(|i| found.get::<_, i64>(i) as u64);
+            let [deleted, held, keys, there] = [0, 1, 2, 3].map(|i| found.get::<_, i64>(i) as u64);
             if keys != held {
                 return Ok(Err(Diverged(format!(
-                    "{} of the keys version {} inserts or updates name more than one row there",
+                    "{} of the keys version {} updates name more than one row there",
                     held - keys,
                     cs.version
                 ))));
+            }
+            if there > 0 {
+                return Ok(Err(Diverged(format!("it held {there} of the keys version {} inserts", cs.version))));
             }
             if deleted != cs.deleted.rows {
                 return Ok(Err(Diverged(format!(
@@ -309,8 +335,8 @@ impl PatchCtx<'_> {
             }
             if held != cs.updated.rows {
                 return Ok(Err(Diverged(format!(
-                    "it held {held} of the keys version {} inserts or updates, not the {} it updates",
-                    cs.version, cs.updated.rows
+                    "it held {held} of the {} keys version {} updates",
+                    cs.updated.rows, cs.version
                 ))));
             }
             summaries.gather(tx, "pqstage_old", true)?;
@@ -333,13 +359,19 @@ impl PatchCtx<'_> {
                     self.check(step, updated == cs.updated.rows, || {
                         format!("{updated} rows updated of the {} found", cs.updated.rows)
                     })?;
-                    let insert = [("leaf", leaf.as_str()), ("names", &p.names), ("match_o", &p.match_o)];
-                    let inserted = exec(tx, &render(LOAD.patch_insert_new, &insert), "insert the new rows of")?;
+                    let insert = render(LOAD.patch_insert_new, &[("leaf", &leaf), ("names", &p.names)]);
+                    let inserted = match insert_or_diverge(tx, &insert, cs, &what("insert the new rows of"))? {
+                        Ok(n) => n,
+                        Err(d) => return Ok(Err(d)),
+                    };
                     (updated + inserted, check_written(tx)?, None)
                 }
                 Upsert::DeleteInsert => {
                     let insert = render(LOAD.patch_insert, &[("leaf", &leaf), ("names", &p.names)]);
-                    let written = exec(tx, &insert, "insert the rows of")?;
+                    let written = match insert_or_diverge(tx, &insert, cs, &what("insert the rows of"))? {
+                        Ok(n) => n,
+                        Err(d) => return Ok(Err(d)),
+                    };
                     (written, check_written(tx)?, None)
                 }
                 Upsert::Merge | Upsert::OnConflict => {
@@ -400,5 +432,26 @@ impl PatchCtx<'_> {
             return Ok(());
         }
         Err(LoadError::Validation { table: self.parent.quoted(), unit: step.path.clone(), reason: why() }.into())
+    }
+}
+
+/// Runs the INSERT `sql` of change set `cs`'s rows: the rows inserted, or,
+/// when one of them has a key the partition holds (its unique index
+/// refuses it; inserted keys are not looked up where the index covers the
+/// partition), the divergence. The transaction is then aborted, and is
+/// rolled back by the caller.
+fn insert_or_diverge(
+    tx: &mut postgres::Transaction<'_>,
+    sql: &str,
+    cs: &ChangeSet,
+    what: &str,
+) -> Result<Result<u64, Diverged>, PgError> {
+    match tx.execute(sql, &[]) {
+        Ok(n) => Ok(Ok(n)),
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            let detail = e.as_db_error().and_then(|d| d.detail()).unwrap_or("a key it holds");
+            Ok(Err(Diverged(format!("it held a key version {} inserts ({detail})", cs.version))))
+        }
+        Err(e) => Err(PgError::db(what.to_string())(e)),
     }
 }
