@@ -416,6 +416,31 @@ fn duplicate_and_null_keys_are_refused_and_nothing_is_committed() {
     assert!(err.contains("fix the source, or change [target] key in the spec"), "{err}");
     assert_eq!(manifest(&d.join("stage"), "violations"), before, "nothing is committed");
 
+    // One key in two years, or in a year and the NULL partition: each
+    // partition holds it once, and the convert refuses it all the same,
+    // naming both years and lines. Record i is on line i + 2; record 3 is
+    // dated 2020, record 2 has no date.
+    null_year_dump(d, "years.csv", 10, |_, date, p| Some((date.to_string(), p)));
+    let years = std::fs::read_to_string(d.join("years.csv")).unwrap();
+    let again = |nr: u64, date: &str| format!("{years}OSHA,{nr},01001,ACME AGAIN,,,,,,,,{date},,1.00,,,,,,,2020-02-01 00:00:00\n");
+    for (nr, date, parts) in [
+        (900_000_003, "2019-05-01", "year=2020 and year=2019"),
+        (900_000_002, "2021-05-01", "year=__HIVE_DEFAULT_PARTITION__ and year=2021"),
+    ] {
+        std::fs::write(d.join("twice.csv"), again(nr, date)).unwrap();
+        let o = run(d, &["convert", "twice.csv", "--spec", "v.toml", "--to", "years", "--no-progress"]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let line = nr - 900_000_000 + 2;
+        let want = format!(
+            "duplicate key (activity_nr={nr}, citation_id=01001) in {parts}: twice.csv line {line} and twice.csv line 12 have it"
+        );
+        assert!(err.contains(&want), "{err}");
+        assert!(!d.join("years/violations/_manifest.json").exists(), "nothing is committed");
+    }
+    // Without the second row, the same dump converts.
+    let o = run(d, &["convert", "years.csv", "--spec", "v.toml", "--to", "years", "--no-progress"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
 
     // A key column that may be NULL is refused when the spec is read.
     let spec = std::fs::read_to_string(d.join("v.toml")).unwrap();

@@ -32,6 +32,7 @@ use pqstage_stage::{Stage, CHANGES_DIR};
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use crate::error::{group_digits, ConvertError};
+use crate::keys::KeyRuns;
 use crate::layout::{place, CARRIED_SOURCE, LINE_BITS};
 use crate::write::WriteCtx;
 
@@ -57,6 +58,9 @@ pub(crate) struct DiffCtx<'a> {
     /// For a merge or append, by partition: what the carry-over removed
     /// from the previous version, so its differ need not read it again.
     pub seeds: std::sync::Mutex<HashMap<Option<i64>, Seed>>,
+    /// In a snapshot of a partitioned dataset: every partition's keys, to
+    /// find one key in two partitions once all are written.
+    pub runs: Option<KeyRuns>,
 }
 
 /// What a merge or append tells a partition's differ in place of the
@@ -113,6 +117,8 @@ pub(crate) struct Differ<'c, 'a> {
     /// With a [`Seed`]: the removed rows' key columns (the previous files
     /// are not read).
     seeded_keys: Option<Vec<RecordBatch>>,
+    /// Whether rows came with their source lines.
+    lines: bool,
 }
 
 fn arrow_err(context: &'static str) -> impl Fn(arrow_schema::ArrowError) -> ConvertError {
@@ -222,6 +228,7 @@ impl<'c, 'a> Differ<'c, 'a> {
             inserted: None,
             updated: None,
             seeded_keys: None,
+            lines: false,
         };
         let Some(prev) = previous else { return Ok(d) };
         create_dir(&d.scratch)?;
@@ -278,6 +285,7 @@ impl<'c, 'a> Differ<'c, 'a> {
                 return self.push(&rows, Some(&l));
             }
         }
+        self.lines = lines.is_some();
         let (keys, hashes) = self.hash(batch)?;
         let n = batch.num_rows();
         let (mut inserted, mut updated) = (vec![false; n], vec![false; n]);
@@ -353,6 +361,10 @@ impl<'c, 'a> Differ<'c, 'a> {
         dataset: &str,
         runtime: &tokio::runtime::Handle,
     ) -> Result<Option<ChangeSet>, ConvertError> {
+        if let Some(runs) = &self.ctx.runs {
+            let seen = self.old.iter().filter(|(_, o)| o.seen != UNSEEN).map(|(k, o)| (*k, o.seen));
+            runs.add(entry, self.fresh.iter().map(|(k, at)| (*k, *at)).chain(seen).collect(), self.lines)?;
+        }
         let Some(prev) = self.previous else { return Ok(None) };
         let scratch = self.scratch.clone();
         let result = (|| {

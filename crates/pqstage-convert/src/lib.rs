@@ -44,6 +44,7 @@ mod convert;
 mod direct;
 mod error;
 mod infer;
+mod keys;
 mod layout;
 mod read;
 mod spill;

@@ -24,6 +24,7 @@ use pqstage_stage::{Stage, REJECTS_DIR};
 
 use crate::changes::DiffCtx;
 use crate::error::ConvertError;
+use crate::keys::KeyRuns;
 use crate::layout::Layout;
 use crate::write::rejects::RejectsWriter;
 pub use options::{
@@ -91,7 +92,15 @@ fn diff_ctx<'a>(
         Some(t) if comparable => t.partitions.iter().map(|p| (p.value, p)).collect(),
         _ => Default::default(),
     };
-    Some(DiffCtx { key, previous, comparable, version, sources: sources.to_vec(), seeds: Default::default() })
+    Some(DiffCtx {
+        key,
+        previous,
+        comparable,
+        version,
+        sources: sources.to_vec(),
+        seeds: Default::default(),
+        runs: None,
+    })
 }
 
 /// The change sets the new manifest names: the previous version's that are
@@ -220,8 +229,21 @@ pub fn convert(
         }
         (kept, carried) = (plan.kept, Some(plan.carried));
     }
+    // A snapshot's keys are checked across partitions too (a merge's and an
+    // append's input is, as carry reads it).
+    let spec = &opts.layout.spec;
+    if let Some(d) = diff.as_mut().filter(|_| base.is_none()) {
+        let part = spec.partition_column();
+        if part.is_some_and(|p| !spec.target.key.iter().any(|k| k == p)) {
+            d.runs = Some(KeyRuns::new(scratch)?);
+        }
+    }
     let (mut partitions, changes) =
         phase_two::encode_partitions(opts, &spilled, scratch, stage, runtime, diff.as_ref())?;
+    if let Some((d, runs)) = diff.as_mut().and_then(|d| d.runs.take().map(|r| (d, r))) {
+        let schema = opts.layout.schema.clone();
+        runs.check(&d.sources, &schema, &d.key, stage, &opts.set.dataset, runtime)?;
+    }
     partitions.append(&mut kept);
     partitions.sort_by_key(|p| (p.value.is_none(), p.value));
     let changes = kept_changes(prior, diff.as_ref(), changes, version, opts.set.keep_versions);
@@ -236,7 +258,6 @@ pub fn convert(
         }
         _ => RejectsEntry::default(),
     };
-    let spec = &opts.layout.spec;
     let rows_written: u64 = partitions.iter().map(|p| p.rows).sum();
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
