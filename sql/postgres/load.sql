@@ -243,3 +243,16 @@ SELECT current_setting('server_version_num')::int;
 -- a change of the catalog only (no table rewrite) for a nullable column
 -- without a default. Placeholders: parent, column, type.
 ALTER TABLE {parent} ADD COLUMN {column} {type};
+
+-- name: read_ahead_extension
+-- The schema of the pg_prewarm extension, if the database has it.
+SELECT n.nspname::text FROM pg_extension AS e JOIN pg_namespace AS n ON n.oid = e.extnamespace
+WHERE e.extname = 'pg_prewarm';
+
+-- name: read_ahead
+-- A partition ($1) and its indexes read whole into the operating system's
+-- cache, ahead of the patch; their bytes. Placeholder: prewarm (the
+-- function, schema-qualified).
+SELECT coalesce(sum({prewarm}(r.oid, 'read') * current_setting('block_size')::bigint), 0)::bigint
+FROM (SELECT $1::text::regclass::oid AS oid
+      UNION ALL SELECT indexrelid::oid FROM pg_index WHERE indrelid = $1::text::regclass) AS r;

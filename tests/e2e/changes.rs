@@ -306,7 +306,10 @@ fn a_partition_changed_by_hand_is_reloaded_whole_with_a_note() {
     let held = format!("reloaded whole: it held a key version 2 inserts (Key (activity_nr, citation_id, year)=({nr}, {id}, {year}) already exists.)");
     assert!(partition_line(&by_index, &part).contains(&held), "{by_index}");
     let by_key = load_pg(d, "chg_hand_ins_merge", &["--upsert", "merge"]);
-    assert!(partition_line(&by_key, &part).contains("reloaded whole: it held 1 of the keys version 2 inserts"), "{by_key}");
+    assert!(
+        partition_line(&by_key, &part).contains("reloaded whole: it held 1 of the keys version 2 inserts"),
+        "{by_key}"
+    );
     for (out, t) in [(&by_index, "chg_hand_ins"), (&by_key, "chg_hand_ins_merge")] {
         assert!(out.contains("changes applied (version 1 to 2)"), "the other partitions are patched: {out}");
         assert_eq!(pg_difference(t, "chg_hand_fresh"), (0, 0, pg_count("chg_hand_fresh")), "{t}");
@@ -320,6 +323,62 @@ fn a_partition_changed_by_hand_is_reloaded_whole_with_a_note() {
     let out = load_pg(d, "chg_hand", &[]);
     assert!(out.contains("reloaded whole: no kept change set leads from the version the table holds"), "{out}");
     assert!(!out.contains("changes applied"), "{out}");
+}
+
+/// The server's URL with database `db` in place of the tests' one.
+fn db_url(db: &str) -> String {
+    let url = url();
+    let (base, query) = url.split_once('?').map_or((url.as_str(), None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').expect("a URL with a database");
+    format!("{server}/{db}{}", query.map(|q| format!("?{q}")).unwrap_or_default())
+}
+
+/// A patch reads the partitions it changes enough of ahead, on a second
+/// connection, when the database has pg_prewarm, and says so; without it,
+/// it says how to get it. The changes are applied the same either way.
+#[test]
+fn a_patch_reads_its_partitions_ahead_where_pg_prewarm_is_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut admin = client();
+    admin.batch_execute("DROP DATABASE IF EXISTS chg_ahead").unwrap();
+    admin.batch_execute("CREATE DATABASE chg_ahead").unwrap();
+    let db = db_url("chg_ahead");
+    for r in 0..3 {
+        dump(d, 20_000, r, &format!("r{r}.csv"));
+    }
+    let load = |d: &Path| {
+        let o = run(d, &["load", "postgres", "stage", "--db", &db, "--no-progress"]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    convert(d, "r0.csv", &[]);
+    load(d);
+    convert(d, "r1.csv", &[]);
+    let (out, err) = load(d);
+    assert!(out.contains("applied changes to"), "{out}");
+    assert!(err.contains("note: the changed partitions were read page by page"), "{err}");
+    assert!(err.contains("CREATE EXTENSION pg_prewarm"), "{err}");
+
+    let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+    c.batch_execute("CREATE EXTENSION pg_prewarm").unwrap();
+    convert(d, "r2.csv", &[]);
+    let (out, err) = load(d);
+    assert!(out.contains("applied changes to"), "{out}");
+    // Some of the partitions patched, those whose changes are 0.5% of their
+    // rows or more, were read ahead.
+    let number = |text: &str, before: &str, after: &str| -> u64 {
+        let rest = &text[text.find(before).unwrap_or_else(|| panic!("{before} in {text}")) + before.len()..];
+        rest[..rest.find(after).unwrap()].replace(',', "").parse().unwrap()
+    };
+    let patched = number(&out, "applied changes to ", " partitions");
+    let read = number(&err, "note: read ", " partitions ahead of their changes (");
+    assert!((1..=patched).contains(&read), "{read} of {patched}: {err}");
+    let m = manifest(&d.join("stage"), "violations");
+    let held: i64 = c.query_one("SELECT count(*) FROM violations", &[]).unwrap().get(0);
+    assert_eq!(held as u64, m["tables"][0]["rows_written"].as_u64().unwrap());
+    drop(c);
+    admin.batch_execute("DROP DATABASE chg_ahead").unwrap();
 }
 
 #[test]
@@ -422,7 +481,9 @@ fn duplicate_and_null_keys_are_refused_and_nothing_is_committed() {
     // dated 2020, record 2 has no date.
     null_year_dump(d, "years.csv", 10, |_, date, p| Some((date.to_string(), p)));
     let years = std::fs::read_to_string(d.join("years.csv")).unwrap();
-    let again = |nr: u64, date: &str| format!("{years}OSHA,{nr},01001,ACME AGAIN,,,,,,,,{date},,1.00,,,,,,,2020-02-01 00:00:00\n");
+    let again = |nr: u64, date: &str| {
+        format!("{years}OSHA,{nr},01001,ACME AGAIN,,,,,,,,{date},,1.00,,,,,,,2020-02-01 00:00:00\n")
+    };
     for (nr, date, parts) in [
         (900_000_003, "2019-05-01", "year=2020 and year=2019"),
         (900_000_002, "2021-05-01", "year=__HIVE_DEFAULT_PARTITION__ and year=2021"),

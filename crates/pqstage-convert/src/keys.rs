@@ -65,13 +65,20 @@ impl KeyRuns {
 
     /// Keeps the keys of the partition written as `entry`: (key hash,
     /// place) of each row, no hash twice.
-    pub(crate) fn add(&self, entry: &PartitionEntry, mut keys: Vec<(u128, u64)>, lines: bool) -> Result<(), ConvertError> {
+    pub(crate) fn add(
+        &self,
+        entry: &PartitionEntry,
+        mut keys: Vec<(u128, u64)>,
+        lines: bool,
+    ) -> Result<(), ConvertError> {
         keys.sort_unstable_by_key(|k| k.0);
         let path = self.dir.join(format!("{}.keys", entry.path.replace(['/', '='], "-")));
         let file = File::create(&path).map_err(io_err("create", &path))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         for (hash, at) in keys {
-            out.write_all(&hash.to_le_bytes()).and_then(|_| out.write_all(&at.to_le_bytes())).map_err(io_err("write", &path))?;
+            out.write_all(&hash.to_le_bytes())
+                .and_then(|_| out.write_all(&at.to_le_bytes()))
+                .map_err(io_err("write", &path))?;
         }
         out.flush().map_err(io_err("write", &path))?;
         self.runs.lock().expect("lock").push(Run { path, entry: entry.clone(), lines });

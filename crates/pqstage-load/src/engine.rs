@@ -396,6 +396,7 @@ pub fn load<E: Engine>(engine: &mut E, job: &Job<'_>) -> Result<LoadReport, E::E
         seconds: started.elapsed().as_secs_f64(),
         summaries: Vec::new(),
         columns_added,
+        notes: Vec::new(),
     })
 }
 

@@ -79,6 +79,8 @@ pub struct LoadReport {
     /// Columns the load added to an existing table (a spec that gained
     /// nullable columns).
     pub columns_added: Vec<String>,
+    /// What the engine has to say about how it loaded (not about the data).
+    pub notes: Vec<String>,
 }
 
 impl LoadReport {
@@ -169,6 +171,7 @@ mod tests {
             seconds: 1.0,
             summaries: Vec::new(),
             columns_added: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

@@ -19,7 +19,7 @@ pqstage_load::queries! {
         create_index, analyze, drop_leftover, attach, create_parent_unique_index, create_unique_index,
         patch_tables, patch_clear, patch_copy, patch_analyze, patch_lock, patch_lookup, patch_found, patch_unique, patch_delete,
         patch_delete_replaced, patch_update, patch_insert_new, patch_insert, patch_check_written, patch_merge,
-        patch_on_conflict, patch_check, patch_matched, server_version, add_column,
+        patch_on_conflict, patch_check, patch_matched, server_version, add_column, read_ahead_extension, read_ahead,
     }
 }
 

@@ -252,6 +252,9 @@ fn print_report(cli: &Cli, r: &LoadReport) -> Result<(), Failure> {
             r.columns_added.join(", ")
         ))?;
     }
+    for note in &r.notes {
+        eprintln!("note: {note}");
+    }
     let listed = |a: &Action| cli.verbose || !(*a == Action::Unchanged || (r.created && *a == Action::New));
     if r.units.iter().any(|u| listed(&u.action)) {
         let timed = r.units.iter().any(|u| u.seconds.is_some());

@@ -14,6 +14,7 @@
 //! years committed before are recorded, so a rerun loads only the rest.
 
 mod patch;
+mod read_ahead;
 mod unit;
 
 use std::collections::BTreeMap;
@@ -111,6 +112,7 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
         opts: pg,
         summaries,
         maintained: crate::summaries::Maintained::default(),
+        notes: Vec::new(),
         settings: Settings::resolve(pg.db.as_deref())?,
         parent: TableName::new(&pg.schema, &pg.table),
         indexes,
@@ -120,6 +122,7 @@ pub fn load(request: &Request<'_>, pg: &PgOptions) -> Result<LoadReport, PgError
     };
     let role = engine.settings.config().get_user().unwrap_or_default().to_string();
     let mut report = pqstage_load::load(&mut engine, &job).map_err(|e| e.with_role(&role, &pg.schema))?;
+    report.notes.append(&mut engine.notes);
     if let Some(set) = summaries {
         drop(engine.client.take());
         let mut client = connect(&engine.settings)?;
@@ -140,6 +143,8 @@ struct Postgres<'a> {
     /// The summaries the change sets' transaction kept up to date, and the
     /// seconds that took.
     maintained: crate::summaries::Maintained,
+    /// Notes on how the load went (reading ahead of the changes).
+    notes: Vec<String>,
     settings: Settings,
     parent: TableName,
     indexes: Vec<Vec<String>>,
@@ -282,9 +287,11 @@ impl Engine for Postgres<'_> {
                 before: work.before,
                 upsert: self.opts.upsert,
                 summaries: self.summaries,
+                settings: &self.settings,
             };
-            let (swapped, maintained) = ctx.apply(&mut client, patches)?;
+            let (swapped, maintained, read) = ctx.apply(&mut client, patches)?;
             self.maintained = maintained;
+            self.notes.extend(read.note());
             swapped
         };
         drop(client);

@@ -41,14 +41,17 @@
 //! are patched again without it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Inventory, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
 use pqstage_spec::OutputColumn;
 use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
 
+use super::read_ahead::{self, ReadAhead};
 use super::unit::column_definitions;
 use super::Upsert;
+use crate::connect::Settings;
 use crate::encode::Constant;
 use crate::error::PgError;
 use crate::read::copy_files;
@@ -68,6 +71,8 @@ pub(super) struct PatchCtx<'a> {
     pub upsert: Upsert,
     /// The set of summaries kept, if any.
     pub summaries: Option<&'a str>,
+    /// How to open the connection that reads ahead.
+    pub settings: &'a Settings,
 }
 
 /// A patched partition found not to hold what its change sets lead from.
@@ -177,9 +182,10 @@ impl<'a> Pieces<'a> {
 }
 
 impl PatchCtx<'_> {
-    /// Applies `patches`; returns the partitions that must be reloaded whole
-    /// instead, and why, and the summaries kept up to date with the seconds
-    /// that took.
+    /// Applies `patches`, with a second connection reading ahead of them
+    /// (see [`read_ahead`]); returns the partitions that must be reloaded
+    /// whole instead, and why, the summaries kept up to date with the
+    /// seconds that took, and how reading ahead went.
     ///
     /// # Errors
     /// The server's; a partition that does not hold its staged rows after
@@ -188,6 +194,37 @@ impl PatchCtx<'_> {
         &self,
         client: &mut postgres::Client,
         patches: Patches<'_, '_>,
+    ) -> Result<(BTreeMap<PartitionKey, String>, Maintained, ReadAhead), PgError> {
+        // The partitions the changes touch enough of, with their place in
+        // the order patched.
+        let leaves: Vec<(usize, String)> = patches
+            .iter()
+            .enumerate()
+            .filter(|(_, (step, chain))| {
+                let changed: u64 = chain.iter().map(|c| c.inserted.rows + c.updated.rows + c.deleted.rows).sum();
+                let rows = self.before.held.get(&step.key).copied().unwrap_or(0).max(1);
+                changed as f64 >= read_ahead::MIN_SHARE * rows as f64
+            })
+            .filter_map(|(i, (step, _))| self.attached.get(&step.key).map(|leaf| (i, self.parent.sibling(leaf))))
+            .collect();
+        let places: BTreeMap<PartitionKey, usize> = patches.iter().enumerate().map(|(i, (s, _))| (s.key, i)).collect();
+        let (stop, at) = (AtomicBool::new(false), AtomicUsize::new(0));
+        let started = |key: &PartitionKey| at.store(places[key], Ordering::Relaxed);
+        std::thread::scope(|s| {
+            let ahead = s.spawn(|| read_ahead::read(self.settings, &leaves, &at, &stop));
+            let applied = self.apply_all(client, patches, &started);
+            stop.store(true, Ordering::Relaxed);
+            let read = ahead.join().unwrap_or_else(|_| ReadAhead::Failed("its thread panicked".into()));
+            applied.map(|(swapped, maintained)| (swapped, maintained, read))
+        })
+    }
+
+    /// Applies `patches`, calling `started` as each partition's turn comes.
+    fn apply_all(
+        &self,
+        client: &mut postgres::Client,
+        patches: Patches<'_, '_>,
+        started: &dyn Fn(&PartitionKey),
     ) -> Result<(BTreeMap<PartitionKey, String>, Maintained), PgError> {
         let pieces = Pieces::new(self);
         let mut todo = patches;
@@ -196,7 +233,7 @@ impl PatchCtx<'_> {
         while !todo.is_empty() {
             let total: u64 = todo.iter().flat_map(|(_, c)| c.iter()).map(|c| c.inserted.rows + c.updated.rows).sum();
             self.job.request.progress.begin("applying changes", pqstage_stage::progress::Measure::Rows, total);
-            match self.try_apply(client, &todo, &pieces)? {
+            match self.try_apply(client, &todo, &pieces, started)? {
                 Ok(kept) => {
                     maintained = kept;
                     break;
@@ -218,6 +255,7 @@ impl PatchCtx<'_> {
         client: &mut postgres::Client,
         todo: &Patches<'_, '_>,
         p: &Pieces<'_>,
+        started: &dyn Fn(&PartitionKey),
     ) -> Result<Attempt, PgError> {
         let mut tx = client.transaction().map_err(PgError::db("begin"))?;
         let key_columns: Vec<OutputColumn> =
@@ -234,6 +272,7 @@ impl PatchCtx<'_> {
             None => Maintainer::none(),
         };
         for (step, chain) in todo {
+            started(&step.key);
             let upsert = way(self.upsert, server, step.key.0.is_none());
             if let Err(Diverged(why)) = self.patch_unit(&mut tx, step, chain, p, upsert, &mut summaries)? {
                 return Ok(Err((step.key, why)));
