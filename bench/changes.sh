@@ -8,7 +8,8 @@
 #     computed), against a plain convert of it with the key removed from the
 #     spec (no key checks, no change sets);
 #   PostgreSQL: pqstage's incremental load (the default update-insert, into
-#     the database the first load went to; MERGE, ON CONFLICT and
+#     the database the first load went to, which has pg_prewarm so the load
+#     reads ahead; the same without pg_prewarm, MERGE, ON CONFLICT and
 #     delete-insert into copies of it), against a full reload of the new dump
 #     (load --no-patch: every year swapped) and against the hand-written path
 #     of a DBA (text COPY of the changed rows and the deleted keys into
@@ -90,9 +91,14 @@ rm -rf "$STAGE" "$OUT/plain" "$OUT/merged" "$OUT"/*.duckdb "$OUT"/*.duckdb.wal
 once convert_first "$PQSTAGE" convert "$CSV" --spec "$SPEC" --to "$STAGE" --no-progress
 settle
 pg_load pg_first_load pqstage
-for copy in merge on_conflict delete_insert full_reload dba; do
+# pg_prewarm, as a DBA would install it: the incremental loads read the
+# partitions they change ahead of their changes. One copy goes without, to
+# measure what reading ahead gives.
+sql pqstage -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm"
+for copy in merge on_conflict delete_insert full_reload dba no_read_ahead; do
   sql pqstage -c "CREATE DATABASE $copy TEMPLATE pqstage STRATEGY FILE_COPY"
 done
+sql no_read_ahead -c "DROP EXTENSION pg_prewarm"
 once duck_first_load "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/inc.duckdb" --no-progress
 cp "$OUT/inc.duckdb" "$OUT/full.duckdb"
 
@@ -108,6 +114,8 @@ log "  $(grep '(merge)' "$OUT/log-convert_merge.txt")"
 
 settle
 pg_load pg_incremental pqstage -v
+settle
+pg_load pg_incremental_no_read_ahead no_read_ahead
 settle
 pg_load pg_incremental_merge merge --upsert merge
 settle
@@ -183,7 +191,7 @@ once duck_noop_rerun "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/inc.duckdb" --no
 CONTENT="SELECT count(*) || ' rows, hash ' || sum(hashtextextended(v::text, 0)::numeric) FROM violations v"
 FULL="$(sql full_reload -c "$CONTENT")"
 : >"$OUT/content.txt"
-for db in pqstage merge on_conflict delete_insert dba; do
+for db in pqstage no_read_ahead merge on_conflict delete_insert dba; do
   got="$(sql "$db" -c "$CONTENT")"
   printf '%s\t%s\n' "$db" "$got" >>"$OUT/content.txt"
   [[ "$got" == "$FULL" ]] || die "PostgreSQL database $db holds other rows than the full reload: $got vs $FULL"
@@ -199,7 +207,7 @@ SUMMARY_DIFF="SELECT (SELECT count(*) FROM (TABLE violations_by_year EXCEPT ALL 
   + (SELECT count(*) FROM ($BY_YEAR EXCEPT ALL TABLE violations_by_year) b)
   + (SELECT count(*) FROM (TABLE violations_top_companies EXCEPT ALL $BY_COMPANY) c)
   + (SELECT count(*) FROM ($BY_COMPANY EXCEPT ALL TABLE violations_top_companies) d)"
-for db in pqstage merge on_conflict delete_insert full_reload; do
+for db in pqstage no_read_ahead merge on_conflict delete_insert full_reload; do
   diff="$(sql "$db" -c "$SUMMARY_DIFF")"
   [[ "$diff" == 0 ]] || die "PostgreSQL database $db: its summaries differ from its table by $diff rows"
 done
@@ -256,13 +264,13 @@ CHANGED="$(grep -m1 '^version ' "$OUT/log-convert_changes.txt" || true)"
   echo "Summaries: in every PostgreSQL database but the DBA's, and in both DuckDB files, equal row for row to the aggregates computed afresh from the table."
   echo
   echo "Time spent on the summaries, by load:"
-  for l in pg_first_load pg_incremental pg_incremental_merge pg_incremental_on_conflict pg_incremental_delete_insert pg_full_reload pg_noop_rerun duck_first_load duck_incremental duck_full_reload duck_noop_rerun; do
+  for l in pg_first_load pg_incremental pg_incremental_no_read_ahead pg_incremental_merge pg_incremental_on_conflict pg_incremental_delete_insert pg_full_reload pg_noop_rerun duck_first_load duck_incremental duck_full_reload duck_noop_rerun; do
     echo "- $l: $(grep -m1 '^summaries: ' "$OUT/log-$l.txt" | sed 's/"public"\.//g; s/"main"\.//g' || echo none)"
   done
   echo "Merge of the changed records ($(grep '(merge)' "$OUT/log-convert_merge.txt")): the same $dump_rows rows as the new dump's stage (EXCEPT ALL both ways), change sets $merged_changes (inserted/updated/deleted) as its."
   echo
   ratio_table convert_changes=convert_plain convert_merge=convert_changes \
-    pg_incremental=pg_full_reload pg_incremental_merge=pg_full_reload pg_incremental_on_conflict=pg_full_reload \
+    pg_incremental=pg_full_reload pg_incremental_no_read_ahead=pg_full_reload pg_incremental_merge=pg_full_reload pg_incremental_on_conflict=pg_full_reload \
     pg_incremental_delete_insert=pg_full_reload pg_dba_copy_on_conflict=pg_full_reload \
     pg_noop_rerun=pg_full_reload duck_incremental=duck_full_reload duck_noop_rerun=duck_full_reload
 } >"$REPORT"
