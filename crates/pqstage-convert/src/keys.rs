@@ -51,15 +51,11 @@ pub(crate) struct KeyRuns {
     runs: Mutex<Vec<Run>>,
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> ConvertError + 'a {
-    move |source| ConvertError::Io { op, path: path.to_path_buf(), source }
-}
-
 impl KeyRuns {
     /// Runs kept under `scratch`.
     pub(crate) fn new(scratch: &Path) -> Result<Self, ConvertError> {
         let dir = scratch.join("key-runs");
-        std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        std::fs::create_dir_all(&dir).map_err(ConvertError::io("create", &dir))?;
         Ok(KeyRuns { dir, runs: Mutex::new(Vec::new()) })
     }
 
@@ -73,14 +69,14 @@ impl KeyRuns {
     ) -> Result<(), ConvertError> {
         keys.sort_unstable_by_key(|k| k.0);
         let path = self.dir.join(format!("{}.keys", entry.path.replace(['/', '='], "-")));
-        let file = File::create(&path).map_err(io_err("create", &path))?;
+        let file = File::create(&path).map_err(ConvertError::io("create", &path))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         for (hash, at) in keys {
             out.write_all(&hash.to_le_bytes())
                 .and_then(|_| out.write_all(&at.to_le_bytes()))
-                .map_err(io_err("write", &path))?;
+                .map_err(ConvertError::io("write", &path))?;
         }
-        out.flush().map_err(io_err("write", &path))?;
+        out.flush().map_err(ConvertError::io("write", &path))?;
         self.runs.lock().expect("lock").push(Run { path, entry: entry.clone(), lines });
         Ok(())
     }
@@ -104,7 +100,7 @@ impl KeyRuns {
         runs.sort_by_key(|r| (r.entry.value.is_none(), r.entry.value));
         let mut readers = Vec::with_capacity(runs.len());
         for r in &runs {
-            let file = File::open(&r.path).map_err(io_err("open", &r.path))?;
+            let file = File::open(&r.path).map_err(ConvertError::io("open", &r.path))?;
             readers.push(BufReader::with_capacity(READ_BUFFER, file));
         }
         let next = |i: usize, readers: &mut Vec<BufReader<File>>| -> Result<Option<(u128, u64)>, ConvertError> {
@@ -115,7 +111,7 @@ impl KeyRuns {
                     u64::from_le_bytes(buf[16..].try_into().expect("8 bytes")),
                 ))),
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-                Err(e) => Err(io_err("read", &runs[i].path)(e)),
+                Err(e) => Err(ConvertError::io("read", &runs[i].path)(e)),
             }
         };
         let mut heap = BinaryHeap::with_capacity(runs.len());

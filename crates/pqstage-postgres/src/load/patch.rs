@@ -392,26 +392,26 @@ impl PatchCtx<'_> {
                 count(tx, &render(LOAD.patch_check_written, &check), "check the changes of")
             };
             let (written, missing, under_keys) = match upsert {
-                Upsert::UpdateInsert => {
-                    let set = [("leaf", leaf.as_str()), ("set", &p.set), ("match_o", &p.match_o)];
-                    let updated = exec(tx, &render(LOAD.patch_update, &set), "update the rows of")?;
-                    self.check(step, updated == cs.updated.rows, || {
-                        format!("{updated} rows updated of the {} found", cs.updated.rows)
-                    })?;
-                    let insert = render(LOAD.patch_insert_new, &[("leaf", &leaf), ("names", &p.names)]);
-                    let inserted = match insert_or_diverge(tx, &insert, cs, &what("insert the new rows of"))? {
+                Upsert::UpdateInsert | Upsert::DeleteInsert => {
+                    // Update-insert updates the rows found, then inserts the
+                    // new ones; delete-insert deleted them above and inserts
+                    // every staged row.
+                    let (updated, insert) = if upsert == Upsert::UpdateInsert {
+                        let set = [("leaf", leaf.as_str()), ("set", &p.set), ("match_o", &p.match_o)];
+                        let updated = exec(tx, &render(LOAD.patch_update, &set), "update the rows of")?;
+                        self.check(step, updated == cs.updated.rows, || {
+                            format!("{updated} rows updated of the {} found", cs.updated.rows)
+                        })?;
+                        (updated, LOAD.patch_insert_new)
+                    } else {
+                        (0, LOAD.patch_insert)
+                    };
+                    let insert = render(insert, &[("leaf", &leaf), ("names", &p.names)]);
+                    let inserted = match insert_or_diverge(tx, &insert, cs, &what("insert the rows of"))? {
                         Ok(n) => n,
                         Err(d) => return Ok(Err(d)),
                     };
                     (updated + inserted, check_written(tx)?, None)
-                }
-                Upsert::DeleteInsert => {
-                    let insert = render(LOAD.patch_insert, &[("leaf", &leaf), ("names", &p.names)]);
-                    let written = match insert_or_diverge(tx, &insert, cs, &what("insert the rows of"))? {
-                        Ok(n) => n,
-                        Err(d) => return Ok(Err(d)),
-                    };
-                    (written, check_written(tx)?, None)
                 }
                 Upsert::Merge | Upsert::OnConflict => {
                     let sql = p.upsert_by_key(upsert, &leaf);
