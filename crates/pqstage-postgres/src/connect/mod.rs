@@ -210,7 +210,8 @@ pub fn describe(c: &postgres::Config) -> String {
 /// # Errors
 /// [`PgError::Auth`] when the server refuses the role or its credentials
 /// (SQLSTATE class 28), [`PgError::Tls`] when TLS fails (naming the check),
-/// else [`PgError::Unreachable`].
+/// [`PgError::Db`] when it refuses the session for another reason (too
+/// many connections, no such database), else [`PgError::Unreachable`].
 pub fn connect(s: &Settings) -> Result<postgres::Client, PgError> {
     let result = match (&s.tls, s.ssl) {
         (Some(tls), SslMode::Allow) => match s.config.connect(postgres::NoTls) {
@@ -256,6 +257,9 @@ fn connect_error(s: &Settings, source: postgres::Error) -> PgError {
     }
     match tls_failure(s, &source) {
         Some(check) => PgError::Tls { target, check, source },
+        // The server answered, and refused the session for another reason
+        // (too many connections, no such database, shutting down).
+        None if source.as_db_error().is_some() => PgError::Db { what: format!("connect to {target}"), source },
         None => PgError::Unreachable { target, source },
     }
 }
