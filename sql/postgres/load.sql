@@ -87,17 +87,52 @@ CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {parent} ({columns});
 CREATE UNIQUE INDEX ON {table} ({columns});
 
 -- name: patch_tables
--- The tables a patch stages each change set's rows in: dropped at the end of
--- the transaction, whatever way it ends. pqstage_upserts holds the inserted
--- and updated rows, pqstage_new telling which; pqstage_old receives the rows
--- the look-up finds, with their addresses (ctid) and whether the change set
--- deletes their key or inserts it (then the partition is not the version
--- it leads from); pqstage_written the addresses of the rows written.
--- Placeholders: parent, keys (the key columns' definitions).
+-- The tables a patch stages a change set's rows in, when it stages them in
+-- its own transaction: dropped at the end of it, whatever way it ends.
+-- pqstage_upserts holds the inserted and updated rows, pqstage_new telling
+-- which; pqstage_old receives the rows the look-up finds, with their
+-- addresses (ctid) and whether the change set deletes their key or inserts
+-- it (then the partition is not the version it leads from); pqstage_written
+-- the addresses of the rows written. Placeholders: parent, keys (the key
+-- columns' definitions).
 CREATE TEMP TABLE pqstage_upserts (LIKE {parent}, pqstage_new boolean NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE pqstage_deletes ({keys}) ON COMMIT DROP;
 CREATE TEMP TABLE pqstage_old (LIKE {parent}, pqstage_row tid, pqstage_deleted boolean, pqstage_new boolean) ON COMMIT DROP;
 CREATE TEMP TABLE pqstage_written (pqstage_row tid) ON COMMIT DROP;
+
+-- name: patch_prepared_tables
+-- The same tables for one partition's change set, staged and looked
+-- up ahead of the patch by a second connection: unlogged (no WAL, as
+-- temporary tables), in the parent's schema so the patch's transaction
+-- reads what that connection committed, named after the patch's backend
+-- (pqstage_patch_<pid>_<place>_...), and dropped when the patch ends.
+-- Placeholders: parent, keys, upserts, deletes, old, written.
+CREATE UNLOGGED TABLE {upserts} (LIKE {parent}, pqstage_new boolean NOT NULL) WITH (autovacuum_enabled = off);
+CREATE UNLOGGED TABLE {deletes} ({keys}) WITH (autovacuum_enabled = off);
+CREATE UNLOGGED TABLE {old} (LIKE {parent}, pqstage_row tid, pqstage_deleted boolean, pqstage_new boolean)
+    WITH (autovacuum_enabled = off);
+CREATE UNLOGGED TABLE {written} (pqstage_row tid) WITH (autovacuum_enabled = off);
+
+-- name: patch_leftovers
+-- Tables prepared for the patch of backend $2, and for patches whose
+-- backend is gone (a load killed before it dropped them), in the parent's
+-- schema ($1): their names, quoted.
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_class AS c
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (SELECT split_part(c.relname, '_', 3)::int AS pid) AS b
+WHERE n.nspname = $1 AND c.relkind = 'r'
+  AND c.relname ~ '^pqstage_patch_[0-9]+_[0-9]+_(upserts|deletes|old|written)$'
+  AND (b.pid = $2 OR b.pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL))
+ORDER BY 1;
+
+-- name: backend_pid
+-- The backend's process id, which names the tables prepared for its patch.
+SELECT pg_backend_pid();
+
+-- name: patch_drop_prepared
+-- The prepared tables go. Placeholder: tables (quoted names, comma-separated).
+DROP TABLE IF EXISTS {tables};
 
 -- name: patch_clear
 -- Empties the staging tables before the next change set.
@@ -112,14 +147,16 @@ COPY {table} ({names}) FROM STDIN (FORMAT binary)
 -- through the key's index when the change set is small against the
 -- partition. Only the key columns and pqstage_new: statistics of every
 -- column cost more than the statements they plan. Placeholders: keys (the
--- key columns).
-ANALYZE pqstage_upserts ({keys}, pqstage_new), pqstage_deletes;
+-- key columns), upserts, deletes (the staging tables).
+ANALYZE {upserts} ({keys}, pqstage_new), {deletes};
 
 -- name: patch_lock
 -- Other writers wait until the changes commit (readers do not): the rows
 -- found below are then written through their addresses, which a
--- concurrent update would move.
-LOCK TABLE {leaf} IN SHARE ROW EXCLUSIVE MODE;
+-- concurrent update would move. Every partition patched is locked before
+-- the first is looked up, so the look-ups made ahead on a second
+-- connection see what the patch will change. Placeholder: leaves.
+LOCK TABLE {leaves} IN SHARE ROW EXCLUSIVE MODE;
 
 -- name: patch_lookup
 -- The one look-up of the change set's keys in the partition: every row
@@ -127,24 +164,25 @@ LOCK TABLE {leaf} IN SHARE ROW EXCLUSIVE MODE;
 -- Where the key's unique index covers the partition, the inserted keys are
 -- not looked up (staged: WHERE NOT s.pqstage_new): inserting one that is
 -- there already fails on the index instead. Placeholders: leaf, names,
--- target_names, keys, match (t."k" = k."k" AND ...), staged.
-INSERT INTO pqstage_old ({names}, pqstage_row, pqstage_deleted, pqstage_new)
+-- target_names, keys, match (t."k" = k."k" AND ...), staged, and the
+-- staging tables old, upserts, deletes.
+INSERT INTO {old} ({names}, pqstage_row, pqstage_deleted, pqstage_new)
 SELECT {target_names}, t.ctid, k.deleted, k.new
 FROM {leaf} AS t
-JOIN (SELECT {keys}, true AS deleted, false AS new FROM pqstage_deletes
-      UNION ALL SELECT {keys}, false, s.pqstage_new FROM pqstage_upserts AS s {staged}) AS k ON {match};
+JOIN (SELECT {keys}, true AS deleted, false AS new FROM {deletes}
+      UNION ALL SELECT {keys}, false, s.pqstage_new FROM {upserts} AS s {staged}) AS k ON {match};
 
 -- name: patch_found
 -- Of the rows found: those under deleted keys; those under updated keys,
 -- and how many updated keys they are under (fewer when a key names two
 -- rows, as it can in the NULL partition, where the unique index does not
 -- apply); those under inserted keys (none in the version a change set
--- leads from). Placeholder: keys.
+-- leads from). Placeholders: keys, old.
 SELECT count(*) FILTER (WHERE pqstage_deleted),
        count(*) FILTER (WHERE NOT pqstage_deleted AND NOT pqstage_new),
        count(DISTINCT ({keys})) FILTER (WHERE NOT pqstage_deleted AND NOT pqstage_new),
        count(*) FILTER (WHERE pqstage_new)
-FROM pqstage_old;
+FROM {old};
 
 -- name: patch_unique
 -- Whether the leaf ($1) has a valid unique index on exactly the key and
@@ -160,79 +198,80 @@ SELECT EXISTS (
 
 -- name: patch_delete
 -- The rows found under deleted keys leave, through their addresses.
--- Placeholder: leaf.
-DELETE FROM {leaf} WHERE ctid = ANY (ARRAY(SELECT pqstage_row FROM pqstage_old WHERE pqstage_deleted));
+-- Placeholders: leaf, old.
+DELETE FROM {leaf} WHERE ctid = ANY (ARRAY(SELECT pqstage_row FROM {old} WHERE pqstage_deleted));
 
 -- name: patch_delete_replaced
 -- The delete-insert way: every row found leaves, through its address, those
--- the staged rows replace too. Placeholder: leaf.
-DELETE FROM {leaf} WHERE ctid = ANY (ARRAY(SELECT pqstage_row FROM pqstage_old));
+-- the staged rows replace too. Placeholders: leaf, old.
+DELETE FROM {leaf} WHERE ctid = ANY (ARRAY(SELECT pqstage_row FROM {old}));
 
 -- name: patch_update
 -- The update-insert way, first the updates: each row found under a staged
 -- key is updated in place, through its address (no second look-up by key;
 -- with room on its page and no indexed column changed, a HOT update that
--- touches no index). The new versions' addresses go to pqstage_written.
--- Placeholders: leaf, set ("c" = s."c", ...), match_o (o."k" = s."k" AND ...).
+-- touches no index). The new versions' addresses go to {written}.
+-- Placeholders: leaf, set ("c" = s."c", ...), match_o (o."k" = s."k" AND ...),
+-- old, upserts, written.
 WITH written AS (
     UPDATE {leaf} AS t SET {set}
-    FROM pqstage_old AS o JOIN pqstage_upserts AS s ON {match_o}
+    FROM {old} AS o JOIN {upserts} AS s ON {match_o}
     WHERE NOT o.pqstage_deleted AND t.ctid = o.pqstage_row
     RETURNING t.ctid
 )
-INSERT INTO pqstage_written SELECT * FROM written;
+INSERT INTO {written} SELECT * FROM written;
 
 -- name: patch_insert_new
--- Then the inserted rows go in. Placeholders: leaf, names.
+-- Then the inserted rows go in. Placeholders: leaf, names, upserts, written.
 WITH written AS (
-    INSERT INTO {leaf} ({names}) SELECT {names} FROM pqstage_upserts WHERE pqstage_new RETURNING ctid
+    INSERT INTO {leaf} ({names}) SELECT {names} FROM {upserts} WHERE pqstage_new RETURNING ctid
 )
-INSERT INTO pqstage_written SELECT * FROM written;
+INSERT INTO {written} SELECT * FROM written;
 
 -- name: patch_insert
 -- The delete-insert way: every staged row goes in as it is. Placeholders:
--- leaf, names.
-WITH written AS (INSERT INTO {leaf} ({names}) SELECT {names} FROM pqstage_upserts RETURNING ctid)
-INSERT INTO pqstage_written SELECT * FROM written;
+-- leaf, names, upserts, written.
+WITH written AS (INSERT INTO {leaf} ({names}) SELECT {names} FROM {upserts} RETURNING ctid)
+INSERT INTO {written} SELECT * FROM written;
 
 -- name: patch_check_written
 -- Staged rows that the rows written do not hold exactly as staged (0 when
 -- every insert and update landed), read back through the addresses the
--- writes returned. Placeholders: names, target_names, leaf.
+-- writes returned. Placeholders: names, target_names, leaf, upserts, written.
 SELECT count(*) FROM (
-    SELECT {names} FROM pqstage_upserts
+    SELECT {names} FROM {upserts}
     EXCEPT ALL
-    SELECT {target_names} FROM {leaf} AS t WHERE t.ctid = ANY (ARRAY(SELECT pqstage_row FROM pqstage_written))
+    SELECT {target_names} FROM {leaf} AS t WHERE t.ctid = ANY (ARRAY(SELECT pqstage_row FROM {written}))
 ) AS missing;
 
 -- name: patch_merge
 -- The merge way: inserts and updates in one MERGE on the key. Placeholders:
--- leaf, match, set ("c" = s."c", ...), names, values (s."c", ...).
-MERGE INTO {leaf} AS t USING pqstage_upserts AS s ON {match}
+-- leaf, match, set ("c" = s."c", ...), names, values (s."c", ...), upserts.
+MERGE INTO {leaf} AS t USING {upserts} AS s ON {match}
 WHEN MATCHED THEN UPDATE SET {set}
 WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values});
 
 -- name: patch_on_conflict
 -- The on-conflict way: INSERT ... ON CONFLICT on the key's unique index.
 -- Placeholders: leaf, names, conflict (the key's columns), excluded
--- ("c" = EXCLUDED."c", ...).
-INSERT INTO {leaf} AS t ({names}) SELECT {names} FROM pqstage_upserts
+-- ("c" = EXCLUDED."c", ...), upserts.
+INSERT INTO {leaf} AS t ({names}) SELECT {names} FROM {upserts}
 ON CONFLICT ({conflict}) DO UPDATE SET {excluded};
 
 -- name: patch_check
 -- After MERGE or ON CONFLICT, which return no addresses: staged rows the
 -- partition does not hold exactly as staged under their keys.
--- Placeholders: names, target_names (t."c", ...), leaf, match.
+-- Placeholders: names, target_names (t."c", ...), leaf, match, upserts.
 SELECT count(*) FROM (
-    SELECT {names} FROM pqstage_upserts
+    SELECT {names} FROM {upserts}
     EXCEPT ALL
-    SELECT {target_names} FROM {leaf} AS t JOIN pqstage_upserts AS s ON {match}
+    SELECT {target_names} FROM {leaf} AS t JOIN {upserts} AS s ON {match}
 ) AS missing;
 
 -- name: patch_matched
 -- How many rows the partition holds under the staged keys: after MERGE or
--- ON CONFLICT, each must name exactly one. Placeholders: leaf, match.
-SELECT count(*) FROM pqstage_upserts AS s JOIN {leaf} AS t ON {match};
+-- ON CONFLICT, each must name exactly one. Placeholders: leaf, match, upserts.
+SELECT count(*) FROM {upserts} AS s JOIN {leaf} AS t ON {match};
 
 -- name: server_version
 -- The server's version as a number (150004 for 15.4).

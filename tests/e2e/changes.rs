@@ -381,6 +381,113 @@ fn a_patch_reads_its_partitions_ahead_where_pg_prewarm_is_installed() {
     admin.batch_execute("DROP DATABASE chg_ahead").unwrap();
 }
 
+/// The tables a patch prepared its changes in (`pqstage_patch_<pid>_...`)
+/// that `c`'s database holds.
+fn prepared_tables(c: &mut postgres::Client) -> Vec<String> {
+    c.query("SELECT relname::text FROM pg_class WHERE relname ~ '^pqstage_patch_[0-9]+_' ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// A second connection stages the changes and looks their keys up ahead of
+/// the patch, in tables that go when the patch ends (those of a killed load
+/// when the next patch starts); a role that may not open that connection
+/// gets the same table, the patch doing it all in its own transaction, with
+/// a note.
+#[test]
+fn the_changes_are_prepared_on_a_second_connection_or_in_the_patch_when_none_can_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut admin = client();
+    for sql in [
+        "DROP DATABASE IF EXISTS chg_prep",
+        "DROP ROLE IF EXISTS chg_prep",
+        "CREATE ROLE chg_prep LOGIN",
+        "CREATE DATABASE chg_prep OWNER chg_prep",
+    ] {
+        admin.batch_execute(sql).unwrap();
+    }
+    // The role's own connections (trusted on loopback), not the superuser's:
+    // superusers are not held to a connection limit.
+    let db = db_url("chg_prep").replacen("pqtest@", "chg_prep@", 1);
+    assert!(db.contains("chg_prep@"), "{db}");
+    for r in 0..4 {
+        dump(d, 100_000, r, &format!("r{r}.csv"));
+    }
+    let load = |d: &Path, db: &str, table: &str| {
+        let o = run(d, &["load", "postgres", "stage", "--db", db, "--table", table, "--no-progress"]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    convert(d, "r0.csv", &[]);
+    load(d, &db, "violations");
+    convert(d, "r1.csv", &[]);
+    let (out, err) = load(d, &db, "violations");
+    assert!(out.contains("applied changes to"), "{out}");
+    assert!(!err.contains("own transaction"), "{err}");
+    let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+    assert_eq!(prepared_tables(&mut c), Vec::<String>::new(), "the prepared tables went with the patch");
+
+    // A load killed while it patches leaves its prepared tables (its
+    // backends are gone); the next patch drops them.
+    convert(d, "r2.csv", &[]);
+    let mut child = cmd(d)
+        .args(["load", "postgres", "stage", "--db", &db, "--table", "violations", "--no-progress"])
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while prepared_tables(&mut c).is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "the load ended before it could be killed");
+        assert!(started.elapsed() < Duration::from_secs(60), "the patch never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let others = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'chg_prep' \
+                  AND backend_type = 'client backend' AND pid <> pg_backend_pid()";
+    while c.query_one(others, &[]).unwrap().get::<_, i64>(0) > 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the killed load's backends stay");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_ne!(prepared_tables(&mut c), Vec::<String>::new(), "the killed load left prepared tables");
+    let (out, _) = load(d, &db, "violations");
+    assert!(out.contains("applied changes to"), "{out}");
+    assert_eq!(prepared_tables(&mut c), Vec::<String>::new(), "the rerun dropped the killed load's tables");
+
+    // One connection only: neither reading ahead nor preparing can start.
+    admin.batch_execute("ALTER ROLE chg_prep CONNECTION LIMIT 1").unwrap();
+    drop(c);
+    convert(d, "r3.csv", &[]);
+    let (out, err) = load(d, &db, "violations");
+    assert!(out.contains("applied changes to"), "{out}");
+    assert!(
+        err.contains("were staged in the patch's own transaction: preparing them on a second connection stopped:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("connect to 127.0.0.1:") && err.contains("too many connections for role \"chg_prep\""),
+        "{err}"
+    );
+    admin.batch_execute("ALTER ROLE chg_prep CONNECTION LIMIT -1").unwrap();
+    load(d, &db_url("chg_prep"), "fresh");
+    let mut c = postgres::Client::connect(&db_url("chg_prep"), postgres::NoTls).unwrap();
+    let held = |c: &mut postgres::Client, t: &str| -> (i64, i64) {
+        let sql =
+            format!("SELECT count(*), sum(hashtextextended(t::text, 0)::numeric % 1000000007)::bigint FROM {t} AS t");
+        let r = c.query_one(&sql, &[]).unwrap();
+        (r.get(0), r.get(1))
+    };
+    let m = manifest(&d.join("stage"), "violations");
+    assert_eq!(held(&mut c, "violations").0 as u64, m["tables"][0]["rows_written"].as_u64().unwrap());
+    assert_eq!(held(&mut c, "violations"), held(&mut c, "fresh"));
+    assert_eq!(prepared_tables(&mut c), Vec::<String>::new());
+    drop(c);
+    admin.batch_execute("DROP DATABASE chg_prep").unwrap();
+    admin.batch_execute("DROP ROLE chg_prep").unwrap();
+}
+
 #[test]
 fn a_killed_incremental_load_leaves_the_previous_version_and_the_rerun_completes() {
     let dir = tempfile::tempdir().unwrap();
@@ -404,7 +511,7 @@ fn a_killed_incremental_load_leaves_the_previous_version_and_the_rerun_completes
     loop {
         let busy: i64 = client()
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pqstage_upserts%' \
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%WITH written AS%' \
                  AND query NOT LIKE '%pg_stat_activity%'",
                 &[],
             )
@@ -429,7 +536,6 @@ fn a_killed_incremental_load_leaves_the_previous_version_and_the_rerun_completes
     // Nor of the summaries, kept in the same transaction: they still match
     // the table, so the rerun keeps them up to date from the changes.
     assert_eq!(crate::summaries::pg_summary_diff("chg_kill").0, 0);
-
     let out = load_pg(d, "chg_kill", &[]);
     assert!(out.contains("changes applied (version 1 to 2)"), "{out}");
     assert!(out.contains("\"chg_kill_by_year\" kept up to date from the changes"), "{out}");

@@ -14,6 +14,7 @@
 //! years committed before are recorded, so a rerun loads only the rest.
 
 mod patch;
+mod prepare;
 mod read_ahead;
 mod unit;
 
@@ -289,10 +290,10 @@ impl Engine for Postgres<'_> {
                 summaries: self.summaries,
                 settings: &self.settings,
             };
-            let (swapped, maintained, read) = ctx.apply(&mut client, patches)?;
-            self.maintained = maintained;
-            self.notes.extend(read.note());
-            swapped
+            let applied = ctx.apply(&mut client, patches)?;
+            self.maintained = applied.maintained;
+            self.notes.extend(applied.notes);
+            applied.swapped
         };
         drop(client);
 

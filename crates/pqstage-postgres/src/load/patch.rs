@@ -2,11 +2,12 @@
 //! transaction for all of them, so no reader sees a record that moved from
 //! one year to another gone from the first and not yet in the second.
 //!
-//! For each partition, and each change set of its chain in order:
+//! Every partition patched is first locked against other writers (readers
+//! go on). Then, for each partition, and each change set of its chain in
+//! order:
 //!
 //! 1. the deleted keys and the upserted rows (inserted, then updated) are
-//!    COPYed (binary) into two temporary tables, and the partition is locked
-//!    against other writers (readers go on);
+//!    COPYed (binary) into two staging tables;
 //! 2. one look-up of those keys in the partition keeps aside every row it
 //!    holds under them, whole, with its address (ctid): the rows the change
 //!    set deletes and those it replaces. This is the only statement that
@@ -29,6 +30,11 @@
 //!    staged key must name one row): any difference is an error and nothing
 //!    is committed.
 //!
+//! Steps 1 and 2 of a chain's first change set only read the partition: a
+//! second connection does them ahead of the patch, into unlogged tables
+//! of its own ([`super::prepare`]); the patch's transaction does them itself
+//! for later change sets, or when that connection stops.
+//!
 //! Maintained summaries that match the table are kept up to date in the
 //! same transaction ([`Maintainer`]): the aggregates of the rows step 2 set
 //! aside are subtracted, those of the staged rows added.
@@ -42,12 +48,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
 
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Inventory, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
 use pqstage_spec::OutputColumn;
 use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
 
+use super::prepare::{self, Ready, Task};
 use super::read_ahead::{self, ReadAhead};
 use super::unit::column_definitions;
 use super::Upsert;
@@ -78,6 +86,27 @@ pub(super) struct PatchCtx<'a> {
 /// A patched partition found not to hold what its change sets lead from.
 struct Diverged(String);
 
+/// What applying change sets did.
+#[derive(Default)]
+pub(super) struct Applied {
+    /// The partitions that must be reloaded whole instead, and why.
+    pub swapped: BTreeMap<PartitionKey, String>,
+    /// The summaries kept up to date, with the seconds that took.
+    pub maintained: Maintained,
+    /// How reading and preparing ahead went, where there is something to say.
+    pub notes: Vec<String>,
+}
+
+/// What a statement on `leaf` for `step` does, for errors.
+fn what(step: &Step<'_, PartitionEntry>, leaf: &str, w: &str) -> String {
+    format!("{w} {} ({leaf})", step.path)
+}
+
+/// `template` rendered with `vars` and the names of the `staging` tables.
+fn staged(template: &str, vars: &[(&str, &str)], staging: &Staging) -> String {
+    render(&render(template, vars), &staging.vars())
+}
+
 /// How one attempt at applying the change sets ended: committed, keeping
 /// these summaries up to date, or rolled back for a partition that diverged.
 type Attempt = Result<Maintained, (PartitionKey, String)>;
@@ -98,13 +127,50 @@ fn way(upsert: Upsert, server: i32, null_partition: bool) -> Upsert {
     }
 }
 
-type Patches<'s, 'm> = Vec<(&'s Step<'m, PartitionEntry>, &'s [&'m ChangeSet])>;
+pub(super) type Patches<'s, 'm> = Vec<(&'s Step<'m, PartitionEntry>, &'s [&'m ChangeSet])>;
+
+/// Where a change set's rows are staged and its look-up's rows kept: the
+/// patch's own temporary tables, or the unlogged tables a second connection
+/// prepared them in (see [`super::prepare`]). Quoted names.
+pub(super) struct Staging {
+    upserts: String,
+    deletes: String,
+    old: String,
+    written: String,
+}
+
+impl Staging {
+    /// The patch's temporary tables (`patch_tables`).
+    fn temp() -> Self {
+        let n = |s: &str| s.to_string();
+        Staging {
+            upserts: n("pqstage_upserts"),
+            deletes: n("pqstage_deletes"),
+            old: n("pqstage_old"),
+            written: n("pqstage_written"),
+        }
+    }
+
+    /// The tables prepared for the partition at `place` of the patch run by
+    /// backend `pid`, in the parent's schema (`patch_prepared_tables`).
+    pub(super) fn prepared(parent: &TableName, pid: i32, place: usize) -> Self {
+        let n = |kind: &str| parent.sibling(&format!("pqstage_patch_{pid}_{place}_{kind}"));
+        Staging { upserts: n("upserts"), deletes: n("deletes"), old: n("old"), written: n("written") }
+    }
+
+    /// The placeholders that name the tables.
+    pub(super) fn vars(&self) -> [(&'static str, &str); 4] {
+        [("upserts", &self.upserts), ("deletes", &self.deletes), ("old", &self.old), ("written", &self.written)]
+    }
+}
 
 /// The pieces of the statements that are the same for every partition.
-struct Pieces<'a> {
+pub(super) struct Pieces<'a> {
     /// The key columns stored in the files (the partition column is one
     /// value per partition).
     key: Vec<&'a str>,
+    /// Their definitions.
+    pub(super) key_columns: Vec<OutputColumn>,
     /// The columns stored in the files, all but the partition column.
     file_columns: Vec<&'a str>,
     /// The key columns, quoted, comma-separated.
@@ -139,6 +205,7 @@ impl<'a> Pieces<'a> {
         let names: Vec<String> = ctx.columns.iter().map(|c| q(&c.name)).collect();
         let others: Vec<&String> = names.iter().filter(|n| !key.iter().any(|k| q(k) == **n)).collect();
         Pieces {
+            key_columns: key.iter().filter_map(|k| ctx.columns.iter().find(|c| c.name == *k).cloned()).collect(),
             file_columns: ctx.columns.iter().map(|c| c.name.as_str()).filter(|n| *n != part).collect(),
             key_names: join(key.iter().map(|k| q(k)).collect()),
             match_k: matches("t", "k"),
@@ -183,18 +250,15 @@ impl<'a> Pieces<'a> {
 
 impl PatchCtx<'_> {
     /// Applies `patches`, with a second connection reading ahead of them
-    /// (see [`read_ahead`]); returns the partitions that must be reloaded
+    /// (see [`read_ahead`]) and a third preparing them (see
+    /// [`super::prepare`]); returns the partitions that must be reloaded
     /// whole instead, and why, the summaries kept up to date with the
-    /// seconds that took, and how reading ahead went.
+    /// seconds that took, and notes on how reading and preparing went.
     ///
     /// # Errors
     /// The server's; a partition that does not hold its staged rows after
     /// the changes ([`LoadError::Validation`]). Nothing is committed then.
-    pub(super) fn apply(
-        &self,
-        client: &mut postgres::Client,
-        patches: Patches<'_, '_>,
-    ) -> Result<(BTreeMap<PartitionKey, String>, Maintained, ReadAhead), PgError> {
+    pub(super) fn apply(&self, client: &mut postgres::Client, patches: Patches<'_, '_>) -> Result<Applied, PgError> {
         // The partitions the changes touch enough of, with their place in
         // the order patched.
         let leaves: Vec<(usize, String)> = patches
@@ -215,7 +279,10 @@ impl PatchCtx<'_> {
             let applied = self.apply_all(client, patches, &started);
             stop.store(true, Ordering::Relaxed);
             let read = ahead.join().unwrap_or_else(|_| ReadAhead::Failed("its thread panicked".into()));
-            applied.map(|(swapped, maintained)| (swapped, maintained, read))
+            applied.map(|mut a| {
+                a.notes.extend(read.note());
+                a
+            })
         })
     }
 
@@ -224,45 +291,65 @@ impl PatchCtx<'_> {
         &self,
         client: &mut postgres::Client,
         patches: Patches<'_, '_>,
-        started: &dyn Fn(&PartitionKey),
-    ) -> Result<(BTreeMap<PartitionKey, String>, Maintained), PgError> {
+        started: &(dyn Fn(&PartitionKey) + Sync),
+    ) -> Result<Applied, PgError> {
         let pieces = Pieces::new(self);
+        let pid: i32 = client.query_one(LOAD.backend_pid, &[]).map_err(PgError::db("read the backend's pid"))?.get(0);
+        // Tables prepared for a patch that was killed go first.
+        self.drop_prepared(client, pid)?;
         let mut todo = patches;
-        let mut swapped = BTreeMap::new();
-        let mut maintained = Maintained::default();
+        let mut applied = Applied::default();
         while !todo.is_empty() {
             let total: u64 = todo.iter().flat_map(|(_, c)| c.iter()).map(|c| c.inserted.rows + c.updated.rows).sum();
             self.job.request.progress.begin("applying changes", pqstage_stage::progress::Measure::Rows, total);
-            match self.try_apply(client, &todo, &pieces, started)? {
+            let attempt = self.try_apply(client, &todo, &pieces, pid, started, &mut applied.notes);
+            self.drop_prepared(client, pid)?;
+            match attempt? {
                 Ok(kept) => {
-                    maintained = kept;
+                    applied.maintained = kept;
                     break;
                 }
                 Err((key, why)) => {
-                    swapped.insert(key, why);
+                    applied.swapped.insert(key, why);
                     todo.retain(|(s, _)| s.key != key);
                 }
             }
         }
-        Ok((swapped, maintained))
+        Ok(applied)
+    }
+
+    /// Drops the tables prepared for the patch of backend `pid`, and those
+    /// of patches whose backend is gone.
+    fn drop_prepared(&self, client: &mut postgres::Client, pid: i32) -> Result<(), PgError> {
+        let rows = client
+            .query(LOAD.patch_leftovers, &[&self.parent.schema, &pid])
+            .map_err(PgError::db("list the tables prepared for patches"))?;
+        let tables: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if tables.is_empty() {
+            return Ok(());
+        }
+        client
+            .batch_execute(&render(LOAD.patch_drop_prepared, &[("tables", &tables.join(", "))]))
+            .map_err(PgError::db("drop the tables prepared for patches"))
     }
 
     /// One attempt, in one transaction: the summaries kept up to date when
     /// it committed, else the first partition that diverged (the transaction
-    /// is rolled back).
+    /// is rolled back). A second connection prepares the partitions ahead
+    /// meanwhile; if it stops, the note says why.
     fn try_apply(
         &self,
         client: &mut postgres::Client,
         todo: &Patches<'_, '_>,
         p: &Pieces<'_>,
-        started: &dyn Fn(&PartitionKey),
+        pid: i32,
+        started: &(dyn Fn(&PartitionKey) + Sync),
+        notes: &mut Vec<String>,
     ) -> Result<Attempt, PgError> {
         let mut tx = client.transaction().map_err(PgError::db("begin"))?;
-        let key_columns: Vec<OutputColumn> =
-            p.key.iter().filter_map(|k| self.columns.iter().find(|c| c.name == *k).cloned()).collect();
         let tables = render(
             LOAD.patch_tables,
-            &[("parent", &self.parent.quoted()), ("keys", &column_definitions(&key_columns))],
+            &[("parent", &self.parent.quoted()), ("keys", &column_definitions(&p.key_columns))],
         );
         tx.batch_execute(&tables).map_err(PgError::db("create the change sets' staging tables"))?;
         let server: i32 =
@@ -271,18 +358,135 @@ impl PatchCtx<'_> {
             Some(set) => Maintainer::begin(&mut tx, self.parent, set)?,
             None => Maintainer::none(),
         };
-        for (step, chain) in todo {
-            started(&step.key);
-            let upsert = way(self.upsert, server, step.key.0.is_none());
-            if let Err(Diverged(why)) = self.patch_unit(&mut tx, step, chain, p, upsert, &mut summaries)? {
-                return Ok(Err((step.key, why)));
-            }
+        let leaves: Vec<Option<String>> =
+            todo.iter().map(|(s, _)| self.attached.get(&s.key).map(|l| self.parent.sibling(l))).collect();
+        let locked: Vec<&str> = leaves.iter().flatten().map(String::as_str).collect();
+        if !locked.is_empty() {
+            tx.batch_execute(&render(LOAD.patch_lock, &[("leaves", &locked.join(", "))]))
+                .map_err(PgError::db("lock the partitions to patch"))?;
         }
-        let kept = summaries.finish(&mut tx, self.parent, self.job.request.manifest.version)?;
-        tx.commit().map_err(PgError::db("commit the changes"))?;
-        Ok(Ok(kept))
+        let tasks: Vec<Task<'_>> = todo
+            .iter()
+            .zip(&leaves)
+            .map(|((s, _), leaf)| Task { leaf: leaf.as_deref(), upsert: way(self.upsert, server, s.key.0.is_none()) })
+            .collect();
+        std::thread::scope(|s| {
+            let (send, receive) = sync_channel(prepare::AHEAD);
+            s.spawn(|| self.prepare(todo, &tasks, pid, p, send));
+            let mut ahead = Some(receive);
+            for ((step, chain), task) in todo.iter().zip(&tasks) {
+                started(&step.key);
+                let ready = match ahead.as_ref().map(|r| r.recv()) {
+                    Some(Ok(Ready::Prepared { staging, found })) => Some((staging, found)),
+                    Some(Ok(Ready::Skipped)) | None => None,
+                    Some(Ok(Ready::Failed(why))) => {
+                        notes.push(format!(
+                            "the changes from {} on were staged in the patch's own transaction: preparing them on \
+                             a second connection stopped: {why}",
+                            step.path
+                        ));
+                        ahead = None;
+                        None
+                    }
+                    Some(Err(_)) => {
+                        ahead = None;
+                        None
+                    }
+                };
+                if let Err(Diverged(why)) =
+                    self.patch_unit(&mut tx, step, chain, p, task.upsert, &mut summaries, ready)?
+                {
+                    return Ok(Err((step.key, why)));
+                }
+            }
+            // The preparing connection has nothing left to send.
+            drop(ahead);
+            let kept = summaries.finish(&mut tx, self.parent, self.job.request.manifest.version)?;
+            tx.commit().map_err(PgError::db("commit the changes"))?;
+            Ok(Ok(kept))
+        })
     }
 
+    /// Whether the look-up of `step`'s change sets in `leaf` probes the
+    /// inserted keys too: unless the leaf has a unique index on exactly the
+    /// key and the partition column (not the NULL partition's) and the rows
+    /// are written through addresses.
+    pub(super) fn probe_inserted(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        step: &Step<'_, PartitionEntry>,
+        leaf: &str,
+        p: &Pieces<'_>,
+        upsert: Upsert,
+    ) -> Result<bool, PgError> {
+        if matches!(upsert, Upsert::Merge | Upsert::OnConflict) || step.key.0.is_none() {
+            return Ok(true);
+        }
+        let indexed = tx
+            .query_one(LOAD.patch_unique, &[&leaf, &p.unique])
+            .map_err(PgError::db(what(step, leaf, "read the unique index of")))?
+            .get::<_, bool>(0);
+        Ok(!indexed)
+    }
+
+    /// Stages change set `cs` of `step` in `staging` (its deleted keys, its
+    /// inserted and updated rows) and looks its keys up in `leaf`
+    /// (`patch_lookup`): `patch_found`'s counts.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn stage(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        step: &Step<'_, PartitionEntry>,
+        cs: &ChangeSet,
+        p: &Pieces<'_>,
+        leaf: &str,
+        staging: &Staging,
+        probe_inserted: bool,
+    ) -> Result<[u64; 4], PgError> {
+        let w = |s: &str| what(step, leaf, s);
+        let fetched = self.files.fetch_change_set(&self.job.request, cs)?;
+        let paths = |files: &[FileEntry]| files.iter().map(|f| fetched.dir().join(&f.path)).collect::<Vec<_>>();
+        let copy = render(LOAD.patch_copy, &[("table", &staging.deletes), ("names", &p.key_names)]);
+        let n = copy_files(tx, &copy, paths(&cs.deleted.files), &p.key, &[], None, &w("copy into"))?;
+        self.check(step, n == cs.deleted.rows, || {
+            format!("its change set holds {} deleted keys, COPY received {n}", cs.deleted.rows)
+        })?;
+        let names = format!("{}, pqstage_new", p.names);
+        let copy = render(LOAD.patch_copy, &[("table", &staging.upserts), ("names", &names)]);
+        let progress = Some(self.job.request.progress);
+        let constant = Constant::Int4(step.key.0.map(|y| y as i32));
+        let mut n = 0;
+        for (files, new) in [(&cs.inserted.files, true), (&cs.updated.files, false)] {
+            let constants = [constant, Constant::Bool(new)];
+            n += copy_files(tx, &copy, paths(files), &p.file_columns, &constants, progress, &w("copy into"))?;
+        }
+        let expected = cs.inserted.rows + cs.updated.rows;
+        self.check(step, n == expected, || {
+            format!("its change set holds {expected} inserted and updated rows, COPY received {n}")
+        })?;
+        let analyze = staged(LOAD.patch_analyze, &[("keys", &p.key_names)], staging);
+        tx.batch_execute(&analyze).map_err(PgError::db(w("analyze the staged changes of")))?;
+        let lookup = staged(
+            LOAD.patch_lookup,
+            &[
+                ("leaf", leaf),
+                ("names", &p.names),
+                ("target_names", &p.target_names),
+                ("keys", &p.key_names),
+                ("match", &p.match_k),
+                ("staged", if probe_inserted { "" } else { "WHERE NOT s.pqstage_new" }),
+            ],
+            staging,
+        );
+        tx.execute(&lookup, &[]).map_err(PgError::db(w("look up the keys of")))?;
+        let found = staged(LOAD.patch_found, &[("keys", &p.key_names)], staging);
+        let found = tx.query_one(&found, &[]).map_err(PgError::db(w("count the rows found in")))?;
+        Ok([0, 1, 2, 3].map(|i| found.get::<_, i64>(i) as u64))
+    }
+
+    /// Applies the chain of change sets of `step`, the first one `ready`
+    /// (staged and looked up by the preparing connection) or not.
+    #[allow(clippy::too_many_arguments)]
     fn patch_unit(
         &self,
         tx: &mut postgres::Transaction<'_>,
@@ -291,69 +495,39 @@ impl PatchCtx<'_> {
         p: &Pieces<'_>,
         upsert: Upsert,
         summaries: &mut Maintainer,
+        mut ready: Option<(Staging, [u64; 4])>,
     ) -> Result<Result<(), Diverged>, PgError> {
         let Some(leaf_name) = self.attached.get(&step.key) else {
             return Ok(Err(Diverged("no partition of it is attached".into())));
         };
         let leaf = self.parent.sibling(leaf_name);
-        let staged = step.staged.expect("a patched step has a staged unit");
-        let what = |w: &str| format!("{w} {} ({leaf})", step.path);
-        let constant = Constant::Int4(step.key.0.map(|y| y as i32));
-        let count = |tx: &mut postgres::Transaction<'_>, sql: &str, w: &str| -> Result<u64, PgError> {
-            Ok(tx.query_one(sql, &[]).map_err(PgError::db(what(w)))?.get::<_, i64>(0) as u64)
+        let staged_unit = step.staged.expect("a patched step has a staged unit");
+        let w = |s: &str| what(step, &leaf, s);
+        let count = |tx: &mut postgres::Transaction<'_>, sql: &str, s: &str| -> Result<u64, PgError> {
+            Ok(tx.query_one(sql, &[]).map_err(PgError::db(w(s)))?.get::<_, i64>(0) as u64)
         };
-        let exec = |tx: &mut postgres::Transaction<'_>, sql: &str, w: &str| -> Result<u64, PgError> {
-            tx.execute(sql, &[]).map_err(PgError::db(what(w)))
+        let exec = |tx: &mut postgres::Transaction<'_>, sql: &str, s: &str| -> Result<u64, PgError> {
+            tx.execute(sql, &[]).map_err(PgError::db(w(s)))
         };
-        exec(tx, &render(LOAD.patch_lock, &[("leaf", &leaf)]), "lock")?;
-        // Whether the inserted keys are looked up, or left to the unique index.
-        let indexed = step.key.0.is_some()
-            && tx
-                .query_one(LOAD.patch_unique, &[&leaf, &p.unique])
-                .map_err(PgError::db(what("read the unique index of")))?
-                .get::<_, bool>(0);
-        let probe_inserted = !indexed || matches!(upsert, Upsert::Merge | Upsert::OnConflict);
+        // Whether the inserted keys are looked up, or left to the unique
+        // index; asked when this transaction looks up itself.
+        let mut probe = None;
 
         let mut rows = self.before.held.get(&step.key).copied().unwrap_or(0);
         for cs in chain {
-            let fetched = self.files.fetch_change_set(&self.job.request, cs)?;
-            let paths = |files: &[FileEntry]| files.iter().map(|f| fetched.dir().join(&f.path)).collect::<Vec<_>>();
-            tx.batch_execute(LOAD.patch_clear).map_err(PgError::db(what("clear the staging tables for")))?;
-            let copy = render(LOAD.patch_copy, &[("table", "pqstage_deletes"), ("names", &p.key_names)]);
-            let n = copy_files(tx, &copy, paths(&cs.deleted.files), &p.key, &[], None, &what("copy into"))?;
-            self.check(step, n == cs.deleted.rows, || {
-                format!("its change set holds {} deleted keys, COPY received {n}", cs.deleted.rows)
-            })?;
-            let names = format!("{}, pqstage_new", p.names);
-            let copy = render(LOAD.patch_copy, &[("table", "pqstage_upserts"), ("names", &names)]);
-            let progress = Some(self.job.request.progress);
-            let mut n = 0;
-            for (files, new) in [(&cs.inserted.files, true), (&cs.updated.files, false)] {
-                let constants = [constant, Constant::Bool(new)];
-                n += copy_files(tx, &copy, paths(files), &p.file_columns, &constants, progress, &what("copy into"))?;
-            }
-            let expected = cs.inserted.rows + cs.updated.rows;
-            self.check(step, n == expected, || {
-                format!("its change set holds {expected} inserted and updated rows, COPY received {n}")
-            })?;
-            let analyze = render(LOAD.patch_analyze, &[("keys", &p.key_names)]);
-            tx.batch_execute(&analyze).map_err(PgError::db(what("analyze the staged changes of")))?;
-
-            let lookup = render(
-                LOAD.patch_lookup,
-                &[
-                    ("leaf", &leaf),
-                    ("names", &p.names),
-                    ("target_names", &p.target_names),
-                    ("keys", &p.key_names),
-                    ("match", &p.match_k),
-                    ("staged", if probe_inserted { "" } else { "WHERE NOT s.pqstage_new" }),
-                ],
-            );
-            exec(tx, &lookup, "look up the keys of")?;
-            let found = render(LOAD.patch_found, &[("keys", &p.key_names)]);
-            let found = tx.query_one(&found, &[]).map_err(PgError::db(what("count the rows found in")))?;
-            let [deleted, held, keys, there] = [0, 1, 2, 3].map(|i| found.get::<_, i64>(i) as u64);
+            let (staging, [deleted, held, keys, there]) = match ready.take() {
+                Some(prepared) => prepared,
+                None => {
+                    tx.batch_execute(LOAD.patch_clear).map_err(PgError::db(w("clear the staging tables for")))?;
+                    let probe = match probe {
+                        Some(b) => b,
+                        None => *probe.insert(self.probe_inserted(tx, step, &leaf, p, upsert)?),
+                    };
+                    let staging = Staging::temp();
+                    let found = self.stage(tx, step, cs, p, &leaf, &staging, probe)?;
+                    (staging, found)
+                }
+            };
             if keys != held {
                 return Ok(Err(Diverged(format!(
                     "{} of the keys version {} updates name more than one row there",
@@ -378,18 +552,19 @@ impl PatchCtx<'_> {
                     cs.updated.rows, cs.version
                 ))));
             }
-            summaries.gather(tx, "pqstage_old", true)?;
+            summaries.gather(tx, &staging.old, true)?;
 
             let (delete, gone_expected) = match upsert {
                 Upsert::DeleteInsert => (LOAD.patch_delete_replaced, cs.deleted.rows + cs.updated.rows),
                 _ => (LOAD.patch_delete, cs.deleted.rows),
             };
-            let gone = exec(tx, &render(delete, &[("leaf", &leaf)]), "delete the rows found in")?;
+            let gone = exec(tx, &staged(delete, &[("leaf", &leaf)], &staging), "delete the rows found in")?;
             self.check(step, gone == gone_expected, || format!("{gone} rows deleted of the {gone_expected} found"))?;
 
+            let expected = cs.inserted.rows + cs.updated.rows;
             let check_written = |tx: &mut postgres::Transaction<'_>| {
                 let check = [("names", p.names.as_str()), ("target_names", &p.target_names), ("leaf", &leaf)];
-                count(tx, &render(LOAD.patch_check_written, &check), "check the changes of")
+                count(tx, &staged(LOAD.patch_check_written, &check, &staging), "check the changes of")
             };
             let (written, missing, under_keys) = match upsert {
                 Upsert::UpdateInsert | Upsert::DeleteInsert => {
@@ -398,7 +573,7 @@ impl PatchCtx<'_> {
                     // every staged row.
                     let (updated, insert) = if upsert == Upsert::UpdateInsert {
                         let set = [("leaf", leaf.as_str()), ("set", &p.set), ("match_o", &p.match_o)];
-                        let updated = exec(tx, &render(LOAD.patch_update, &set), "update the rows of")?;
+                        let updated = exec(tx, &staged(LOAD.patch_update, &set, &staging), "update the rows of")?;
                         self.check(step, updated == cs.updated.rows, || {
                             format!("{updated} rows updated of the {} found", cs.updated.rows)
                         })?;
@@ -406,17 +581,17 @@ impl PatchCtx<'_> {
                     } else {
                         (0, LOAD.patch_insert)
                     };
-                    let insert = render(insert, &[("leaf", &leaf), ("names", &p.names)]);
-                    let inserted = match insert_or_diverge(tx, &insert, cs, &what("insert the rows of"))? {
+                    let insert = staged(insert, &[("leaf", &leaf), ("names", &p.names)], &staging);
+                    let inserted = match insert_or_diverge(tx, &insert, cs, &w("insert the rows of"))? {
                         Ok(n) => n,
                         Err(d) => return Ok(Err(d)),
                     };
                     (updated + inserted, check_written(tx)?, None)
                 }
                 Upsert::Merge | Upsert::OnConflict => {
-                    let sql = p.upsert_by_key(upsert, &leaf);
+                    let sql = staged(&p.upsert_by_key(upsert, &leaf), &[], &staging);
                     let written = exec(tx, &sql, "apply the changes to")?;
-                    let check = render(
+                    let check = staged(
                         LOAD.patch_check,
                         &[
                             ("names", &p.names),
@@ -424,11 +599,12 @@ impl PatchCtx<'_> {
                             ("leaf", &leaf),
                             ("match", &p.match_s),
                         ],
+                        &staging,
                     );
                     let missing = count(tx, &check, "check the changes of")?;
                     // Each staged key now names exactly one row: no update
                     // went in as a second row.
-                    let matched = render(LOAD.patch_matched, &[("leaf", &leaf), ("match", &p.match_s)]);
+                    let matched = staged(LOAD.patch_matched, &[("leaf", &leaf), ("match", &p.match_s)], &staging);
                     (written, missing, Some(count(tx, &matched, "look up the keys of")?))
                 }
             };
@@ -443,13 +619,13 @@ impl PatchCtx<'_> {
                     cs.version
                 )
             })?;
-            summaries.gather(tx, "pqstage_upserts", false)?;
+            summaries.gather(tx, &staging.upserts, false)?;
             rows = rows + cs.inserted.rows - cs.deleted.rows;
         }
         // Deletes, matches and writes were each checked above, so the rows
         // held follow from the rows held before.
-        if rows != staged.rows {
-            return Ok(Err(Diverged(format!("it would hold {rows} rows, the manifest says {}", staged.rows))));
+        if rows != staged_unit.rows {
+            return Ok(Err(Diverged(format!("it would hold {rows} rows, the manifest says {}", staged_unit.rows))));
         }
         let record = [
             &self.parent.schema as &(dyn postgres::types::ToSql + Sync),
@@ -457,11 +633,11 @@ impl PatchCtx<'_> {
             &step.path,
             &step.key.0,
             leaf_name,
-            &staged.checksum,
-            &(staged.rows as i64),
+            &staged_unit.checksum,
+            &(staged_unit.rows as i64),
             &self.job.dataset(),
         ];
-        tx.execute(STATE.record_unit, &record).map_err(PgError::db(what("record")))?;
+        tx.execute(STATE.record_unit, &record).map_err(PgError::db(w("record")))?;
         Ok(Ok(()))
     }
 

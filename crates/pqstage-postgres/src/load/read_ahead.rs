@@ -20,6 +20,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use pqstage_load::episodes::one_line;
 use pqstage_load::sql::{quote_ident, render};
 
 use crate::connect::{connect, Settings};
@@ -75,11 +76,11 @@ pub(super) fn read(settings: &Settings, leaves: &[(usize, String)], at: &AtomicU
     }
     let mut client = match connect(settings) {
         Ok(c) => c,
-        Err(e) => return ReadAhead::Failed(e.to_string()),
+        Err(e) => return ReadAhead::Failed(one_line(&e)),
     };
     let schema: Option<String> = match client.query_opt(LOAD.read_ahead_extension, &[]) {
         Ok(row) => row.map(|r| r.get(0)),
-        Err(e) => return ReadAhead::Failed(e.to_string()),
+        Err(e) => return ReadAhead::Failed(one_line(&e)),
     };
     let Some(schema) = schema else { return ReadAhead::NoExtension };
     let sql = render(LOAD.read_ahead, &[("prewarm", &format!("{}.pg_prewarm", quote_ident(&schema)))]);
@@ -93,7 +94,7 @@ pub(super) fn read(settings: &Settings, leaves: &[(usize, String)], at: &AtomicU
         }
         match client.query_one(&sql, &[leaf]) {
             Ok(row) => bytes += row.get::<_, i64>(0) as u64,
-            Err(e) => return ReadAhead::Failed(e.to_string()),
+            Err(e) => return ReadAhead::Failed(one_line(&e)),
         }
         partitions += 1;
     }
