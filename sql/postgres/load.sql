@@ -134,6 +134,17 @@ SELECT pg_backend_pid();
 -- The prepared tables go. Placeholder: tables (quoted names, comma-separated).
 DROP TABLE IF EXISTS {tables};
 
+-- name: patch_rows_view
+-- The rows of the prepared tables of every partition, one view for the rows
+-- found and one for the staged rows, which the summaries' aggregates read
+-- once at the end of the patch. Placeholders: view, rows (SELECT ... FROM
+-- ... UNION ALL ...).
+CREATE OR REPLACE TEMP VIEW {view} AS {rows};
+
+-- name: patch_drop_rows_views
+-- The views go once read, before the prepared tables they read do.
+DROP VIEW pqstage_old_rows, pqstage_staged_rows;
+
 -- name: patch_clear
 -- Empties the staging tables before the next change set.
 TRUNCATE pqstage_upserts, pqstage_deletes, pqstage_old, pqstage_written;

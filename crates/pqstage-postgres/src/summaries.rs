@@ -147,6 +147,11 @@ impl Maintainer {
         Ok(Maintainer { kept, seconds: started.elapsed().as_secs_f64() })
     }
 
+    /// Whether no summary is kept up to date.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
     /// Gathers the aggregates over `rows` (a table or view the transaction
     /// can read): rows about to be removed when `subtract`, else rows just
     /// written.

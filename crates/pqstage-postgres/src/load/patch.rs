@@ -370,6 +370,8 @@ impl PatchCtx<'_> {
             .zip(&leaves)
             .map(|((s, _), leaf)| Task { leaf: leaf.as_deref(), upsert: way(self.upsert, server, s.key.0.is_none()) })
             .collect();
+        // The prepared tables whose rows the summaries gather at the end.
+        let mut deferred = Vec::new();
         std::thread::scope(|s| {
             let (send, receive) = sync_channel(prepare::AHEAD);
             s.spawn(|| self.prepare(todo, &tasks, pid, p, send));
@@ -394,13 +396,14 @@ impl PatchCtx<'_> {
                     }
                 };
                 if let Err(Diverged(why)) =
-                    self.patch_unit(&mut tx, step, chain, p, task.upsert, &mut summaries, ready)?
+                    self.patch_unit(&mut tx, step, chain, p, task.upsert, &mut summaries, ready, &mut deferred)?
                 {
                     return Ok(Err((step.key, why)));
                 }
             }
             // The preparing connection has nothing left to send.
             drop(ahead);
+            gather_prepared(&mut tx, &mut summaries, &deferred, p)?;
             let kept = summaries.finish(&mut tx, self.parent, self.job.request.manifest.version)?;
             tx.commit().map_err(PgError::db("commit the changes"))?;
             Ok(Ok(kept))
@@ -485,7 +488,10 @@ impl PatchCtx<'_> {
     }
 
     /// Applies the chain of change sets of `step`, the first one `ready`
-    /// (staged and looked up by the preparing connection) or not.
+    /// (staged and looked up by the preparing connection) or not. The
+    /// summaries gather the rows of a change set staged here at once; those
+    /// of a prepared one, which stay until the patch ends, are left in
+    /// `deferred` for [`gather_prepared`].
     #[allow(clippy::too_many_arguments)]
     fn patch_unit(
         &self,
@@ -496,6 +502,7 @@ impl PatchCtx<'_> {
         upsert: Upsert,
         summaries: &mut Maintainer,
         mut ready: Option<(Staging, [u64; 4])>,
+        deferred: &mut Vec<Staging>,
     ) -> Result<Result<(), Diverged>, PgError> {
         let Some(leaf_name) = self.attached.get(&step.key) else {
             return Ok(Err(Diverged("no partition of it is attached".into())));
@@ -515,6 +522,7 @@ impl PatchCtx<'_> {
 
         let mut rows = self.before.held.get(&step.key).copied().unwrap_or(0);
         for cs in chain {
+            let prepared = ready.is_some();
             let (staging, [deleted, held, keys, there]) = match ready.take() {
                 Some(prepared) => prepared,
                 None => {
@@ -552,7 +560,9 @@ impl PatchCtx<'_> {
                     cs.updated.rows, cs.version
                 ))));
             }
-            summaries.gather(tx, &staging.old, true)?;
+            if !prepared {
+                summaries.gather(tx, &staging.old, true)?;
+            }
 
             let (delete, gone_expected) = match upsert {
                 Upsert::DeleteInsert => (LOAD.patch_delete_replaced, cs.deleted.rows + cs.updated.rows),
@@ -619,7 +629,11 @@ impl PatchCtx<'_> {
                     cs.version
                 )
             })?;
-            summaries.gather(tx, &staging.upserts, false)?;
+            if prepared {
+                deferred.push(staging);
+            } else {
+                summaries.gather(tx, &staging.upserts, false)?;
+            }
             rows = rows + cs.inserted.rows - cs.deleted.rows;
         }
         // Deletes, matches and writes were each checked above, so the rows
@@ -648,6 +662,29 @@ impl PatchCtx<'_> {
         }
         Err(LoadError::Validation { table: self.parent.quoted(), unit: step.path.clone(), reason: why() }.into())
     }
+}
+
+/// Gathers into the summaries the rows of the change sets prepared on the
+/// second connection (`deferred`): the rows found, subtracted, and the
+/// staged rows, added, each in one statement over all partitions (through a
+/// view of their tables), instead of two a partition.
+fn gather_prepared(
+    tx: &mut postgres::Transaction<'_>,
+    summaries: &mut Maintainer,
+    deferred: &[Staging],
+    p: &Pieces<'_>,
+) -> Result<(), PgError> {
+    if deferred.is_empty() || summaries.is_empty() {
+        return Ok(());
+    }
+    for (view, subtract) in [("pqstage_old_rows", true), ("pqstage_staged_rows", false)] {
+        let table = |s: &Staging| if subtract { s.old.clone() } else { s.upserts.clone() };
+        let rows: Vec<String> = deferred.iter().map(|s| format!("SELECT {} FROM {}", p.names, table(s))).collect();
+        let sql = render(LOAD.patch_rows_view, &[("view", view), ("rows", &rows.join("\nUNION ALL "))]);
+        tx.batch_execute(&sql).map_err(PgError::db("gather the prepared changes for the summaries"))?;
+        summaries.gather(tx, view, subtract)?;
+    }
+    tx.batch_execute(LOAD.patch_drop_rows_views).map_err(PgError::db("drop the views of the prepared changes"))
 }
 
 /// Runs the INSERT `sql` of change set `cs`'s rows: the rows inserted, or,
