@@ -113,6 +113,14 @@ CREATE UNLOGGED TABLE {old} (LIKE {parent}, pqstage_row tid, pqstage_deleted boo
     WITH (autovacuum_enabled = off);
 CREATE UNLOGGED TABLE {written} (pqstage_row tid) WITH (autovacuum_enabled = off);
 
+-- name: prepare_session
+-- The preparing connection's session. The patch waits for it outside the
+-- server, where no deadlock detector sees the wait: a lock it cannot have
+-- at once is one queued behind the patch's own (an ALTER TABLE waiting for
+-- the patch, say), so it gives up after two seconds and the patch prepares
+-- the rest itself.
+SET lock_timeout = '2s';
+
 -- name: patch_leftovers
 -- Tables prepared for the patch of backend $2, and for patches whose
 -- backend is gone (a load killed before it dropped them), in the parent's

@@ -50,6 +50,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 
+use pqstage_load::episodes::one_line;
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Inventory, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
 use pqstage_spec::OutputColumn;
@@ -303,7 +304,14 @@ impl PatchCtx<'_> {
             let total: u64 = todo.iter().flat_map(|(_, c)| c.iter()).map(|c| c.inserted.rows + c.updated.rows).sum();
             self.job.request.progress.begin("applying changes", pqstage_stage::progress::Measure::Rows, total);
             let attempt = self.try_apply(client, &todo, &pieces, pid, started, &mut applied.notes);
-            self.drop_prepared(client, pid)?;
+            // The prepared tables go however the attempt ended; what cannot
+            // go now, the next patch drops.
+            if let Err(e) = self.drop_prepared(client, pid) {
+                applied.notes.push(format!(
+                    "the tables prepared for this patch stay until the next one drops them: {}",
+                    one_line(&e)
+                ));
+            }
             match attempt? {
                 Ok(kept) => {
                     applied.maintained = kept;

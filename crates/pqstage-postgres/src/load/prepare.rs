@@ -13,6 +13,13 @@
 //! done. The rows found, and their addresses, are therefore those the
 //! patch's transaction would have found itself.
 //!
+//! The patch waits for what this connection sends, outside the server,
+//! where no deadlock detector sees it: were this connection to wait in turn
+//! for a lock queued behind the patch's (someone's `ALTER TABLE` on a
+//! partition, say), neither would move. So it gives up a lock it cannot
+//! have within two seconds (`lock_timeout`, `prepare_session` in
+//! `sql/postgres/load.sql`), and the patch goes on by itself.
+//!
 //! Only a chain's first change set is prepared: a second one must be looked
 //! up after the first is applied, in the patch's transaction. Whatever this
 //! connection cannot do (it cannot connect, the role may not create tables
@@ -48,10 +55,11 @@ pub(super) enum Ready {
     Failed(String),
 }
 
-/// One partition for the preparing connection: its place in the patch, the
-/// leaf (quoted) if one is attached, and the way its rows are written.
+/// One partition for the preparing connection, in the patch's order.
 pub(super) struct Task<'a> {
+    /// Its leaf (quoted), if one is attached.
     pub leaf: Option<&'a str>,
+    /// The way its rows are written, which decides what is looked up.
     pub upsert: Upsert,
 }
 
@@ -67,7 +75,11 @@ impl PatchCtx<'_> {
         p: &Pieces<'_>,
         send: SyncSender<Ready>,
     ) {
-        let mut client = match connect(self.settings) {
+        let session = connect(self.settings).and_then(|mut c| {
+            c.batch_execute(LOAD.prepare_session).map_err(PgError::db("set up the preparing session"))?;
+            Ok(c)
+        });
+        let mut client = match session {
             Ok(c) => c,
             Err(e) => {
                 let _ = send.send(Ready::Failed(one_line(&e)));
