@@ -54,16 +54,14 @@ use pqstage_load::episodes::one_line;
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Inventory, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
 use pqstage_spec::OutputColumn;
-use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
+use pqstage_stage::manifest::{ChangeSet, PartitionEntry};
 
-use super::prepare::{self, Ready, Task};
+use super::prepare::{self, staged, Ready, Staging, Task};
 use super::read_ahead::{self, ReadAhead};
 use super::unit::column_definitions;
 use super::Upsert;
 use crate::connect::Settings;
-use crate::encode::Constant;
 use crate::error::PgError;
-use crate::read::copy_files;
 use crate::sql::{LOAD, STATE};
 use crate::summaries::{Maintained, Maintainer};
 
@@ -99,13 +97,8 @@ pub(super) struct Applied {
 }
 
 /// What a statement on `leaf` for `step` does, for errors.
-fn what(step: &Step<'_, PartitionEntry>, leaf: &str, w: &str) -> String {
+pub(super) fn what(step: &Step<'_, PartitionEntry>, leaf: &str, w: &str) -> String {
     format!("{w} {} ({leaf})", step.path)
-}
-
-/// `template` rendered with `vars` and the names of the `staging` tables.
-fn staged(template: &str, vars: &[(&str, &str)], staging: &Staging) -> String {
-    render(&render(template, vars), &staging.vars())
 }
 
 /// How one attempt at applying the change sets ended: committed, keeping
@@ -130,69 +123,34 @@ fn way(upsert: Upsert, server: i32, null_partition: bool) -> Upsert {
 
 pub(super) type Patches<'s, 'm> = Vec<(&'s Step<'m, PartitionEntry>, &'s [&'m ChangeSet])>;
 
-/// Where a change set's rows are staged and its look-up's rows kept: the
-/// patch's own temporary tables, or the unlogged tables a second connection
-/// prepared them in (see [`super::prepare`]). Quoted names.
-pub(super) struct Staging {
-    upserts: String,
-    deletes: String,
-    old: String,
-    written: String,
-}
-
-impl Staging {
-    /// The patch's temporary tables (`patch_tables`).
-    fn temp() -> Self {
-        let n = |s: &str| s.to_string();
-        Staging {
-            upserts: n("pqstage_upserts"),
-            deletes: n("pqstage_deletes"),
-            old: n("pqstage_old"),
-            written: n("pqstage_written"),
-        }
-    }
-
-    /// The tables prepared for the partition at `place` of the patch run by
-    /// backend `pid`, in the parent's schema (`patch_prepared_tables`).
-    pub(super) fn prepared(parent: &TableName, pid: i32, place: usize) -> Self {
-        let n = |kind: &str| parent.sibling(&format!("pqstage_patch_{pid}_{place}_{kind}"));
-        Staging { upserts: n("upserts"), deletes: n("deletes"), old: n("old"), written: n("written") }
-    }
-
-    /// The placeholders that name the tables.
-    pub(super) fn vars(&self) -> [(&'static str, &str); 4] {
-        [("upserts", &self.upserts), ("deletes", &self.deletes), ("old", &self.old), ("written", &self.written)]
-    }
-}
-
 /// The pieces of the statements that are the same for every partition.
 pub(super) struct Pieces<'a> {
     /// The key columns stored in the files (the partition column is one
     /// value per partition).
-    key: Vec<&'a str>,
+    pub(super) key: Vec<&'a str>,
     /// Their definitions.
     pub(super) key_columns: Vec<OutputColumn>,
     /// The columns stored in the files, all but the partition column.
-    file_columns: Vec<&'a str>,
+    pub(super) file_columns: Vec<&'a str>,
     /// The key columns, quoted, comma-separated.
-    key_names: String,
+    pub(super) key_names: String,
     /// Every column, quoted, comma-separated.
-    names: String,
+    pub(super) names: String,
     /// `t."k" = k."k" AND ...` (the look-up), the same with `s` (the staged
     /// rows) and `o."k" = s."k" AND ...` (the rows found against the staged).
-    match_k: String,
-    match_s: String,
-    match_o: String,
+    pub(super) match_k: String,
+    pub(super) match_s: String,
+    pub(super) match_o: String,
     /// `s."c", ...` and `t."c", ...` of every column.
-    values: String,
-    target_names: String,
+    pub(super) values: String,
+    pub(super) target_names: String,
     /// `"c" = s."c", ...` and `"c" = EXCLUDED."c", ...` of the other columns.
-    set: String,
-    excluded: String,
+    pub(super) set: String,
+    pub(super) excluded: String,
     /// The key's unique index's columns, for ON CONFLICT.
-    conflict: String,
+    pub(super) conflict: String,
     /// The same, sorted, as the catalog is asked for them.
-    unique: Vec<String>,
+    pub(super) unique: Vec<String>,
 }
 
 impl<'a> Pieces<'a> {
@@ -418,83 +376,6 @@ impl PatchCtx<'_> {
         })
     }
 
-    /// Whether the look-up of `step`'s change sets in `leaf` probes the
-    /// inserted keys too: unless the leaf has a unique index on exactly the
-    /// key and the partition column (not the NULL partition's) and the rows
-    /// are written through addresses.
-    pub(super) fn probe_inserted(
-        &self,
-        tx: &mut postgres::Transaction<'_>,
-        step: &Step<'_, PartitionEntry>,
-        leaf: &str,
-        p: &Pieces<'_>,
-        upsert: Upsert,
-    ) -> Result<bool, PgError> {
-        if matches!(upsert, Upsert::Merge | Upsert::OnConflict) || step.key.0.is_none() {
-            return Ok(true);
-        }
-        let indexed = tx
-            .query_one(LOAD.patch_unique, &[&leaf, &p.unique])
-            .map_err(PgError::db(what(step, leaf, "read the unique index of")))?
-            .get::<_, bool>(0);
-        Ok(!indexed)
-    }
-
-    /// Stages change set `cs` of `step` in `staging` (its deleted keys, its
-    /// inserted and updated rows) and looks its keys up in `leaf`
-    /// (`patch_lookup`): `patch_found`'s counts.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn stage(
-        &self,
-        tx: &mut postgres::Transaction<'_>,
-        step: &Step<'_, PartitionEntry>,
-        cs: &ChangeSet,
-        p: &Pieces<'_>,
-        leaf: &str,
-        staging: &Staging,
-        probe_inserted: bool,
-    ) -> Result<[u64; 4], PgError> {
-        let w = |s: &str| what(step, leaf, s);
-        let fetched = self.files.fetch_change_set(&self.job.request, cs)?;
-        let paths = |files: &[FileEntry]| files.iter().map(|f| fetched.dir().join(&f.path)).collect::<Vec<_>>();
-        let copy = render(LOAD.patch_copy, &[("table", &staging.deletes), ("names", &p.key_names)]);
-        let n = copy_files(tx, &copy, paths(&cs.deleted.files), &p.key, &[], None, &w("copy into"))?;
-        self.check(step, n == cs.deleted.rows, || {
-            format!("its change set holds {} deleted keys, COPY received {n}", cs.deleted.rows)
-        })?;
-        let names = format!("{}, pqstage_new", p.names);
-        let copy = render(LOAD.patch_copy, &[("table", &staging.upserts), ("names", &names)]);
-        let progress = Some(self.job.request.progress);
-        let constant = Constant::Int4(step.key.0.map(|y| y as i32));
-        let mut n = 0;
-        for (files, new) in [(&cs.inserted.files, true), (&cs.updated.files, false)] {
-            let constants = [constant, Constant::Bool(new)];
-            n += copy_files(tx, &copy, paths(files), &p.file_columns, &constants, progress, &w("copy into"))?;
-        }
-        let expected = cs.inserted.rows + cs.updated.rows;
-        self.check(step, n == expected, || {
-            format!("its change set holds {expected} inserted and updated rows, COPY received {n}")
-        })?;
-        let analyze = staged(LOAD.patch_analyze, &[("keys", &p.key_names)], staging);
-        tx.batch_execute(&analyze).map_err(PgError::db(w("analyze the staged changes of")))?;
-        let lookup = staged(
-            LOAD.patch_lookup,
-            &[
-                ("leaf", leaf),
-                ("names", &p.names),
-                ("target_names", &p.target_names),
-                ("keys", &p.key_names),
-                ("match", &p.match_k),
-                ("staged", if probe_inserted { "" } else { "WHERE NOT s.pqstage_new" }),
-            ],
-            staging,
-        );
-        tx.execute(&lookup, &[]).map_err(PgError::db(w("look up the keys of")))?;
-        let found = staged(LOAD.patch_found, &[("keys", &p.key_names)], staging);
-        let found = tx.query_one(&found, &[]).map_err(PgError::db(w("count the rows found in")))?;
-        Ok([0, 1, 2, 3].map(|i| found.get::<_, i64>(i) as u64))
-    }
-
     /// Applies the chain of change sets of `step`, the first one `ready`
     /// (staged and looked up by the preparing connection) or not. The
     /// summaries gather the rows of a change set staged here at once; those
@@ -664,7 +545,12 @@ impl PatchCtx<'_> {
     }
 
     /// Fails with [`LoadError::Validation`] for `step`, saying `why`, unless `ok`.
-    fn check(&self, step: &Step<'_, PartitionEntry>, ok: bool, why: impl FnOnce() -> String) -> Result<(), PgError> {
+    pub(super) fn check(
+        &self,
+        step: &Step<'_, PartitionEntry>,
+        ok: bool,
+        why: impl FnOnce() -> String,
+    ) -> Result<(), PgError> {
         if ok {
             return Ok(());
         }

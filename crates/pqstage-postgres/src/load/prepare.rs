@@ -1,3 +1,6 @@
+//! Staging a change set and looking its keys up, in the patch's transaction
+//! or ahead of it on a second connection ([`Staging`], [`PatchCtx::stage`]).
+//!
 //! Preparing a patch ahead of it, on a second connection. The patch's one
 //! transaction runs on one server process, so one core; half of its work on
 //! a partition only reads: receiving the change set's rows (COPY), planning
@@ -30,13 +33,16 @@ use std::sync::mpsc::SyncSender;
 
 use pqstage_load::episodes::one_line;
 use pqstage_load::sql::render;
-use pqstage_stage::manifest::ChangeSet;
+use pqstage_load::{Step, TableName};
+use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
 
-use super::patch::{PatchCtx, Patches, Pieces, Staging};
+use super::patch::{what, PatchCtx, Patches, Pieces};
 use super::unit::column_definitions;
 use super::Upsert;
 use crate::connect::connect;
+use crate::encode::Constant;
 use crate::error::PgError;
+use crate::read::copy_files;
 use crate::sql::LOAD;
 
 /// How many partitions the preparing connection keeps ready ahead of the
@@ -61,6 +67,46 @@ pub(super) struct Task<'a> {
     pub leaf: Option<&'a str>,
     /// The way its rows are written, which decides what is looked up.
     pub upsert: Upsert,
+}
+
+/// Where a change set's rows are staged and its look-up's rows kept: the
+/// patch's own temporary tables, or the unlogged tables a second connection
+/// prepared them in ahead of the patch. Quoted names.
+pub(super) struct Staging {
+    pub(super) upserts: String,
+    pub(super) deletes: String,
+    pub(super) old: String,
+    pub(super) written: String,
+}
+
+impl Staging {
+    /// The patch's temporary tables (`patch_tables`).
+    pub(super) fn temp() -> Self {
+        let n = |s: &str| s.to_string();
+        Staging {
+            upserts: n("pqstage_upserts"),
+            deletes: n("pqstage_deletes"),
+            old: n("pqstage_old"),
+            written: n("pqstage_written"),
+        }
+    }
+
+    /// The tables prepared for the partition at `place` of the patch run by
+    /// backend `pid`, in the parent's schema (`patch_prepared_tables`).
+    pub(super) fn prepared(parent: &TableName, pid: i32, place: usize) -> Self {
+        let n = |kind: &str| parent.sibling(&format!("pqstage_patch_{pid}_{place}_{kind}"));
+        Staging { upserts: n("upserts"), deletes: n("deletes"), old: n("old"), written: n("written") }
+    }
+
+    /// The placeholders that name the tables.
+    pub(super) fn vars(&self) -> [(&'static str, &str); 4] {
+        [("upserts", &self.upserts), ("deletes", &self.deletes), ("old", &self.old), ("written", &self.written)]
+    }
+}
+
+/// `template` rendered with `vars` and the names of the `staging` tables.
+pub(super) fn staged(template: &str, vars: &[(&str, &str)], staging: &Staging) -> String {
+    render(&render(template, vars), &staging.vars())
 }
 
 impl PatchCtx<'_> {
@@ -109,7 +155,7 @@ impl PatchCtx<'_> {
     fn prepare_one(
         &self,
         client: &mut postgres::Client,
-        step: &pqstage_load::Step<'_, pqstage_stage::manifest::PartitionEntry>,
+        step: &Step<'_, PartitionEntry>,
         cs: &ChangeSet,
         leaf: &str,
         upsert: Upsert,
@@ -119,14 +165,93 @@ impl PatchCtx<'_> {
     ) -> Result<(Staging, [u64; 4]), PgError> {
         let staging = Staging::prepared(self.parent, pid, place);
         let mut tx = client.transaction().map_err(PgError::db("begin preparing the changes"))?;
-        let mut vars = vec![("parent", self.parent.quoted()), ("keys", column_definitions(&p.key_columns))];
-        vars.extend(staging.vars().map(|(k, v)| (k, v.to_string())));
-        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        tx.batch_execute(&render(LOAD.patch_prepared_tables, &vars))
+        let tables = staged(
+            LOAD.patch_prepared_tables,
+            &[("parent", &self.parent.quoted()), ("keys", &column_definitions(&p.key_columns))],
+            &staging,
+        );
+        tx.batch_execute(&tables)
             .map_err(PgError::db(format!("create the tables that prepare the changes of {}", step.path)))?;
         let probe = self.probe_inserted(&mut tx, step, leaf, p, upsert)?;
         let found = self.stage(&mut tx, step, cs, p, leaf, &staging, probe)?;
         tx.commit().map_err(PgError::db(format!("commit the prepared changes of {}", step.path)))?;
         Ok((staging, found))
+    }
+
+    /// Whether the look-up of `step`'s change sets in `leaf` probes the
+    /// inserted keys too: unless the leaf has a unique index on exactly the
+    /// key and the partition column (not the NULL partition's) and the rows
+    /// are written through addresses.
+    pub(super) fn probe_inserted(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        step: &Step<'_, PartitionEntry>,
+        leaf: &str,
+        p: &Pieces<'_>,
+        upsert: Upsert,
+    ) -> Result<bool, PgError> {
+        if matches!(upsert, Upsert::Merge | Upsert::OnConflict) || step.key.0.is_none() {
+            return Ok(true);
+        }
+        let indexed = tx
+            .query_one(LOAD.patch_unique, &[&leaf, &p.unique])
+            .map_err(PgError::db(what(step, leaf, "read the unique index of")))?
+            .get::<_, bool>(0);
+        Ok(!indexed)
+    }
+
+    /// Stages change set `cs` of `step` in `staging` (its deleted keys, its
+    /// inserted and updated rows) and looks its keys up in `leaf`
+    /// (`patch_lookup`): `patch_found`'s counts.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn stage(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        step: &Step<'_, PartitionEntry>,
+        cs: &ChangeSet,
+        p: &Pieces<'_>,
+        leaf: &str,
+        staging: &Staging,
+        probe_inserted: bool,
+    ) -> Result<[u64; 4], PgError> {
+        let w = |s: &str| what(step, leaf, s);
+        let fetched = self.files.fetch_change_set(&self.job.request, cs)?;
+        let paths = |files: &[FileEntry]| files.iter().map(|f| fetched.dir().join(&f.path)).collect::<Vec<_>>();
+        let copy = render(LOAD.patch_copy, &[("table", &staging.deletes), ("names", &p.key_names)]);
+        let n = copy_files(tx, &copy, paths(&cs.deleted.files), &p.key, &[], None, &w("copy into"))?;
+        self.check(step, n == cs.deleted.rows, || {
+            format!("its change set holds {} deleted keys, COPY received {n}", cs.deleted.rows)
+        })?;
+        let names = format!("{}, pqstage_new", p.names);
+        let copy = render(LOAD.patch_copy, &[("table", &staging.upserts), ("names", &names)]);
+        let progress = Some(self.job.request.progress);
+        let constant = Constant::Int4(step.key.0.map(|y| y as i32));
+        let mut n = 0;
+        for (files, new) in [(&cs.inserted.files, true), (&cs.updated.files, false)] {
+            let constants = [constant, Constant::Bool(new)];
+            n += copy_files(tx, &copy, paths(files), &p.file_columns, &constants, progress, &w("copy into"))?;
+        }
+        let expected = cs.inserted.rows + cs.updated.rows;
+        self.check(step, n == expected, || {
+            format!("its change set holds {expected} inserted and updated rows, COPY received {n}")
+        })?;
+        let analyze = staged(LOAD.patch_analyze, &[("keys", &p.key_names)], staging);
+        tx.batch_execute(&analyze).map_err(PgError::db(w("analyze the staged changes of")))?;
+        let lookup = staged(
+            LOAD.patch_lookup,
+            &[
+                ("leaf", leaf),
+                ("names", &p.names),
+                ("target_names", &p.target_names),
+                ("keys", &p.key_names),
+                ("match", &p.match_k),
+                ("staged", if probe_inserted { "" } else { "WHERE NOT s.pqstage_new" }),
+            ],
+            staging,
+        );
+        tx.execute(&lookup, &[]).map_err(PgError::db(w("look up the keys of")))?;
+        let found = staged(LOAD.patch_found, &[("keys", &p.key_names)], staging);
+        let found = tx.query_one(&found, &[]).map_err(PgError::db(w("count the rows found in")))?;
+        Ok([0, 1, 2, 3].map(|i| found.get::<_, i64>(i) as u64))
     }
 }
