@@ -92,13 +92,11 @@ CREATE UNIQUE INDEX ON {table} ({columns});
 -- pqstage_upserts holds the inserted and updated rows, pqstage_new telling
 -- which; pqstage_old receives the rows the look-up finds, with their
 -- addresses (ctid) and whether the change set deletes their key or inserts
--- it (then the partition is not the version it leads from); pqstage_written
--- the addresses of the rows written. Placeholders: parent, keys (the key
--- columns' definitions).
+-- it (then the partition is not the version it leads from). Placeholders:
+-- parent, keys (the key columns' definitions).
 CREATE TEMP TABLE pqstage_upserts (LIKE {parent}, pqstage_new boolean NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE pqstage_deletes ({keys}) ON COMMIT DROP;
 CREATE TEMP TABLE pqstage_old (LIKE {parent}, pqstage_row tid, pqstage_deleted boolean, pqstage_new boolean) ON COMMIT DROP;
-CREATE TEMP TABLE pqstage_written (pqstage_row tid) ON COMMIT DROP;
 
 -- name: patch_prepared_tables
 -- The same tables for one partition's change set, staged and looked
@@ -106,12 +104,11 @@ CREATE TEMP TABLE pqstage_written (pqstage_row tid) ON COMMIT DROP;
 -- temporary tables), in the parent's schema so the patch's transaction
 -- reads what that connection committed, named after the patch's backend
 -- (pqstage_patch_<pid>_<place>_...), and dropped when the patch ends.
--- Placeholders: parent, keys, upserts, deletes, old, written.
+-- Placeholders: parent, keys, upserts, deletes, old.
 CREATE UNLOGGED TABLE {upserts} (LIKE {parent}, pqstage_new boolean NOT NULL) WITH (autovacuum_enabled = off);
 CREATE UNLOGGED TABLE {deletes} ({keys}) WITH (autovacuum_enabled = off);
 CREATE UNLOGGED TABLE {old} (LIKE {parent}, pqstage_row tid, pqstage_deleted boolean, pqstage_new boolean)
     WITH (autovacuum_enabled = off);
-CREATE UNLOGGED TABLE {written} (pqstage_row tid) WITH (autovacuum_enabled = off);
 
 -- name: prepare_session
 -- The preparing connection's session. The patch waits for it outside the
@@ -124,7 +121,8 @@ SET lock_timeout = '2s';
 -- name: patch_leftovers
 -- Tables prepared for the patch of backend $2, and for patches whose
 -- backend is gone (a load killed before it dropped them), in the parent's
--- schema ($1): their names, quoted.
+-- schema ($1): their names, quoted. (The `written` tables are those of
+-- pqstage versions that kept the written rows' addresses.)
 SELECT format('%I.%I', n.nspname, c.relname)
 FROM pg_class AS c
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -155,7 +153,7 @@ DROP VIEW pqstage_old_rows, pqstage_staged_rows;
 
 -- name: patch_clear
 -- Empties the staging tables before the next change set.
-TRUNCATE pqstage_upserts, pqstage_deletes, pqstage_old, pqstage_written;
+TRUNCATE pqstage_upserts, pqstage_deletes, pqstage_old;
 
 -- name: patch_copy
 -- A change set's rows (or deleted keys) into its staging table.
@@ -229,39 +227,36 @@ DELETE FROM {leaf} WHERE ctid = ANY (ARRAY(SELECT pqstage_row FROM {old}));
 -- The update-insert way, first the updates: each row found under a staged
 -- key is updated in place, through its address (no second look-up by key;
 -- with room on its page and no indexed column changed, a HOT update that
--- touches no index). The new versions' addresses go to {written}.
--- Placeholders: leaf, set ("c" = s."c", ...), match_o (o."k" = s."k" AND ...),
--- old, upserts, written.
+-- touches no index). Each row as written (after any trigger) is compared
+-- with the staged row it came from, as it is written: the rows updated,
+-- and those not as staged (0 when every update landed). Placeholders: leaf,
+-- set ("c" = s."c", ...), match_o (o."k" = s."k" AND ...), target_names,
+-- values (s."c", ...), old, upserts.
 WITH written AS (
     UPDATE {leaf} AS t SET {set}
     FROM {old} AS o JOIN {upserts} AS s ON {match_o}
     WHERE NOT o.pqstage_deleted AND t.ctid = o.pqstage_row
-    RETURNING t.ctid
+    RETURNING ROW({target_names}) IS NOT DISTINCT FROM ROW({values}) AS same
 )
-INSERT INTO {written} SELECT * FROM written;
+SELECT count(*), count(*) FILTER (WHERE NOT same) FROM written;
 
 -- name: patch_insert_new
--- Then the inserted rows go in. Placeholders: leaf, names, upserts, written.
+-- Then the inserted rows go in: the rows inserted, and the staged rows the
+-- rows as written (after any trigger) do not hold exactly (0 when every
+-- insert landed). Placeholders: leaf, names, upserts.
 WITH written AS (
-    INSERT INTO {leaf} ({names}) SELECT {names} FROM {upserts} WHERE pqstage_new RETURNING ctid
+    INSERT INTO {leaf} ({names}) SELECT {names} FROM {upserts} WHERE pqstage_new RETURNING {names}
 )
-INSERT INTO {written} SELECT * FROM written;
+SELECT (SELECT count(*) FROM written),
+       (SELECT count(*) FROM (SELECT {names} FROM {upserts} WHERE pqstage_new
+                              EXCEPT ALL SELECT {names} FROM written) AS missing);
 
 -- name: patch_insert
--- The delete-insert way: every staged row goes in as it is. Placeholders:
--- leaf, names, upserts, written.
-WITH written AS (INSERT INTO {leaf} ({names}) SELECT {names} FROM {upserts} RETURNING ctid)
-INSERT INTO {written} SELECT * FROM written;
-
--- name: patch_check_written
--- Staged rows that the rows written do not hold exactly as staged (0 when
--- every insert and update landed), read back through the addresses the
--- writes returned. Placeholders: names, target_names, leaf, upserts, written.
-SELECT count(*) FROM (
-    SELECT {names} FROM {upserts}
-    EXCEPT ALL
-    SELECT {target_names} FROM {leaf} AS t WHERE t.ctid = ANY (ARRAY(SELECT pqstage_row FROM {written}))
-) AS missing;
+-- The delete-insert way: every staged row goes in as it is; counted and
+-- compared as patch_insert_new. Placeholders: leaf, names, upserts.
+WITH written AS (INSERT INTO {leaf} ({names}) SELECT {names} FROM {upserts} RETURNING {names})
+SELECT (SELECT count(*) FROM written),
+       (SELECT count(*) FROM (SELECT {names} FROM {upserts} EXCEPT ALL SELECT {names} FROM written) AS missing);
 
 -- name: patch_merge
 -- The merge way: inserts and updates in one MERGE on the key. Placeholders:

@@ -593,6 +593,72 @@ fn recorded(table: &str) -> Vec<String> {
 }
 
 #[test]
+fn rows_not_written_as_staged_fail_the_load_and_nothing_is_committed() {
+    // (table, flags, the writes a trigger alters): the updates and the
+    // inserts of the default way, checked as they are written; delete-insert,
+    // all inserts; MERGE, read back through the key.
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("chg_trig_upd", &[], "UPDATE"),
+        ("chg_trig_ins", &[], "INSERT"),
+        ("chg_trig_di", &["--upsert", "delete-insert"], "INSERT"),
+        ("chg_trig_merge", &["--upsert", "merge"], "UPDATE"),
+    ];
+    let mut tables: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    tables.extend(["chg_trig_before", "chg_trig_fresh"]);
+    let dir = first_dump_loaded(20_000, 2, &tables);
+    let d = dir.path();
+    let mut c = client();
+    c.batch_execute(
+        "CREATE TABLE chg_trig_before AS TABLE chg_trig_upd; \
+         CREATE OR REPLACE FUNCTION chg_trig_bump() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN NEW.current_penalty := coalesce(NEW.current_penalty, 0) + 1; RETURN NEW; END $$",
+    )
+    .unwrap();
+    for (t, _, _) in &cases[1..] {
+        load_pg(d, t, &[]);
+        assert_eq!(pg_difference(t, "chg_trig_before"), (0, 0, pg_count("chg_trig_before")), "{t}");
+    }
+    convert(d, "r1.csv", &[]);
+    let (inserted, updated, _) = change_totals(d, 2);
+    for (t, flags, writes) in cases {
+        // A row trigger on the parent, cloned to every partition, that
+        // changes the penalty of every row it writes.
+        c.batch_execute(&format!(
+            "CREATE TRIGGER bump BEFORE {writes} ON {t} FOR EACH ROW EXECUTE FUNCTION chg_trig_bump()"
+        ))
+        .unwrap();
+        let before = recorded(t);
+        let url = url();
+        let mut args = vec!["load", "postgres", "stage", "--db", &url, "--table", t, "--no-progress"];
+        args.extend(flags);
+        let o = run(d, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{t}: {err}");
+        assert!(err.contains("is not the staged version after its changes were applied"), "{t}: {err}");
+        assert!(err.contains("nothing was committed"), "{t}: {err}");
+        if flags.is_empty() {
+            // The default way names what it found unlike the staged rows
+            // in the first partition: every row the trigger changed.
+            let (m, n) = if writes == "UPDATE" { (updated, "updated") } else { (inserted, "inserted") };
+            assert!(m > 0, "the change sets hold {n} rows");
+            assert!(err.contains("staged rows not held as staged"), "{t}: {err}");
+            assert!(!err.contains(", 0 staged rows not held"), "{t}: {err}");
+        }
+        // Nothing moved: the table and its recorded state are version 1's.
+        assert_eq!(recorded(t), before, "{t}");
+        assert_eq!(pg_difference(t, "chg_trig_before"), (0, 0, pg_count("chg_trig_before")), "{t}");
+        // Without the trigger, the same load applies the changes.
+        c.batch_execute(&format!("DROP TRIGGER bump ON {t}")).unwrap();
+        let out = load_pg(d, t, flags);
+        assert!(out.contains("changes applied (version 1 to 2)"), "{t}: {out}");
+    }
+    load_pg(d, "chg_trig_fresh", &[]);
+    for (t, _, _) in cases {
+        assert_eq!(pg_difference(t, "chg_trig_fresh"), (0, 0, pg_count("chg_trig_fresh")), "{t}");
+    }
+}
+
+#[test]
 fn duplicate_and_null_keys_are_refused_and_nothing_is_committed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -24,11 +24,13 @@
 //!    (`--upsert merge`: one MERGE on the key; `on-conflict`: INSERT … ON
 //!    CONFLICT; `delete-insert`: the rows found deleted, all staged rows
 //!    inserted);
-//! 5. the staged rows are compared with what the partition now holds, whole
-//!    rows (`EXCEPT ALL`), read back through the addresses the writes
-//!    returned (MERGE and ON CONFLICT return none: through the key, and each
-//!    staged key must name one row): any difference is an error and nothing
-//!    is committed.
+//! 5. the staged rows are compared with the rows as written (after any
+//!    trigger), whole rows: each updated row with its staged row, in the
+//!    UPDATE's own `RETURNING`; the inserted rows as a set (`EXCEPT ALL`)
+//!    with what the INSERT returned. MERGE and ON CONFLICT return nothing
+//!    to compare with, so their rows are read back through the key, and
+//!    each staged key must name one row. Any difference is an error and
+//!    nothing is committed.
 //!
 //! Steps 1 and 2 of a chain's first change set only read the partition: a
 //! second connection does them ahead of the patch, into unlogged tables
@@ -461,31 +463,35 @@ impl PatchCtx<'_> {
             self.check(step, gone == gone_expected, || format!("{gone} rows deleted of the {gone_expected} found"))?;
 
             let expected = cs.inserted.rows + cs.updated.rows;
-            let check_written = |tx: &mut postgres::Transaction<'_>| {
-                let check = [("names", p.names.as_str()), ("target_names", &p.target_names), ("leaf", &leaf)];
-                count(tx, &staged(LOAD.patch_check_written, &check, &staging), "check the changes of")
-            };
             let (written, missing, under_keys) = match upsert {
                 Upsert::UpdateInsert | Upsert::DeleteInsert => {
                     // Update-insert updates the rows found, then inserts the
                     // new ones; delete-insert deleted them above and inserts
-                    // every staged row.
-                    let (updated, insert) = if upsert == Upsert::UpdateInsert {
-                        let set = [("leaf", leaf.as_str()), ("set", &p.set), ("match_o", &p.match_o)];
-                        let updated = exec(tx, &staged(LOAD.patch_update, &set, &staging), "update the rows of")?;
+                    // every staged row. Each statement counts the rows it
+                    // wrote and those not written as staged.
+                    let (updated, unlike, insert) = if upsert == Upsert::UpdateInsert {
+                        let set = [
+                            ("leaf", leaf.as_str()),
+                            ("set", &p.set),
+                            ("match_o", &p.match_o),
+                            ("target_names", &p.target_names),
+                            ("values", &p.values),
+                        ];
+                        let [updated, unlike] =
+                            counts(tx, &staged(LOAD.patch_update, &set, &staging), &w("update the rows of"))?;
                         self.check(step, updated == cs.updated.rows, || {
                             format!("{updated} rows updated of the {} found", cs.updated.rows)
                         })?;
-                        (updated, LOAD.patch_insert_new)
+                        (updated, unlike, LOAD.patch_insert_new)
                     } else {
-                        (0, LOAD.patch_insert)
+                        (0, 0, LOAD.patch_insert)
                     };
                     let insert = staged(insert, &[("leaf", &leaf), ("names", &p.names)], &staging);
-                    let inserted = match insert_or_diverge(tx, &insert, cs, &w("insert the rows of"))? {
+                    let [inserted, missing] = match insert_or_diverge(tx, &insert, cs, &w("insert the rows of"))? {
                         Ok(n) => n,
                         Err(d) => return Ok(Err(d)),
                     };
-                    (updated + inserted, check_written(tx)?, None)
+                    (updated + inserted, unlike + missing, None)
                 }
                 Upsert::Merge | Upsert::OnConflict => {
                     let sql = staged(&p.upsert_by_key(upsert, &leaf), &[], &staging);
@@ -581,23 +587,29 @@ fn gather_prepared(
     tx.batch_execute(LOAD.patch_drop_rows_views).map_err(PgError::db("drop the views of the prepared changes"))
 }
 
-/// Runs the INSERT `sql` of change set `cs`'s rows: the rows inserted, or,
-/// when one of them has a key the partition holds (its unique index
-/// refuses it; inserted keys are not looked up where the index covers the
-/// partition), the divergence. The transaction is then aborted, and is
-/// rolled back by the caller.
+/// Runs the INSERT `sql` of change set `cs`'s rows: the rows inserted and
+/// those not written as staged, or, when one of them has a key the
+/// partition holds (its unique index refuses it; inserted keys are not
+/// looked up where the index covers the partition), the divergence. The
+/// transaction is then aborted, and is rolled back by the caller.
 fn insert_or_diverge(
     tx: &mut postgres::Transaction<'_>,
     sql: &str,
     cs: &ChangeSet,
     what: &str,
-) -> Result<Result<u64, Diverged>, PgError> {
-    match tx.execute(sql, &[]) {
+) -> Result<Result<[u64; 2], Diverged>, PgError> {
+    match counts(tx, sql, what) {
         Ok(n) => Ok(Ok(n)),
-        Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {
-            let detail = e.as_db_error().and_then(|d| d.detail()).unwrap_or("a key it holds");
+        Err(PgError::Db { source, .. }) if source.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            let detail = source.as_db_error().and_then(|d| d.detail()).unwrap_or("a key it holds");
             Ok(Err(Diverged(format!("it held a key version {} inserts ({detail})", cs.version))))
         }
-        Err(e) => Err(PgError::db(what.to_string())(e)),
+        Err(e) => Err(e),
     }
+}
+
+/// The two counts the one row of `sql` holds.
+fn counts(tx: &mut postgres::Transaction<'_>, sql: &str, what: &str) -> Result<[u64; 2], PgError> {
+    let row = tx.query_one(sql, &[]).map_err(PgError::db(what.to_string()))?;
+    Ok([0, 1].map(|i| row.get::<_, i64>(i) as u64))
 }

@@ -46,7 +46,7 @@ use crate::read::copy_files;
 use crate::sql::LOAD;
 
 /// How many partitions the preparing connection keeps ready ahead of the
-/// patch, at most (each is four small unlogged tables until the patch ends).
+/// patch, at most (each is three small unlogged tables until the patch ends).
 pub(super) const AHEAD: usize = 4;
 
 /// What the preparing connection hands the patch for one partition, in the
@@ -76,31 +76,25 @@ pub(super) struct Staging {
     pub(super) upserts: String,
     pub(super) deletes: String,
     pub(super) old: String,
-    pub(super) written: String,
 }
 
 impl Staging {
     /// The patch's temporary tables (`patch_tables`).
     pub(super) fn temp() -> Self {
         let n = |s: &str| s.to_string();
-        Staging {
-            upserts: n("pqstage_upserts"),
-            deletes: n("pqstage_deletes"),
-            old: n("pqstage_old"),
-            written: n("pqstage_written"),
-        }
+        Staging { upserts: n("pqstage_upserts"), deletes: n("pqstage_deletes"), old: n("pqstage_old") }
     }
 
     /// The tables prepared for the partition at `place` of the patch run by
     /// backend `pid`, in the parent's schema (`patch_prepared_tables`).
     pub(super) fn prepared(parent: &TableName, pid: i32, place: usize) -> Self {
         let n = |kind: &str| parent.sibling(&format!("pqstage_patch_{pid}_{place}_{kind}"));
-        Staging { upserts: n("upserts"), deletes: n("deletes"), old: n("old"), written: n("written") }
+        Staging { upserts: n("upserts"), deletes: n("deletes"), old: n("old") }
     }
 
     /// The placeholders that name the tables.
-    pub(super) fn vars(&self) -> [(&'static str, &str); 4] {
-        [("upserts", &self.upserts), ("deletes", &self.deletes), ("old", &self.old), ("written", &self.written)]
+    pub(super) fn vars(&self) -> [(&'static str, &str); 3] {
+        [("upserts", &self.upserts), ("deletes", &self.deletes), ("old", &self.old)]
     }
 }
 
