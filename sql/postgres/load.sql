@@ -240,23 +240,15 @@ WITH written AS (
 )
 SELECT count(*), count(*) FILTER (WHERE NOT same) FROM written;
 
--- name: patch_insert_new
--- Then the inserted rows go in: the rows inserted, and the staged rows the
--- rows as written (after any trigger) do not hold exactly (0 when every
--- insert landed). Placeholders: leaf, names, upserts.
-WITH written AS (
-    INSERT INTO {leaf} ({names}) SELECT {names} FROM {upserts} WHERE pqstage_new RETURNING {names}
-)
-SELECT (SELECT count(*) FROM written),
-       (SELECT count(*) FROM (SELECT {names} FROM {upserts} WHERE pqstage_new
-                              EXCEPT ALL SELECT {names} FROM written) AS missing);
-
 -- name: patch_insert
--- The delete-insert way: every staged row goes in as it is; counted and
--- compared as patch_insert_new. Placeholders: leaf, names, upserts.
-WITH written AS (INSERT INTO {leaf} ({names}) SELECT {names} FROM {upserts} RETURNING {names})
+-- Then the inserted rows go in (the delete-insert way: every staged row,
+-- rows empty; update-insert: rows = WHERE pqstage_new): the rows inserted,
+-- and the staged rows the rows as written (after any trigger) do not hold
+-- exactly (0 when every insert landed). Placeholders: leaf, names, rows,
+-- upserts.
+WITH written AS (INSERT INTO {leaf} ({names}) SELECT {names} FROM {upserts} {rows} RETURNING {names})
 SELECT (SELECT count(*) FROM written),
-       (SELECT count(*) FROM (SELECT {names} FROM {upserts} EXCEPT ALL SELECT {names} FROM written) AS missing);
+       (SELECT count(*) FROM (SELECT {names} FROM {upserts} {rows} EXCEPT ALL SELECT {names} FROM written) AS missing);
 
 -- name: patch_merge
 -- The merge way: inserts and updates in one MERGE on the key. Placeholders:

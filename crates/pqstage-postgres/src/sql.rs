@@ -18,7 +18,7 @@ pqstage_load::queries! {
         configure_worker, create_parent, create_parent_index, detach_drop, create_load_table, copy,
         create_index, analyze, drop_leftover, attach, create_parent_unique_index, create_unique_index,
         patch_tables, patch_prepared_tables, prepare_session, patch_leftovers, patch_drop_prepared, backend_pid, patch_rows_view, patch_drop_rows_views, patch_clear, patch_copy, patch_analyze, patch_lock, patch_lookup, patch_found, patch_unique, patch_delete,
-        patch_delete_replaced, patch_update, patch_insert_new, patch_insert, patch_merge,
+        patch_delete_replaced, patch_update, patch_insert, patch_merge,
         patch_on_conflict, patch_check, patch_matched, server_version, add_column, read_ahead_extension, read_ahead,
     }
 }

@@ -469,7 +469,7 @@ impl PatchCtx<'_> {
                     // new ones; delete-insert deleted them above and inserts
                     // every staged row. Each statement counts the rows it
                     // wrote and those not written as staged.
-                    let (updated, unlike, insert) = if upsert == Upsert::UpdateInsert {
+                    let (updated, unlike, rows) = if upsert == Upsert::UpdateInsert {
                         let set = [
                             ("leaf", leaf.as_str()),
                             ("set", &p.set),
@@ -482,11 +482,12 @@ impl PatchCtx<'_> {
                         self.check(step, updated == cs.updated.rows, || {
                             format!("{updated} rows updated of the {} found", cs.updated.rows)
                         })?;
-                        (updated, unlike, LOAD.patch_insert_new)
+                        (updated, unlike, "WHERE pqstage_new")
                     } else {
-                        (0, 0, LOAD.patch_insert)
+                        (0, 0, "")
                     };
-                    let insert = staged(insert, &[("leaf", &leaf), ("names", &p.names)], &staging);
+                    let insert =
+                        staged(LOAD.patch_insert, &[("leaf", &leaf), ("names", &p.names), ("rows", rows)], &staging);
                     let [inserted, missing] = match insert_or_diverge(tx, &insert, cs, &w("insert the rows of"))? {
                         Ok(n) => n,
                         Err(d) => return Ok(Err(d)),
@@ -608,8 +609,12 @@ fn insert_or_diverge(
     }
 }
 
-/// The two counts the one row of `sql` holds.
-fn counts(tx: &mut postgres::Transaction<'_>, sql: &str, what: &str) -> Result<[u64; 2], PgError> {
+/// The `N` counts the one row of `sql` holds.
+pub(super) fn counts<const N: usize>(
+    tx: &mut postgres::Transaction<'_>,
+    sql: &str,
+    what: &str,
+) -> Result<[u64; N], PgError> {
     let row = tx.query_one(sql, &[]).map_err(PgError::db(what.to_string()))?;
-    Ok([0, 1].map(|i| row.get::<_, i64>(i) as u64))
+    Ok(std::array::from_fn(|i| row.get::<_, i64>(i) as u64))
 }

@@ -36,7 +36,7 @@ use pqstage_load::sql::render;
 use pqstage_load::{Step, TableName};
 use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
 
-use super::patch::{what, PatchCtx, Patches, Pieces};
+use super::patch::{counts, what, PatchCtx, Patches, Pieces};
 use super::unit::column_definitions;
 use super::Upsert;
 use crate::connect::connect;
@@ -245,7 +245,6 @@ impl PatchCtx<'_> {
         );
         tx.execute(&lookup, &[]).map_err(PgError::db(w("look up the keys of")))?;
         let found = staged(LOAD.patch_found, &[("keys", &p.key_names)], staging);
-        let found = tx.query_one(&found, &[]).map_err(PgError::db(w("count the rows found in")))?;
-        Ok([0, 1, 2, 3].map(|i| found.get::<_, i64>(i) as u64))
+        counts(tx, &found, &w("count the rows found in"))
     }
 }
