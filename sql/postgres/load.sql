@@ -121,14 +121,15 @@ SET lock_timeout = '2s';
 -- name: patch_leftovers
 -- Tables prepared for the patch of backend $2, and for patches whose
 -- backend is gone (a load killed before it dropped them), in the parent's
--- schema ($1): their names, quoted. (The `written` tables are those of
--- pqstage versions that kept the written rows' addresses.)
+-- schema ($1): their names, quoted: the change sets' tables and the
+-- summaries' (summary_ahead in summary.sql). (The `written` tables are
+-- those of pqstage versions that kept the written rows' addresses.)
 SELECT format('%I.%I', n.nspname, c.relname)
 FROM pg_class AS c
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL (SELECT split_part(c.relname, '_', 3)::int AS pid) AS b
 WHERE n.nspname = $1 AND c.relkind = 'r'
-  AND c.relname ~ '^pqstage_patch_[0-9]+_[0-9]+_(upserts|deletes|old|written)$'
+  AND c.relname ~ '^pqstage_patch_[0-9]+_[0-9]+_(upserts|deletes|old|delta|written)$'
   AND (b.pid = $2 OR b.pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL))
 ORDER BY 1;
 
@@ -143,8 +144,8 @@ DROP TABLE IF EXISTS {tables};
 -- name: patch_rows_view
 -- The rows of the prepared tables of every partition, one view for the rows
 -- found and one for the staged rows, which the summaries' aggregates read
--- once at the end of the patch. Placeholders: view, rows (SELECT ... FROM
--- ... UNION ALL ...).
+-- once, at the end of the preparing (or else the patch's) session.
+-- Placeholders: view, rows (SELECT ... FROM ... UNION ALL ...).
 CREATE OR REPLACE TEMP VIEW {view} AS {rows};
 
 -- name: patch_drop_rows_views

@@ -53,3 +53,17 @@ WHERE n.nspname = $1
   AND starts_with(c.relname::text, $2 || '_')
   AND obj_description(c.oid, 'pg_class') LIKE 'pqstage summary %'
 ORDER BY c.oid;
+
+-- name: summary_ahead
+-- Where the connection that prepares a patch's change sets ahead of it
+-- (see patch_prepared_tables in load.sql) gathers a maintained summary's
+-- aggregates over the rows of every partition it prepared, once it has
+-- prepared them all: unlogged, in the parent's schema, named as the
+-- prepared tables (pqstage_patch_<pid>_<n>_delta) and dropped with them.
+-- Placeholders: table, summary.
+CREATE UNLOGGED TABLE {table} (LIKE {summary}) WITH (autovacuum_enabled = off);
+
+-- name: summary_take_ahead
+-- What was gathered ahead joins what the patch gathered itself.
+-- Placeholders: delta, table.
+INSERT INTO {delta} TABLE {table};

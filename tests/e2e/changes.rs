@@ -392,10 +392,11 @@ fn prepared_tables(c: &mut postgres::Client) -> Vec<String> {
 }
 
 /// A second connection stages the changes and looks their keys up ahead of
-/// the patch, in tables that go when the patch ends (those of a killed load
-/// when the next patch starts); where it would wait for a lock queued
-/// behind the patch's, or cannot be opened at all, the patch does it all in
-/// its own transaction, with a note, and the table is the same.
+/// the patch, and gathers the summaries' changes over them, in tables that
+/// go when the patch ends (those of a killed load when the next patch
+/// starts); where it would wait for a lock queued behind the patch's, or
+/// cannot be opened at all, the patch does it all in its own transaction,
+/// with a note, and the table and its summaries are the same.
 #[test]
 fn a_second_connection_prepares_the_changes_and_the_patch_goes_on_without_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -426,9 +427,16 @@ fn a_second_connection_prepares_the_changes_and_the_patch_goes_on_without_it() {
     convert(d, "r1.csv", &[]);
     let (out, err) = load(d, &db, "violations");
     assert!(out.contains("applied changes to"), "{out}");
+    assert!(out.contains("\"violations_by_year\" kept up to date"), "{out}");
     assert!(!err.contains("own transaction"), "{err}");
     let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
     assert_eq!(prepared_tables(&mut c), Vec::<String>::new(), "the prepared tables went with the patch");
+    let summaries_fresh = |c: &mut postgres::Client| {
+        let (diff, kept) = crate::summaries::pg_summary_diff_in(c, "violations");
+        assert_eq!(diff, 0, "the summaries differ from the table by {diff} rows");
+        assert!(kept > 10, "{kept} summary rows");
+    };
+    summaries_fresh(&mut c);
 
     // A load killed while it patches leaves its prepared tables (its
     // backends are gone); the next patch drops them.
@@ -455,6 +463,7 @@ fn a_second_connection_prepares_the_changes_and_the_patch_goes_on_without_it() {
     let (out, _) = load(d, &db, "violations");
     assert!(out.contains("applied changes to"), "{out}");
     assert_eq!(prepared_tables(&mut c), Vec::<String>::new(), "the rerun dropped the killed load's tables");
+    summaries_fresh(&mut c);
 
     // Someone's ALTER TABLE of the last year, queued behind the patch's
     // lock: the preparing connection would wait behind it, and the patch
@@ -489,6 +498,9 @@ fn a_second_connection_prepares_the_changes_and_the_patch_goes_on_without_it() {
     assert!(err.contains("canceling statement due to lock timeout"), "{err}");
     alter.join().unwrap();
     assert_eq!(prepared_tables(&mut c), Vec::<String>::new());
+    // Partitions prepared ahead and partitions staged by the patch itself:
+    // each gathered once for the summaries.
+    summaries_fresh(&mut c);
 
     // One connection only: neither reading ahead nor preparing can start.
     admin.batch_execute("ALTER ROLE chg_prep CONNECTION LIMIT 1").unwrap();
@@ -507,6 +519,7 @@ fn a_second_connection_prepares_the_changes_and_the_patch_goes_on_without_it() {
     admin.batch_execute("ALTER ROLE chg_prep CONNECTION LIMIT -1").unwrap();
     load(d, &db_url("chg_prep"), "fresh");
     let mut c = postgres::Client::connect(&db_url("chg_prep"), postgres::NoTls).unwrap();
+    summaries_fresh(&mut c);
     let held = |c: &mut postgres::Client, t: &str| -> (i64, i64) {
         let sql =
             format!("SELECT count(*), sum(hashtextextended(t::text, 0)::numeric % 1000000007)::bigint FROM {t} AS t");

@@ -37,7 +37,11 @@ fn fresh_queries(table: &str) -> [(String, String); 2] {
 /// Rows that differ between each kept summary of `table` and the same
 /// aggregates computed afresh (both ways, `EXCEPT ALL`), and the rows kept.
 pub(crate) fn pg_summary_diff(table: &str) -> (i64, i64) {
-    let mut c = client();
+    pg_summary_diff_in(&mut client(), table)
+}
+
+/// [`pg_summary_diff`] in the database `c` is connected to.
+pub(crate) fn pg_summary_diff_in(c: &mut postgres::Client, table: &str) -> (i64, i64) {
     let (mut diff, mut kept) = (0, 0);
     for (summary, fresh) in fresh_queries(table) {
         let q = format!(

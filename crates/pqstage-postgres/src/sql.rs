@@ -67,7 +67,7 @@ pqstage_load::queries! {
     /// `sql/postgres/summary.sql`: keeping summaries as tables.
     pub struct SummaryQueries from "postgres/summary.sql" {
         summary_relation, create_summary, fill_summary, mark_summary, drop_summary, summary_delta, summary_columns,
-        kept_summaries
+        kept_summaries, summary_ahead, summary_take_ahead
     }
 }
 

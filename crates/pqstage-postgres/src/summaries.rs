@@ -108,6 +108,31 @@ impl Kept {
     }
 }
 
+/// Where a second connection, which prepared a patch's change sets ahead
+/// of it, gathers a maintained summary's aggregates over them
+/// ([`Maintainer::ahead`]), so the patch's transaction need not.
+pub(crate) struct Ahead {
+    summary: &'static Summary,
+    columns: Vec<String>,
+    /// The kept table, quoted and qualified.
+    kept: String,
+    /// The unlogged table that receives them, quoted and qualified.
+    table: String,
+}
+
+impl Ahead {
+    /// The statement that creates its table.
+    pub(crate) fn create(&self) -> String {
+        render(SUMMARY.summary_ahead, &[("table", &self.table), ("summary", &self.kept)])
+    }
+
+    /// The statement that gathers the aggregates over `rows`: rows the
+    /// patch removes when `subtract`, else rows it writes.
+    pub(crate) fn gather(&self, rows: &str, subtract: bool) -> String {
+        self.summary.delta(&self.table, rows, &self.columns, subtract)
+    }
+}
+
 /// The maintained summaries a transaction that applies change sets keeps
 /// up to date: those that match the table when it starts.
 pub(crate) struct Maintainer {
@@ -162,6 +187,38 @@ impl Maintainer {
         let started = Instant::now();
         for k in &self.kept {
             k.gather(tx, rows, subtract)?;
+        }
+        self.seconds += started.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// Where a second connection that prepared the patch run by backend
+    /// `pid` gathers the aggregates over what it prepared: one table a
+    /// summary kept up to date, in `parent`'s schema, named as the tables it
+    /// prepares (`pqstage_patch_<pid>_<n>_delta`), so they go with them.
+    pub(crate) fn ahead(&self, parent: &TableName, pid: i32) -> Vec<Ahead> {
+        let table = |n: usize| parent.sibling(&format!("pqstage_patch_{pid}_{n}_delta"));
+        self.kept
+            .iter()
+            .enumerate()
+            .map(|(n, k)| Ahead {
+                summary: k.summary,
+                columns: k.columns.clone(),
+                kept: k.relation.clone(),
+                table: table(n),
+            })
+            .collect()
+    }
+
+    /// Takes in what `ahead` (made by [`Maintainer::ahead`]) gathered.
+    ///
+    /// # Errors
+    /// The server's.
+    pub(crate) fn take_ahead(&mut self, tx: &mut impl GenericClient, ahead: &[Ahead]) -> Result<(), PgError> {
+        let started = Instant::now();
+        for (k, a) in self.kept.iter().zip(ahead) {
+            tx.batch_execute(&render(SUMMARY.summary_take_ahead, &[("delta", &k.delta), ("table", &a.table)]))
+                .map_err(PgError::db(format!("take in the changes of summary {} gathered ahead", k.relation)))?;
         }
         self.seconds += started.elapsed().as_secs_f64();
         Ok(())

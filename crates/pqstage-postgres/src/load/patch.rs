@@ -39,7 +39,9 @@
 //!
 //! Maintained summaries that match the table are kept up to date in the
 //! same transaction ([`Maintainer`]): the aggregates of the rows step 2 set
-//! aside are subtracted, those of the staged rows added.
+//! aside are subtracted, those of the staged rows added. Those of the
+//! change sets the second connection prepared, it gathers itself once it
+//! has prepared them all.
 //!
 //! Before writing, step 2's counts show whether the partition holds the
 //! version the change set leads from: every deleted and updated key is
@@ -52,6 +54,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 
+use postgres::GenericClient;
 use pqstage_load::episodes::one_line;
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Inventory, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
@@ -338,17 +341,24 @@ impl PatchCtx<'_> {
             .zip(&leaves)
             .map(|((s, _), leaf)| Task { leaf: leaf.as_deref(), upsert: way(self.upsert, server, s.key.0.is_none()) })
             .collect();
-        // The prepared tables whose rows the summaries gather at the end.
+        // The prepared tables applied, with their places, whose rows the
+        // summaries gather at the end; and where the preparing connection
+        // gathers them.
         let mut deferred = Vec::new();
+        let mut places = Vec::new();
+        let gathering = summaries.ahead(self.parent, pid);
         std::thread::scope(|s| {
             let (send, receive) = sync_channel(prepare::AHEAD);
-            s.spawn(|| self.prepare(todo, &tasks, pid, p, send));
+            s.spawn(|| self.prepare(todo, &tasks, pid, p, &gathering, send));
             let mut ahead = Some(receive);
-            for ((step, chain), task) in todo.iter().zip(&tasks) {
+            for (place, ((step, chain), task)) in todo.iter().zip(&tasks).enumerate() {
                 started(&step.key);
                 let ready = match ahead.as_ref().map(|r| r.recv()) {
-                    Some(Ok(Ready::Prepared { staging, found })) => Some((staging, found)),
-                    Some(Ok(Ready::Skipped)) | None => None,
+                    Some(Ok(Ready::Prepared { staging, found })) => {
+                        places.push(place);
+                        Some((staging, found))
+                    }
+                    Some(Ok(Ready::Skipped | Ready::Gathered(_))) | None => None,
                     Some(Ok(Ready::Failed(why))) => {
                         notes.push(format!(
                             "the changes from {} on were staged in the patch's own transaction: preparing them on \
@@ -369,9 +379,21 @@ impl PatchCtx<'_> {
                     return Ok(Err((step.key, why)));
                 }
             }
-            // The preparing connection has nothing left to send.
-            drop(ahead);
-            gather_prepared(&mut tx, &mut summaries, &deferred, p)?;
+            // Last, the preparing connection gathers the summaries' changes
+            // over what it prepared, which are those applied as prepared.
+            match ahead.map(|r| r.recv()) {
+                Some(Ok(Ready::Gathered(gathered))) if gathered == places => {
+                    summaries.take_ahead(&mut tx, &gathering)?;
+                }
+                Some(Ok(Ready::Failed(why))) => {
+                    notes.push(format!(
+                        "the summaries' changes were gathered in the patch's own transaction: gathering them on a \
+                         second connection failed: {why}"
+                    ));
+                    gather_prepared(&mut tx, &mut summaries, &deferred, p)?;
+                }
+                _ => gather_prepared(&mut tx, &mut summaries, &deferred, p)?,
+            }
             let kept = summaries.finish(&mut tx, self.parent, self.job.request.manifest.version)?;
             tx.commit().map_err(PgError::db("commit the changes"))?;
             Ok(Ok(kept))
@@ -566,9 +588,8 @@ impl PatchCtx<'_> {
 }
 
 /// Gathers into the summaries the rows of the change sets prepared on the
-/// second connection (`deferred`): the rows found, subtracted, and the
-/// staged rows, added, each in one statement over all partitions (through a
-/// view of their tables), instead of two a partition.
+/// second connection (`deferred`), when that connection did not: the rows
+/// found, subtracted, and the staged rows, added.
 fn gather_prepared(
     tx: &mut postgres::Transaction<'_>,
     summaries: &mut Maintainer,
@@ -578,14 +599,26 @@ fn gather_prepared(
     if deferred.is_empty() || summaries.is_empty() {
         return Ok(());
     }
+    over_prepared(tx, deferred, p, |tx, rows, subtract| summaries.gather(tx, rows, subtract))
+}
+
+/// Calls `gather` with each of two views over the prepared tables
+/// `deferred` of every partition: the rows found (`subtract`), then the
+/// staged rows, so one statement reads each kind of every partition.
+pub(super) fn over_prepared<C: GenericClient>(
+    client: &mut C,
+    deferred: &[Staging],
+    p: &Pieces<'_>,
+    mut gather: impl FnMut(&mut C, &str, bool) -> Result<(), PgError>,
+) -> Result<(), PgError> {
     for (view, subtract) in [("pqstage_old_rows", true), ("pqstage_staged_rows", false)] {
         let table = |s: &Staging| if subtract { s.old.clone() } else { s.upserts.clone() };
         let rows: Vec<String> = deferred.iter().map(|s| format!("SELECT {} FROM {}", p.names, table(s))).collect();
         let sql = render(LOAD.patch_rows_view, &[("view", view), ("rows", &rows.join("\nUNION ALL "))]);
-        tx.batch_execute(&sql).map_err(PgError::db("gather the prepared changes for the summaries"))?;
-        summaries.gather(tx, view, subtract)?;
+        client.batch_execute(&sql).map_err(PgError::db("gather the prepared changes for the summaries"))?;
+        gather(client, view, subtract)?;
     }
-    tx.batch_execute(LOAD.patch_drop_rows_views).map_err(PgError::db("drop the views of the prepared changes"))
+    client.batch_execute(LOAD.patch_drop_rows_views).map_err(PgError::db("drop the views of the prepared changes"))
 }
 
 /// Runs the INSERT `sql` of change set `cs`'s rows: the rows inserted and

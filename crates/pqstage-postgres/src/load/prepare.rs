@@ -23,6 +23,12 @@
 //! have within two seconds (`lock_timeout`, `prepare_session` in
 //! `sql/postgres/load.sql`), and the patch goes on by itself.
 //!
+//! Once it has prepared every partition, it gathers the aggregates of the
+//! summaries the patch keeps up to date over all it prepared (the rows
+//! found, subtracted; the staged rows, added) into tables of its own
+//! ([`Ahead`]), while the patch writes the last partitions; the patch takes
+//! them in at the end, or gathers them itself if that failed.
+//!
 //! Only a chain's first change set is prepared: a second one must be looked
 //! up after the first is applied, in the patch's transaction. Whatever this
 //! connection cannot do (it cannot connect, the role may not create tables
@@ -36,7 +42,7 @@ use pqstage_load::sql::render;
 use pqstage_load::{Step, TableName};
 use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
 
-use super::patch::{counts, what, PatchCtx, Patches, Pieces};
+use super::patch::{counts, over_prepared, what, PatchCtx, Patches, Pieces};
 use super::unit::column_definitions;
 use super::Upsert;
 use crate::connect::connect;
@@ -44,6 +50,7 @@ use crate::encode::Constant;
 use crate::error::PgError;
 use crate::read::copy_files;
 use crate::sql::LOAD;
+use crate::summaries::Ahead;
 
 /// How many partitions the preparing connection keeps ready ahead of the
 /// patch, at most (each is three small unlogged tables until the patch ends).
@@ -56,6 +63,9 @@ pub(super) enum Ready {
     Prepared { staging: Staging, found: [u64; 4] },
     /// Nothing to prepare (no partition attached for the key).
     Skipped,
+    /// Sent last: the summaries' aggregates over the partitions at these
+    /// places (those prepared) are gathered.
+    Gathered(Vec<usize>),
     /// It stopped, and why: the patch prepares this partition and the rest
     /// itself.
     Failed(String),
@@ -106,13 +116,15 @@ pub(super) fn staged(template: &str, vars: &[(&str, &str)], staging: &Staging) -
 impl PatchCtx<'_> {
     /// Prepares the first change set of each of `todo`'s partitions in
     /// order, sending each as it is ready, until done, failed, or the patch
-    /// stops listening. `pid` is the patch's backend, which names the tables.
+    /// stops listening; then gathers the summaries' aggregates `ahead` over
+    /// all it prepared. `pid` is the patch's backend, which names the tables.
     pub(super) fn prepare(
         &self,
         todo: &Patches<'_, '_>,
         tasks: &[Task<'_>],
         pid: i32,
         p: &Pieces<'_>,
+        ahead: &[Ahead],
         send: SyncSender<Ready>,
     ) {
         let session = connect(self.settings).and_then(|mut c| {
@@ -126,11 +138,15 @@ impl PatchCtx<'_> {
                 return;
             }
         };
+        let mut prepared = Vec::new();
         for (place, ((step, chain), task)) in todo.iter().zip(tasks).enumerate() {
             let ready = match (task.leaf, chain.first()) {
                 (Some(leaf), Some(cs)) => {
                     match self.prepare_one(&mut client, step, cs, leaf, task.upsert, pid, place, p) {
-                        Ok((staging, found)) => Ready::Prepared { staging, found },
+                        Ok((staging, found)) => {
+                            prepared.push(place);
+                            Ready::Prepared { staging, found }
+                        }
                         Err(e) => Ready::Failed(one_line(&e)),
                     }
                 }
@@ -141,6 +157,36 @@ impl PatchCtx<'_> {
                 return;
             }
         }
+        if ahead.is_empty() || prepared.is_empty() {
+            return;
+        }
+        let ready = match self.gather_ahead(&mut client, &prepared, pid, p, ahead) {
+            Ok(()) => Ready::Gathered(prepared),
+            Err(e) => Ready::Failed(one_line(&e)),
+        };
+        let _ = send.send(ready);
+    }
+
+    /// Gathers the summaries' aggregates `ahead` over the partitions
+    /// prepared at `places`, and commits.
+    fn gather_ahead(
+        &self,
+        client: &mut postgres::Client,
+        places: &[usize],
+        pid: i32,
+        p: &Pieces<'_>,
+        ahead: &[Ahead],
+    ) -> Result<(), PgError> {
+        let mut tx = client.transaction().map_err(PgError::db("begin gathering the summaries' changes"))?;
+        let tables: Vec<String> = ahead.iter().map(Ahead::create).collect();
+        tx.batch_execute(&tables.join(";\n"))
+            .map_err(PgError::db("create the tables that gather the summaries' changes"))?;
+        let prepared: Vec<Staging> = places.iter().map(|&place| Staging::prepared(self.parent, pid, place)).collect();
+        over_prepared(&mut tx, &prepared, p, |tx, rows, subtract| {
+            let gather: Vec<String> = ahead.iter().map(|a| a.gather(rows, subtract)).collect();
+            tx.batch_execute(&gather.join(";\n")).map_err(PgError::db("gather the summaries' changes"))
+        })?;
+        tx.commit().map_err(PgError::db("commit the summaries' changes"))
     }
 
     /// Creates the tables of the partition at `place`, stages change set
