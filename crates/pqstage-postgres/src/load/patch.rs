@@ -54,14 +54,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 
-use postgres::GenericClient;
 use pqstage_load::episodes::one_line;
 use pqstage_load::sql::{quote_ident, render};
 use pqstage_load::{Inventory, Job, LoadError, PartitionKey, StagedFiles, Step, TableName};
 use pqstage_spec::OutputColumn;
 use pqstage_stage::manifest::{ChangeSet, PartitionEntry};
 
-use super::prepare::{self, staged, Ready, Staging, Task};
+use super::prepare::{self, over_prepared, staged, Ready, Staging, Task};
 use super::read_ahead::{self, ReadAhead};
 use super::unit::column_definitions;
 use super::Upsert;
@@ -341,10 +340,9 @@ impl PatchCtx<'_> {
             .zip(&leaves)
             .map(|((s, _), leaf)| Task { leaf: leaf.as_deref(), upsert: way(self.upsert, server, s.key.0.is_none()) })
             .collect();
-        // The prepared tables applied, with their places, whose rows the
+        // The places of the partitions applied as prepared, whose rows the
         // summaries gather at the end; and where the preparing connection
         // gathers them.
-        let mut deferred = Vec::new();
         let mut places = Vec::new();
         let gathering = summaries.ahead(self.parent, pid);
         std::thread::scope(|s| {
@@ -374,7 +372,7 @@ impl PatchCtx<'_> {
                     }
                 };
                 if let Err(Diverged(why)) =
-                    self.patch_unit(&mut tx, step, chain, p, task.upsert, &mut summaries, ready, &mut deferred)?
+                    self.patch_unit(&mut tx, step, chain, p, task.upsert, &mut summaries, ready)?
                 {
                     return Ok(Err((step.key, why)));
                 }
@@ -390,9 +388,9 @@ impl PatchCtx<'_> {
                         "the summaries' changes were gathered in the patch's own transaction: gathering them on a \
                          second connection failed: {why}"
                     ));
-                    gather_prepared(&mut tx, &mut summaries, &deferred, p)?;
+                    self.gather_prepared(&mut tx, &mut summaries, pid, &places, p)?;
                 }
-                _ => gather_prepared(&mut tx, &mut summaries, &deferred, p)?,
+                _ => self.gather_prepared(&mut tx, &mut summaries, pid, &places, p)?,
             }
             let kept = summaries.finish(&mut tx, self.parent, self.job.request.manifest.version)?;
             tx.commit().map_err(PgError::db("commit the changes"))?;
@@ -403,8 +401,8 @@ impl PatchCtx<'_> {
     /// Applies the chain of change sets of `step`, the first one `ready`
     /// (staged and looked up by the preparing connection) or not. The
     /// summaries gather the rows of a change set staged here at once; those
-    /// of a prepared one, which stay until the patch ends, are left in
-    /// `deferred` for [`gather_prepared`].
+    /// of a prepared one, which stay until the patch ends, are gathered at
+    /// its end (by the preparing connection, or [`Self::gather_prepared`]).
     #[allow(clippy::too_many_arguments)]
     fn patch_unit(
         &self,
@@ -415,7 +413,6 @@ impl PatchCtx<'_> {
         upsert: Upsert,
         summaries: &mut Maintainer,
         mut ready: Option<(Staging, [u64; 4])>,
-        deferred: &mut Vec<Staging>,
     ) -> Result<Result<(), Diverged>, PgError> {
         let Some(leaf_name) = self.attached.get(&step.key) else {
             return Ok(Err(Diverged("no partition of it is attached".into())));
@@ -547,9 +544,7 @@ impl PatchCtx<'_> {
                     cs.version
                 )
             })?;
-            if prepared {
-                deferred.push(staging);
-            } else {
+            if !prepared {
                 summaries.gather(tx, &staging.upserts, false)?;
             }
             rows = rows + cs.inserted.rows - cs.deleted.rows;
@@ -573,6 +568,24 @@ impl PatchCtx<'_> {
         Ok(Ok(()))
     }
 
+    /// Gathers into the summaries the rows of the change sets prepared for
+    /// the partitions at `places` (those applied as prepared), when the
+    /// preparing connection did not: the rows found, subtracted, and the
+    /// staged rows, added.
+    fn gather_prepared(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        summaries: &mut Maintainer,
+        pid: i32,
+        places: &[usize],
+        p: &Pieces<'_>,
+    ) -> Result<(), PgError> {
+        if places.is_empty() || summaries.is_empty() {
+            return Ok(());
+        }
+        over_prepared(tx, self.parent, (pid, places), p, |tx, rows, subtract| summaries.gather(tx, rows, subtract))
+    }
+
     /// Fails with [`LoadError::Validation`] for `step`, saying `why`, unless `ok`.
     pub(super) fn check(
         &self,
@@ -585,40 +598,6 @@ impl PatchCtx<'_> {
         }
         Err(LoadError::Validation { table: self.parent.quoted(), unit: step.path.clone(), reason: why() }.into())
     }
-}
-
-/// Gathers into the summaries the rows of the change sets prepared on the
-/// second connection (`deferred`), when that connection did not: the rows
-/// found, subtracted, and the staged rows, added.
-fn gather_prepared(
-    tx: &mut postgres::Transaction<'_>,
-    summaries: &mut Maintainer,
-    deferred: &[Staging],
-    p: &Pieces<'_>,
-) -> Result<(), PgError> {
-    if deferred.is_empty() || summaries.is_empty() {
-        return Ok(());
-    }
-    over_prepared(tx, deferred, p, |tx, rows, subtract| summaries.gather(tx, rows, subtract))
-}
-
-/// Calls `gather` with each of two views over the prepared tables
-/// `deferred` of every partition: the rows found (`subtract`), then the
-/// staged rows, so one statement reads each kind of every partition.
-pub(super) fn over_prepared<C: GenericClient>(
-    client: &mut C,
-    deferred: &[Staging],
-    p: &Pieces<'_>,
-    mut gather: impl FnMut(&mut C, &str, bool) -> Result<(), PgError>,
-) -> Result<(), PgError> {
-    for (view, subtract) in [("pqstage_old_rows", true), ("pqstage_staged_rows", false)] {
-        let table = |s: &Staging| if subtract { s.old.clone() } else { s.upserts.clone() };
-        let rows: Vec<String> = deferred.iter().map(|s| format!("SELECT {} FROM {}", p.names, table(s))).collect();
-        let sql = render(LOAD.patch_rows_view, &[("view", view), ("rows", &rows.join("\nUNION ALL "))]);
-        client.batch_execute(&sql).map_err(PgError::db("gather the prepared changes for the summaries"))?;
-        gather(client, view, subtract)?;
-    }
-    client.batch_execute(LOAD.patch_drop_rows_views).map_err(PgError::db("drop the views of the prepared changes"))
 }
 
 /// Runs the INSERT `sql` of change set `cs`'s rows: the rows inserted and

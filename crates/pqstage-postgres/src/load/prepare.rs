@@ -37,12 +37,14 @@
 
 use std::sync::mpsc::SyncSender;
 
+use postgres::GenericClient;
+
 use pqstage_load::episodes::one_line;
 use pqstage_load::sql::render;
 use pqstage_load::{Step, TableName};
 use pqstage_stage::manifest::{ChangeSet, FileEntry, PartitionEntry};
 
-use super::patch::{counts, over_prepared, what, PatchCtx, Patches, Pieces};
+use super::patch::{counts, what, PatchCtx, Patches, Pieces};
 use super::unit::column_definitions;
 use super::Upsert;
 use crate::connect::connect;
@@ -181,8 +183,7 @@ impl PatchCtx<'_> {
         let tables: Vec<String> = ahead.iter().map(Ahead::create).collect();
         tx.batch_execute(&tables.join(";\n"))
             .map_err(PgError::db("create the tables that gather the summaries' changes"))?;
-        let prepared: Vec<Staging> = places.iter().map(|&place| Staging::prepared(self.parent, pid, place)).collect();
-        over_prepared(&mut tx, &prepared, p, |tx, rows, subtract| {
+        over_prepared(&mut tx, self.parent, (pid, places), p, |tx, rows, subtract| {
             let gather: Vec<String> = ahead.iter().map(|a| a.gather(rows, subtract)).collect();
             tx.batch_execute(&gather.join(";\n")).map_err(PgError::db("gather the summaries' changes"))
         })?;
@@ -293,4 +294,26 @@ impl PatchCtx<'_> {
         let found = staged(LOAD.patch_found, &[("keys", &p.key_names)], staging);
         counts(tx, &found, &w("count the rows found in"))
     }
+}
+
+/// Calls `gather` with each of two views over the tables prepared for the
+/// partitions at `places` of the patch of backend `pid`: the rows found
+/// (`subtract`), then the staged rows, so one statement reads each kind of
+/// every partition.
+pub(super) fn over_prepared<C: GenericClient>(
+    client: &mut C,
+    parent: &TableName,
+    (pid, places): (i32, &[usize]),
+    p: &Pieces<'_>,
+    mut gather: impl FnMut(&mut C, &str, bool) -> Result<(), PgError>,
+) -> Result<(), PgError> {
+    let prepared: Vec<Staging> = places.iter().map(|&place| Staging::prepared(parent, pid, place)).collect();
+    for (view, subtract) in [("pqstage_old_rows", true), ("pqstage_staged_rows", false)] {
+        let table = |s: &Staging| if subtract { s.old.clone() } else { s.upserts.clone() };
+        let rows: Vec<String> = prepared.iter().map(|s| format!("SELECT {} FROM {}", p.names, table(s))).collect();
+        let sql = render(LOAD.patch_rows_view, &[("view", view), ("rows", &rows.join("\nUNION ALL "))]);
+        client.batch_execute(&sql).map_err(PgError::db("gather the prepared changes for the summaries"))?;
+        gather(client, view, subtract)?;
+    }
+    client.batch_execute(LOAD.patch_drop_rows_views).map_err(PgError::db("drop the views of the prepared changes"))
 }
