@@ -21,3 +21,11 @@ SELECT CAST({key} AS BIGINT), count(*) FROM {table} GROUP BY ALL;
 -- name: rows_unpartitioned
 -- Rows of an unpartitioned table, as the one NULL key (no row when empty).
 SELECT CAST(NULL AS BIGINT), count(*) FROM {table} HAVING count(*) > 0;
+
+-- name: stored_rows
+-- The rows a table's storage holds, counting deleted rows that no checkpoint
+-- has compacted away yet (DuckDB's estimate, exact for a committed table).
+-- Parameters: schema, table.
+SELECT estimated_size
+FROM duckdb_tables()
+WHERE database_name = current_database() AND schema_name = ? AND table_name = ?;

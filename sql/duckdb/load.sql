@@ -69,3 +69,8 @@ SELECT {columns} FROM read_parquet({files}, {hive});
 -- A column the spec gained; the rows the table holds get NULL there.
 -- Placeholders: table, column, type.
 ALTER TABLE {table} ADD COLUMN {column} {type};
+
+-- name: defer_vacuum
+-- No row groups compacted at this load's checkpoint: the deleted rows stay
+-- in the file, marked deleted, until a later checkpoint compacts them.
+SET max_vacuum_tasks = 0;

@@ -325,6 +325,71 @@ fn a_partition_changed_by_hand_is_reloaded_whole_with_a_note() {
     assert!(!out.contains("changes applied"), "{out}");
 }
 
+/// Rows the storage of `violations` in the DuckDB file `db` holds beyond its
+/// live ones: deleted rows no checkpoint has compacted away.
+fn duck_deleted_rows_kept(d: &Path, db: &str) -> i64 {
+    let conn = duckdb::Connection::open(d.join(db)).unwrap();
+    let q = "SELECT (SELECT estimated_size FROM duckdb_tables() WHERE table_name = 'violations') \
+             - (SELECT count(*) FROM violations)";
+    conn.query_row(q, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn duckdb_keeps_patched_away_rows_until_they_pass_vacuum_above_then_compacts_them() {
+    // 600 K rows fill five of DuckDB's row groups (122,880 rows each), so
+    // deleting a third of them lets a checkpoint merge row groups.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    dump(d, 600_000, 0, "r0.csv");
+    convert(d, "r0.csv", &[]);
+    load_duck(d, "keep.duckdb");
+    // A third of the keys, spread over every row group, to delete.
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let (staged, del) = (d.join("stage/violations/*/*.parquet"), d.join("del.csv"));
+    conn.execute_batch(&format!(
+        "COPY (SELECT activity_nr, citation_id FROM read_parquet('{}') WHERE hash(activity_nr, citation_id) % 3 = 0) \
+         TO '{}' (HEADER)",
+        staged.display(),
+        del.display()
+    ))
+    .unwrap();
+    drop(conn);
+    std::fs::write(d.join("none.csv"), std::fs::read_to_string(d.join("r0.csv")).unwrap().lines().next().unwrap())
+        .unwrap();
+    convert(d, "none.csv", &["--mode", "merge", "--deletes", "del.csv"]);
+    let (_, _, deleted) = change_totals(d, 2);
+    assert!(deleted > 190_000, "{deleted}");
+    std::fs::copy(d.join("keep.duckdb"), d.join("compact.duckdb")).unwrap();
+
+    let load = |db: &str, above: &str| {
+        let args =
+            ["load", "duckdb", "stage", "--db", db, "--no-progress", "--patch-limit", "100", "--vacuum-above", above];
+        let o = run(d, &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(out.contains("applied changes to 51 partitions"), "{out}");
+        String::from_utf8(o.stderr).unwrap()
+    };
+    // Below the threshold the file keeps every row the patch deleted.
+    let kept = load("keep.duckdb", "50");
+    let n = crate::util::group(deleted as i64);
+    assert!(kept.contains(&format!("the file keeps {n} deleted rows (33.")), "{kept}");
+    assert!(kept.contains("until they pass 50% (--vacuum-above)"), "{kept}");
+    assert_eq!(duck_deleted_rows_kept(d, "keep.duckdb"), deleted as i64);
+    // Past it (the default, 10%) DuckDB's checkpoint compacts row groups.
+    let compacted = load("compact.duckdb", "10");
+    assert!(compacted.contains(&format!("the file's deleted rows, {n} (33.")), "{compacted}");
+    assert!(compacted.contains("passed 10% (--vacuum-above)"), "{compacted}");
+    assert!(duck_deleted_rows_kept(d, "compact.duckdb") < deleted as i64 / 2);
+    // Either way the tables hold the same rows.
+    let live = 600_000 - deleted as i64;
+    assert_eq!(duck_difference(d, "keep.duckdb", "compact.duckdb"), (0, 0, live));
+
+    let o = run(d, &["load", "duckdb", "stage", "--db", "x.duckdb", "--vacuum-above", "101"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--vacuum-above: 101 is not a percentage from 0 to 100"));
+}
+
 /// The server's URL with database `db` in place of the tests' one.
 fn db_url(db: &str) -> String {
     let url = url();

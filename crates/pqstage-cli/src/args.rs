@@ -202,6 +202,10 @@ pub struct LoadDuckdbArgs {
     /// Apply a partition's change sets only when they change at most this percentage of its rows (else reload it whole).
     #[arg(long, value_name = "PCT", default_value_t = 25.0)]
     pub patch_limit: f64,
+    /// Let DuckDB's checkpoint compact the table's deleted rows once they pass this percentage of its
+    /// stored rows; below it they stay in the file, marked deleted (0: at every load, as DuckDB does).
+    #[arg(long, value_name = "PCT", default_value_t = pqstage_duckdb::DEFAULT_VACUUM_ABOVE * 100.0)]
+    pub vacuum_above: f64,
     /// DuckDB worker threads (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,

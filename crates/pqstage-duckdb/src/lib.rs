@@ -31,7 +31,7 @@ use std::path::Path;
 use duckdb::{Config, Connection};
 
 pub use error::DuckdbError;
-pub use load::{load, DuckdbOptions};
+pub use load::{load, DuckdbOptions, DEFAULT_VACUUM_ABOVE};
 pub use query::{run_queries, run_trajectory_summary, Cell, ResultTable};
 pub use sql::type_name;
 pub use summaries::read_summaries;

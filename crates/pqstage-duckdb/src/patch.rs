@@ -109,8 +109,18 @@ impl Pending<'_> {
     }
 }
 
-/// Applies the patches of `work`; returns the partitions replaced whole
-/// instead, and why. `insert` loads a partition's staged files (for those).
+/// What applying the patches did.
+#[derive(Default)]
+pub(crate) struct Patched {
+    /// The partitions replaced whole instead, and why.
+    pub swapped: BTreeMap<PartitionKey, String>,
+    /// Rows deleted one by one: those the change sets delete or update
+    /// (not those of the partitions replaced whole).
+    pub deleted: u64,
+}
+
+/// Applies the patches of `work`. `insert` loads a partition's staged files
+/// (for those replaced whole instead).
 ///
 /// # Errors
 /// DuckDB's; [`LoadError::Validation`] when the table does not hold the
@@ -121,12 +131,13 @@ pub(crate) fn apply(
     job: &Job<'_>,
     work: &Work<'_, '_>,
     insert: &dyn Fn(&PartitionEntry) -> Result<(), DuckdbError>,
-) -> Result<BTreeMap<PartitionKey, String>, DuckdbError> {
+) -> Result<Patched, DuckdbError> {
     let patches = work.to_patch();
-    let mut swapped = BTreeMap::new();
+    let mut done = Patched::default();
     if patches.is_empty() {
-        return Ok(swapped);
+        return Ok(done);
     }
+    let swapped = &mut done.swapped;
     let files = StagedFiles::open(job.request.stage, job.dataset(), job.request.options.cache_dir.as_deref())?;
     let part_name = job.table.partition_column.as_deref().unwrap_or_default();
     let key: Vec<&str> = job.table.spec.target.key.iter().map(String::as_str).filter(|k| *k != part_name).collect();
@@ -159,7 +170,7 @@ pub(crate) fn apply(
             swapped.insert(key, why);
         }
         pending.retain(|x| !swapped.contains_key(&x.key));
-        apply_version(conn, &p, &pending, version)?;
+        done.deleted += apply_version(conn, &p, &pending, version)?;
         job.request.progress.add(pending.iter().map(|x| x.cs.inserted.rows + x.cs.updated.rows).sum());
     }
     for key in swapped.keys() {
@@ -168,7 +179,7 @@ pub(crate) fn apply(
         conn.execute_batch(&delete).map_err(DuckdbError::sql("delete a diverged partition"))?;
         insert(staged[key])?;
     }
-    Ok(swapped)
+    Ok(done)
 }
 
 /// A change set's files, ready to read, and their folder as an absolute path
@@ -228,13 +239,14 @@ fn diverged(
 }
 
 /// Deletes, inserts and checks one version's changes to the partitions of
-/// `pending` (the rows found by [`diverged`]'s look-up).
+/// `pending` (the rows found by [`diverged`]'s look-up); returns the rows
+/// deleted.
 fn apply_version(
     conn: &duckdb::Connection,
     p: &Pieces<'_>,
     pending: &[Pending<'_>],
     version: u64,
-) -> Result<(), DuckdbError> {
+) -> Result<u64, DuckdbError> {
     let leaving: u64 = pending.iter().map(|x| x.cs.deleted.rows + x.cs.updated.rows).sum();
     let deleted = match leaving {
         0 => 0,
@@ -269,5 +281,5 @@ fn apply_version(
         }
         .into());
     }
-    Ok(())
+    Ok(deleted)
 }

@@ -13,14 +13,14 @@ pqstage_load::queries! {
 
 pqstage_load::queries! {
     /// `sql/duckdb/catalog.sql`: what the file holds.
-    pub struct CatalogQueries from "duckdb/catalog.sql" { current_catalog, table_columns, rows_per_key, rows_unpartitioned }
+    pub struct CatalogQueries from "duckdb/catalog.sql" { current_catalog, table_columns, rows_per_key, rows_unpartitioned, stored_rows }
 }
 
 pqstage_load::queries! {
     /// `sql/duckdb/load.sql`: the load's statements.
     pub struct LoadQueries from "duckdb/load.sql" {
         create_table, drop_table, delete_units, insert_files, patch_lookup, patch_found, patch_forget, patch_delete, patch_insert,
-        add_column
+        add_column, defer_vacuum
     }
 }
 

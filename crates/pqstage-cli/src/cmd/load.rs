@@ -179,6 +179,9 @@ fn print_trajectory_report(cli: &Cli, r: &TrajectoryReport) -> Result<(), Failur
 
 pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
     let cache_bytes = crate::output::parse_size(&a.cache_size).map_err(anyhow::Error::msg)?;
+    if !(0.0..=100.0).contains(&a.vacuum_above) {
+        return Err(anyhow::anyhow!("--vacuum-above: {} is not a percentage from 0 to 100", a.vacuum_above).into());
+    }
     let target =
         pqstage_duckdb::trajectories::TrajectoryTarget { db: a.db.clone(), schema: a.schema.clone(), threads: a.jobs };
     run(
@@ -192,6 +195,7 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
                 threads: a.jobs,
                 cache_bytes,
                 summaries: !a.no_summaries,
+                vacuum_above: a.vacuum_above / 100.0,
             };
             pqstage_duckdb::load(request, &duck)
         },
