@@ -101,6 +101,7 @@ done
 sql no_read_ahead -c "DROP EXTENSION pg_prewarm"
 once duck_first_load "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/inc.duckdb" --no-progress
 cp "$OUT/inc.duckdb" "$OUT/full.duckdb"
+cp "$OUT/inc.duckdb" "$OUT/compact.duckdb"
 
 # --- the new dump ----------------------------------------------------------------
 cp -r "$STAGE" "$OUT/merged"
@@ -184,6 +185,9 @@ settle
 once pg_dba_copy_on_conflict "$PSQL" "$(db_url dba)" -qX -v ON_ERROR_STOP=1 -f "$OUT/dba.sql"
 
 once duck_incremental "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/inc.duckdb" --no-progress -v
+# The same with DuckDB's own compaction of the deleted rows at the checkpoint
+# (pqstage defers it until they pass 10% of the table).
+once duck_incremental_compact "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/compact.duckdb" --no-progress -v --vacuum-above 0
 once duck_full_reload "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/full.duckdb" --no-progress --no-patch
 once duck_noop_rerun "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/inc.duckdb" --no-progress
 
@@ -211,15 +215,18 @@ for db in pqstage no_read_ahead merge on_conflict delete_insert full_reload; do
   diff="$(sql "$db" -c "$SUMMARY_DIFF")"
   [[ "$diff" == 0 ]] || die "PostgreSQL database $db: its summaries differ from its table by $diff rows"
 done
-DUCK="$("$PY" - "$OUT/inc.duckdb" "$OUT/full.duckdb" "$BY_YEAR" "$BY_COMPANY" <<'EOF'
+DUCK="$("$PY" - "$OUT/inc.duckdb" "$OUT/full.duckdb" "$BY_YEAR" "$BY_COMPANY" "$OUT/compact.duckdb" <<'EOF'
 import duckdb, sys
 c = duckdb.connect()
 c.execute(f"ATTACH '{sys.argv[1]}' AS a (READ_ONLY); ATTACH '{sys.argv[2]}' AS b (READ_ONLY)")
-rows = c.execute("SELECT (SELECT count(*) FROM (FROM a.violations EXCEPT ALL FROM b.violations)), "
-                 "(SELECT count(*) FROM (FROM b.violations EXCEPT ALL FROM a.violations)), "
+c.execute(f"ATTACH '{sys.argv[5]}' AS k (READ_ONLY)")
+rows = c.execute("SELECT (SELECT count(*) FROM (FROM a.violations EXCEPT ALL FROM b.violations)) "
+                 "+ (SELECT count(*) FROM (FROM k.violations EXCEPT ALL FROM b.violations)), "
+                 "(SELECT count(*) FROM (FROM b.violations EXCEPT ALL FROM a.violations)) "
+                 "+ (SELECT count(*) FROM (FROM b.violations EXCEPT ALL FROM k.violations)), "
                  "(SELECT count(*) FROM a.violations)").fetchone()
 diff = 0
-for db in ("a", "b"):
+for db in ("a", "b", "k"):
     c.execute(f"USE {db}")
     for kept, fresh in (("violations_by_year", sys.argv[3]), ("violations_top_companies", sys.argv[4])):
         diff += c.execute(f"SELECT (SELECT count(*) FROM (FROM {kept} EXCEPT ALL {fresh})) + "
@@ -228,7 +235,7 @@ print(*rows, diff)
 EOF
 )"
 read -r only_inc only_full duck_rows duck_summary_diff <<<"$DUCK"
-[[ "$only_inc" == 0 && "$only_full" == 0 ]] || die "DuckDB: $only_inc rows only in the incremental load, $only_full only in the full reload"
+[[ "$only_inc" == 0 && "$only_full" == 0 ]] || die "DuckDB: $only_inc rows only in the incremental loads, $only_full only in the full reload"
 [[ "$duck_summary_diff" == 0 ]] || die "DuckDB: the summaries differ from their tables by $duck_summary_diff rows"
 log "content: PostgreSQL all equal to the full reload ($FULL); DuckDB equal row for row ($duck_rows rows); every summary equal to its table's aggregates"
 
@@ -260,18 +267,20 @@ CHANGED="$(grep -m1 '^version ' "$OUT/log-convert_changes.txt" || true)"
   echo
   echo "Convert of the new dump: $CHANGED."
   echo "PostgreSQL content (count, sum of a 64-bit hash of every row) equal in every database: $FULL."
-  echo "DuckDB: the incremental table equals the full reload row for row ($duck_rows rows, EXCEPT ALL both ways)."
+  echo "DuckDB: both incremental tables equal the full reload row for row ($duck_rows rows, EXCEPT ALL both ways)."
   echo "Summaries: in every PostgreSQL database but the DBA's, and in both DuckDB files, equal row for row to the aggregates computed afresh from the table."
   echo
   echo "Time spent on the summaries, by load:"
-  for l in pg_first_load pg_incremental pg_incremental_no_read_ahead pg_incremental_merge pg_incremental_on_conflict pg_incremental_delete_insert pg_full_reload pg_noop_rerun duck_first_load duck_incremental duck_full_reload duck_noop_rerun; do
+  for l in pg_first_load pg_incremental pg_incremental_no_read_ahead pg_incremental_merge pg_incremental_on_conflict pg_incremental_delete_insert pg_full_reload pg_noop_rerun duck_first_load duck_incremental duck_incremental_compact duck_full_reload duck_noop_rerun; do
     echo "- $l: $(grep -m1 '^summaries: ' "$OUT/log-$l.txt" | sed 's/"public"\.//g; s/"main"\.//g' || echo none)"
   done
+  echo "DuckDB's deleted rows: duck_incremental $(grep -m1 -o 'the file keeps [0-9,]* deleted rows ([0-9.]*%' "$OUT/log-duck_incremental.txt" || echo '(no note)'); duck_incremental_compact $(grep -m1 -o 'deleted rows, [0-9,]* ([0-9.]*%' "$OUT/log-duck_incremental_compact.txt" || echo '(no note)') compacted at its checkpoint."
   echo "Merge of the changed records ($(grep '(merge)' "$OUT/log-convert_merge.txt")): the same $dump_rows rows as the new dump's stage (EXCEPT ALL both ways), change sets $merged_changes (inserted/updated/deleted) as its."
   echo
   ratio_table convert_changes=convert_plain convert_merge=convert_changes \
     pg_incremental=pg_full_reload pg_incremental_no_read_ahead=pg_full_reload pg_incremental_merge=pg_full_reload pg_incremental_on_conflict=pg_full_reload \
     pg_incremental_delete_insert=pg_full_reload pg_dba_copy_on_conflict=pg_full_reload \
-    pg_noop_rerun=pg_full_reload duck_incremental=duck_full_reload duck_noop_rerun=duck_full_reload
+    pg_noop_rerun=pg_full_reload duck_incremental=duck_full_reload duck_incremental_compact=duck_full_reload \
+    duck_noop_rerun=duck_full_reload
 } >"$REPORT"
 cat "$REPORT"
