@@ -656,6 +656,59 @@ fn a_killed_incremental_load_leaves_the_previous_version_and_the_rerun_completes
     assert_eq!(pg_difference("chg_kill", "chg_kill_fresh"), (0, 0, pg_count("chg_kill_fresh")));
 }
 
+/// Whether process `pid` holds `file` open.
+fn holds_open(pid: u32, file: &Path) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == file)))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_killed_incremental_duckdb_load_leaves_the_previous_version_and_the_rerun_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    dump(d, 300_000, 0, "r0.csv");
+    dump(d, 300_000, 1, "r1.csv");
+    convert(d, "r0.csv", &[]);
+    load_duck(d, "inc.duckdb");
+    std::fs::copy(d.join("inc.duckdb"), d.join("before.duckdb")).unwrap();
+    convert(d, "r1.csv", &[]);
+
+    // Kill -9 as soon as the load has the file open: its transaction has
+    // begun, and it commits only after the look-up, the deletes, the
+    // inserts, the counts and the summaries.
+    let file = std::path::absolute(d.join("inc.duckdb")).unwrap();
+    let mut child = cmd(d).args(["load", "duckdb", "stage", "--db", "inc.duckdb", "--no-progress"]).spawn().unwrap();
+    let started = Instant::now();
+    while !holds_open(child.id(), &file) {
+        assert!(child.try_wait().unwrap().is_none(), "the load ended before it could be killed");
+        assert!(started.elapsed() < Duration::from_secs(60), "the load never opened the file");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+
+    // The next process to open the file finds the previous version, rows
+    // and state: nothing of the killed transaction was committed.
+    assert_eq!(duck_difference(d, "inc.duckdb", "before.duckdb"), (0, 0, 300_000));
+    let state = |db: &str| {
+        let conn = duckdb::Connection::open(d.join(db)).unwrap();
+        let mut stmt =
+            conn.prepare("SELECT partition_path, checksum FROM pqstage.load_state ORDER BY partition_path").unwrap();
+        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    };
+    assert_eq!(state("inc.duckdb"), state("before.duckdb"));
+    let out = load_duck(d, "inc.duckdb");
+    assert!(out.contains("changes applied (version 1 to 2)"), "{out}");
+    load_duck(d, "fresh.duckdb");
+    let staged = manifest(&d.join("stage"), "violations")["tables"][0]["rows_written"].as_i64().unwrap();
+    assert_eq!(duck_difference(d, "inc.duckdb", "fresh.duckdb"), (0, 0, staged));
+    assert_eq!(crate::summaries::duck_summary_diff(&d.join("inc.duckdb")).0, 0);
+}
+
 pub(crate) fn pg_count(table: &str) -> i64 {
     client().query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0)
 }

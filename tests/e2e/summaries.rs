@@ -62,7 +62,7 @@ fn pg_fresh(table: &str) {
 }
 
 /// [`pg_summary_diff`] for the DuckDB file `db`.
-fn duck_summary_diff(db: &Path) -> (i64, i64) {
+pub(crate) fn duck_summary_diff(db: &Path) -> (i64, i64) {
     let conn = duckdb::Connection::open(db).unwrap();
     let (mut diff, mut kept) = (0, 0);
     for (summary, fresh) in fresh_queries("violations") {
