@@ -274,7 +274,7 @@ CHANGED="$(grep -m1 '^version ' "$OUT/log-convert_changes.txt" || true)"
   for l in pg_first_load pg_incremental pg_incremental_no_read_ahead pg_incremental_merge pg_incremental_on_conflict pg_incremental_delete_insert pg_full_reload pg_noop_rerun duck_first_load duck_incremental duck_incremental_compact duck_full_reload duck_noop_rerun; do
     echo "- $l: $(grep -m1 '^summaries: ' "$OUT/log-$l.txt" | sed 's/"public"\.//g; s/"main"\.//g' || echo none)"
   done
-  echo "DuckDB's deleted rows: duck_incremental $(grep -m1 -o 'the file keeps [0-9,]* deleted rows ([0-9.]*%' "$OUT/log-duck_incremental.txt" || echo '(no note)'); duck_incremental_compact $(grep -m1 -o 'deleted rows, [0-9,]* ([0-9.]*%' "$OUT/log-duck_incremental_compact.txt" || echo '(no note)') compacted at its checkpoint."
+  echo "DuckDB's deleted rows: duck_incremental $(grep -m1 -o 'the file keeps [0-9,]* deleted rows ([0-9.]*% of the table.s stored rows)' "$OUT/log-duck_incremental.txt" || echo '(no note)'); duck_incremental_compact $(grep -m1 -o 'deleted rows, [0-9,]* ([0-9.]*% of the table.s stored rows)' "$OUT/log-duck_incremental_compact.txt" || echo '(no note)') compacted at its checkpoint."
   echo "Merge of the changed records ($(grep '(merge)' "$OUT/log-convert_merge.txt")): the same $dump_rows rows as the new dump's stage (EXCEPT ALL both ways), change sets $merged_changes (inserted/updated/deleted) as its."
   echo
   ratio_table convert_changes=convert_plain convert_merge=convert_changes \
