@@ -328,10 +328,9 @@ fn a_partition_changed_by_hand_is_reloaded_whole_with_a_note() {
 /// Rows the storage of `violations` in the DuckDB file `db` holds beyond its
 /// live ones: deleted rows no checkpoint has compacted away.
 fn duck_deleted_rows_kept(d: &Path, db: &str) -> i64 {
-    let conn = duckdb::Connection::open(d.join(db)).unwrap();
     let q = "SELECT (SELECT estimated_size FROM duckdb_tables() WHERE table_name = 'violations') \
              - (SELECT count(*) FROM violations)";
-    conn.query_row(q, [], |r| r.get(0)).unwrap()
+    crate::load_duckdb::scalar(&d.join(db), q)
 }
 
 #[test]
@@ -692,13 +691,8 @@ fn a_killed_incremental_duckdb_load_leaves_the_previous_version_and_the_rerun_co
     // and state: nothing of the killed transaction was committed.
     assert_eq!(duck_difference(d, "inc.duckdb", "before.duckdb"), (0, 0, 300_000));
     let state = |db: &str| {
-        let conn = duckdb::Connection::open(d.join(db)).unwrap();
-        let mut stmt =
-            conn.prepare("SELECT partition_path, checksum FROM pqstage.load_state ORDER BY partition_path").unwrap();
-        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap()
+        let q = "SELECT partition_path, checksum FROM pqstage.load_state ORDER BY partition_path";
+        crate::load_duckdb::query(&d.join(db), q)
     };
     assert_eq!(state("inc.duckdb"), state("before.duckdb"));
     let out = load_duck(d, "inc.duckdb");

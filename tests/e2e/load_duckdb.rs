@@ -7,7 +7,7 @@ use crate::load_common::{self as common, reconvert, records, Target, TYPES_ALIKE
 use crate::util::{fixtures, group, manifest_per_year, ok, run, sample, staged_sample};
 
 /// Every row of `sql` run against the DuckDB file, each value cast to text.
-fn query(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
+pub(crate) fn query(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
     let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap();
     let conn = duckdb::Connection::open_with_flags(db, config).expect("the DuckDB file opens");
     let mut stmt = conn.prepare(&format!("SELECT COLUMNS(*)::VARCHAR FROM ({sql})")).unwrap();
@@ -20,7 +20,7 @@ fn query(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
 }
 
 /// A single number from `sql`.
-fn scalar(db: &Path, sql: &str) -> i64 {
+pub(crate) fn scalar(db: &Path, sql: &str) -> i64 {
     query(db, sql)[0][0].as_deref().unwrap().parse().unwrap()
 }
 

@@ -303,23 +303,21 @@ impl Duckdb<'_> {
     /// they leave in shared ones the next load counts.
     fn defer_vacuum(&mut self, dead: u64, held: u64, deleted: u64) -> Result<(), DuckdbError> {
         let share = dead as f64 / (dead + held).max(1) as f64;
-        let (limit, dead_n) = (self.duck.vacuum_above * 100.0, pqstage_stage::fmt::group_digits(dead));
         let compact = share > self.duck.vacuum_above;
         if !compact {
             self.db().conn.execute_batch(LOAD.defer_vacuum).map_err(DuckdbError::sql("defer the vacuum"))?;
         }
         if deleted > 0 || compact {
+            let (n, limit) = (pqstage_stage::fmt::group_digits(dead), self.duck.vacuum_above * 100.0);
+            let of = format!("{:.1}% of the table's stored rows", share * 100.0);
             self.notes.push(match compact {
                 false => format!(
-                    "the file keeps {dead_n} deleted rows ({:.1}% of the table's stored rows) until they pass {limit}% \
-                     (--vacuum-above); a checkpoint then compacts them",
-                    share * 100.0
+                    "the file keeps {n} deleted rows ({of}) until they pass {limit}% (--vacuum-above); \
+                     a checkpoint then compacts them"
                 ),
                 true => format!(
-                    "the file's deleted rows, {dead_n} ({:.1}% of the table's stored rows), passed {limit}% \
-                     (--vacuum-above): DuckDB compacts row groups as the file closes, which takes longer than a load \
-                     that keeps them",
-                    share * 100.0
+                    "the file's deleted rows, {n} ({of}), passed {limit}% (--vacuum-above): DuckDB compacts row \
+                     groups as the file closes, which takes longer than a load that keeps them"
                 ),
             });
         }
