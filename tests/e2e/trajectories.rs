@@ -378,6 +378,29 @@ fn boids_on_duckdb_hold_what_the_source_files_say() {
 }
 
 #[test]
+fn a_duckdb_memory_limit_is_duckdbs_own() {
+    // --memory-limit caps DuckDB's buffer pool on every connection of the
+    // load (the file is reopened between episodes): far too little fails
+    // with DuckDB's own error and commits nothing; enough loads everything.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, eps) = staged_boids(d, 33);
+    let want = expected(&eps);
+    let duck = Target::duck(d, "t.duckdb", "main");
+    let o = duck.load(d, "stage", BOIDS, &["--memory-limit", "1MB"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("Out of Memory"), "{err}");
+    let o = duck.load(d, "stage", BOIDS, &["--memory-limit", "12 parsecs"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--memory-limit: bad size unit in '12 parsecs'"), "{err}");
+    let out = duck.load_ok(d, "stage", BOIDS, &["--memory-limit", "256MB", "--jobs", "1"]);
+    let all: Vec<&Expected> = want.values().collect();
+    assert!(out.contains(&headline(2, &all, 0, 0)), "{out}");
+    assert_eq!(duck.counts(), counts_of(&want));
+}
+
+#[test]
 fn status_shows_each_table_of_a_trajectory_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -209,6 +209,11 @@ pub struct LoadDuckdbArgs {
     /// DuckDB worker threads (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Most memory DuckDB may hold (e.g. 192MB, 2GiB): its cached blocks, indexes and operators'
+    /// working memory; past it DuckDB evicts or spills, or fails a statement that cannot fit.
+    /// Default: DuckDB's, 80% of RAM.
+    #[arg(long, value_name = "BYTES")]
+    pub memory_limit: Option<String>,
     /// Skip checking the staged files' checksums against the manifest.
     #[arg(long)]
     pub no_verify: bool,

@@ -80,3 +80,19 @@ pub fn open(db: &Path, threads: Option<usize>, read_only: bool) -> Result<Connec
     }
     Connection::open_with_flags(db, config).map_err(open_err)
 }
+
+/// Caps what DuckDB holds in memory on `conn`'s database (its buffer pool:
+/// table and index blocks, and the working memory of its operators; beyond
+/// it DuckDB evicts blocks and spills to its temporary folder, or fails a
+/// statement that cannot fit). `None` keeps DuckDB's default, 80% of RAM.
+///
+/// # Errors
+/// DuckDB refusing the value.
+pub fn limit_memory(conn: &Connection, bytes: Option<u64>) -> Result<(), DuckdbError> {
+    match bytes {
+        Some(b) => conn
+            .execute_batch(&format!("SET memory_limit = '{b}B'"))
+            .map_err(DuckdbError::sql("set DuckDB's memory limit")),
+        None => Ok(()),
+    }
+}

@@ -39,6 +39,8 @@ pub struct DuckdbOptions {
     /// reach before a load lets DuckDB's checkpoint compact them; below it,
     /// they stay in the file, marked deleted ([`DEFAULT_VACUUM_ABOVE`]).
     pub vacuum_above: f64,
+    /// DuckDB's memory limit in bytes ([`crate::limit_memory`]; `None`: DuckDB's default).
+    pub memory_limit: Option<u64>,
 }
 
 /// Default [`DuckdbOptions::vacuum_above`]. DuckDB's checkpoint compacts a
@@ -121,6 +123,7 @@ impl Engine for Duckdb<'_> {
 
     fn inspect(&mut self, _job: &Job<'_>) -> Result<Option<Vec<(String, String)>>, DuckdbError> {
         let conn = crate::open(&self.duck.db, self.duck.threads, false)?;
+        crate::limit_memory(&conn, self.duck.memory_limit)?;
         let catalog: String = conn
             .query_row(CATALOG.current_catalog, [], |r| r.get(0))
             .map_err(DuckdbError::sql("read the catalog name"))?;

@@ -182,8 +182,17 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
     if !(0.0..=100.0).contains(&a.vacuum_above) {
         return Err(anyhow::anyhow!("--vacuum-above: {} is not a percentage from 0 to 100", a.vacuum_above).into());
     }
-    let target =
-        pqstage_duckdb::trajectories::TrajectoryTarget { db: a.db.clone(), schema: a.schema.clone(), threads: a.jobs };
+    let memory_limit = a
+        .memory_limit
+        .as_deref()
+        .map(|s| crate::output::parse_size(s).map_err(|e| anyhow::anyhow!("--memory-limit: {e}")))
+        .transpose()?;
+    let target = pqstage_duckdb::trajectories::TrajectoryTarget {
+        db: a.db.clone(),
+        schema: a.schema.clone(),
+        threads: a.jobs,
+        memory_limit,
+    };
     run(
         cli,
         &common!(a),
@@ -196,6 +205,7 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
                 cache_bytes,
                 summaries: !a.no_summaries,
                 vacuum_above: a.vacuum_above / 100.0,
+                memory_limit,
             };
             pqstage_duckdb::load(request, &duck)
         },
