@@ -1081,6 +1081,46 @@ fn a_dataset_staged_on_s3_converts_loads_changes_and_copies_like_a_local_one() {
 
 #[test]
 fn a_bulk_load_killed_midway_leaves_the_schema_whole_and_the_rerun_completes() {
+    killed_first_load("1", "traj_killed");
+}
+
+#[test]
+fn a_parallel_first_load_killed_midway_is_finished_by_the_next_load() {
+    killed_first_load("2", "traj_killed_jobs");
+}
+
+#[test]
+fn a_load_waits_for_another_load_of_the_same_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, eps) = staged_boids(d, 34);
+    let pg = Target::pg("traj_waits");
+    let schema = pg.schema().to_string();
+    // The lock a load of this schema holds for its session.
+    let mut other = target::pg();
+    other
+        .execute("SELECT pg_advisory_lock(hashtextextended('pqstage trajectories ' || $1::text, 0))", &[&schema])
+        .unwrap();
+    let db = crate::load_postgres::url();
+    let args = ["load", "postgres", "stage", "--dataset", BOIDS, "--schema", &schema, "--db", &db, "--no-progress"];
+    let mut child =
+        crate::util::cmd(d).args(args).stdout(std::process::Stdio::piped()).spawn().expect("pqstage starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "the load went on while another held the schema");
+    let tables: i64 = target::pg()
+        .query_one("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", &[&schema])
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0, "nothing is made before the lock is had");
+    other.execute("SELECT pg_advisory_unlock_all()", &[]).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(pg.counts(), counts_of(&expected(&eps)));
+}
+
+/// A first load on `jobs` connections into an empty schema, killed once it
+/// copies rows, then run again.
+fn killed_first_load(jobs: &str, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let folder = "src";
@@ -1105,7 +1145,7 @@ fn a_bulk_load_killed_midway_leaves_the_schema_whole_and_the_rerun_completes() {
     );
     let sessions = relative(d, folder);
     convert_ok(d, "boids.toml", &sessions, BOIDS);
-    let pg = Target::pg("traj_killed");
+    let pg = Target::pg(name);
     let schema = pg.schema().to_string();
     let upkeep = || -> (i64, i64) {
         let row = target::pg()
@@ -1120,10 +1160,20 @@ fn a_bulk_load_killed_midway_leaves_the_schema_whole_and_the_rerun_completes() {
         (row.get(0), row.get(1))
     };
 
-    // A first load into an empty schema (the bulk path: the tables are
-    // created and committed, then keys and indexes are dropped inside the
-    // load's one transaction), killed while it copies rows.
-    let mut args = vec!["load", "postgres", "stage", "--dataset", BOIDS, "--schema", &schema, "--no-progress"];
+    let pending = || -> i64 {
+        target::pg()
+            .query_one("SELECT count(*) FROM pqstage.bulk_upkeep WHERE table_schema = $1", &[&schema])
+            .unwrap()
+            .get(0)
+    };
+
+    // A first load into an empty schema, killed while it copies rows. On one
+    // connection the tables are created and committed, then keys and indexes
+    // are dropped inside the load's one transaction; on two, they are dropped
+    // and recorded in pqstage.bulk_upkeep first, committed, and each episode
+    // is a transaction of its own.
+    let mut args =
+        vec!["load", "postgres", "stage", "--dataset", BOIDS, "--schema", &schema, "--no-progress", "--jobs", jobs];
     let db = crate::load_postgres::url();
     args.extend(["--db", &db]);
     assert_eq!(upkeep(), (0, 0), "the schema starts empty");
@@ -1154,18 +1204,36 @@ fn a_bulk_load_killed_midway_leaves_the_schema_whole_and_the_rerun_completes() {
         assert!(gone.elapsed().as_secs() < 30, "the killed load's backend did not end");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert_eq!(pg.int("SELECT count(*) FROM {s}.observations"), 0, "nothing of the killed load is committed");
-    // Four foreign keys of observations and extended_properties; seven idx_
-    // indexes in all, five of them on those two tables.
-    assert_eq!(upkeep(), (4, 7), "the foreign keys and indexes the killed load dropped are all there");
-
-    // The rerun loads everything, and the result is what DuckDB holds.
-    let out = pg.load_ok(d, "stage", BOIDS, &[]);
     let eps = episodes(Kind::Boids, &absolute(d, &sessions));
     let want = expected(&eps);
     let all: Vec<&Expected> = want.values().collect();
-    assert!(out.contains(&headline(4, &all, 0, 0)), "{out}");
+    if jobs == "1" {
+        assert_eq!(pg.int("SELECT count(*) FROM {s}.observations"), 0, "nothing of the killed load is committed");
+        // Four foreign keys of observations and extended_properties; seven idx_
+        // indexes in all, five of them on those two tables.
+        assert_eq!(upkeep(), (4, 7), "the foreign keys and indexes the killed load dropped are all there");
+        assert_eq!(pending(), 0);
+    } else {
+        // Dropped and committed, as pg_restore --jobs does: the record says
+        // what to make again. The episodes committed are whole.
+        assert_eq!(upkeep(), (0, 2), "the keys and indexes of the two tables were dropped");
+        assert_eq!(pending(), 9, "four foreign keys and five indexes recorded");
+        let committed = pg.counts();
+        for (episode, got) in &committed {
+            assert_eq!(Some(got), counts_of(&want).get(episode), "episode {episode} is whole or absent");
+        }
+    }
+
+    // The rerun loads what is missing and makes the keys and indexes again;
+    // the result is what DuckDB holds.
+    let out = pg.load_ok(d, "stage", BOIDS, &["-v"]);
+    if jobs == "1" {
+        assert!(out.contains(&headline(4, &all, 0, 0)), "{out}");
+    }
+    assert!(out.contains("foreign keys and indexes made after the data"), "{out}");
     assert_eq!(upkeep(), (4, 7));
+    assert_eq!(pending(), 0, "the record is cleared once they are made");
+    assert_eq!(pg.counts(), counts_of(&want));
     let duck = Target::duck(d, "t.duckdb", "main");
     duck.load_ok(d, "stage", BOIDS, &[]);
     duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL after a killed first load");

@@ -115,8 +115,9 @@ pub struct LoadPostgresArgs {
     #[arg(long)]
     pub table: Option<String>,
     /// Trajectory datasets: load each episode in a transaction of its own even
-    /// into empty tables (a first load otherwise runs in one transaction, with
-    /// foreign keys and secondary indexes made after the data).
+    /// into empty tables, keys and indexes live (a first load otherwise makes
+    /// foreign keys and secondary indexes after the data: on --jobs
+    /// connections as pg_restore does, or in one transaction with --jobs 1).
     #[arg(long)]
     pub per_episode: bool,
     /// Schema of the target table.
@@ -125,7 +126,7 @@ pub struct LoadPostgresArgs {
     /// Dataset under the stage root (default: the only one, or STAGE itself).
     #[arg(long)]
     pub dataset: Option<String>,
-    /// Years loaded at once, each on its own connection (default: the number of cores).
+    /// Years (trajectories: episodes) loaded at once, each on its own connection (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
     /// An index besides the spec's, e.g. --index company_name,year. Repeatable.

@@ -38,6 +38,7 @@ pqstage_load::queries! {
         copy_observation_stage, analyze_stages, delete_lost_properties, delete_lost_observations, merge_observations, count_observations,
         merge_properties, episode_rows, delete_observations, delete_episode, copy_observations, create_property_stage,
         copy_properties, insert_properties, table_is_empty, bulk_upkeep, drop_stages, bulk_settings,
+        lock_schema, pending_upkeep, save_upkeep, forget_upkeep, lock_bulk_tables, qualify_names, unqualify_names,
         unknown_agent_type, unknown_property
     }
 }
