@@ -66,6 +66,11 @@ fresh_db pq; settle
 once pg_load "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq" --no-progress -v
 settle
 once pg_rerun "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq" --no-progress
+# The same first load in one transaction (--jobs 1: nobody sees the tables
+# without their keys and indexes), against the default on --jobs connections.
+fresh_db pq_one; settle
+once pg_load_1tx "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq_one" --no-progress -v --jobs 1
+sql -c "DROP DATABASE pq_one"
 once duck_load "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress -v
 once duck_rerun "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress
 
@@ -122,6 +127,11 @@ once convert_x4 "$PQSTAGE" convert "$(ls -d "$DATA/trajectories-e$BIG"/*/)" --sp
 fresh_db pq_big; settle
 once pg_load_x4 "$PQSTAGE" load postgres "$STAGE_BIG" --db "$URL/pq_big" --no-progress -v
 once duck_load_x4 "$PQSTAGE" load duckdb "$STAGE_BIG" --db "$OUT/pq-big.duckdb" --no-progress
+# DuckDB with its buffer pool capped, at both sizes.
+rm -f "$OUT"/capped*.duckdb
+once duck_load_capped "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/capped.duckdb" --no-progress --memory-limit 192MB
+once duck_load_x4_capped "$PQSTAGE" load duckdb "$STAGE_BIG" --db "$OUT/capped-big.duckdb" --no-progress --memory-limit 192MB
+rm -f "$OUT"/capped*.duckdb
 
 # --- report ------------------------------------------------------------------------
 step_split() { sed -n 's/^seconds per step: //p' "$OUT/log-$1.txt"; }
@@ -142,14 +152,17 @@ step_split() { sed -n 's/^seconds per step: //p' "$OUT/log-$1.txt"; }
       if (l == "duck_corrected") ref = sprintf("%.2fx the full load", best[l] / best_of["duck_load"])
       if (l == "pg_load_x4") ref = sprintf("%.2fx the %d-episode load", best[l] / best_of["pg_load"], episodes)
       if (l == "duck_load_x4") ref = sprintf("%.2fx the %d-episode load", best[l] / best_of["duck_load"], episodes)
+      if (l == "pg_load_1tx") ref = sprintf("%.2fx the load on --jobs connections", best[l] / best_of["pg_load"])
+      if (l == "duck_load_capped") ref = sprintf("%.2fx the uncapped load", best[l] / best_of["duck_load"])
+      if (l == "duck_load_x4_capped") ref = sprintf("%.2fx the uncapped load", best[l] / best_of["duck_load_x4"])
       printf "| %s | %.2f | %.0f | %s |\n", l, best[l], rss[l] / 1024, ref
     }
   }' "$RESULTS"
   echo
   echo "pqstage per-step seconds (summed over episodes and connections):"
   echo
-  for l in pg_load pg_changed pg_corrected duck_load duck_changed duck_corrected pg_load_x4; do
-    [[ -s "$OUT/log-$l.txt" ]] && echo "- $l: $(step_split "$l")"
+  for l in pg_load pg_load_1tx pg_changed pg_corrected duck_load duck_changed duck_corrected pg_load_x4; do
+    [[ -s "$OUT/log-$l.txt" ]] && echo "- $l: $(step_split "$l")$(sed -n 's/^first load: /; /p' "$OUT/log-$l.txt")"
   done
   if [[ -s "$OUT/peer-counts.tsv" ]]; then
     echo
