@@ -9,6 +9,11 @@
 //! observations` on the natural key with the episode a constant; check both
 //! counts against the manifest; record it; commit. Readers see the old
 //! episode or the new one.
+//!
+//! A first load into empty tables makes the foreign keys and secondary
+//! indexes of observations and extended_properties after the data: on the
+//! `--jobs` connections as `pg_restore --jobs` does (`load_parallel`), or
+//! with `--jobs 1` in one transaction (`load_bulk`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -545,7 +550,7 @@ fn load_episode_alone(
     Ok(t)
 }
 
-/// A first load: every episode in one transaction on one connection, each in
+/// A first load with `--jobs 1`: every episode in one transaction on one connection, each in
 /// a savepoint (a bad episode is rolled back alone and reported), with the
 /// foreign keys and the indexes no constraint needs of observations and
 /// extended_properties dropped at the start and made again, with the same
