@@ -153,35 +153,21 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
         .get(0);
     let pending = pending_upkeep(&mut client, &target.schema)?;
     let bulk = empty && work.len() > 1 && !target.per_episode;
-    let mut upkeep_seconds = 0.0;
-    let outcomes: Vec<Result<StepSeconds, String>> = if !pending.is_empty() || (bulk && target.jobs > 1) {
-        let (outcomes, seconds) = load_parallel(&mut client, &ctx, &work, &settings, pending, &replaceable)?;
-        upkeep_seconds = seconds;
-        outcomes.into_iter().map(|r| r.map_err(|e| describe(&e.with_role(&role, &target.schema)))).collect()
+    let (outcomes, upkeep_seconds) = if !pending.is_empty() || (bulk && target.jobs > 1) {
+        load_parallel(&mut client, &ctx, &work, &settings, pending, &replaceable)?
     } else if bulk {
-        let (outcomes, seconds) = load_bulk(&mut client, &ctx, &work)?;
-        upkeep_seconds = seconds;
-        outcomes.into_iter().map(|r| r.map_err(|e| describe(&e.with_role(&role, &target.schema)))).collect()
+        load_bulk(&mut client, &ctx, &work)?
     } else {
-        run_units(
+        let outcomes = run_units(
             &work,
             target.jobs.max(1),
             || worker_connection(&settings),
-            |client, step| {
-                let result = match step.staged {
-                    None => remove(client, &ctx, &step.key),
-                    Some(unit) => {
-                        let mode = if replaceable(&step.key) { Mode::Replace } else { Mode::New };
-                        load_episode_alone(client, &ctx, unit, mode)
-                    }
-                };
-                if step.action.loaded() {
-                    request.progress.add(step.rows());
-                }
-                Ok::<_, PgError>(result.map_err(|e| describe(&e.with_role(&role, &target.schema))))
-            },
-        )?
+            |client, step| Ok::<_, PgError>(load_step(client, &ctx, step, Mode::New, &replaceable)),
+        )?;
+        (outcomes, 0.0)
     };
+    let outcomes: Vec<Result<StepSeconds, String>> =
+        outcomes.into_iter().map(|r| r.map_err(|e| describe(&e.with_role(&role, &target.schema)))).collect();
     let mut by_key: BTreeMap<&str, Result<StepSeconds, String>> = BTreeMap::new();
     for (step, outcome) in work.iter().zip(outcomes) {
         by_key.insert(step.key.as_str(), outcome);
@@ -213,6 +199,25 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
         episodes,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// One step of a load on its own connection: a removed episode deleted, a
+/// held one merged, any other loaded in `new` mode; counted in the progress.
+fn load_step(
+    client: &mut postgres::Client,
+    ctx: &Ctx<'_>,
+    step: &Step<'_, EpisodeUnit<'_>>,
+    new: Mode,
+    replaceable: &(dyn Fn(&String) -> bool + Sync),
+) -> Result<StepSeconds, PgError> {
+    let result = match step.staged {
+        None => remove(client, ctx, &step.key),
+        Some(unit) => load_episode_alone(client, ctx, unit, if replaceable(&step.key) { Mode::Replace } else { new }),
+    };
+    if step.action.loaded() {
+        ctx.request.progress.add(step.rows());
+    }
+    result
 }
 
 /// Waits up to 30 s for any other trajectory load of the same schema to end
@@ -597,14 +602,16 @@ type Upkeep = (String, String, String, String);
 /// them.
 fn read_upkeep(tx: &mut postgres::Transaction<'_>, schema: &str) -> Result<Vec<Upkeep>, PgError> {
     tx.batch_execute(TRAJECTORY_LOAD.qualify_names).map_err(PgError::db("qualify names"))?;
-    let upkeep = tx
-        .query(TRAJECTORY_LOAD.bulk_upkeep, &[&schema])
-        .map_err(PgError::db("read the foreign keys and indexes"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect();
+    let upkeep = upkeep_rows(
+        &tx.query(TRAJECTORY_LOAD.bulk_upkeep, &[&schema]).map_err(PgError::db("read the foreign keys and indexes"))?,
+    );
     tx.batch_execute(TRAJECTORY_LOAD.unqualify_names).map_err(PgError::db("restore the search_path"))?;
     Ok(upkeep)
+}
+
+/// Rows of (kind, table, name, definition).
+fn upkeep_rows(rows: &[postgres::Row]) -> Vec<Upkeep> {
+    rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
 }
 
 fn drop_upkeep(upkeep: &[Upkeep]) -> String {
@@ -632,12 +639,9 @@ fn make_upkeep(upkeep: &[Upkeep]) -> String {
 
 /// What an interrupted first load on several connections left to make again.
 fn pending_upkeep(client: &mut postgres::Client, schema: &str) -> Result<Vec<Upkeep>, PgError> {
-    Ok(client
-        .query(TRAJECTORY_LOAD.pending_upkeep, &[&schema])
-        .map_err(PgError::db("read pqstage.bulk_upkeep"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect())
+    Ok(upkeep_rows(
+        &client.query(TRAJECTORY_LOAD.pending_upkeep, &[&schema]).map_err(PgError::db("read pqstage.bulk_upkeep"))?,
+    ))
 }
 
 /// A first load on `--jobs` connections, as `pg_restore --jobs` does it: the
@@ -664,7 +668,7 @@ fn load_parallel(
     pending: Vec<Upkeep>,
     replaceable: &(dyn Fn(&String) -> bool + Sync),
 ) -> Result<(Vec<Result<StepSeconds, PgError>>, f64), PgError> {
-    let (request, schema) = (ctx.request, &ctx.target.schema);
+    let schema = &ctx.target.schema;
     let mut tx = client.transaction().map_err(PgError::db("begin the first load"))?;
     tx.batch_execute(&ctx.sql(TRAJECTORY_LOAD.lock_bulk_tables))
         .map_err(PgError::db("lock observations and extended_properties"))?;
@@ -696,19 +700,7 @@ fn load_parallel(
         work,
         ctx.target.jobs.max(1),
         || worker_connection(settings),
-        |client, step| {
-            let result = match step.staged {
-                None => remove(client, ctx, &step.key),
-                Some(unit) => {
-                    let mode = if replaceable(&step.key) { Mode::Replace } else { Mode::Bulk };
-                    load_episode_alone(client, ctx, unit, mode)
-                }
-            };
-            if step.action.loaded() {
-                request.progress.add(step.rows());
-            }
-            Ok::<_, PgError>(result)
-        },
+        |client, step| Ok::<_, PgError>(load_step(client, ctx, step, Mode::Bulk, replaceable)),
     )?;
     let clock = Instant::now();
     let mut tx = client.transaction().map_err(PgError::db("begin making the foreign keys and indexes again"))?;
