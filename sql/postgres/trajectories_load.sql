@@ -188,13 +188,27 @@ ANALYZE pqstage_property_stage;
 -- name: delete_lost_properties
 -- A changed episode's properties the new version no longer has (their
 -- observation gone, or the value no longer stored). Parameter: episode_id.
+-- The episode's property rows are reached through its observations, one
+-- index probe each: the LATERAL subquery with OFFSET 0 keeps the planner from
+-- joining extended_properties as a whole (it scanned every episode's rows
+-- to find one episode's: 3.0 s against 1.4 s on 10 boids episodes).
 DELETE FROM {schema}.extended_properties e
-USING {schema}.observations o
-WHERE o.episode_id = $1 AND e.observation_id = o.observation_id
-  AND NOT EXISTS (
-    SELECT 1 FROM pqstage_property_stage p
-    WHERE p.time_index = o.time_index AND p.agent_id = o.agent_id
-      AND p.agent_type_id = o.agent_type_id AND p.property_id = e.property_id);
+USING (
+    SELECT x.row_id
+    FROM {schema}.observations o
+    CROSS JOIN LATERAL (
+        SELECT h.ctid AS row_id, h.property_id
+        FROM {schema}.extended_properties h
+        WHERE h.observation_id = o.observation_id
+        OFFSET 0
+    ) x
+    WHERE o.episode_id = $1
+      AND NOT EXISTS (
+        SELECT 1 FROM pqstage_property_stage p
+        WHERE p.time_index = o.time_index AND p.agent_id = o.agent_id
+          AND p.agent_type_id = o.agent_type_id AND p.property_id = x.property_id)
+) lost
+WHERE e.ctid = lost.row_id;
 
 -- name: delete_lost_observations
 -- A changed episode's observations the new version no longer has (their

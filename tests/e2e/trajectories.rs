@@ -514,6 +514,32 @@ fn a_changed_episode_is_reloaded_alone_and_equals_a_fresh_load() {
     content.assert_same(&duck.content(), "a fresh DuckDB load, then the reloaded one");
     content.assert_same(&fresh_pg.content(), "a fresh DuckDB load, then a fresh PostgreSQL load");
     content.assert_same(&pg.content(), "a fresh DuckDB load, then the reloaded PostgreSQL");
+
+    // Episode 2 keeps every observation but changes every y and loses two
+    // property values: the lost ones are found after the merge, not before.
+    let kept = &eps[2];
+    rewrite_parquet(
+        &kept.file,
+        "SELECT * REPLACE (y - 1 AS y, \
+           CASE WHEN type = 'agent' AND id = 3 AND time IN (4, 9) THEN 'NaN'::DOUBLE ELSE mesh_scene_distance END \
+                AS mesh_scene_distance) \
+         FROM {src}",
+    );
+    let again = expected(&eps);
+    assert_eq!(again[&kept.id].observations, want[&kept.id].observations, "no observation is lost");
+    assert_eq!(again[&kept.id].properties + 2, want[&kept.id].properties, "two property values are");
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let one: Vec<&Expected> = vec![&again[&kept.id]];
+    let ids = [duck.ids(), pg.ids()];
+    for (t, before) in [&duck, &pg].into_iter().zip(&ids) {
+        let out = t.load_ok(d, "stage", BOIDS, &["-v"]);
+        assert!(out.contains(&headline(1, &one, 2, 0)), "{}: {out}", t.engine());
+        assert_eq!(result_of(&out, &kept.id), Some("loaded (changed)"), "{}: {out}", t.engine());
+        assert_eq!(t.counts(), counts_of(&again), "{}", t.engine());
+        assert_eq!(&t.ids(), before, "{}: every observation keeps its observation_id", t.engine());
+    }
+    check_against_sources(&duck, &eps);
+    duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL, after the second change");
 }
 
 #[test]
