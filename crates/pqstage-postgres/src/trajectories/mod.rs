@@ -2,18 +2,19 @@
 //! (`sql/postgres/trajectories_schema.sql`), one episode per transaction on
 //! `--jobs` connections.
 //!
-//! An episode's unit of work: upsert its row; for a replaced one, delete its
-//! properties (one set-based join) and observations; binary COPY its
+//! A new episode's unit of work: upsert its row; binary COPY its
 //! observations (the server assigns `observation_id`); binary COPY its
 //! properties into a temporary table; one `INSERT … SELECT … JOIN
 //! observations` on the natural key with the episode a constant; check both
-//! counts against the manifest; record it; commit. Readers see the old
+//! counts against the manifest; record it; commit. A changed episode is
+//! merged in one transaction instead: both parts staged, new keys inserted,
+//! changed values updated (ids kept), lost rows deleted. Readers see the old
 //! episode or the new one.
 //!
 //! A first load into empty tables makes the foreign keys and secondary
-//! indexes of observations and extended_properties after the data: on the
-//! `--jobs` connections as `pg_restore --jobs` does (`load_parallel`), or
-//! with `--jobs 1` in one transaction (`load_bulk`).
+//! indexes after the data (`bulk.rs`).
+
+mod bulk;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,10 +34,12 @@ use pqstage_load::{
 use pqstage_stage::manifest::PartitionEntry;
 
 use crate::connect::{connect, worker_connection, Settings};
+
 use crate::encode::Constant;
 use crate::error::PgError;
 use crate::read::{copy_files, for_each_batch};
 use crate::sql::{TRAJECTORY_LOAD, TRAJECTORY_QUERIES, TRAJECTORY_SCHEMA};
+use bulk::{load_bulk, load_parallel, pending_upkeep};
 
 /// Where a trajectory dataset goes.
 #[derive(Debug, Clone)]
@@ -553,164 +556,6 @@ fn load_episode_alone(
     tx.commit().map_err(PgError::db(what("commit")))?;
     t.verify += clock.elapsed().as_secs_f64();
     Ok(t)
-}
-
-/// A first load with `--jobs 1`: every episode in one transaction on one connection, each in
-/// a savepoint (a bad episode is rolled back alone and reported), with the
-/// foreign keys and the indexes no constraint needs of observations and
-/// extended_properties dropped at the start and made again, with the same
-/// names and definitions, before the commit. No other session ever sees the
-/// tables without them: the drop and the load commit together, and a crash
-/// rolls both back. Returns each episode's outcome and the seconds spent
-/// putting the keys and indexes back.
-fn load_bulk(
-    client: &mut postgres::Client,
-    ctx: &Ctx<'_>,
-    work: &[&Step<'_, EpisodeUnit<'_>>],
-) -> Result<(Vec<Result<StepSeconds, PgError>>, f64), PgError> {
-    let (request, target) = (ctx.request, ctx.target);
-    let mut tx = client.transaction().map_err(PgError::db("begin the bulk load"))?;
-    tx.batch_execute(TRAJECTORY_LOAD.bulk_settings).map_err(PgError::db("configure the bulk load"))?;
-    let upkeep = read_upkeep(&mut tx, &target.schema)?;
-    tx.batch_execute(&drop_upkeep(&upkeep))
-        .map_err(PgError::db("drop the foreign keys and indexes for the bulk load"))?;
-    let mut outcomes = Vec::with_capacity(work.len());
-    for step in work {
-        let unit = step.staged.expect("a first load has only staged episodes");
-        let mut sp = tx.savepoint("pqstage_episode").map_err(PgError::db("savepoint"))?;
-        let outcome = load_episode(&mut sp, ctx, unit, Mode::Bulk);
-        if outcome.is_ok() {
-            sp.commit().map_err(PgError::db("release savepoint"))?;
-        } else {
-            sp.rollback().map_err(PgError::db("roll back to savepoint"))?;
-        }
-        request.progress.add(step.rows());
-        outcomes.push(outcome);
-    }
-    let clock = Instant::now();
-    tx.batch_execute(&make_upkeep(&upkeep)).map_err(PgError::db("make the foreign keys and indexes again"))?;
-    tx.commit().map_err(PgError::db("commit the bulk load"))?;
-    Ok((outcomes, clock.elapsed().as_secs_f64()))
-}
-
-/// A foreign key or an index a bulk load drops and makes again: kind
-/// (`constraint` or `index`), table and name (qualified), definition.
-type Upkeep = (String, String, String, String);
-
-/// The foreign keys of observations and extended_properties and their
-/// indexes no constraint needs, named so that another session can replay
-/// them.
-fn read_upkeep(tx: &mut postgres::Transaction<'_>, schema: &str) -> Result<Vec<Upkeep>, PgError> {
-    tx.batch_execute(TRAJECTORY_LOAD.qualify_names).map_err(PgError::db("qualify names"))?;
-    let upkeep = upkeep_rows(
-        &tx.query(TRAJECTORY_LOAD.bulk_upkeep, &[&schema]).map_err(PgError::db("read the foreign keys and indexes"))?,
-    );
-    tx.batch_execute(TRAJECTORY_LOAD.unqualify_names).map_err(PgError::db("restore the search_path"))?;
-    Ok(upkeep)
-}
-
-/// Rows of (kind, table, name, definition).
-fn upkeep_rows(rows: &[postgres::Row]) -> Vec<Upkeep> {
-    rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
-}
-
-fn drop_upkeep(upkeep: &[Upkeep]) -> String {
-    let drop: Vec<String> = upkeep
-        .iter()
-        .map(|(kind, table, name, _)| match kind.as_str() {
-            "constraint" => format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};", quote_ident(name)),
-            _ => format!("DROP INDEX IF EXISTS {name};"),
-        })
-        .collect();
-    drop.join("\n")
-}
-
-fn make_upkeep(upkeep: &[Upkeep]) -> String {
-    let make: Vec<String> = upkeep
-        .iter()
-        .rev()
-        .map(|(kind, table, name, def)| match kind.as_str() {
-            "constraint" => format!("ALTER TABLE {table} ADD CONSTRAINT {} {def};", quote_ident(name)),
-            _ => format!("{def};"),
-        })
-        .collect();
-    make.join("\n")
-}
-
-/// What an interrupted first load on several connections left to make again.
-fn pending_upkeep(client: &mut postgres::Client, schema: &str) -> Result<Vec<Upkeep>, PgError> {
-    Ok(upkeep_rows(
-        &client.query(TRAJECTORY_LOAD.pending_upkeep, &[&schema]).map_err(PgError::db("read pqstage.bulk_upkeep"))?,
-    ))
-}
-
-/// A first load on `--jobs` connections, as `pg_restore --jobs` does it: the
-/// foreign keys of observations and extended_properties and their indexes
-/// no constraint needs are dropped in one short transaction that also
-/// records them in `pqstage.bulk_upkeep`; the episodes load one transaction
-/// each on every connection (each checked against the lookup tables, a bad
-/// one refused alone); then one transaction makes the keys and indexes
-/// again, with the same names and definitions, and forgets the record. Both
-/// server cores work on the data, where the one-transaction bulk load
-/// ([`load_bulk`], `--jobs 1`) keeps one busy: on 10 boids episodes the
-/// rows went in in 20.4 s instead of 40. The price is pg_restore's: until
-/// the end, readers see the episodes arrive one by one, each whole, in
-/// tables without their secondary indexes and foreign keys. If the load is
-/// interrupted, the next one finds the record, loads what is missing and
-/// makes them (`pending`: that record, and nothing is dropped again).
-/// Returns each episode's outcome and the seconds spent putting the keys
-/// and indexes back.
-fn load_parallel(
-    client: &mut postgres::Client,
-    ctx: &Ctx<'_>,
-    work: &[&Step<'_, EpisodeUnit<'_>>],
-    settings: &Settings,
-    pending: Vec<Upkeep>,
-    replaceable: &(dyn Fn(&String) -> bool + Sync),
-) -> Result<(Vec<Result<StepSeconds, PgError>>, f64), PgError> {
-    let schema = &ctx.target.schema;
-    let mut tx = client.transaction().map_err(PgError::db("begin the first load"))?;
-    tx.batch_execute(&ctx.sql(TRAJECTORY_LOAD.lock_bulk_tables))
-        .map_err(PgError::db("lock observations and extended_properties"))?;
-    let upkeep = if pending.is_empty() {
-        let empty: bool = tx
-            .query_one(&ctx.sql(TRAJECTORY_LOAD.table_is_empty), &[])
-            .map_err(PgError::db("look for observations"))?
-            .get(0);
-        if !empty {
-            return Err(PgError::Conflict(format!(
-                "observations were written to schema {schema} while this first load began: run the load again"
-            )));
-        }
-        let upkeep = read_upkeep(&mut tx, schema)?;
-        for (i, (kind, table, name, def)) in upkeep.iter().enumerate() {
-            tx.execute(TRAJECTORY_LOAD.save_upkeep, &[schema, &(i as i32), kind, table, name, def])
-                .map_err(PgError::db("record the foreign keys and indexes in pqstage.bulk_upkeep"))?;
-        }
-        upkeep
-    } else {
-        // Any of them made since (the tables dropped and created again, say)
-        // go too: they are all made at the end.
-        pending
-    };
-    tx.batch_execute(&drop_upkeep(&upkeep))
-        .map_err(PgError::db("drop the foreign keys and indexes for the first load"))?;
-    tx.commit().map_err(PgError::db("commit the dropped foreign keys and indexes"))?;
-    let outcomes = run_units(
-        work,
-        ctx.target.jobs.max(1),
-        || worker_connection(settings),
-        |client, step| Ok::<_, PgError>(load_step(client, ctx, step, Mode::Bulk, replaceable)),
-    )?;
-    let clock = Instant::now();
-    let mut tx = client.transaction().map_err(PgError::db("begin making the foreign keys and indexes again"))?;
-    tx.batch_execute(TRAJECTORY_LOAD.bulk_settings).map_err(PgError::db("configure the index builds"))?;
-    tx.batch_execute(&make_upkeep(&upkeep)).map_err(PgError::db(
-        "make the foreign keys and indexes again (pqstage.bulk_upkeep keeps them, and the next load makes them)",
-    ))?;
-    tx.execute(TRAJECTORY_LOAD.forget_upkeep, &[schema]).map_err(PgError::db("clear pqstage.bulk_upkeep"))?;
-    tx.commit().map_err(PgError::db("commit the foreign keys and indexes"))?;
-    Ok((outcomes, clock.elapsed().as_secs_f64()))
 }
 
 /// Deletes an episode no longer staged, in one transaction.
