@@ -474,9 +474,5 @@ fn remove(db: &Db<'_>, id: &str) -> Result<StepSeconds, DuckdbError> {
 /// of the users' tables: name, description and SQL (parameters bound as
 /// each description says).
 pub fn named_queries(schema: &str) -> Vec<(&'static str, &'static str, String)> {
-    TRAJECTORY_QUERIES
-        .all()
-        .iter()
-        .map(|q| (q.name, q.doc.as_str(), render(q.sql, &[("schema", &quote_ident(schema))])))
-        .collect()
+    TRAJECTORY_QUERIES.all().for_schema(schema)
 }

@@ -156,6 +156,13 @@ impl Queries {
         self.queries.iter()
     }
 
+    /// Every query, in file order, for the users' tables in `schema`: name,
+    /// description and SQL with `{schema}` filled in (quoted).
+    pub fn for_schema(&self, schema: &str) -> Vec<(&'static str, &str, String)> {
+        let quoted = quote_ident(schema);
+        self.queries.iter().map(|q| (q.name, q.doc.as_str(), render(q.sql, &[("schema", &quoted)]))).collect()
+    }
+
     /// The query called `name`.
     ///
     /// # Errors

@@ -34,7 +34,6 @@ use pqstage_load::{
 use pqstage_stage::manifest::PartitionEntry;
 
 use crate::connect::{connect, worker_connection, Settings};
-
 use crate::encode::Constant;
 use crate::error::PgError;
 use crate::read::{copy_files, for_each_batch};
@@ -386,6 +385,21 @@ fn load_episode(
     let prop_cols = ["time_index", "agent_id", "agent_type_id", "property_id", "value_float", "value_text"];
     let obs_table = format!("{}.observations", target.schema);
     let prop_table = format!("{}.extended_properties", target.schema);
+    // The episode's observations, binary COPY into `into` (the table, or
+    // the stage a merge reads), the episode id the constant last column.
+    let copy_observations = |tx: &mut postgres::Transaction<'_>, statement: &str, into: &str| -> Result<(), PgError> {
+        let copied = copy_files(
+            tx,
+            statement,
+            unit.observations.files.iter().map(|f| dir.join(&f.path)),
+            &obs_cols,
+            &[Constant::Text(id)],
+            None,
+            &what("copy the observations"),
+        )?;
+        LoadError::check_count(into, &unit.path, unit.observations.rows, copied, Counted::Copied)?;
+        Ok(())
+    };
     let stage_properties = |tx: &mut postgres::Transaction<'_>| -> Result<(), PgError> {
         tx.batch_execute(TRAJECTORY_LOAD.create_property_stage)
             .map_err(PgError::db(what("create the property stage")))?;
@@ -408,22 +422,7 @@ fn load_episode(
         let clock = Instant::now();
         tx.batch_execute(TRAJECTORY_LOAD.create_observation_stage)
             .map_err(PgError::db(what("create the observation stage")))?;
-        let copied = copy_files(
-            tx,
-            TRAJECTORY_LOAD.copy_observation_stage,
-            unit.observations.files.iter().map(|f| dir.join(&f.path)),
-            &obs_cols,
-            &[Constant::Text(id)],
-            None,
-            &what("copy the observations"),
-        )?;
-        LoadError::check_count(
-            "pqstage_observation_stage",
-            &unit.path,
-            unit.observations.rows,
-            copied,
-            Counted::Copied,
-        )?;
+        copy_observations(tx, TRAJECTORY_LOAD.copy_observation_stage, "pqstage_observation_stage")?;
         stage_properties(tx)?;
         tx.batch_execute(TRAJECTORY_LOAD.analyze_stages).map_err(PgError::db(what("analyze the stages")))?;
         t.observations = clock.elapsed().as_secs_f64();
@@ -476,16 +475,7 @@ fn load_episode(
         t.properties = clock.elapsed().as_secs_f64();
     } else {
         let clock = Instant::now();
-        let copied = copy_files(
-            tx,
-            &sql(TRAJECTORY_LOAD.copy_observations),
-            unit.observations.files.iter().map(|f| dir.join(&f.path)),
-            &obs_cols,
-            &[Constant::Text(id)],
-            None,
-            &what("copy the observations"),
-        )?;
-        LoadError::check_count(&obs_table, &unit.path, unit.observations.rows, copied, Counted::Copied)?;
+        copy_observations(tx, &sql(TRAJECTORY_LOAD.copy_observations), &obs_table)?;
         t.observations = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         stage_properties(tx)?;
@@ -580,9 +570,5 @@ fn remove(client: &mut postgres::Client, ctx: &Ctx<'_>, id: &str) -> Result<Step
 /// of the users' tables: name, description and SQL (parameters bound as
 /// each description says).
 pub fn named_queries(schema: &str) -> Vec<(&'static str, &'static str, String)> {
-    TRAJECTORY_QUERIES
-        .all()
-        .iter()
-        .map(|q| (q.name, q.doc.as_str(), render(q.sql, &[("schema", &quote_ident(schema))])))
-        .collect()
+    TRAJECTORY_QUERIES.all().for_schema(schema)
 }
