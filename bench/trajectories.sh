@@ -11,7 +11,8 @@
 #           INSERT ... JOIN on the four key columns (their plan; PostgreSQL only).
 # pqstage: convert, load, an unchanged rerun, and the rerun after one episode
 # changed (episode 3's file replaced by the same episode simulated with
-# another seed: same keys, every value different), then convert and load at
+# another seed: same keys, every value different; also into a database
+# loaded with --fillfactor 50), then convert and load at
 # 4x the episodes (client RSS flat in the episode count). Each PostgreSQL
 # target is a fresh database on one throwaway server (tests/pg/pg.sh, port
 # 55450, default settings); every timed step starts after a CHECKPOINT.
@@ -32,7 +33,7 @@ PEERS="${PEERS:-1}"
 [[ "$EPISODES" =~ ^[0-9]+$ && "$EPISODES" -ge 4 ]] || die "EPISODES must be at least 4, got '$EPISODES'"
 BIG=$((EPISODES * 4))
 REPORT="$BENCH/out/trajectories-results.md"
-rm -f "$RESULTS"
+rm -f "$RESULTS" "$OUT/ff50-hot.txt"
 
 sample() { # sample EPISODES SEED DIR
   if [[ ! -d "$3" ]]; then
@@ -71,6 +72,11 @@ once pg_rerun "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq" --no-progress
 fresh_db pq_one; settle
 once pg_load_1tx "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq_one" --no-progress -v --jobs 1
 sql -c "DROP DATABASE pq_one"
+# The same first load with --fillfactor 50 (half of each page left free, so
+# that a re-simulated episode's rewrite stays on its pages): what users who
+# re-simulate pay for it at load time, and get back at the change below.
+fresh_db pq_ff; settle
+once pg_load_ff50 "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq_ff" --no-progress -v --fillfactor 50
 once duck_load "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress -v
 once duck_rerun "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress
 
@@ -80,6 +86,8 @@ cp "$OTHER/$(ls "$OTHER" | grep '^episode-3-')" "$SESSION/$CHANGED"
 once convert_changed "$PQSTAGE" convert "$SESSION" --spec "$SPEC" --to "$STAGE" --no-progress
 settle
 once pg_changed "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq" --no-progress -v
+settle
+once pg_changed_ff50 "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq_ff" --no-progress -v --fillfactor 50
 once duck_changed "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress -v
 # The changed target against a fresh load of the changed stage: same rows.
 fresh_db pq_check
@@ -92,6 +100,11 @@ digest() {
       FROM extended_properties p JOIN observations o USING (observation_id)) t"
 }
 [[ "$(digest pq)" == "$(digest pq_check)" ]] || die "the reloaded target differs from a fresh load of the changed stage"
+[[ "$(digest pq_ff)" == "$(digest pq_check)" ]] || die "the reloaded target (fillfactor 50) differs from a fresh load of the changed stage"
+hot="$("$PSQL" "$URL/pq_ff" -qXAt -c "SELECT string_agg(relname || ' ' || n_tup_hot_upd || ' of ' || n_tup_upd, ', ' ORDER BY relname) FROM pg_stat_user_tables WHERE relname IN ('observations', 'extended_properties')")"
+log "fillfactor 50: HOT updates $hot"
+printf '%s\n' "$hot" >"$OUT/ff50-hot.txt"
+sql -c "DROP DATABASE pq_ff"
 log "the target after the changed reload equals a fresh load of the changed stage"
 cp "$DATA/trajectories-e$EPISODES/$(basename "$SESSION")/$CHANGED" "$SESSION/$CHANGED"
 if [[ "$PEERS" != 0 ]]; then
@@ -152,6 +165,8 @@ step_split() { sed -n 's/^seconds per step: //p' "$OUT/log-$1.txt"; }
       if (l == "duck_corrected") ref = sprintf("%.2fx the full load", best[l] / best_of["duck_load"])
       if (l == "pg_load_x4") ref = sprintf("%.2fx the %d-episode load", best[l] / best_of["pg_load"], episodes)
       if (l == "duck_load_x4") ref = sprintf("%.2fx the %d-episode load", best[l] / best_of["duck_load"], episodes)
+      if (l == "pg_load_ff50") ref = sprintf("%.2fx the load at fillfactor 100", best[l] / best_of["pg_load"])
+      if (l == "pg_changed_ff50") ref = sprintf("%.2fx its full load", best[l] / best_of["pg_load_ff50"])
       if (l == "pg_load_1tx") ref = sprintf("%.2fx the load on --jobs connections", best[l] / best_of["pg_load"])
       if (l == "duck_load_capped") ref = sprintf("%.2fx the uncapped load", best[l] / best_of["duck_load"])
       if (l == "duck_load_x4_capped") ref = sprintf("%.2fx the uncapped load", best[l] / best_of["duck_load_x4"])
@@ -161,9 +176,10 @@ step_split() { sed -n 's/^seconds per step: //p' "$OUT/log-$1.txt"; }
   echo
   echo "pqstage per-step seconds (summed over episodes and connections):"
   echo
-  for l in pg_load pg_load_1tx pg_changed pg_corrected duck_load duck_changed duck_corrected pg_load_x4; do
+  for l in pg_load pg_load_1tx pg_load_ff50 pg_changed pg_changed_ff50 pg_corrected duck_load duck_changed duck_corrected pg_load_x4; do
     [[ -s "$OUT/log-$l.txt" ]] && echo "- $l: $(step_split "$l")$(sed -n 's/^first load: /; /p' "$OUT/log-$l.txt")"
   done
+  [[ -s "$OUT/ff50-hot.txt" ]] && echo && echo "HOT updates of the changed episode at fillfactor 50: $(cat "$OUT/ff50-hot.txt")"
   if [[ -s "$OUT/peer-counts.tsv" ]]; then
     echo
     echo "Rows loaded (observations/properties): pqstage $("$PSQL" "$URL/pq_check" -qXAt -c "SELECT (SELECT count(*) FROM observations) || '/' || (SELECT count(*) FROM extended_properties)") (changed stage); peers on the original: $(tr '\t' '=' <"$OUT/peer-counts.tsv" | paste -sd' ')"

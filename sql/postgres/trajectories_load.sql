@@ -107,6 +107,15 @@ SELECT table_name::text, column_name::text
 FROM information_schema.columns
 WHERE table_schema = $1;
 
+-- name: set_fillfactor
+-- --fillfactor: how full the pages of observations and extended_properties
+-- written from now on are (after a first load into empty tables, all of
+-- them). At 50 each row's new version fits on its own page, so the merge of
+-- a re-simulated episode updates its rows in place (HOT: no new index
+-- entries), at twice the space. Placeholder: fillfactor (10-100).
+ALTER TABLE {schema}.observations SET (fillfactor = {fillfactor});
+ALTER TABLE {schema}.extended_properties SET (fillfactor = {fillfactor});
+
 -- name: read_state
 -- The episodes a dataset loaded into a schema (other datasets' episodes, and
 -- rows pqstage did not load, are never removed). Parameters: the schema's
@@ -162,6 +171,13 @@ DELETE FROM {schema}.extended_properties p
 USING {schema}.observations o
 WHERE o.episode_id = $1 AND p.observation_id = o.observation_id;
 
+-- name: merge_settings
+-- A changed episode's statements probe indexes row by row; their cost
+-- estimates still pass jit_above_cost, and compiling them took 0.2-0.4 s a
+-- statement (EXPLAIN's JIT timing on a re-simulated boids episode) for
+-- nothing the probes gain.
+SET LOCAL jit = off;
+
 -- name: create_observation_stage
 -- A changed episode's new observations, before they are compared with the
 -- old ones. Dropped at commit.
@@ -185,34 +201,10 @@ FROM STDIN (FORMAT binary);
 ANALYZE pqstage_observation_stage;
 ANALYZE pqstage_property_stage;
 
--- name: delete_lost_properties
--- A changed episode's properties the new version no longer has (their
--- observation gone, or the value no longer stored). Parameter: episode_id.
--- The episode's property rows are reached through its observations, one
--- index probe each: the LATERAL subquery with OFFSET 0 keeps the planner from
--- joining extended_properties as a whole (it scanned every episode's rows
--- to find one episode's: 3.0 s against 1.4 s on 10 boids episodes).
-DELETE FROM {schema}.extended_properties e
-USING (
-    SELECT x.row_id
-    FROM {schema}.observations o
-    CROSS JOIN LATERAL (
-        SELECT h.ctid AS row_id, h.property_id
-        FROM {schema}.extended_properties h
-        WHERE h.observation_id = o.observation_id
-        OFFSET 0
-    ) x
-    WHERE o.episode_id = $1
-      AND NOT EXISTS (
-        SELECT 1 FROM pqstage_property_stage p
-        WHERE p.time_index = o.time_index AND p.agent_id = o.agent_id
-          AND p.agent_type_id = o.agent_type_id AND p.property_id = x.property_id)
-) lost
-WHERE e.ctid = lost.row_id;
-
 -- name: delete_lost_observations
--- A changed episode's observations the new version no longer has (their
--- properties are gone already). Parameter: episode_id.
+-- A changed episode's observations the new version no longer has; the
+-- foreign key's cascade deletes their properties (one trigger call each, an
+-- index probe: few rows unless the episode shrank). Parameter: episode_id.
 DELETE FROM {schema}.observations o
 WHERE o.episode_id = $1
   AND NOT EXISTS (
@@ -254,13 +246,46 @@ ON CONFLICT (observation_id, property_id) DO UPDATE SET
 WHERE (extended_properties.value_float, extended_properties.value_text)
       IS DISTINCT FROM (excluded.value_float, excluded.value_text);
 
--- name: episode_rows
--- The rows an episode holds after a merge, to check against the manifest.
--- Parameter: episode_id.
-SELECT (SELECT count(*) FROM {schema}.observations WHERE episode_id = $1),
-       (SELECT count(*) FROM {schema}.extended_properties e
-        JOIN {schema}.observations o ON o.observation_id = e.observation_id
-        WHERE o.episode_id = $1);
+-- name: prune_properties
+-- After a changed episode's merge: the rows it holds, and the property
+-- values the new version no longer has deleted, in one pass over the
+-- episode's observations. Each observation's properties are counted through
+-- the index (the LATERAL count; a join let the planner scan every
+-- episode's rows), and only an observation holding more than the stage
+-- gives it can have lost any: only its rows are compared with the stage.
+-- Parameter: episode_id. Returns the observations and properties held
+-- before the delete, and how many the delete removed.
+WITH staged AS (
+    SELECT time_index, agent_id, agent_type_id, count(*) AS n
+    FROM pqstage_property_stage
+    GROUP BY time_index, agent_id, agent_type_id
+), held AS (
+    SELECT o.observation_id, o.time_index, o.agent_id, o.agent_type_id, x.n
+    FROM {schema}.observations o
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM {schema}.extended_properties e WHERE e.observation_id = o.observation_id
+    ) x
+    WHERE o.episode_id = $1
+), surplus AS (
+    SELECT h.observation_id, h.time_index, h.agent_id, h.agent_type_id
+    FROM held h
+    LEFT JOIN staged s
+      ON s.time_index = h.time_index AND s.agent_id = h.agent_id AND s.agent_type_id = h.agent_type_id
+    WHERE h.n > coalesce(s.n, 0)
+), kept AS (
+    SELECT u.observation_id, p.property_id
+    FROM surplus u
+    JOIN pqstage_property_stage p
+      ON p.time_index = u.time_index AND p.agent_id = u.agent_id AND p.agent_type_id = u.agent_type_id
+), gone AS (
+    DELETE FROM {schema}.extended_properties e
+    USING surplus u
+    WHERE e.observation_id = u.observation_id
+      AND NOT EXISTS (
+        SELECT 1 FROM kept k WHERE k.observation_id = e.observation_id AND k.property_id = e.property_id)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM held), (SELECT coalesce(sum(n), 0) FROM held)::bigint, (SELECT count(*) FROM gone);
 
 -- name: delete_observations
 -- A replaced or removed episode's observations. Parameter: episode_id.
@@ -343,6 +368,15 @@ DROP TABLE IF EXISTS pqstage_observation_stage, pqstage_property_stage;
 -- building some of them took as long, 15.3 s against 14.8 s).
 SET LOCAL maintenance_work_mem = '512MB';
 SET LOCAL max_parallel_maintenance_workers = 2;
+
+-- name: analyze_loaded
+-- The end of a first load: the planner's statistics of the tables it
+-- filled, gathered in the transaction that makes the keys, so that the
+-- queries run next (users', and a changed episode's merge) are planned from
+-- them rather than from defaults until autovacuum comes by (on 10 boids
+-- episodes, a changed episode's merge right after the load took 3.2 s to
+-- delete lost property values without them, 1.5 s with).
+ANALYZE {schema}.episodes, {schema}.observations, {schema}.extended_properties;
 
 -- name: unknown_agent_type
 -- In a bulk load (its foreign keys made after the data): the first

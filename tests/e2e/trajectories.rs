@@ -542,6 +542,69 @@ fn a_changed_episode_is_reloaded_alone_and_equals_a_fresh_load() {
     duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL, after the second change");
 }
 
+/// Updates of `table` in the test server's statistics: (all, HOT). The
+/// loader's backends report them when they end, after the load returns.
+fn updates(pg: &Target, table: &str) -> (i64, i64) {
+    let sql = format!(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = '{}.{table}'::regclass",
+        pg.s()
+    );
+    let clock = std::time::Instant::now();
+    loop {
+        let r = target::pg().query_one(&sql, &[]).unwrap();
+        let got: (i64, i64) = (r.get(0), r.get(1));
+        if got.0 > 0 || clock.elapsed().as_secs() > 20 {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_fillfactor_lets_a_re_simulated_episode_be_rewritten_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 3, 15);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let pg = Target::pg("traj_fillfactor");
+    let out = pg.load_ok(d, "stage", BOIDS, &["--fillfactor", "50", "--no-analyze", "-v"]);
+    assert!(out.contains("first load: foreign keys and indexes made after the data"), "{out}");
+    let half = "SELECT count(*) FROM pg_class WHERE reloptions @> ARRAY['fillfactor=50']
+        AND oid IN ('{s}.observations'::regclass, '{s}.extended_properties'::regclass)";
+    assert_eq!(pg.int(half), 2, "both tables fill half their pages");
+    let analyzed = "SELECT max(analyze_count) FROM pg_stat_user_tables
+        WHERE relid IN ('{s}.observations'::regclass, '{s}.extended_properties'::regclass)";
+    assert_eq!(pg.int(analyzed), 0, "--no-analyze leaves the statistics to autovacuum");
+
+    // Episode 0 simulated again with another seed: the same keys, every
+    // position and property value new.
+    let other = episodes(Kind::Boids, &absolute(d, &boids(d, "other", 1, 3, 16)));
+    std::fs::copy(&other[0].file, &eps[0].file).unwrap();
+    let want = expected(&eps);
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let ids = pg.ids();
+    let out = pg.load_ok(d, "stage", BOIDS, &["--fillfactor", "50", "-v"]);
+    assert_eq!(result_of(&out, &eps[0].id), Some("loaded (changed)"), "{out}");
+    assert_eq!(pg.counts(), counts_of(&want));
+    assert_eq!(ids_of(&pg.ids(), &eps[1].id), ids_of(&ids, &eps[1].id), "an unchanged episode keeps its ids");
+    for table in ["observations", "extended_properties"] {
+        let (all, hot) = updates(&pg, table);
+        assert!(all > 0, "{table}: the changed episode's rows were updated");
+        assert!(hot * 10 >= all * 9, "{table}: {hot} of {all} updates stayed on their page");
+    }
+    let duck = Target::duck(d, "fresh.duckdb", "main");
+    duck.load_ok(d, "stage", BOIDS, &[]);
+    duck.content().assert_same(&pg.content(), "a fresh DuckDB load, then PostgreSQL rewritten in place");
+    check_against_sources(&duck, &eps);
+
+    // Options of table datasets are refused, not ignored.
+    let o = pg.load(d, "stage", BOIDS, &["--index", "x", "--no-patch"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--no-patch, --index are for table datasets; boids_3d is a trajectory dataset"), "{err}");
+}
+
 #[test]
 fn datasets_sharing_a_schema_keep_each_others_episodes() {
     let dir = tempfile::tempdir().unwrap();
@@ -1256,10 +1319,14 @@ fn killed_first_load(jobs: &str, name: &str) {
     if jobs == "1" {
         assert!(out.contains(&headline(4, &all, 0, 0)), "{out}");
     }
-    assert!(out.contains("foreign keys and indexes made after the data"), "{out}");
+    assert!(out.contains("foreign keys, indexes and statistics made after the data"), "{out}");
     assert_eq!(upkeep(), (4, 7));
     assert_eq!(pending(), 0, "the record is cleared once they are made");
     assert_eq!(pg.counts(), counts_of(&want));
+    // Statistics gathered by the load itself (autovacuum's count apart).
+    let analyzed = "SELECT min(analyze_count) FROM pg_stat_user_tables
+        WHERE relid IN ('{s}.observations'::regclass, '{s}.extended_properties'::regclass)";
+    assert!(pg.int(analyzed) > 0, "the first load analyzed observations and extended_properties");
     let duck = Target::duck(d, "t.duckdb", "main");
     duck.load_ok(d, "stage", BOIDS, &[]);
     duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL after a killed first load");

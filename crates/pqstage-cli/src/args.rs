@@ -135,8 +135,9 @@ pub struct LoadPostgresArgs {
     /// Build no indexes (not even the spec's); for loading first and indexing later.
     #[arg(long)]
     pub no_indexes: bool,
-    /// Skip ANALYZE of the loaded partitions and leave their statistics to
-    /// autovacuum; for loads followed at once by a rewrite or a manual ANALYZE.
+    /// Skip ANALYZE of the loaded partitions (trajectory datasets: of the tables a first load
+    /// filled) and leave their statistics to autovacuum; for loads followed at once by a
+    /// rewrite or a manual ANALYZE.
     #[arg(long)]
     pub no_analyze: bool,
     /// Only these partitions, e.g. 2019,2020 (`null` is the NULL partition). Repeatable.
@@ -155,6 +156,9 @@ pub struct LoadPostgresArgs {
     #[arg(long, value_name = "PCT", default_value_t = 25.0)]
     pub patch_limit: f64,
     /// Percent of each page a loaded partition fills, 10-100 (default: 90 when the spec has a key, so updates of change sets find room on their page, else 100).
+    /// Trajectory datasets: set on observations and extended_properties for the pages written
+    /// from then on (default: theirs as it is); 50 lets a re-simulated episode be rewritten in
+    /// place, at twice the space.
     #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u8).range(10..=100))]
     pub fillfactor: Option<u8>,
     /// How change sets' inserted and updated rows are written: update-insert (UPDATE of the rows the key look-up found, through their addresses, then INSERT of the new ones), merge (one MERGE on the key; delete-insert before PostgreSQL 15), on-conflict (INSERT … ON CONFLICT) or delete-insert.

@@ -33,13 +33,13 @@ pqstage_load::queries! {
 pqstage_load::queries! {
     /// `sql/postgres/trajectories_load.sql`: loading trajectory episodes.
     pub struct TrajectoryLoad from "postgres/trajectories_load.sql" {
-        create_state, schema_exists, create_users_schema, tables_exist, table_columns, read_state, held_rows, record_episode, forget_episode,
-        upsert_category, upsert_session, upsert_episode, delete_properties, create_observation_stage,
-        copy_observation_stage, analyze_stages, delete_lost_properties, delete_lost_observations, merge_observations, count_observations,
-        merge_properties, episode_rows, delete_observations, delete_episode, copy_observations, create_property_stage,
+        create_state, schema_exists, create_users_schema, tables_exist, table_columns, set_fillfactor, read_state, held_rows, record_episode, forget_episode,
+        upsert_category, upsert_session, upsert_episode, delete_properties, merge_settings, create_observation_stage,
+        copy_observation_stage, analyze_stages, delete_lost_observations, merge_observations, count_observations,
+        merge_properties, prune_properties, delete_observations, delete_episode, copy_observations, create_property_stage,
         copy_properties, insert_properties, table_is_empty, bulk_upkeep, drop_stages, bulk_settings,
         lock_schema, pending_upkeep, save_upkeep, forget_upkeep, lock_bulk_tables, qualify_names, unqualify_names,
-        unknown_agent_type, unknown_property
+        analyze_loaded, unknown_agent_type, unknown_property
     }
 }
 

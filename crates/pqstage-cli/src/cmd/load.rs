@@ -36,6 +36,8 @@ struct Common<'a> {
     stage: &'a str,
     dataset: Option<&'a str>,
     years: &'a [String],
+    /// The options given that only a table dataset takes (`--table`, `--years` …).
+    table_only: Vec<&'static str>,
     force: bool,
     patch_limit: Option<f64>,
     no_verify: bool,
@@ -54,9 +56,11 @@ fn run<E1: Into<anyhow::Error>, E2: Into<anyhow::Error>>(
 ) -> Result<(), Failure> {
     let (stage, manifest) = super::open_dataset(c.store, c.stage, c.dataset)?;
     let is_trajectories = manifest.trajectories.is_some();
-    if is_trajectories && (table.is_some() || !c.years.is_empty()) {
+    if is_trajectories && !c.table_only.is_empty() {
         return Err(anyhow::anyhow!(
-            "--table and --years are for table datasets; {} is a trajectory dataset (its tables are sessions, episodes, observations and extended_properties; --schema picks where they are)",
+            "{} {} for table datasets; {} is a trajectory dataset (its tables are sessions, episodes, observations and extended_properties; --schema picks where they are)",
+            c.table_only.join(", "),
+            if c.table_only.len() == 1 { "is" } else { "are" },
             manifest.dataset
         )
         .into());
@@ -107,18 +111,32 @@ fn run<E1: Into<anyhow::Error>, E2: Into<anyhow::Error>>(
 
 /// The options both load commands share, from either's arguments.
 macro_rules! common {
-    ($a:expr) => {
+    ($a:expr, $table_only:expr) => {
         Common {
             store: &$a.store,
             stage: &$a.stage,
             dataset: $a.dataset.as_deref(),
             years: &$a.years,
+            table_only: given(&[
+                ("--table", $a.table.is_some()),
+                ("--years", !$a.years.is_empty()),
+                ("--no-patch", $a.no_patch),
+                ("--no-summaries", $a.no_summaries),
+            ])
+            .into_iter()
+            .chain(given($table_only))
+            .collect(),
             force: $a.force,
             patch_limit: (!$a.no_patch).then_some($a.patch_limit / 100.0),
             no_verify: $a.no_verify,
             cache_dir: $a.cache_dir.as_deref(),
         }
     };
+}
+
+/// The names of the options given, out of (name, given).
+fn given(options: &[(&'static str, bool)]) -> Vec<&'static str> {
+    options.iter().filter(|(_, on)| *on).map(|(name, _)| *name).collect()
 }
 
 /// One line, the per-step split with `-v`, and a line per episode loaded,
@@ -195,7 +213,7 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
     };
     run(
         cli,
-        &common!(a),
+        &common!(a, &[]),
         a.table.as_deref(),
         |request, table| {
             let duck = pqstage_duckdb::DuckdbOptions {
@@ -220,10 +238,14 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
         schema: a.schema.clone(),
         jobs,
         per_episode: a.per_episode,
+        fillfactor: a.fillfactor,
+        no_analyze: a.no_analyze,
     };
+    let table_only =
+        [("--index", !a.index.is_empty()), ("--no-indexes", a.no_indexes), ("--upsert", a.upsert != "update-insert")];
     run(
         cli,
-        &common!(a),
+        &common!(a, &table_only),
         a.table.as_deref(),
         |request, table| {
             let pg = pqstage_postgres::PgOptions {

@@ -23,7 +23,7 @@ use crate::sql::TRAJECTORY_LOAD;
 /// names and definitions, before the commit. No other session ever sees the
 /// tables without them: the drop and the load commit together, and a crash
 /// rolls both back. Returns each episode's outcome and the seconds spent
-/// putting the keys and indexes back.
+/// putting the keys and indexes back (and gathering the tables' statistics).
 pub(super) fn load_bulk(
     client: &mut postgres::Client,
     ctx: &Ctx<'_>,
@@ -50,8 +50,18 @@ pub(super) fn load_bulk(
     }
     let clock = Instant::now();
     tx.batch_execute(&make_upkeep(&upkeep)).map_err(PgError::db("make the foreign keys and indexes again"))?;
+    analyze(&mut tx, ctx)?;
     tx.commit().map_err(PgError::db("commit the bulk load"))?;
     Ok((outcomes, clock.elapsed().as_secs_f64()))
+}
+
+/// The end of a first load: the loaded tables' statistics, unless
+/// `--no-analyze` leaves them to autovacuum.
+fn analyze(tx: &mut postgres::Transaction<'_>, ctx: &Ctx<'_>) -> Result<(), PgError> {
+    if ctx.target.no_analyze {
+        return Ok(());
+    }
+    tx.batch_execute(&ctx.sql(TRAJECTORY_LOAD.analyze_loaded)).map_err(PgError::db("analyze the loaded tables"))
 }
 
 /// A foreign key or an index a bulk load drops and makes again: kind
@@ -120,7 +130,7 @@ pub(super) fn pending_upkeep(client: &mut postgres::Client, schema: &str) -> Res
 /// interrupted, the next one finds the record, loads what is missing and
 /// makes them (`pending`: that record, and nothing is dropped again).
 /// Returns each episode's outcome and the seconds spent putting the keys
-/// and indexes back.
+/// and indexes back (and gathering the tables' statistics).
 pub(super) fn load_parallel(
     client: &mut postgres::Client,
     ctx: &Ctx<'_>,
@@ -170,6 +180,7 @@ pub(super) fn load_parallel(
         "make the foreign keys and indexes again (pqstage.bulk_upkeep keeps them, and the next load makes them)",
     ))?;
     tx.execute(TRAJECTORY_LOAD.forget_upkeep, &[schema]).map_err(PgError::db("clear pqstage.bulk_upkeep"))?;
+    analyze(&mut tx, ctx)?;
     tx.commit().map_err(PgError::db("commit the foreign keys and indexes"))?;
     Ok((outcomes, clock.elapsed().as_secs_f64()))
 }

@@ -52,6 +52,11 @@ pub struct PgTrajectoryTarget {
     /// Never take the bulk path of a first load (one transaction, keys and
     /// indexes made after the data): load each episode on its own.
     pub per_episode: bool,
+    /// The fillfactor of observations and extended_properties, set before
+    /// the episodes load (None: theirs as it is).
+    pub fillfactor: Option<u8>,
+    /// Leave the statistics after a first load to autovacuum.
+    pub no_analyze: bool,
 }
 
 /// A staged episode row, read from its Parquet file.
@@ -108,6 +113,13 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
         .map_err(|e| e.with_role(&role, &target.schema))?;
     client.batch_execute(TRAJECTORY_LOAD.create_state).map_err(PgError::db("create pqstage.episode_state"))?;
     check_columns(&mut client, &target.schema)?;
+    if let Some(ff) = target.fillfactor {
+        let ff = ff.to_string();
+        client
+            .batch_execute(&render(TRAJECTORY_LOAD.set_fillfactor, &[("schema", &schema), ("fillfactor", &ff)]))
+            .map_err(PgError::db(format!("set the fillfactor of the tables in schema {}", target.schema)))
+            .map_err(|e| e.with_role(&role, &target.schema))?;
+    }
     let inventory =
         if exists { Some(inventory(&mut client, &target.schema, &manifest.dataset, &units, &sql)?) } else { None };
     let scope = Scope { force: request.options.force, only: None };
@@ -194,7 +206,10 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
         })
         .collect();
     Ok(TrajectoryReport {
-        after_data: (upkeep_seconds > 0.0).then_some(("foreign keys and indexes", upkeep_seconds)),
+        after_data: (upkeep_seconds > 0.0).then_some((
+            if target.no_analyze { "foreign keys and indexes" } else { "foreign keys, indexes and statistics" },
+            upkeep_seconds,
+        )),
         target: format!("{} schema {}", settings.describe(), target.schema),
         created: !exists,
         sessions: session_parts.len(),
@@ -420,6 +435,7 @@ fn load_episode(
         // not change are not written, keep their observation_id, and cost no
         // index or foreign-key upkeep (most of a load's time on this schema).
         let clock = Instant::now();
+        tx.batch_execute(TRAJECTORY_LOAD.merge_settings).map_err(PgError::db(what("set up the merge")))?;
         tx.batch_execute(TRAJECTORY_LOAD.create_observation_stage)
             .map_err(PgError::db(what("create the observation stage")))?;
         copy_observations(tx, TRAJECTORY_LOAD.copy_observation_stage, "pqstage_observation_stage")?;
@@ -428,7 +444,8 @@ fn load_episode(
         t.observations = clock.elapsed().as_secs_f64();
         // Observations first: new keys inserted, changed ones updated. Only if
         // the episode lost keys (the rows it had, plus the new ones, are more
-        // than it has now) are the lost ones looked for and deleted.
+        // than it has now) are the lost ones looked for and deleted (their
+        // property values with them, by the cascade).
         let clock = Instant::now();
         let before: i64 = tx
             .query_one(&sql(TRAJECTORY_LOAD.count_observations), &[&id])
@@ -440,36 +457,20 @@ fn load_episode(
             .get(0);
         t.observations += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
-        let lost_observations = before + new - unit.observations.rows as i64;
-        let mut properties_pruned = false;
-        if lost_observations > 0 {
-            for (w, q) in [
-                ("delete the properties it lost", TRAJECTORY_LOAD.delete_lost_properties),
-                ("delete the observations it lost", TRAJECTORY_LOAD.delete_lost_observations),
-            ] {
-                tx.execute(&sql(q), &[&id]).map_err(PgError::db(what(w)))?;
-            }
-            properties_pruned = true;
+        if before + new > unit.observations.rows as i64 {
+            tx.execute(&sql(TRAJECTORY_LOAD.delete_lost_observations), &[&id])
+                .map_err(PgError::db(what("delete the observations it lost")))?;
         }
         t.delete = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         tx.execute(&sql(TRAJECTORY_LOAD.merge_properties), &[&id])
             .map_err(PgError::db(what("merge the properties")))?;
-        let count = |tx: &mut postgres::Transaction<'_>| -> Result<(i64, i64), PgError> {
-            let row = tx
-                .query_one(&sql(TRAJECTORY_LOAD.episode_rows), &[&id])
-                .map_err(PgError::db(what("count the rows")))?;
-            Ok((row.get(0), row.get(1)))
-        };
-        let (mut obs, mut props) = count(tx)?;
-        if props as u64 > unit.properties.rows && !properties_pruned {
-            // Every staged property is there now; more means some were lost.
-            let c = Instant::now();
-            tx.execute(&sql(TRAJECTORY_LOAD.delete_lost_properties), &[&id])
-                .map_err(PgError::db(what("delete the properties it lost")))?;
-            t.delete += c.elapsed().as_secs_f64();
-            (obs, props) = count(tx)?;
-        }
+        // What the episode holds now, less the property values it lost.
+        let row = tx
+            .query_one(&sql(TRAJECTORY_LOAD.prune_properties), &[&id])
+            .map_err(PgError::db(what("delete the properties it lost")))?;
+        let (obs, held, gone): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        let props = held - gone;
         LoadError::check_count(&obs_table, &unit.path, unit.observations.rows, obs as u64, Counted::Held)?;
         LoadError::check_count(&prop_table, &unit.path, unit.properties.rows, props as u64, Counted::Held)?;
         t.properties = clock.elapsed().as_secs_f64();
