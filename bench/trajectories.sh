@@ -33,7 +33,7 @@ PEERS="${PEERS:-1}"
 [[ "$EPISODES" =~ ^[0-9]+$ && "$EPISODES" -ge 4 ]] || die "EPISODES must be at least 4, got '$EPISODES'"
 BIG=$((EPISODES * 4))
 REPORT="$BENCH/out/trajectories-results.md"
-rm -f "$RESULTS" "$OUT/ff50-hot.txt"
+rm -f "$RESULTS" "$OUT/ff50-hot.txt" "$OUT/peer-counts.tsv"
 
 sample() { # sample EPISODES SEED DIR
   if [[ ! -d "$3" ]]; then

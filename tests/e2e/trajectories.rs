@@ -584,8 +584,13 @@ fn a_fillfactor_lets_a_re_simulated_episode_be_rewritten_in_place() {
     let want = expected(&eps);
     convert_ok(d, "boids.toml", &sessions, BOIDS);
     let ids = pg.ids();
+    // The catalog row's version: a fillfactor already set is not set again
+    // (ALTER TABLE would wait for an autovacuum of the table).
+    let version = "SELECT xmin::text::bigint FROM pg_class WHERE oid = '{s}.extended_properties'::regclass";
+    let before = pg.int(version);
     let out = pg.load_ok(d, "stage", BOIDS, &["--fillfactor", "50", "-v"]);
     assert_eq!(result_of(&out, &eps[0].id), Some("loaded (changed)"), "{out}");
+    assert_eq!(pg.int(version), before, "the fillfactor was already 50");
     assert_eq!(pg.counts(), counts_of(&want));
     assert_eq!(ids_of(&pg.ids(), &eps[1].id), ids_of(&ids, &eps[1].id), "an unchanged episode keeps its ids");
     for table in ["observations", "extended_properties"] {
@@ -597,6 +602,9 @@ fn a_fillfactor_lets_a_re_simulated_episode_be_rewritten_in_place() {
     duck.load_ok(d, "stage", BOIDS, &[]);
     duck.content().assert_same(&pg.content(), "a fresh DuckDB load, then PostgreSQL rewritten in place");
     check_against_sources(&duck, &eps);
+
+    pg.load_ok(d, "stage", BOIDS, &["--fillfactor", "70"]);
+    assert_eq!(pg.int(&half.replace("=50", "=70")), 2, "another fillfactor is set on both tables");
 
     // Options of table datasets are refused, not ignored.
     let o = pg.load(d, "stage", BOIDS, &["--index", "x", "--no-patch"]);

@@ -33,7 +33,7 @@ pqstage_load::queries! {
 pqstage_load::queries! {
     /// `sql/postgres/trajectories_load.sql`: loading trajectory episodes.
     pub struct TrajectoryLoad from "postgres/trajectories_load.sql" {
-        create_state, schema_exists, create_users_schema, tables_exist, table_columns, set_fillfactor, read_state, held_rows, record_episode, forget_episode,
+        create_state, schema_exists, create_users_schema, tables_exist, table_columns, fillfactors, set_fillfactor, read_state, held_rows, record_episode, forget_episode,
         upsert_category, upsert_session, upsert_episode, delete_properties, merge_settings, create_observation_stage,
         copy_observation_stage, analyze_stages, delete_lost_observations, merge_observations, count_observations,
         merge_properties, prune_properties, delete_observations, delete_episode, copy_observations, create_property_stage,

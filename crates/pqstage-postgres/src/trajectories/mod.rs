@@ -114,11 +114,16 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     client.batch_execute(TRAJECTORY_LOAD.create_state).map_err(PgError::db("create pqstage.episode_state"))?;
     check_columns(&mut client, &target.schema)?;
     if let Some(ff) = target.fillfactor {
-        let ff = ff.to_string();
-        client
-            .batch_execute(&render(TRAJECTORY_LOAD.set_fillfactor, &[("schema", &schema), ("fillfactor", &ff)]))
-            .map_err(PgError::db(format!("set the fillfactor of the tables in schema {}", target.schema)))
-            .map_err(|e| e.with_role(&role, &target.schema))?;
+        let now = client
+            .query(TRAJECTORY_LOAD.fillfactors, &[&target.schema])
+            .map_err(PgError::db("read the fillfactors"))?;
+        if now.iter().any(|r| r.get::<_, i32>(0) != i32::from(ff)) {
+            let ff = ff.to_string();
+            client
+                .batch_execute(&render(TRAJECTORY_LOAD.set_fillfactor, &[("schema", &schema), ("fillfactor", &ff)]))
+                .map_err(PgError::db(format!("set the fillfactor of the tables in schema {}", target.schema)))
+                .map_err(|e| e.with_role(&role, &target.schema))?;
+        }
     }
     let inventory =
         if exists { Some(inventory(&mut client, &target.schema, &manifest.dataset, &units, &sql)?) } else { None };
