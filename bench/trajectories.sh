@@ -33,7 +33,7 @@ PEERS="${PEERS:-1}"
 [[ "$EPISODES" =~ ^[0-9]+$ && "$EPISODES" -ge 4 ]] || die "EPISODES must be at least 4, got '$EPISODES'"
 BIG=$((EPISODES * 4))
 REPORT="$BENCH/out/trajectories-results.md"
-rm -f "$RESULTS" "$OUT/ff50-hot.txt" "$OUT/peer-counts.tsv"
+rm -f "$RESULTS" "$OUT/ff50-hot.txt" "$OUT/peer-counts.tsv" "$OUT"/log-*.txt "$OUT"/time-*.txt
 
 sample() { # sample EPISODES SEED DIR
   if [[ ! -d "$3" ]]; then
@@ -77,6 +77,8 @@ sql -c "DROP DATABASE pq_one"
 # re-simulate pay for it at load time, and get back at the change below.
 fresh_db pq_ff; settle
 once pg_load_ff50 "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq_ff" --no-progress -v --fillfactor 50
+settle
+once pg_rerun_ff50 "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq_ff" --no-progress --fillfactor 50
 once duck_load "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress -v
 once duck_rerun "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress
 
