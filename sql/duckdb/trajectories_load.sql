@@ -131,21 +131,38 @@ JOIN {schema}.observations o
   ON o.episode_id = ?
  AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id;
 
--- name: upsert_properties
--- A changed episode's properties, by the same join: values of a key already
--- there are updated in place when they differ (DuckDB then touches none of
--- the table's five indexes, which a delete and insert would), new keys are
--- inserted. Parameter: episode_id.
-INSERT INTO {schema}.extended_properties (observation_id, property_id, value_float, value_text)
+-- name: stage_properties
+-- A changed episode's properties with their observation's id, by the same
+-- join, kept for the update, insert and delete below. Parameter: episode_id.
+CREATE TEMPORARY TABLE pqstage_property_stage AS
 SELECT o.observation_id, p.property_id, p.value_float, p.value_text
 FROM read_parquet({files}, hive_partitioning = false) p
 JOIN {schema}.observations o
   ON o.episode_id = ?
- AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id
-ON CONFLICT (observation_id, property_id) DO UPDATE SET
-    value_float = excluded.value_float, value_text = excluded.value_text
-WHERE extended_properties.value_float IS DISTINCT FROM excluded.value_float
-   OR extended_properties.value_text IS DISTINCT FROM excluded.value_text;
+ AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id;
+
+-- name: update_properties
+-- Values of a key already there, updated in place where they differ
+-- (DuckDB then touches none of the table's indexes, which a delete and
+-- insert would). An UPDATE and an INSERT of the new keys rather than one
+-- INSERT … ON CONFLICT DO UPDATE: on an episode whose values mostly did not
+-- change, that took 1.0 GiB of client memory, this 0.33 GiB (and 1.1 s
+-- against 1.8 s). The price, on a re-simulated episode whose every value is
+-- updated: 0.42-0.46 GiB against 0.35-0.36.
+UPDATE {schema}.extended_properties e
+SET value_float = s.value_float, value_text = s.value_text
+FROM pqstage_property_stage s
+WHERE e.observation_id = s.observation_id AND e.property_id = s.property_id
+  AND (e.value_float IS DISTINCT FROM s.value_float OR e.value_text IS DISTINCT FROM s.value_text);
+
+-- name: insert_new_properties
+-- The keys the episode did not have.
+INSERT INTO {schema}.extended_properties (observation_id, property_id, value_float, value_text)
+SELECT s.observation_id, s.property_id, s.value_float, s.value_text
+FROM pqstage_property_stage s
+WHERE NOT EXISTS (
+    SELECT 1 FROM {schema}.extended_properties e
+    WHERE e.observation_id = s.observation_id AND e.property_id = s.property_id);
 
 -- name: delete_lost_properties
 -- A changed episode's properties the new version no longer has (their value
@@ -153,11 +170,11 @@ WHERE extended_properties.value_float IS DISTINCT FROM excluded.value_float
 DELETE FROM {schema}.extended_properties
 WHERE observation_id IN (SELECT observation_id FROM {schema}.observations WHERE episode_id = ?)
   AND (observation_id, property_id) NOT IN (
-    SELECT (o.observation_id, p.property_id)
-    FROM read_parquet({files}, hive_partitioning = false) p
-    JOIN {schema}.observations o
-      ON o.episode_id = ?
-     AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id);
+    SELECT (s.observation_id, s.property_id) FROM pqstage_property_stage s);
+
+-- name: drop_property_stage
+-- The stage above, once the episode's properties are written.
+DROP TABLE IF EXISTS pqstage_property_stage;
 
 -- name: delete_stale
 -- After a changed episode commits: its observations whose key the new

@@ -515,12 +515,13 @@ fn a_changed_episode_is_reloaded_alone_and_equals_a_fresh_load() {
     content.assert_same(&fresh_pg.content(), "a fresh DuckDB load, then a fresh PostgreSQL load");
     content.assert_same(&pg.content(), "a fresh DuckDB load, then the reloaded PostgreSQL");
 
-    // Episode 2 keeps every observation but changes every y and loses two
-    // property values: the lost ones are found after the merge, not before.
+    // Episode 2 keeps every observation but changes every y and every
+    // distance to the first target, and loses two property values: the lost
+    // ones are found after the merge, not before.
     let kept = &eps[2];
     rewrite_parquet(
         &kept.file,
-        "SELECT * REPLACE (y - 1 AS y, \
+        "SELECT * REPLACE (y - 1 AS y, distance_target_center_1 + 0.5 AS distance_target_center_1, \
            CASE WHEN type = 'agent' AND id = 3 AND time IN (4, 9) THEN 'NaN'::DOUBLE ELSE mesh_scene_distance END \
                 AS mesh_scene_distance) \
          FROM {src}",

@@ -36,7 +36,7 @@ pqstage_load::queries! {
     pub struct TrajectoryLoad from "duckdb/trajectories_load.sql" {
         create_state, read_state, held_rows, record_episode, forget_episode, upsert_category, session_categories,
         upsert_sessions, episode_session, upsert_episode, unknown_agent_types, unknown_properties, delete_properties,
-        insert_observations, upsert_observations, insert_properties, upsert_properties, delete_lost_properties, delete_stale, delete_observations, delete_episode,
+        insert_observations, upsert_observations, insert_properties, stage_properties, update_properties, insert_new_properties, delete_lost_properties, drop_property_stage, delete_stale, delete_observations, delete_episode,
         load_settings
     }
 }

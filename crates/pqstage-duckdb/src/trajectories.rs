@@ -313,17 +313,32 @@ fn load_episode(
             .map_err(|source| DuckdbError::Read { source })?;
         t.observations = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
-        let insert = if replace { TRAJECTORY_LOAD.upsert_properties } else { TRAJECTORY_LOAD.insert_properties };
-        db.conn
-            .execute(&db.sql(insert, Some(&prop_files)), params![id])
-            .map_err(|source| DuckdbError::Read { source })?;
-        t.properties = clock.elapsed().as_secs_f64();
         if replace {
+            // Staged with their ids once, then changed values updated, new
+            // keys inserted and lost ones deleted.
+            db.conn
+                .execute(&db.sql(TRAJECTORY_LOAD.stage_properties, Some(&prop_files)), params![id])
+                .map_err(|source| DuckdbError::Read { source })?;
+            for (what, q) in [
+                ("update the changed properties", TRAJECTORY_LOAD.update_properties),
+                ("insert the new properties", TRAJECTORY_LOAD.insert_new_properties),
+            ] {
+                db.conn.execute(&db.sql(q, None), []).map_err(DuckdbError::sql(what))?;
+            }
+            t.properties = clock.elapsed().as_secs_f64();
             let clock = Instant::now();
             db.conn
-                .execute(&db.sql(TRAJECTORY_LOAD.delete_lost_properties, Some(&prop_files)), params![id, id])
+                .execute(&db.sql(TRAJECTORY_LOAD.delete_lost_properties, None), params![id])
                 .map_err(DuckdbError::sql("delete the properties the episode lost"))?;
+            db.conn
+                .execute_batch(TRAJECTORY_LOAD.drop_property_stage)
+                .map_err(DuckdbError::sql("drop the property stage"))?;
             t.delete = clock.elapsed().as_secs_f64();
+        } else {
+            db.conn
+                .execute(&db.sql(TRAJECTORY_LOAD.insert_properties, Some(&prop_files)), params![id])
+                .map_err(|source| DuckdbError::Read { source })?;
+            t.properties = clock.elapsed().as_secs_f64();
         }
         let clock = Instant::now();
         if !replace {
