@@ -117,9 +117,9 @@ WHERE c.oid IN (to_regclass(format('%I.observations', $1::text)),
                 to_regclass(format('%I.extended_properties', $1::text)));
 
 -- name: set_fillfactor
--- Only where the fillfactor differs: ALTER TABLE waits for the lock an
--- autovacuum of the table holds until the deadlock timeout cancels it (1 s
--- of a changed episode's 7 s in a benchmark run).
+-- Only where the fillfactor differs: ALTER TABLE takes a lock an
+-- autovacuum of the table holds until the deadlock timeout cancels it, and
+-- writes the catalog.
 -- --fillfactor: how full the pages of observations and extended_properties
 -- written from now on are (after a first load into empty tables, all of
 -- them). At 50 each row's new version fits on its own page, so the merge of
