@@ -146,9 +146,9 @@ JOIN {schema}.observations o
 -- (DuckDB then touches none of the table's indexes, which a delete and
 -- insert would). An UPDATE and an INSERT of the new keys rather than one
 -- INSERT … ON CONFLICT DO UPDATE: on an episode whose values mostly did not
--- change, that took 1.0 GiB of client memory, this 0.33 GiB (and 1.1 s
--- against 1.8 s). The price, on a re-simulated episode whose every value is
--- updated: 0.42-0.46 GiB against 0.35-0.36.
+-- change, that took 1.0 GiB of client memory, this 0.31-0.32 GiB (and
+-- 0.8-1.1 s against 1.8 s). The price, on a re-simulated episode whose every
+-- value is updated: 0.40-0.44 GiB against 0.35.
 UPDATE {schema}.extended_properties e
 SET value_float = s.value_float, value_text = s.value_text
 FROM pqstage_property_stage s
