@@ -30,7 +30,7 @@ pub enum DuckdbError {
     NoDatabase(PathBuf),
     /// What every loader can meet: a conflicting table, a count that
     /// disagrees with the manifest, a bad staged file, the stage.
-    #[error(transparent)]
+    #[error("{0}")]
     Load(#[from] LoadError),
     /// DuckDB failed while reading the staged Parquet.
     #[error("reading the staged Parquet failed")]

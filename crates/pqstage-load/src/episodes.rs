@@ -249,13 +249,20 @@ pub struct TrajectoryReport {
 }
 
 /// An error and its causes on one line, `: `-separated, as an episode's
-/// report shows why it failed.
+/// report shows why it failed. A cause whose text the error before it
+/// already shows (an engine's error that wraps a loader error and prints
+/// it) is left out.
 pub fn one_line(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
+    let mut shown = s.clone();
     let mut source = e.source();
     while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        let text = c.to_string();
+        if !shown.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        shown = text;
         source = c.source();
     }
     s
@@ -274,5 +281,36 @@ impl TrajectoryReport {
             s.add(&e.seconds);
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    /// An error with a message and an optional cause.
+    #[derive(Debug)]
+    struct E(String, Option<Box<E>>);
+
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_shown_once() {
+        let count = E("episode e1 holds 6 rows, the manifest says 5".into(), None);
+        // An engine error that prints the loader error it wraps.
+        let wrapped = E(count.0.clone(), Some(Box::new(count)));
+        assert_eq!(one_line(&wrapped), "episode e1 holds 6 rows, the manifest says 5");
+        let chain = E("copy the observations".into(), Some(Box::new(E("connection reset".into(), None))));
+        assert_eq!(one_line(&chain), "copy the observations: connection reset");
     }
 }

@@ -53,7 +53,7 @@ pub enum PgError {
     Settings(#[from] SettingsError),
     /// What every loader can meet: a conflicting table, a count that
     /// disagrees with the manifest, a bad staged file, the stage.
-    #[error(transparent)]
+    #[error("{0}")]
     Load(#[from] LoadError),
     /// A staged column the encoder cannot send.
     #[error("staged file {}", path.display())]
