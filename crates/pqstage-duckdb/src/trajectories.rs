@@ -170,14 +170,6 @@ pub fn load_trajectories(request: &Request<'_>, target: &TrajectoryTarget) -> Re
             }
             worked = true;
         }
-        let mut report = EpisodeReport {
-            episode: step.key.clone(),
-            action: step.action.clone(),
-            observations: step.staged.map_or(0, |u| u.observations.rows),
-            properties: step.staged.map_or(0, |u| u.properties.rows),
-            seconds: StepSeconds::default(),
-            error: None,
-        };
         let outcome = match (&step.action, step.staged) {
             (Action::Unchanged, _) => Ok(StepSeconds::default()),
             (Action::Removed, _) => remove(&db, &step.key),
@@ -192,10 +184,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &TrajectoryTarget) -> Re
             }
             (_, None) => unreachable!("a loaded step has a staged unit"),
         };
-        match outcome {
-            Ok(seconds) => report.seconds = seconds,
-            Err(e) => report.error = Some(one_line(&e)),
-        }
+        let report = EpisodeReport::new(step, Some(outcome.map_err(|e| one_line(&e))));
         if step.action.loaded() {
             request.progress.add(report.observations);
         }

@@ -10,7 +10,7 @@ use pqstage_stage::Manifest;
 use crate::engine::Request;
 use crate::error::LoadError;
 use crate::files::{Fetched, StagedFiles};
-use crate::plan::{Inventory, StagedUnit};
+use crate::plan::{Inventory, StagedUnit, Step};
 
 /// The columns a trajectory load writes or reads in each of the users'
 /// tables: an existing schema is accepted when its tables have them all.
@@ -228,6 +228,26 @@ pub struct EpisodeReport {
     pub seconds: StepSeconds,
     /// Why it failed: nothing of it was committed.
     pub error: Option<String>,
+}
+
+impl EpisodeReport {
+    /// An episode's report from its step and, for one the load worked on,
+    /// its outcome (the seconds, or why it failed).
+    pub fn new(step: &Step<'_, EpisodeUnit<'_>>, outcome: Option<Result<StepSeconds, String>>) -> Self {
+        let (seconds, error) = match outcome {
+            Some(Ok(t)) => (t, None),
+            Some(Err(e)) => (StepSeconds::default(), Some(e)),
+            None => (StepSeconds::default(), None),
+        };
+        Self {
+            episode: step.key.clone(),
+            action: step.action.clone(),
+            observations: step.staged.map_or(0, |u| u.observations.rows),
+            properties: step.staged.map_or(0, |u| u.properties.rows),
+            seconds,
+            error,
+        }
+    }
 }
 
 /// What a trajectory load did.

@@ -191,25 +191,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     for (step, outcome) in work.iter().zip(outcomes) {
         by_key.insert(step.key.as_str(), outcome);
     }
-    let episodes = steps
-        .iter()
-        .map(|s| {
-            let mut r = EpisodeReport {
-                episode: s.key.clone(),
-                action: s.action.clone(),
-                observations: s.staged.map_or(0, |u| u.observations.rows),
-                properties: s.staged.map_or(0, |u| u.properties.rows),
-                seconds: StepSeconds::default(),
-                error: None,
-            };
-            match by_key.remove(s.key.as_str()) {
-                Some(Ok(t)) => r.seconds = t,
-                Some(Err(e)) => r.error = Some(e),
-                None => {}
-            }
-            r
-        })
-        .collect();
+    let episodes = steps.iter().map(|s| EpisodeReport::new(s, by_key.remove(s.key.as_str()))).collect();
     Ok(TrajectoryReport {
         after_data: (upkeep_seconds > 0.0).then_some((
             if target.no_analyze { "foreign keys and indexes" } else { "foreign keys, indexes and statistics" },
