@@ -401,6 +401,45 @@ fn a_duckdb_memory_limit_is_duckdbs_own() {
 }
 
 #[test]
+fn a_duckdb_memory_limit_has_freed_memory_returned_at_once() {
+    // DuckDB's allocator (its own jemalloc) reads its settings before main
+    // runs, so with --memory-limit the command starts itself again with them
+    // set to hand freed pages back at once. jemalloc's report at exit
+    // (stats_print, a setting of the user's, kept) shows what it ran with.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    staged_boids(d, 34);
+    let jemalloc_says = |extra: &[&str]| -> (String, String) {
+        let o = crate::util::cmd(d)
+            .env("DUCKDB_JE_MALLOC_CONF", "stats_print:true")
+            .args(["load", "duckdb", "stage", "--dataset", BOIDS, "--db", "t.duckdb", "--no-progress"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{out}\n{err}");
+        let setting = |name: &str| {
+            err.lines()
+                .map(str::trim)
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| {
+                    panic!("no {name} in jemalloc's report (the official libduckdb links jemalloc):\n{err}")
+                })
+                .to_string()
+        };
+        (setting("opt.dirty_decay_ms:"), setting("opt.muzzy_decay_ms:"))
+    };
+    let (dirty, muzzy) = jemalloc_says(&["--memory-limit", "256MB"]);
+    assert!(dirty.starts_with("opt.dirty_decay_ms: 0 "), "{dirty}");
+    assert!(muzzy.starts_with("opt.muzzy_decay_ms: 0 "), "{muzzy}");
+    let (dirty, muzzy) = jemalloc_says(&["--force"]);
+    assert!(
+        !dirty.starts_with("opt.dirty_decay_ms: 0 ") && !muzzy.starts_with("opt.muzzy_decay_ms: 0 "),
+        "{dirty}, {muzzy}"
+    );
+}
+
+#[test]
 fn status_shows_each_table_of_a_trajectory_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

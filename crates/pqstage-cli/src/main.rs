@@ -17,6 +17,34 @@ pub const EXIT_DATA: u8 = 1;
 /// Exit code for usage and system errors.
 pub const EXIT_ERROR: u8 = 2;
 
+/// Starts this process again, with the same arguments, under the allocator
+/// settings that make DuckDB return freed memory to the system at once
+/// ([`pqstage_duckdb::allocator`]); returns only when the process already has
+/// them or could not restart (the load then runs as it is, and says so).
+/// `load duckdb --memory-limit` asks for it: DuckDB's allocator reads its
+/// settings before `main`, and the pages it kept for reuse put the process
+/// 35-40 MiB higher (271-276 MiB against 236-237 at `--memory-limit 192MB`,
+/// 10 boids episodes; BENCHMARKS.md), for 8% more of the load's time.
+#[cfg(unix)]
+fn restart_returning_freed_memory() {
+    use std::os::unix::process::CommandExt;
+    let var = pqstage_duckdb::allocator::ALLOCATOR_ENV;
+    let current = std::env::var(var).ok();
+    let Some(conf) = pqstage_duckdb::allocator::return_freed_memory(current.as_deref()) else { return };
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let error = match std::env::current_exe() {
+        Ok(exe) => std::process::Command::new(exe).arg0(argv0).args(args).env(var, conf).exec(),
+        Err(e) => e,
+    };
+    eprintln!(
+        "pqstage: note: DuckDB keeps freed memory for reuse in this run (could not restart with {var} set: {error})"
+    );
+}
+
+#[cfg(not(unix))]
+fn restart_returning_freed_memory() {}
+
 /// An error that carries its exit code.
 #[derive(Debug)]
 pub struct Failure {
@@ -39,6 +67,11 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    if let args::Command::Load(args::LoadCommand::Duckdb(a)) = &cli.command {
+        if a.memory_limit.is_some() {
+            restart_returning_freed_memory();
+        }
+    }
     let result = cmd::run(&cli);
     match result {
         Ok(()) => ExitCode::SUCCESS,

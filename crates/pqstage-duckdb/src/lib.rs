@@ -17,6 +17,7 @@
 //! [`run_queries`] runs named queries (say a dataset's summaries) against a
 //! loaded table.
 
+pub mod allocator;
 mod cache;
 mod error;
 mod load;
