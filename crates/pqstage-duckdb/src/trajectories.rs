@@ -192,6 +192,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &TrajectoryTarget) -> Re
     }
     Ok(TrajectoryReport {
         after_data: None,
+        notes: Vec::new(),
         target: format!("{}:{}", target.db.display(), target.schema),
         created,
         sessions: session_parts.len(),

@@ -266,6 +266,9 @@ pub struct TrajectoryReport {
     /// For a first load that made part of the schema after the data (what,
     /// e.g. "foreign keys and indexes"): what it made and the seconds it took.
     pub after_data: Option<(&'static str, f64)>,
+    /// Advice the engine draws from this load (say, a setting that would
+    /// make loads like it cheaper), one sentence each.
+    pub notes: Vec<String>,
 }
 
 /// An error and its causes on one line, `: `-separated, as an episode's

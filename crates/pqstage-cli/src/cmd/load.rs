@@ -142,6 +142,9 @@ fn given(options: &[(&'static str, bool)]) -> Vec<&'static str> {
 /// One line, the per-step split with `-v`, and a line per episode loaded,
 /// removed or failed (every episode with `-v`).
 fn print_trajectory_report(cli: &Cli, r: &TrajectoryReport) -> Result<(), Failure> {
+    for n in &r.notes {
+        eprintln!("note: {n}");
+    }
     if cli.quiet {
         return Ok(());
     }

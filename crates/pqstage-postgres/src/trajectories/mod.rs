@@ -130,7 +130,7 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     let scope = Scope { force: request.options.force, only: None };
     let steps = plan(&units, inventory.as_ref(), &scope, &manifest.dataset, |k| format!("episode_id={k}"))?;
     let files = StagedFiles::open(request.stage, &manifest.dataset, request.options.cache_dir.as_deref())?;
-    let ctx = Ctx { request, files: &files, target, schema: schema.clone() };
+    let ctx = Ctx { request, files: &files, target, schema: schema.clone(), rewrites: std::sync::Mutex::default() };
 
     // Category and sessions, in one transaction.
     let spec = manifest.trajectories.as_ref().expect("checked by TrajectoryTables");
@@ -191,8 +191,11 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     for (step, outcome) in work.iter().zip(outcomes) {
         by_key.insert(step.key.as_str(), outcome);
     }
-    let episodes = steps.iter().map(|s| EpisodeReport::new(s, by_key.remove(s.key.as_str()))).collect();
+    let episodes: Vec<EpisodeReport> =
+        steps.iter().map(|s| EpisodeReport::new(s, by_key.remove(s.key.as_str()))).collect();
+    let notes = fillfactor_note(&mut client, &ctx, &episodes)?.into_iter().collect();
     Ok(TrajectoryReport {
+        notes,
         after_data: (upkeep_seconds > 0.0).then_some((
             if target.no_analyze { "foreign keys and indexes" } else { "foreign keys, indexes and statistics" },
             upkeep_seconds,
@@ -341,6 +344,9 @@ struct Ctx<'a> {
     target: &'a PgTrajectoryTarget,
     /// The quoted schema the SQL templates name.
     schema: String,
+    /// Per changed episode merged: its id, the property values the merge
+    /// wrote (updated or inserted) and the episode's staged values.
+    rewrites: std::sync::Mutex<Vec<(String, u64, u64)>>,
 }
 
 impl Ctx<'_> {
@@ -450,8 +456,10 @@ fn load_episode(
         }
         t.delete = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
-        tx.execute(&sql(TRAJECTORY_LOAD.merge_properties), &[&id])
+        let written = tx
+            .execute(&sql(TRAJECTORY_LOAD.merge_properties), &[&id])
             .map_err(PgError::db(what("merge the properties")))?;
+        ctx.rewrites.lock().expect("no worker panicked").push((id.to_string(), written, unit.properties.rows));
         // What the episode holds now, less the property values it lost.
         let row = tx
             .query_one(&sql(TRAJECTORY_LOAD.prune_properties), &[&id])
@@ -559,4 +567,42 @@ fn remove(client: &mut postgres::Client, ctx: &Ctx<'_>, id: &str) -> Result<Step
 /// each description says).
 pub fn named_queries(schema: &str) -> Vec<(&'static str, &'static str, String)> {
     TRAJECTORY_QUERIES.all().for_schema(schema)
+}
+
+/// When changed episodes that loaded rewrote at least half of their property
+/// values into tables at fillfactor 100, the advice to load with a lower one:
+/// each new row version then goes to another page and into every index
+/// (a re-simulated boids episode took 0.40x-0.42x of a full load), where at
+/// `--fillfactor 50` it stays on its page (0.17x-0.21x; BENCHMARKS.md).
+fn fillfactor_note(
+    client: &mut postgres::Client,
+    ctx: &Ctx<'_>,
+    episodes: &[EpisodeReport],
+) -> Result<Option<String>, PgError> {
+    use pqstage_stage::fmt::group_digits;
+    let committed = |id: &str| episodes.iter().any(|e| e.episode == id && e.error.is_none());
+    let rewrites = ctx.rewrites.lock().expect("no worker panicked");
+    let most: Vec<&(String, u64, u64)> = rewrites
+        .iter()
+        .filter(|(id, written, staged)| *staged > 0 && written * 2 >= *staged && committed(id))
+        .collect();
+    let Some((id, written, staged)) = most.first() else { return Ok(None) };
+    let full = client
+        .query(TRAJECTORY_LOAD.fillfactors, &[&ctx.target.schema])
+        .map_err(PgError::db("read the fillfactors"))?
+        .iter()
+        .any(|r| r.get::<_, i32>(0) >= 100);
+    if !full {
+        return Ok(None);
+    }
+    let (written, staged) = (group_digits(*written), group_digits(*staged));
+    let what = match most.len() {
+        1 => format!("changed episode {id} rewrote {written} of its {staged} property values"),
+        n => {
+            format!("{n} changed episodes rewrote most of their property values (episode {id}: {written} of {staged})")
+        }
+    };
+    Ok(Some(format!(
+        "{what} in tables at fillfactor 100, where each new version goes to another page and into every index; loading with --fillfactor 50 leaves room on each page to rewrite an episode in place (a re-simulated episode then reloads about twice as fast), for tables twice the size"
+    )))
 }
