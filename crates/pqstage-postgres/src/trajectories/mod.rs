@@ -113,16 +113,22 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
         .map_err(|e| e.with_role(&role, &target.schema))?;
     client.batch_execute(TRAJECTORY_LOAD.create_state).map_err(PgError::db("create pqstage.episode_state"))?;
     check_columns(&mut client, &target.schema)?;
+    // The tables' fillfactors, read once: --fillfactor sets them only where
+    // they differ, and the advice at the end of a load depends on them.
+    let mut fillfactors: Vec<i32> = client
+        .query(TRAJECTORY_LOAD.fillfactors, &[&target.schema])
+        .map_err(PgError::db("read the fillfactors"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     if let Some(ff) = target.fillfactor {
-        let now = client
-            .query(TRAJECTORY_LOAD.fillfactors, &[&target.schema])
-            .map_err(PgError::db("read the fillfactors"))?;
-        if now.iter().any(|r| r.get::<_, i32>(0) != i32::from(ff)) {
-            let ff = ff.to_string();
+        if fillfactors.iter().any(|&now| now != i32::from(ff)) {
+            let set = render(TRAJECTORY_LOAD.set_fillfactor, &[("schema", &schema), ("fillfactor", &ff.to_string())]);
             client
-                .batch_execute(&render(TRAJECTORY_LOAD.set_fillfactor, &[("schema", &schema), ("fillfactor", &ff)]))
+                .batch_execute(&set)
                 .map_err(PgError::db(format!("set the fillfactor of the tables in schema {}", target.schema)))
                 .map_err(|e| e.with_role(&role, &target.schema))?;
+            fillfactors.fill(i32::from(ff));
         }
     }
     let inventory =
@@ -193,7 +199,8 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     }
     let episodes: Vec<EpisodeReport> =
         steps.iter().map(|s| EpisodeReport::new(s, by_key.remove(s.key.as_str()))).collect();
-    let notes = fillfactor_note(&mut client, &ctx, &episodes)?.into_iter().collect();
+    let full_pages = fillfactors.iter().any(|&ff| ff >= 100);
+    let notes = fillfactor_note(&ctx, &episodes, full_pages).into_iter().collect();
     Ok(TrajectoryReport {
         notes,
         after_data: (upkeep_seconds > 0.0).then_some((
@@ -574,27 +581,18 @@ pub fn named_queries(schema: &str) -> Vec<(&'static str, &'static str, String)> 
 /// each new row version then goes to another page and into every index
 /// (a re-simulated boids episode took 0.40x-0.42x of a full load), where at
 /// `--fillfactor 50` it stays on its page (0.17x-0.21x; BENCHMARKS.md).
-fn fillfactor_note(
-    client: &mut postgres::Client,
-    ctx: &Ctx<'_>,
-    episodes: &[EpisodeReport],
-) -> Result<Option<String>, PgError> {
+fn fillfactor_note(ctx: &Ctx<'_>, episodes: &[EpisodeReport], full_pages: bool) -> Option<String> {
     use pqstage_stage::fmt::group_digits;
+    if !full_pages {
+        return None;
+    }
     let committed = |id: &str| episodes.iter().any(|e| e.episode == id && e.error.is_none());
     let rewrites = ctx.rewrites.lock().expect("no worker panicked");
     let most: Vec<&(String, u64, u64)> = rewrites
         .iter()
         .filter(|(id, written, staged)| *staged > 0 && written * 2 >= *staged && committed(id))
         .collect();
-    let Some((id, written, staged)) = most.first() else { return Ok(None) };
-    let full = client
-        .query(TRAJECTORY_LOAD.fillfactors, &[&ctx.target.schema])
-        .map_err(PgError::db("read the fillfactors"))?
-        .iter()
-        .any(|r| r.get::<_, i32>(0) >= 100);
-    if !full {
-        return Ok(None);
-    }
+    let (id, written, staged) = most.first()?;
     let (written, staged) = (group_digits(*written), group_digits(*staged));
     let what = match most.len() {
         1 => format!("changed episode {id} rewrote {written} of its {staged} property values"),
@@ -602,7 +600,7 @@ fn fillfactor_note(
             format!("{n} changed episodes rewrote most of their property values (episode {id}: {written} of {staged})")
         }
     };
-    Ok(Some(format!(
+    Some(format!(
         "{what} in tables at fillfactor 100, where each new version goes to another page and into every index; loading with --fillfactor 50 leaves room on each page to rewrite an episode in place (a re-simulated episode then reloads about twice as fast), for tables twice the size"
-    )))
+    ))
 }
