@@ -1,6 +1,6 @@
--- The trajectory datasets' tables in a DuckDB file: the same tables, columns
--- and indexes as sql/postgres/trajectories_schema.sql, with DuckDB's types
--- (DOUBLE, JSON) and these differences:
+-- The trajectory datasets' tables in a DuckDB file: the same tables, columns,
+-- keys and lookups as sql/postgres/trajectories_schema.sql, with DuckDB's
+-- types (DOUBLE, JSON) and these differences:
 --   * observation_id is taken from the sequence obs_id_seq (the name the
 --     users' DuckDB files already have) instead of a bigserial;
 --   * foreign keys are enforced but do not cascade (DuckDB refuses ON DELETE
@@ -19,10 +19,19 @@
 --     extended_properties_observation_id_observation_id_fkey,
 --     extended_properties_property_id_property_id_fkey,
 --     extended_properties_observation_id_property_id_pkey.
--- Indexes are ART indexes with the users' names, as in PostgreSQL:
--- idx_sessions_category, idx_episodes_session, idx_obs_episode,
--- idx_obs_episode_time, idx_obs_agent_type, idx_ext_props_observation,
--- idx_ext_props_property. Each is kept in memory while it is built.
+--   * of the users' seven secondary indexes, only idx_obs_episode_time is
+--     created. DuckDB gives every foreign key an ART index of its own on the
+--     referencing columns (it finds the rows that still reference a deleted
+--     key through it), so idx_sessions_category, idx_episodes_session,
+--     idx_obs_episode, idx_obs_agent_type, idx_ext_props_observation and
+--     idx_ext_props_property would each be a second copy of one of those:
+--     every inserted row paid for both, and a loaded episode's commit
+--     appended its keys to twelve indexes instead of eight (on 10 boids
+--     episodes the load took 1.16x the time with them; the users' queries
+--     in trajectories_queries.sql ran in the same time with or without, as
+--     DuckDB planned none of them through an index). A file that already
+--     has them keeps them: only missing tables are created here.
+-- Every index is an ART index, kept in memory while it is built.
 --
 -- The JSON type comes from DuckDB's json extension: a DuckDB built without
 -- it (the Rust crate's `bundled` feature alone) does not know the type.
@@ -37,8 +46,8 @@
 -- schema must not contain a single quote.
 
 -- name: create_schema
--- Creates the schema, the sequence, the seven tables and their indexes
--- where missing, parents first. Placeholder: schema.
+-- Creates the schema, the sequence, the seven tables and their one
+-- secondary index where missing, parents first. Placeholder: schema.
 CREATE SCHEMA IF NOT EXISTS {schema};
 
 CREATE SEQUENCE IF NOT EXISTS {schema}.obs_id_seq START 1;
@@ -57,7 +66,6 @@ CREATE TABLE IF NOT EXISTS {schema}.sessions (
     config       JSON,      -- the session's configuration file, whole
     metadata     JSON
 );
-CREATE INDEX IF NOT EXISTS idx_sessions_category ON {schema}.sessions (category_id);
 
 CREATE TABLE IF NOT EXISTS {schema}.episodes (
     episode_id     VARCHAR NOT NULL PRIMARY KEY,
@@ -69,7 +77,6 @@ CREATE TABLE IF NOT EXISTS {schema}.episodes (
     file_path      VARCHAR NOT NULL,
     created_at     TIMESTAMP DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS idx_episodes_session ON {schema}.episodes (session_id);
 
 CREATE TABLE IF NOT EXISTS {schema}.agent_types (
     type_id     VARCHAR NOT NULL PRIMARY KEY,
@@ -91,9 +98,7 @@ CREATE TABLE IF NOT EXISTS {schema}.observations (
     v_z            DOUBLE,
     PRIMARY KEY (episode_id, time_index, agent_id, agent_type_id)
 );
-CREATE INDEX IF NOT EXISTS idx_obs_episode ON {schema}.observations (episode_id);
 CREATE INDEX IF NOT EXISTS idx_obs_episode_time ON {schema}.observations (episode_id, time_index);
-CREATE INDEX IF NOT EXISTS idx_obs_agent_type ON {schema}.observations (agent_type_id);
 
 CREATE TABLE IF NOT EXISTS {schema}.property_definitions (
     property_id   VARCHAR NOT NULL PRIMARY KEY,
@@ -110,8 +115,6 @@ CREATE TABLE IF NOT EXISTS {schema}.extended_properties (
     value_text     VARCHAR,   -- string properties
     PRIMARY KEY (observation_id, property_id)
 );
-CREATE INDEX IF NOT EXISTS idx_ext_props_observation ON {schema}.extended_properties (observation_id);
-CREATE INDEX IF NOT EXISTS idx_ext_props_property ON {schema}.extended_properties (property_id);
 
 -- name: seed_agent_types
 -- Adds the standard agent types; a type already there is left as it is.

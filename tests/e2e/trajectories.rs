@@ -439,6 +439,71 @@ fn a_duckdb_memory_limit_has_freed_memory_returned_at_once() {
     );
 }
 
+/// The secondary indexes of a DuckDB target's schema, by name.
+fn duck_indexes(t: &Target) -> Vec<String> {
+    let conn = t.duck_conn();
+    let mut stmt =
+        conn.prepare("SELECT index_name FROM duckdb_indexes() WHERE schema_name = ? ORDER BY index_name").unwrap();
+    stmt.query_map([t.schema()], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn duckdb_tables_get_no_second_copy_of_a_foreign_keys_index_and_a_users_file_keeps_its_own() {
+    // DuckDB gives every foreign key an ART index on its referencing column,
+    // so the tables pqstage creates skip the users' indexes that would copy
+    // one of those: only idx_obs_episode_time is made, and every key still
+    // holds. A file made from the users' own schema, all seven indexes,
+    // loads the same and keeps them.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, eps) = staged_boids(d, 35);
+    let want = expected(&eps);
+
+    let duck = Target::duck(d, "t.duckdb", "main");
+    duck.load_ok(d, "stage", BOIDS, &[]);
+    assert_eq!(duck_indexes(&duck), ["idx_obs_episode_time"]);
+    assert_eq!(duck.counts(), counts_of(&want));
+    let Target::Duck { db, .. } = &duck else { unreachable!() };
+    let conn = duckdb::Connection::open(db).unwrap();
+    let refused = |sql: &str| {
+        let err = conn.execute_batch(sql).expect_err(sql).to_string();
+        assert!(err.to_lowercase().contains("foreign key"), "{sql}: {err}");
+    };
+    refused("DELETE FROM observations WHERE observation_id = (SELECT min(observation_id) FROM extended_properties)");
+    refused("DELETE FROM episodes WHERE episode_id = (SELECT min(episode_id) FROM observations)");
+    refused(
+        "INSERT INTO extended_properties VALUES ((SELECT min(observation_id) FROM observations), 'no_such_property', 1.0, NULL)",
+    );
+    refused("INSERT INTO extended_properties VALUES (-1, 'speed', 1.0, NULL)");
+    refused("UPDATE observations SET agent_type_id = 'no_such_type' WHERE observation_id = (SELECT max(observation_id) FROM observations)");
+    drop(conn);
+
+    let users = Target::duck(d, "u.duckdb", "main");
+    let all_seven = [
+        ("idx_sessions_category", "sessions (category_id)"),
+        ("idx_episodes_session", "episodes (session_id)"),
+        ("idx_obs_episode", "observations (episode_id)"),
+        ("idx_obs_episode_time", "observations (episode_id, time_index)"),
+        ("idx_obs_agent_type", "observations (agent_type_id)"),
+        ("idx_ext_props_observation", "extended_properties (observation_id)"),
+        ("idx_ext_props_property", "extended_properties (property_id)"),
+    ];
+    {
+        let conn = duckdb::Connection::open(d.join("u.duckdb")).unwrap();
+        conn.execute_batch(&target::named_sql("duckdb/trajectories_schema.sql", "create_schema", "main")).unwrap();
+        for (name, on) in all_seven {
+            conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON main.{on}")).unwrap();
+        }
+    }
+    let out = users.load_ok(d, "stage", BOIDS, &[]);
+    assert!(!out.contains("tables created"), "{out}");
+    assert_eq!(users.counts(), counts_of(&want));
+    let mut names: Vec<&str> = all_seven.iter().map(|(n, _)| *n).collect();
+    names.sort_unstable();
+    assert_eq!(duck_indexes(&users), names);
+    users.content().assert_same(&duck.content(), "a file with the users' seven indexes");
+}
+
 #[test]
 fn status_shows_each_table_of_a_trajectory_dataset() {
     let dir = tempfile::tempdir().unwrap();

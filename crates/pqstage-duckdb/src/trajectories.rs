@@ -8,7 +8,7 @@
 //! rows were deleted in the same transaction ("still referenced by a foreign
 //! key"). So its observations and properties are upserted on their keys
 //! (ids kept; a changed value is updated in place, which touches none of the
-//! indexes, while a delete and insert would update all five of
+//! indexes, while a delete and insert would update every index of
 //! extended_properties), the properties it lost deleted; the rare
 //! observations the new version no longer has are deleted right after, in a
 //! second transaction. A removed episode is deleted table by table, children
@@ -71,8 +71,9 @@ impl<'a> Db<'a> {
 
     /// Closes the database and opens it again, between two episodes. DuckDB
     /// keeps the index nodes (ART) a statement reads or writes in memory for
-    /// as long as the database is open, and on this schema every insert
-    /// touches seven indexes, so over one long-lived connection each loaded
+    /// as long as the database is open, and on this schema every episode
+    /// writes eight (then twelve, with the users' copies of the foreign
+    /// keys' indexes), so over one long-lived connection each loaded
     /// episode's index nodes stayed resident: the load's peak memory grew
     /// with the episodes loaded (433 MiB at 10 boids episodes, 774 MiB at
     /// 40). Reopened, the next episode brings back from the file only the

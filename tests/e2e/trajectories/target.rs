@@ -97,7 +97,13 @@ fn json(text: Option<String>) -> Option<serde_json::Value> {
 /// The text of the named query `name` of `sql/<engine>/trajectories_queries.sql`
 /// for the tables in `schema`.
 pub fn named_query(engine: &str, name: &str, schema: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../sql/{engine}/trajectories_queries.sql"));
+    named_sql(&format!("{engine}/trajectories_queries.sql"), name, schema)
+}
+
+/// The text of the `-- name: NAME` block of `sql/FILE` for the tables in
+/// `schema`, without its comments.
+pub fn named_sql(file: &str, name: &str, schema: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../sql/{file}"));
     let text = std::fs::read_to_string(&path).unwrap();
     let marker = format!("-- name: {name}\n");
     let start = text.find(&marker).unwrap_or_else(|| panic!("no query {name} in {}", path.display())) + marker.len();
