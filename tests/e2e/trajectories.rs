@@ -401,18 +401,21 @@ fn a_duckdb_memory_limit_is_duckdbs_own() {
 }
 
 #[test]
-fn a_duckdb_memory_limit_has_freed_memory_returned_at_once() {
+fn duckdb_returns_freed_memory_at_once_for_trajectories_and_under_a_memory_limit() {
     // DuckDB's allocator (its own jemalloc) reads its settings before main
-    // runs, so with --memory-limit the command starts itself again with them
-    // set to hand freed pages back at once. jemalloc's report at exit
-    // (stats_print, a setting of the user's, kept) shows what it ran with.
+    // runs, so for a trajectory dataset, or with --memory-limit, the command
+    // starts itself again with them set to hand freed pages back at once.
+    // jemalloc's report at exit (stats_print, a setting of the user's, kept)
+    // shows what it ran with; the user's own decay wins over ours.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     staged_boids(d, 34);
-    let jemalloc_says = |extra: &[&str]| -> (String, String) {
+    crate::util::sample(d, 2_000, "v.csv");
+    ok(d, &["convert", "v.csv", "--spec", "violations.toml", "--to", "stage", "--no-progress"]);
+    let jemalloc_says_with = |conf: &str, dataset: &str, extra: &[&str]| -> (String, String) {
         let o = crate::util::cmd(d)
-            .env("DUCKDB_JE_MALLOC_CONF", "stats_print:true")
-            .args(["load", "duckdb", "stage", "--dataset", BOIDS, "--db", "t.duckdb", "--no-progress"])
+            .env("DUCKDB_JE_MALLOC_CONF", conf)
+            .args(["load", "duckdb", "stage", "--dataset", dataset, "--db", "t.duckdb", "--no-progress"])
             .args(extra)
             .output()
             .unwrap();
@@ -429,14 +432,24 @@ fn a_duckdb_memory_limit_has_freed_memory_returned_at_once() {
         };
         (setting("opt.dirty_decay_ms:"), setting("opt.muzzy_decay_ms:"))
     };
-    let (dirty, muzzy) = jemalloc_says(&["--memory-limit", "256MB"]);
-    assert!(dirty.starts_with("opt.dirty_decay_ms: 0 "), "{dirty}");
-    assert!(muzzy.starts_with("opt.muzzy_decay_ms: 0 "), "{muzzy}");
-    let (dirty, muzzy) = jemalloc_says(&["--force"]);
-    assert!(
-        !dirty.starts_with("opt.dirty_decay_ms: 0 ") && !muzzy.starts_with("opt.muzzy_decay_ms: 0 "),
-        "{dirty}, {muzzy}"
-    );
+    let jemalloc_says = |dataset: &str, extra: &[&str]| jemalloc_says_with("stats_print:true", dataset, extra);
+    let at_once = |(dirty, muzzy): &(String, String)| {
+        dirty.starts_with("opt.dirty_decay_ms: 0 ") && muzzy.starts_with("opt.muzzy_decay_ms: 0 ")
+    };
+    let kept = |(dirty, muzzy): &(String, String)| {
+        !dirty.starts_with("opt.dirty_decay_ms: 0 ") && !muzzy.starts_with("opt.muzzy_decay_ms: 0 ")
+    };
+    for says in [jemalloc_says(BOIDS, &[]), jemalloc_says(BOIDS, &["--force", "--memory-limit", "256MB"])] {
+        assert!(at_once(&says), "{says:?}");
+    }
+    // A table dataset keeps DuckDB's own settings unless capped.
+    let says = jemalloc_says("violations", &[]);
+    assert!(kept(&says), "{says:?}");
+    let says = jemalloc_says("violations", &["--force", "--memory-limit", "256MB"]);
+    assert!(at_once(&says), "{says:?}");
+    // Settings of the user's own come after ours and win.
+    let (dirty, _) = jemalloc_says_with("stats_print:true,dirty_decay_ms:1000", BOIDS, &["--force"]);
+    assert!(dirty.starts_with("opt.dirty_decay_ms: 1000 "), "{dirty}");
 }
 
 /// The secondary indexes of a DuckDB target's schema, by name.

@@ -216,9 +216,10 @@ pub struct LoadDuckdbArgs {
     pub jobs: Option<usize>,
     /// Most memory DuckDB may hold (e.g. 192MB, 2GiB): its cached blocks, indexes and operators'
     /// working memory; past it DuckDB evicts or spills, or fails a statement that cannot fit.
-    /// With it, DuckDB's allocator also returns freed memory to the system at once rather than
-    /// keeping it for reuse (set through DUCKDB_JE_MALLOC_CONF, so the command starts itself
-    /// again), which keeps the process near the limit. Default: DuckDB's, 80% of RAM.
+    /// With it, and for every trajectory dataset, DuckDB's allocator returns freed memory to the
+    /// system at once rather than keeping it for reuse (set through DUCKDB_JE_MALLOC_CONF, so
+    /// the command starts itself again; settings of your own there win), which keeps the
+    /// process near the limit. Default: DuckDB's, 80% of RAM.
     #[arg(long, value_name = "BYTES")]
     pub memory_limit: Option<String>,
     /// Skip checking the staged files' checksums against the manifest.

@@ -21,12 +21,14 @@ pub const EXIT_ERROR: u8 = 2;
 /// settings that make DuckDB return freed memory to the system at once
 /// ([`pqstage_duckdb::allocator`]); returns only when the process already has
 /// them or could not restart (the load then runs as it is, and says so).
-/// `load duckdb --memory-limit` asks for it: DuckDB's allocator reads its
-/// settings before `main`, and the pages it kept for reuse put the process
-/// 35-40 MiB higher (271-276 MiB against 236-237 at `--memory-limit 192MB`,
-/// 10 boids episodes; BENCHMARKS.md), for 8% more of the load's time.
+/// `load duckdb` asks for it once it knows the dataset, for a trajectory
+/// dataset or `--memory-limit`: DuckDB's allocator reads its settings before
+/// `main`, and the pages it kept for reuse put the process 20-40 MiB higher
+/// (on 10 boids episodes 261 MiB against 241-244 uncapped, 271-276 against
+/// 236-237 at `--memory-limit 192MB`; BENCHMARKS.md), for 8-15% more of the
+/// load's time.
 #[cfg(unix)]
-fn restart_returning_freed_memory() {
+pub(crate) fn restart_returning_freed_memory() {
     use std::os::unix::process::CommandExt;
     let var = pqstage_duckdb::allocator::ALLOCATOR_ENV;
     let current = std::env::var(var).ok();
@@ -43,7 +45,7 @@ fn restart_returning_freed_memory() {
 }
 
 #[cfg(not(unix))]
-fn restart_returning_freed_memory() {}
+pub(crate) fn restart_returning_freed_memory() {}
 
 /// An error that carries its exit code.
 #[derive(Debug)]
@@ -67,11 +69,6 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    if let args::Command::Load(args::LoadCommand::Duckdb(a)) = &cli.command {
-        if a.memory_limit.is_some() {
-            restart_returning_freed_memory();
-        }
-    }
     let result = cmd::run(&cli);
     match result {
         Ok(()) => ExitCode::SUCCESS,

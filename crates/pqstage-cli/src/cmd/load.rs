@@ -46,16 +46,19 @@ struct Common<'a> {
 
 /// Opens the dataset once and loads it: a table dataset with `tables` (given
 /// the target table's name, `--table` else the staged table's), a trajectory
-/// dataset with `trajectories`. Draws progress, prints the report.
+/// dataset with `trajectories`. `known` is told which kind the dataset is
+/// before anything is loaded. Draws progress, prints the report.
 fn run<E1: Into<anyhow::Error>, E2: Into<anyhow::Error>>(
     cli: &Cli,
     c: &Common<'_>,
     table: Option<&str>,
+    known: impl FnOnce(bool),
     tables: impl FnOnce(&Request<'_>, String) -> Result<LoadReport, E1>,
     trajectories: impl FnOnce(&Request<'_>) -> Result<TrajectoryReport, E2>,
 ) -> Result<(), Failure> {
     let (stage, manifest) = super::open_dataset(c.store, c.stage, c.dataset)?;
     let is_trajectories = manifest.trajectories.is_some();
+    known(is_trajectories);
     if is_trajectories && !c.table_only.is_empty() {
         return Err(anyhow::anyhow!(
             "{} {} for table datasets; {} is a trajectory dataset (its tables are sessions, episodes, observations and extended_properties; --schema picks where they are)",
@@ -214,10 +217,18 @@ pub fn duckdb(cli: &Cli, a: &LoadDuckdbArgs) -> Result<(), Failure> {
         threads: a.jobs,
         memory_limit,
     };
+    // A trajectory load's peak is one episode's commit, which DuckDB's
+    // allocator would keep freed pages above (crate::restart_returning_freed_memory).
+    let returning_freed_memory = |is_trajectories: bool| {
+        if is_trajectories || memory_limit.is_some() {
+            crate::restart_returning_freed_memory();
+        }
+    };
     run(
         cli,
         &common!(a, &[]),
         a.table.as_deref(),
+        returning_freed_memory,
         |request, table| {
             let duck = pqstage_duckdb::DuckdbOptions {
                 db: a.db.clone(),
@@ -250,6 +261,7 @@ pub fn postgres(cli: &Cli, a: &LoadPostgresArgs) -> Result<(), Failure> {
         cli,
         &common!(a, &table_only),
         a.table.as_deref(),
+        |_| {},
         |request, table| {
             let pg = pqstage_postgres::PgOptions {
                 db: a.db.clone(),
