@@ -27,7 +27,7 @@
 --     idx_ext_props_property would each be a second copy of one of those:
 --     every inserted row paid for both, and a loaded episode's commit
 --     appended its keys to twelve indexes instead of eight (on 10 boids
---     episodes the load took 1.16x the time with them; the users' queries
+--     episodes the load took 1.17x the time with them; the users' queries
 --     in trajectories_queries.sql ran in the same time with or without, as
 --     DuckDB planned none of them through an index). A file that already
 --     has them keeps them: only missing tables are created here.

@@ -23,9 +23,9 @@ pub const EXIT_ERROR: u8 = 2;
 /// them or could not restart (the load then runs as it is, and says so).
 /// `load duckdb` asks for it once it knows the dataset, for a trajectory
 /// dataset or `--memory-limit`: DuckDB's allocator reads its settings before
-/// `main`, and the pages it kept for reuse put the process 20-40 MiB higher
-/// (on 10 boids episodes 261 MiB against 241-244 uncapped, 271-276 against
-/// 236-237 at `--memory-limit 192MB`; BENCHMARKS.md), for 8-15% more of the
+/// `main`, and the pages it kept for reuse put the process 17-40 MiB higher
+/// (on 10 boids episodes 255 MiB against 236-238 uncapped, 271-276 against
+/// 236-237 at `--memory-limit 192MB`; BENCHMARKS.md), for 10-15% more of the
 /// load's time.
 #[cfg(unix)]
 pub(crate) fn restart_returning_freed_memory() {
