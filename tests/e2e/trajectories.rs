@@ -600,9 +600,7 @@ fn a_changed_episode_is_reloaded_alone_and_equals_a_fresh_load() {
 
     let one: Vec<&Expected> = vec![&want[&changed.id]];
     for t in [&duck, &pg] {
-        let o = t.load(d, "stage", BOIDS, &["-v"]);
-        let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr));
-        assert!(o.status.success(), "{}: {out}\n{err}", t.engine());
+        let (out, err) = t.load_ok_both(d, "stage", BOIDS, &["-v"]);
         // Its property values did not change: no advice about rewriting them.
         assert!(!err.contains("note:"), "{}: {err}", t.engine());
         assert!(out.contains(&headline(1, &one, 2, 0)), "{}: {out}", t.engine());
@@ -710,9 +708,7 @@ fn a_fillfactor_lets_a_re_simulated_episode_be_rewritten_in_place() {
     // (ALTER TABLE would wait for an autovacuum of the table).
     let version = "SELECT xmin::text::bigint FROM pg_class WHERE oid = '{s}.extended_properties'::regclass";
     let before = pg.int(version);
-    let o = pg.load(d, "stage", BOIDS, &["--fillfactor", "50", "-v"]);
-    let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success(), "{out}\n{err}");
+    let (out, err) = pg.load_ok_both(d, "stage", BOIDS, &["--fillfactor", "50", "-v"]);
     assert!(!err.contains("note:"), "no advice at fillfactor 50: {err}");
     assert_eq!(result_of(&out, &eps[0].id), Some("loaded (changed)"), "{out}");
     assert_eq!(pg.int(version), before, "the fillfactor was already 50");
@@ -735,9 +731,7 @@ fn a_fillfactor_lets_a_re_simulated_episode_be_rewritten_in_place() {
     pg.load_ok(d, "stage", BOIDS, &["--fillfactor", "100"]);
     std::fs::copy(&other[1].file, &eps[1].file).unwrap();
     convert_ok(d, "boids.toml", &sessions, BOIDS);
-    let o = pg.load(d, "stage", BOIDS, &[]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let (_, err) = pg.load_ok_both(d, "stage", BOIDS, &[]);
     let note = format!("note: changed episode {} rewrote ", eps[1].id);
     assert!(err.contains(&note) && err.contains("loading with --fillfactor 50 leaves room"), "{err}");
     assert_eq!(err.matches("note:").count(), 1, "{err}");

@@ -213,16 +213,21 @@ impl Target {
 
     /// Like [`Self::load`], asserting success; returns stdout.
     pub fn load_ok(&self, dir: &Path, stage: &str, dataset: &str, extra: &[&str]) -> String {
+        self.load_ok_both(dir, stage, dataset, extra).0
+    }
+
+    /// Like [`Self::load`], asserting success; returns stdout and stderr.
+    pub fn load_ok_both(&self, dir: &Path, stage: &str, dataset: &str, extra: &[&str]) -> (String, String) {
         let o = self.load(dir, stage, dataset, extra);
+        let (out, err) =
+            (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
         assert!(
             o.status.success(),
-            "load {dataset} into {} failed ({:?}):\n{}\n{}",
+            "load {dataset} into {} failed ({:?}):\n{out}\n{err}",
             self.engine(),
             o.status.code(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
         );
-        String::from_utf8(o.stdout).unwrap()
+        (out, err)
     }
 
     /// A read-only connection to the DuckDB file.
