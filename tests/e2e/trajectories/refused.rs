@@ -1,0 +1,142 @@
+//! Bad input: each a clear error naming the file, row and column (or the
+//! value and the first row that uses it), nothing committed for the episode
+//! refused, the others untouched.
+
+use super::*;
+
+#[test]
+fn a_session_without_its_config_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, _) = staged_boids(d, 31);
+    std::fs::remove_file(d.join(&sessions[0]).join("config.yaml")).unwrap();
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    assert!(err.contains(&sessions[0]) && err.contains("config.yaml: missing"), "{err}");
+}
+
+#[test]
+fn a_malformed_config_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, _) = staged_boids(d, 32);
+    let config = "simulator:\n  name: boids\n  seed: 1: 2\n  num_agents: 6\n";
+    std::fs::write(d.join(&sessions[0]).join("config.yaml"), config).unwrap();
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    assert!(err.contains(&sessions[0]) && err.contains("config.yaml line 3 "), "{err}");
+}
+
+#[test]
+fn an_episode_without_a_column_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, eps) = staged_boids(d, 33);
+    rewrite_parquet(&eps[1].file, "SELECT * EXCLUDE (mesh_scene_distance) FROM {src}");
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    let file = eps[1].file.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(file) && err.contains("column 'mesh_scene_distance': is missing"), "{err}");
+}
+
+#[test]
+fn an_episode_with_a_mistyped_column_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, eps) = staged_boids(d, 34);
+    rewrite_parquet(&eps[0].file, "SELECT * REPLACE (time::VARCHAR AS time) FROM {src}");
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    let file = eps[0].file.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(file) && err.contains("column 'time'") && err.contains("int64"), "{err}");
+}
+
+#[test]
+fn a_duplicate_natural_key_is_refused_naming_both_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sessions, eps) = staged_boids(d, 35);
+    let f = source::path_lit(&eps[1].file);
+    let key = "type = 'agent' AND id = 3 AND time = 10";
+    rewrite_parquet(
+        &eps[1].file,
+        &format!(
+            "SELECT * EXCLUDE (file_row_number) FROM ( \
+               SELECT * FROM read_parquet({f}, file_row_number = true) \
+               UNION ALL BY NAME \
+               SELECT * REPLACE (1000000::BIGINT AS file_row_number) FROM read_parquet({f}, file_row_number = true) WHERE {key}) \
+             ORDER BY file_row_number"
+        ),
+    );
+    let at: Vec<i64> = source::rows(
+        &source::memory(),
+        &format!("SELECT file_row_number + 1 FROM read_parquet({f}, file_row_number = true) WHERE {key} ORDER BY 1"),
+    )
+    .into_iter()
+    .map(|r| r[0].as_deref().unwrap().parse().unwrap())
+    .collect();
+    assert_eq!(at.len(), 2);
+    let err = refused(d, "boids.toml", &sessions, BOIDS);
+    let file = eps[1].file.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(file), "{err}");
+    assert!(err.contains(&format!("row {}", at[1])) && err.contains(&format!("of row {}", at[0])), "{err}");
+    assert!(err.contains("time_index 10, agent_id 3, agent_type_id 'agent'"), "{err}");
+}
+
+#[test]
+fn an_unknown_agent_type_fails_its_episode_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 3, 36);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    // Target 1 of episode 1 is an 'alien': the spec's `when` gives it no properties.
+    rewrite_parquet(
+        &eps[1].file,
+        "SELECT * REPLACE (CASE WHEN type = 'env' AND id = 1 THEN 'alien' ELSE type END AS type) FROM {src}",
+    );
+    let want = expected(&eps);
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let bad = &eps[1].id;
+
+    let duck = Target::duck(d, "t.duckdb", "main");
+    let pg = Target::pg("traj_alien");
+    let mut reports = Vec::new();
+    for t in [&duck, &pg] {
+        let o = t.load(d, "stage", BOIDS, &["-v"]);
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "{}: {out}\n{err}", t.engine());
+        let result = result_of(&out, bad).unwrap_or_else(|| panic!("{}: {bad} listed: {out}", t.engine()));
+        assert!(result.starts_with("FAILED"), "{}: {out}", t.engine());
+        // The episode's entry: its line, up to the next episode's.
+        let entry: String = out
+            .lines()
+            .skip_while(|l| l.split_whitespace().next() != Some(bad.as_str()))
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || !l.trim_start().starts_with("episode-"))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        assert!(entry.contains("'alien'") || entry.contains("(alien)"), "{}: the value is named: {entry}", t.engine());
+        reports.push((t.engine(), entry));
+        assert!(err.contains("1 episode(s) not loaded") && err.contains(bad.as_str()), "{}: {err}", t.engine());
+        for e in eps.iter().filter(|e| &e.id != bad) {
+            assert_eq!(result_of(&out, &e.id), Some("loaded (new)"), "{}: {out}", t.engine());
+        }
+        let mut others = want.clone();
+        others.remove(bad);
+        assert_eq!(t.counts(), counts_of(&others), "{}: nothing of {bad} is committed", t.engine());
+        assert_eq!(t.int(&format!("SELECT count(*) FROM {{s}}.observations WHERE episode_id = '{bad}'")), 0);
+        assert_eq!(t.int(&format!("SELECT count(*) FROM pqstage.episode_state WHERE episode_id = '{bad}'")), 0);
+    }
+
+    // Once the type is defined, the episode loads.
+    let add = "INSERT INTO main.agent_types (type_id, type_name) VALUES ('alien', 'alien')";
+    duckdb::Connection::open(d.join("t.duckdb")).unwrap().execute_batch(add).unwrap();
+    target::pg().batch_execute(&add.replace("main.", "traj_alien.")).unwrap();
+    for t in [&duck, &pg] {
+        let out = t.load_ok(d, "stage", BOIDS, &[]);
+        assert!(out.contains(&headline(1, &[&want[bad]], 2, 0)), "{}: {out}", t.engine());
+        assert_eq!(t.counts(), counts_of(&want), "{}", t.engine());
+    }
+    check_against_sources(&duck, &eps);
+    duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL");
+    // Each episode's report is one line: its result, or why it failed.
+    for (engine, entry) in reports {
+        assert_eq!(entry.lines().count(), 1, "{engine}: the failed episode's report takes one line:\n{entry}");
+    }
+}
