@@ -390,10 +390,25 @@ SET LOCAL max_parallel_maintenance_workers = 2;
 -- delete lost property values without them, 1.5 s with).
 ANALYZE {schema}.episodes, {schema}.observations, {schema}.extended_properties;
 
+-- name: undefined_lookups
+-- In a bulk load (its foreign keys made after the data): which of the agent
+-- types and property ids an episode uses (read from its staged files by the
+-- client, a handful each) the target does not define. Only when one is
+-- missing do unknown_agent_type and unknown_property look for the first row
+-- that uses it, so a good episode costs no scan of its rows (on 10 boids
+-- episodes, the two scans took 0.16-0.21 s of each episode's 2.3).
+-- Parameters: the agent types, the property ids. Columns: kind
+-- ('agent_type' or 'property'), value.
+SELECT 'agent_type', a FROM unnest($1::text[]) a
+WHERE NOT EXISTS (SELECT 1 FROM {schema}.agent_types t WHERE t.type_id = a)
+UNION ALL
+SELECT 'property', p FROM unnest($2::text[]) p
+WHERE NOT EXISTS (SELECT 1 FROM {schema}.property_definitions d WHERE d.property_id = p);
+
 -- name: unknown_agent_type
--- In a bulk load (its foreign keys made after the data): the first
--- observation of an episode whose agent type the target does not define, so
--- that episode alone is refused. Parameter: episode_id.
+-- In a bulk load, once undefined_lookups found one: the first observation
+-- of an episode whose agent type the target does not define, so that the
+-- episode alone is refused, naming it. Parameter: episode_id.
 SELECT o.agent_type_id::text, o.time_index, o.agent_id
 FROM {schema}.observations o
 WHERE o.episode_id = $1
@@ -402,8 +417,8 @@ ORDER BY o.time_index, o.agent_id
 LIMIT 1;
 
 -- name: unknown_property
--- In a bulk load: the first staged property value whose property the
--- target does not define.
+-- In a bulk load, once undefined_lookups found one: the first staged
+-- property value whose property the target does not define.
 SELECT p.property_id::text, p.time_index, p.agent_id, p.agent_type_id::text
 FROM pqstage_property_stage p
 WHERE NOT EXISTS (SELECT 1 FROM {schema}.property_definitions d WHERE d.property_id = p.property_id)

@@ -59,6 +59,57 @@ pub(crate) fn copy_files(
     writer.finish().map_err(PgError::db(what.to_string()))
 }
 
+/// The distinct non-null values of a text column across staged Parquet
+/// files, sorted: the few agent types or property ids an episode uses, read
+/// from that one column (a dictionary's keys, when stored as one) so that
+/// they can be checked against the target's lookup tables without scanning
+/// the episode's rows on the server.
+///
+/// # Errors
+/// As [`for_each_batch`]; a column that is not text.
+pub(crate) fn distinct_text(paths: impl IntoIterator<Item = PathBuf>, column: &str) -> Result<Vec<String>, PgError> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int32Type;
+    use arrow_array::Array;
+
+    let mut seen = std::collections::BTreeSet::new();
+    for path in paths {
+        for_each_batch(&path, &[column], |batch| {
+            let array = batch.column(0);
+            let mut add = |v: &str| {
+                if !seen.contains(v) {
+                    seen.insert(v.to_string());
+                }
+            };
+            match array.data_type() {
+                DataType::Utf8 => array.as_string::<i32>().iter().flatten().for_each(&mut add),
+                DataType::LargeUtf8 => array.as_string::<i64>().iter().flatten().for_each(&mut add),
+                DataType::Utf8View => array.as_string_view().iter().flatten().for_each(&mut add),
+                DataType::Dictionary(_, _) => {
+                    let dict = array.as_dictionary::<Int32Type>();
+                    let mut used = vec![false; dict.values().len()];
+                    dict.keys().iter().flatten().for_each(|k| used[k as usize] = true);
+                    let values = dict.values();
+                    for (i, _) in used.iter().enumerate().filter(|(_, u)| **u) {
+                        match values.data_type() {
+                            DataType::LargeUtf8 => add(values.as_string::<i64>().value(i)),
+                            _ => add(values.as_string::<i32>().value(i)),
+                        }
+                    }
+                }
+                other => {
+                    return Err(PgError::Load(LoadError::File(FileProblem::Corrupt {
+                        path: path.clone(),
+                        reason: format!("its column {column} is {other}, not text"),
+                    })))
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(seen.into_iter().collect())
+}
+
 /// Calls `f` with each record batch of a staged Parquet file, columns in
 /// `columns` order; one batch in memory at a time. Text columns stored
 /// wholly as dictionaries come as dictionary arrays (see

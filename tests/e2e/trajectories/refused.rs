@@ -140,3 +140,52 @@ fn an_unknown_agent_type_fails_its_episode_only() {
         assert_eq!(entry.lines().count(), 1, "{engine}: the failed episode's report takes one line:\n{entry}");
     }
 }
+
+#[test]
+fn an_undefined_property_refuses_the_episodes_that_use_it_naming_the_first_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 2, 37);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    // The spec calls one property by a name the target's seeded definitions lack.
+    let gone = "scene_distance";
+    let spec = std::fs::read_to_string(d.join("boids.toml")).unwrap();
+    let renamed = spec.replace("property = \"distance_to_scene_mesh\"", &format!("property = \"{gone}\""));
+    assert_ne!(spec, renamed);
+    std::fs::write(d.join("boids.toml"), renamed).unwrap();
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let want = expected(&eps);
+    let duck = Target::duck(d, "t.duckdb", "main");
+    let pg = Target::pg("traj_undefined");
+
+    let mut named = Vec::new();
+    for t in [&duck, &pg] {
+        let o = t.load(d, "stage", BOIDS, &[]);
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "{}: {out}\n{err}", t.engine());
+        assert!(err.contains("2 episode(s) not loaded"), "{}: {err}", t.engine());
+        for e in &eps {
+            let result = result_of(&out, &e.id).unwrap_or_else(|| panic!("{}: {} listed: {out}", t.engine(), e.id));
+            assert!(result.starts_with("FAILED"), "{}: {out}", t.engine());
+        }
+        let at = out
+            .find(&format!("property_id '{gone}' (time_index "))
+            .unwrap_or_else(|| panic!("{}: the property and the first row that uses it are named: {out}", t.engine()));
+        named.push(out[at..out[at..].find(')').map(|i| at + i + 1).unwrap()].to_string());
+        assert!(out.contains(&format!("is not in {}.property_definitions", t.schema())), "{}: {out}", t.engine());
+        assert_eq!(t.int("SELECT count(*) FROM {s}.observations"), 0, "{}: nothing is committed", t.engine());
+        assert_eq!(t.int("SELECT count(*) FROM {s}.extended_properties"), 0, "{}", t.engine());
+    }
+    assert_eq!(named[0], named[1], "both engines name the same first row");
+
+    let add = |s: &str| {
+        format!("INSERT INTO {s}.property_definitions (property_id, property_name, data_type) VALUES ('{gone}', '{gone}', 'float')")
+    };
+    duckdb::Connection::open(d.join("t.duckdb")).unwrap().execute_batch(&add("main")).unwrap();
+    target::pg().batch_execute(&add("traj_undefined")).unwrap();
+    for t in [&duck, &pg] {
+        t.load_ok(d, "stage", BOIDS, &[]);
+        assert_eq!(t.counts(), counts_of(&want), "{}", t.engine());
+    }
+    duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL");
+}
