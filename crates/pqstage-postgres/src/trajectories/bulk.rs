@@ -2,18 +2,23 @@
 //! and extended_properties and their indexes no constraint needs made after
 //! the data (a set-based check per key and one sort per index, instead of a
 //! lookup per row): on the `--jobs` connections as `pg_restore --jobs` does
-//! ([`load_parallel`]), or with `--jobs 1` in one transaction ([`load_bulk`]).
+//! ([`load_parallel`]), or with `--jobs 1` in one transaction ([`load_bulk`]);
+//! each episode checked against the lookup tables the dropped foreign keys
+//! would have checked ([`check_defined`]).
 
+use std::path::Path;
 use std::time::Instant;
 
 use pqstage_load::episodes::{EpisodeUnit, StepSeconds};
 use pqstage_load::run_units;
 use pqstage_load::sql::quote_ident;
 use pqstage_load::Step;
+use pqstage_stage::manifest::PartitionEntry;
 
 use super::{load_episode, load_step, Ctx, Mode};
 use crate::connect::{worker_connection, Settings};
 use crate::error::PgError;
+use crate::read::distinct_text;
 use crate::sql::TRAJECTORY_LOAD;
 
 /// A first load with `--jobs 1`: every episode in one transaction on one connection, each in
@@ -183,4 +188,54 @@ pub(super) fn load_parallel(
     analyze(&mut tx, ctx)?;
     tx.commit().map_err(PgError::db("commit the foreign keys and indexes"))?;
     Ok((outcomes, clock.elapsed().as_secs_f64()))
+}
+
+/// Refuses an episode whose agent types or properties the target does not
+/// define, naming the first row that uses one. The episode's few distinct
+/// values are read from its staged files and checked first; its rows are
+/// searched only when one is missing.
+pub(super) fn check_defined(
+    tx: &mut postgres::Transaction<'_>,
+    ctx: &Ctx<'_>,
+    unit: &EpisodeUnit<'_>,
+    dir: &Path,
+) -> Result<(), PgError> {
+    let (schema, sql, id) = (&ctx.target.schema, |t: &str| ctx.sql(t), unit.id.as_str());
+    let what = |w: &str| format!("{w} of episode {id}");
+    let files = |p: &PartitionEntry| p.files.iter().map(|f| dir.join(&f.path)).collect::<Vec<_>>();
+    let agent_types = distinct_text(files(unit.observations), "agent_type_id")?;
+    let properties = distinct_text(files(unit.properties), "property_id")?;
+    let undefined = tx
+        .query(&sql(TRAJECTORY_LOAD.undefined_lookups), &[&agent_types, &properties])
+        .map_err(PgError::db(what("check the agent types and properties")))?;
+    let missing = |kind: &str| undefined.iter().find(|r| r.get::<_, &str>(0) == kind).map(|r| r.get::<_, String>(1));
+    if let Some(ty) = missing("agent_type") {
+        if let Some(r) = tx
+            .query_opt(&sql(TRAJECTORY_LOAD.unknown_agent_type), &[&id])
+            .map_err(PgError::db(what("find the undefined agent type")))?
+        {
+            let (ty, t, a): (String, i32, i32) = (r.get(0), r.get(1), r.get(2));
+            return Err(PgError::Refused(format!(
+                "episode {id}: agent_type_id '{ty}' (time_index {t}, agent_id {a}) is not in {schema}.agent_types: add it there first"
+            )));
+        }
+        return Err(PgError::Refused(format!(
+            "episode {id}: agent_type_id '{ty}' is not in {schema}.agent_types: add it there first"
+        )));
+    }
+    if let Some(p) = missing("property") {
+        if let Some(r) = tx
+            .query_opt(&sql(TRAJECTORY_LOAD.unknown_property), &[])
+            .map_err(PgError::db(what("find the undefined property")))?
+        {
+            let (p, t, a, ty): (String, i32, i32, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            return Err(PgError::Refused(format!(
+                "episode {id}: property_id '{p}' (time_index {t}, agent_id {a}, agent_type_id {ty}) is not in {schema}.property_definitions: add it there first"
+            )));
+        }
+        return Err(PgError::Refused(format!(
+            "episode {id}: property_id '{p}' is not in {schema}.property_definitions: add it there first"
+        )));
+    }
+    Ok(())
 }

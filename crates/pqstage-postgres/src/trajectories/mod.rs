@@ -36,7 +36,7 @@ use pqstage_stage::manifest::PartitionEntry;
 use crate::connect::{connect, worker_connection, Settings};
 use crate::encode::Constant;
 use crate::error::PgError;
-use crate::read::{copy_files, distinct_text, for_each_batch};
+use crate::read::{copy_files, for_each_batch};
 use crate::sql::{TRAJECTORY_LOAD, TRAJECTORY_QUERIES, TRAJECTORY_SCHEMA};
 use bulk::{load_bulk, load_parallel, pending_upkeep};
 
@@ -485,7 +485,7 @@ fn load_episode(
         if mode == Mode::Bulk {
             // The foreign keys come back only at the end: check this episode's
             // values against the lookup tables now, so it alone is refused.
-            check_defined(tx, ctx, unit, dir)?;
+            bulk::check_defined(tx, ctx, unit, dir)?;
         }
         let inserted = tx
             .execute(&sql(TRAJECTORY_LOAD.insert_properties), &[&id])
@@ -508,56 +508,6 @@ fn load_episode(
     .map_err(PgError::db(what("record")))?;
     t.verify = clock.elapsed().as_secs_f64();
     Ok(t)
-}
-
-/// Refuses an episode whose agent types or properties the target does not
-/// define, naming the first row that uses one. The episode's few distinct
-/// values are read from its staged files and checked first; its rows are
-/// searched only when one is missing.
-fn check_defined(
-    tx: &mut postgres::Transaction<'_>,
-    ctx: &Ctx<'_>,
-    unit: &EpisodeUnit<'_>,
-    dir: &Path,
-) -> Result<(), PgError> {
-    let (schema, sql, id) = (&ctx.target.schema, |t: &str| ctx.sql(t), unit.id.as_str());
-    let what = |w: &str| format!("{w} of episode {id}");
-    let files = |p: &PartitionEntry| p.files.iter().map(|f| dir.join(&f.path)).collect::<Vec<_>>();
-    let agent_types = distinct_text(files(unit.observations), "agent_type_id")?;
-    let properties = distinct_text(files(unit.properties), "property_id")?;
-    let undefined = tx
-        .query(&sql(TRAJECTORY_LOAD.undefined_lookups), &[&agent_types, &properties])
-        .map_err(PgError::db(what("check the agent types and properties")))?;
-    let missing = |kind: &str| undefined.iter().find(|r| r.get::<_, &str>(0) == kind).map(|r| r.get::<_, String>(1));
-    if let Some(ty) = missing("agent_type") {
-        if let Some(r) = tx
-            .query_opt(&sql(TRAJECTORY_LOAD.unknown_agent_type), &[&id])
-            .map_err(PgError::db(what("find the undefined agent type")))?
-        {
-            let (ty, t, a): (String, i32, i32) = (r.get(0), r.get(1), r.get(2));
-            return Err(PgError::Refused(format!(
-                "episode {id}: agent_type_id '{ty}' (time_index {t}, agent_id {a}) is not in {schema}.agent_types: add it there first"
-            )));
-        }
-        return Err(PgError::Refused(format!(
-            "episode {id}: agent_type_id '{ty}' is not in {schema}.agent_types: add it there first"
-        )));
-    }
-    if let Some(p) = missing("property") {
-        if let Some(r) = tx
-            .query_opt(&sql(TRAJECTORY_LOAD.unknown_property), &[])
-            .map_err(PgError::db(what("find the undefined property")))?
-        {
-            let (p, t, a, ty): (String, i32, i32, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
-            return Err(PgError::Refused(format!(
-                "episode {id}: property_id '{p}' (time_index {t}, agent_id {a}, agent_type_id {ty}) is not in {schema}.property_definitions: add it there first"
-            )));
-        }
-        return Err(PgError::Refused(format!(
-            "episode {id}: property_id '{p}' is not in {schema}.property_definitions: add it there first"
-        )));
-    }
-    Ok(())
 }
 
 /// One episode in a transaction of its own.
