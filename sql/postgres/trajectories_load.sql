@@ -211,7 +211,7 @@ FROM STDIN (FORMAT binary);
 -- name: analyze_stages
 -- Statistics of the stages, so the comparisons below are planned as hash joins.
 ANALYZE pqstage_observation_stage;
-ANALYZE pqstage_property_stage;
+ANALYZE pqstage_property_wide;
 
 -- name: delete_lost_observations
 -- A changed episode's observations the new version no longer has; the
@@ -314,21 +314,33 @@ COPY {schema}.observations (time_index, agent_id, agent_type_id, x, y, z, v_x, v
 FROM STDIN (FORMAT binary);
 
 -- name: create_property_stage
--- The episode's properties in long form, keyed by the natural key, before
--- they find their observation. Dropped at commit.
-CREATE TEMPORARY TABLE pqstage_property_stage (
+-- The episode's property values before they find their observation: one
+-- row per observation, a column per property (f<k> its float values, t<k>
+-- its text ones), and the view pqstage_property_stage, which gives them
+-- back one row per value, the long form the insert and the merge join on
+-- the natural key. Sent in long form, each value would repeat its
+-- observation's key and its property id: on a boids episode (93,000
+-- observations, 800,000 values) that COPY took 0.29-0.30 s against 0.05 s,
+-- and the insert reading the view plans the join before the VALUES and
+-- takes the time it took from a long table. Both dropped at commit.
+-- Placeholders: columns (", f0 double precision, t1 text, …"), values (one
+-- "('id'::varchar, p.f0, NULL::text)" per property, comma-separated).
+CREATE TEMPORARY TABLE pqstage_property_wide (
     time_index    integer NOT NULL,
     agent_id      integer NOT NULL,
-    agent_type_id varchar NOT NULL,
-    property_id   varchar NOT NULL,
-    value_float   double precision,
-    value_text    text
+    agent_type_id varchar NOT NULL{columns}
 ) ON COMMIT DROP;
+CREATE TEMPORARY VIEW pqstage_property_stage AS
+SELECT p.time_index, p.agent_id, p.agent_type_id, v.property_id, v.value_float, v.value_text
+FROM pqstage_property_wide p
+CROSS JOIN LATERAL (VALUES
+        {values}
+    ) v (property_id, value_float, value_text)
+WHERE v.value_float IS NOT NULL OR v.value_text IS NOT NULL;
 
 -- name: copy_properties
--- The property stage, binary COPY.
-COPY pqstage_property_stage (time_index, agent_id, agent_type_id, property_id, value_float, value_text)
-FROM STDIN (FORMAT binary);
+-- The property stage, binary COPY (every column, in order).
+COPY pqstage_property_wide FROM STDIN (FORMAT binary);
 
 -- name: insert_properties
 -- Each property gets its observation's id by one join on the natural key,
@@ -371,7 +383,8 @@ ORDER BY 1 DESC, 2, 3;
 -- name: drop_stages
 -- The stages of the previous episode of a bulk load (one transaction, so
 -- ON COMMIT DROP has not dropped them yet).
-DROP TABLE IF EXISTS pqstage_observation_stage, pqstage_property_stage;
+DROP VIEW IF EXISTS pqstage_property_stage;
+DROP TABLE IF EXISTS pqstage_observation_stage, pqstage_property_wide;
 
 -- name: bulk_settings
 -- The transaction that makes the keys and indexes again: its index builds

@@ -191,20 +191,21 @@ pub(super) fn load_parallel(
 }
 
 /// Refuses an episode whose agent types or properties the target does not
-/// define, naming the first row that uses one. The episode's few distinct
-/// values are read from its staged files and checked first; its rows are
-/// searched only when one is missing.
+/// define, naming the first row that uses one. Its few distinct values
+/// (agent types read from its staged observations, `properties` from its
+/// staged values) are checked first; its rows are searched only when one is
+/// missing.
 pub(super) fn check_defined(
     tx: &mut postgres::Transaction<'_>,
     ctx: &Ctx<'_>,
     unit: &EpisodeUnit<'_>,
     dir: &Path,
+    properties: &[String],
 ) -> Result<(), PgError> {
     let (schema, sql, id) = (&ctx.target.schema, |t: &str| ctx.sql(t), unit.id.as_str());
     let what = |w: &str| format!("{w} of episode {id}");
     let files = |p: &PartitionEntry| p.files.iter().map(|f| dir.join(&f.path)).collect::<Vec<_>>();
     let agent_types = distinct_text(files(unit.observations), "agent_type_id")?;
-    let properties = distinct_text(files(unit.properties), "property_id")?;
     let undefined = tx
         .query(&sql(TRAJECTORY_LOAD.undefined_lookups), &[&agent_types, &properties])
         .map_err(PgError::db(what("check the agent types and properties")))?;

@@ -15,6 +15,7 @@
 //! indexes after the data (`bulk.rs`).
 
 mod bulk;
+mod stage;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,6 +40,7 @@ use crate::error::PgError;
 use crate::read::{copy_files, for_each_batch};
 use crate::sql::{TRAJECTORY_LOAD, TRAJECTORY_QUERIES, TRAJECTORY_SCHEMA};
 use bulk::{load_bulk, load_parallel, pending_upkeep};
+use stage::Properties;
 
 /// Where a trajectory dataset goes.
 #[derive(Debug, Clone)]
@@ -397,7 +399,6 @@ fn load_episode(
     .map_err(PgError::db(what("upsert the row")))?;
     t.prepare = clock.elapsed().as_secs_f64();
     let obs_cols = ["time_index", "agent_id", "agent_type_id", "x", "y", "z", "v_x", "v_y", "v_z"];
-    let prop_cols = ["time_index", "agent_id", "agent_type_id", "property_id", "value_float", "value_text"];
     let obs_table = format!("{}.observations", target.schema);
     let prop_table = format!("{}.extended_properties", target.schema);
     // The episode's observations, binary COPY into `into` (the table, or
@@ -415,19 +416,16 @@ fn load_episode(
         LoadError::check_count(into, &unit.path, unit.observations.rows, copied, Counted::Copied)?;
         Ok(())
     };
+    let prop_files: Vec<_> = unit.properties.files.iter().map(|f| dir.join(&f.path)).collect();
+    let properties = Properties::of(&prop_files)?;
     let stage_properties = |tx: &mut postgres::Transaction<'_>| -> Result<(), PgError> {
-        tx.batch_execute(TRAJECTORY_LOAD.create_property_stage)
+        let (columns, values) = properties.placeholders();
+        tx.batch_execute(&render(TRAJECTORY_LOAD.create_property_stage, &[("columns", &columns), ("values", &values)]))
             .map_err(PgError::db(what("create the property stage")))?;
-        let staged = copy_files(
-            tx,
-            TRAJECTORY_LOAD.copy_properties,
-            unit.properties.files.iter().map(|f| dir.join(&f.path)),
-            &prop_cols,
-            &[],
-            None,
-            &what("copy the properties"),
-        )?;
-        LoadError::check_count("pqstage_property_stage", &unit.path, unit.properties.rows, staged, Counted::Copied)?;
+        let (read, sent, copied) =
+            properties.copy(tx, TRAJECTORY_LOAD.copy_properties, &prop_files, &what("copy the properties"))?;
+        LoadError::check_count("pqstage_property_stage", &unit.path, unit.properties.rows, read, Counted::Copied)?;
+        LoadError::check_count("pqstage_property_wide", &unit.path, sent, copied, Counted::Copied)?;
         Ok(())
     };
     if mode == Mode::Replace {
@@ -485,7 +483,7 @@ fn load_episode(
         if mode == Mode::Bulk {
             // The foreign keys come back only at the end: check this episode's
             // values against the lookup tables now, so it alone is refused.
-            bulk::check_defined(tx, ctx, unit, dir)?;
+            bulk::check_defined(tx, ctx, unit, dir, &properties.ids())?;
         }
         let inserted = tx
             .execute(&sql(TRAJECTORY_LOAD.insert_properties), &[&id])
