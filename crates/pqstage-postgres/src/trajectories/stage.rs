@@ -48,8 +48,7 @@ impl Properties {
         for path in paths {
             for_each_batch(path, &LONG[3..], |b| {
                 let ids = Text::of(b.column(0), path, "property_id")?;
-                let (floats, texts) =
-                    (b.column(1).as_primitive::<Float64Type>(), Text::of(b.column(2), path, "value_text")?);
+                let (floats, texts) = (floats(&b, 1, path)?, Text::of(b.column(2), path, "value_text")?);
                 for i in 0..b.num_rows() {
                     let Some(id) = ids.get(i) else { continue };
                     let (f, t) = (floats.is_valid(i), texts.get(i).is_some());
@@ -164,6 +163,13 @@ impl Properties {
     }
 }
 
+/// Column `c` of a batch, the values' floats.
+fn floats<'b>(b: &'b RecordBatch, c: usize, path: &std::path::Path) -> Result<&'b arrow_array::Float64Array, PgError> {
+    b.column(c)
+        .as_primitive_opt::<Float64Type>()
+        .ok_or_else(|| corrupt(path, format!("its column value_float is {}, not double", b.column(c).data_type())))
+}
+
 fn corrupt(path: &std::path::Path, reason: String) -> PgError {
     PgError::Load(LoadError::File(FileProblem::Corrupt { path: path.to_path_buf(), reason }))
 }
@@ -264,9 +270,7 @@ impl<'b> Long<'b> {
                 corrupt(path, format!("its column {} is {}, not int32", LONG[c], b.column(c).data_type()))
             })
         };
-        let float = b.column(4).as_primitive_opt::<Float64Type>().ok_or_else(|| {
-            corrupt(path, format!("its column value_float is {}, not double", b.column(4).data_type()))
-        })?;
+        let float = floats(b, 4, path)?;
         Ok(Self {
             time: int(0)?,
             agent: int(1)?,
