@@ -1313,6 +1313,21 @@ fn killed_first_load(jobs: &str, name: &str) {
         for (episode, got) in &committed {
             assert_eq!(Some(got), counts_of(&want).get(episode), "episode {episode} is whole or absent");
         }
+        // Had it been killed at the end instead, once the foreign keys were
+        // back NOT VALID (each table's connection then validates its keys
+        // and builds its indexes): the rerun makes them all again, valid.
+        let mut c = target::pg();
+        for r in c
+            .query(
+                "SELECT table_name, name, definition FROM pqstage.bulk_upkeep WHERE table_schema = $1 AND kind = 'constraint'",
+                &[&schema],
+            )
+            .unwrap()
+        {
+            let (table, name, def): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            c.batch_execute(&format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def} NOT VALID")).unwrap();
+        }
+        assert_eq!(upkeep(), (4, 2), "the four foreign keys are back, not validated");
     }
 
     // The rerun loads what is missing and makes the keys and indexes again;
@@ -1324,6 +1339,8 @@ fn killed_first_load(jobs: &str, name: &str) {
     assert!(out.contains("foreign keys, indexes and statistics made after the data"), "{out}");
     assert_eq!(upkeep(), (4, 7));
     assert_eq!(pending(), 0, "the record is cleared once they are made");
+    let invalid = "SELECT count(*) FROM pg_constraint WHERE NOT convalidated AND connamespace = '{s}'::regnamespace";
+    assert_eq!(pg.int(invalid), 0, "every foreign key is validated");
     assert_eq!(pg.counts(), counts_of(&want));
     // Statistics gathered by the load itself (autovacuum's count apart).
     let analyzed = "SELECT min(analyze_count) FROM pg_stat_user_tables

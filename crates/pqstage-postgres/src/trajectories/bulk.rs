@@ -125,8 +125,9 @@ pub(super) fn pending_upkeep(client: &mut postgres::Client, schema: &str) -> Res
 /// no constraint needs are dropped in one short transaction that also
 /// records them in `pqstage.bulk_upkeep`; the episodes load one transaction
 /// each on every connection (each checked against the lookup tables, a bad
-/// one refused alone); then one transaction makes the keys and indexes
-/// again, with the same names and definitions, and forgets the record. Both
+/// one refused alone); then the keys and indexes are made again, with the
+/// same names and definitions, one connection per table
+/// ([`make_upkeep_parallel`]), and the record is forgotten. Both
 /// server cores work on the data, where the one-transaction bulk load
 /// ([`load_bulk`], `--jobs 1`) keeps one busy: on 10 boids episodes the
 /// rows went in in 20.4 s instead of 40. The price is pg_restore's: until
@@ -179,15 +180,65 @@ pub(super) fn load_parallel(
         |client, step| Ok::<_, PgError>(load_step(client, ctx, step, Mode::Bulk, replaceable)),
     )?;
     let clock = Instant::now();
-    let mut tx = client.transaction().map_err(PgError::db("begin making the foreign keys and indexes again"))?;
-    tx.batch_execute(TRAJECTORY_LOAD.bulk_settings).map_err(PgError::db("configure the index builds"))?;
-    tx.batch_execute(&make_upkeep(&upkeep)).map_err(PgError::db(
-        "make the foreign keys and indexes again (pqstage.bulk_upkeep keeps them, and the next load makes them)",
-    ))?;
-    tx.execute(TRAJECTORY_LOAD.forget_upkeep, &[schema]).map_err(PgError::db("clear pqstage.bulk_upkeep"))?;
-    analyze(&mut tx, ctx)?;
-    tx.commit().map_err(PgError::db("commit the foreign keys and indexes"))?;
+    make_upkeep_parallel(client, ctx, &upkeep, settings)?;
+    client.execute(TRAJECTORY_LOAD.forget_upkeep, &[schema]).map_err(PgError::db("clear pqstage.bulk_upkeep"))?;
     Ok((outcomes, clock.elapsed().as_secs_f64()))
+}
+
+/// Makes the foreign keys and indexes of a first load on several
+/// connections again, one connection per table, so that the checks of the
+/// foreign keys (one query each, on one core) run beside the other table's
+/// index builds: the keys are added `NOT VALID` in one short transaction
+/// (they hold for every row written from then on), then each table's
+/// connection validates its keys (a lock that lets the referenced table's
+/// indexes be built meanwhile), builds its indexes and gathers its
+/// statistics. Until both commit, readers see keys not yet validated, as
+/// they saw none during the load; if either fails, `pqstage.bulk_upkeep`
+/// still lists everything and the next load drops and makes it all again.
+fn make_upkeep_parallel(
+    client: &mut postgres::Client,
+    ctx: &Ctx<'_>,
+    upkeep: &[Upkeep],
+    settings: &Settings,
+) -> Result<(), PgError> {
+    let failed =
+        "make the foreign keys and indexes again (pqstage.bulk_upkeep keeps them, and the next load makes them)";
+    let add: Vec<String> = upkeep
+        .iter()
+        .filter(|(kind, ..)| kind == "constraint")
+        .map(|(_, table, name, def)| {
+            let def = def.strip_suffix(" NOT VALID").unwrap_or(def);
+            format!("ALTER TABLE {table} ADD CONSTRAINT {} {def} NOT VALID;", quote_ident(name))
+        })
+        .collect();
+    let mut tx = client.transaction().map_err(PgError::db(failed))?;
+    tx.batch_execute(&add.join("\n")).map_err(PgError::db(failed))?;
+    tx.commit().map_err(PgError::db(failed))?;
+    // The table is qualified, its schema quoted where needed.
+    let (props, obs): (Vec<&Upkeep>, Vec<&Upkeep>) =
+        upkeep.iter().partition(|(_, table, ..)| table.ends_with(".extended_properties"));
+    let streams = [(obs, TRAJECTORY_LOAD.analyze_observations), (props, TRAJECTORY_LOAD.analyze_properties)];
+    run_units(
+        &streams,
+        2,
+        || worker_connection(settings),
+        |client, (items, analyze)| {
+            let mut tx = client.transaction().map_err(PgError::db(failed))?;
+            tx.batch_execute(TRAJECTORY_LOAD.bulk_settings).map_err(PgError::db("configure the index builds"))?;
+            let mut make: Vec<String> = items
+                .iter()
+                .filter(|(kind, _, _, def)| kind == "constraint" && !def.ends_with(" NOT VALID"))
+                .map(|(_, table, name, _)| format!("ALTER TABLE {table} VALIDATE CONSTRAINT {};", quote_ident(name)))
+                .collect();
+            make.extend(items.iter().filter(|(kind, ..)| kind == "index").map(|(.., def)| format!("{def};")));
+            tx.batch_execute(&make.join("\n")).map_err(PgError::db(failed))?;
+            if !ctx.target.no_analyze {
+                tx.batch_execute(&ctx.sql(analyze)).map_err(PgError::db("analyze the loaded tables"))?;
+            }
+            tx.commit().map_err(PgError::db("commit the foreign keys and indexes"))
+        },
+    )?;
+    Ok(())
 }
 
 /// Refuses an episode whose agent types or properties the target does not
