@@ -61,53 +61,85 @@ pub(crate) fn copy_files(
 
 /// The distinct non-null values of a text column across staged Parquet
 /// files, sorted: the few agent types or property ids an episode uses, read
-/// from that one column (a dictionary's keys, when stored as one) so that
-/// they can be checked against the target's lookup tables without scanning
-/// the episode's rows on the server.
+/// from that one column so that they can be checked against the target's
+/// lookup tables without scanning the episode's rows on the server.
 ///
 /// # Errors
 /// As [`for_each_batch`]; a column that is not text.
 pub(crate) fn distinct_text(paths: impl IntoIterator<Item = PathBuf>, column: &str) -> Result<Vec<String>, PgError> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::Int32Type;
-    use arrow_array::Array;
-
     let mut seen = std::collections::BTreeSet::new();
     for path in paths {
         for_each_batch(&path, &[column], |batch| {
-            let array = batch.column(0);
-            let mut add = |v: &str| {
+            let text = TextColumn::of(batch.column(0), &path, column)?;
+            for v in (0..batch.num_rows()).filter_map(|i| text.get(i)) {
                 if !seen.contains(v) {
                     seen.insert(v.to_string());
-                }
-            };
-            match array.data_type() {
-                DataType::Utf8 => array.as_string::<i32>().iter().flatten().for_each(&mut add),
-                DataType::LargeUtf8 => array.as_string::<i64>().iter().flatten().for_each(&mut add),
-                DataType::Utf8View => array.as_string_view().iter().flatten().for_each(&mut add),
-                DataType::Dictionary(_, _) => {
-                    let dict = array.as_dictionary::<Int32Type>();
-                    let mut used = vec![false; dict.values().len()];
-                    dict.keys().iter().flatten().for_each(|k| used[k as usize] = true);
-                    let values = dict.values();
-                    for (i, _) in used.iter().enumerate().filter(|(_, u)| **u) {
-                        match values.data_type() {
-                            DataType::LargeUtf8 => add(values.as_string::<i64>().value(i)),
-                            _ => add(values.as_string::<i32>().value(i)),
-                        }
-                    }
-                }
-                other => {
-                    return Err(PgError::Load(LoadError::File(FileProblem::Corrupt {
-                        path: path.clone(),
-                        reason: format!("its column {column} is {other}, not text"),
-                    })))
                 }
             }
             Ok(())
         })?;
     }
     Ok(seen.into_iter().collect())
+}
+
+/// A staged file that reads but does not hold what the stage says.
+pub(crate) fn corrupt(path: &Path, reason: String) -> PgError {
+    PgError::Load(LoadError::File(FileProblem::Corrupt { path: path.to_path_buf(), reason }))
+}
+
+/// A text column of a batch, plain or dictionary-encoded (as
+/// [`for_each_batch`] reads wholly dictionary-encoded ones), read value by value.
+pub(crate) enum TextColumn<'b> {
+    Plain(&'b arrow_array::StringArray),
+    Large(&'b arrow_array::LargeStringArray),
+    View(&'b arrow_array::StringViewArray),
+    Dict(&'b arrow_array::DictionaryArray<arrow_array::types::Int32Type>),
+}
+
+impl<'b> TextColumn<'b> {
+    /// Column `name` of the file at `path`, or why it is not text.
+    pub(crate) fn of(a: &'b arrow_array::ArrayRef, path: &Path, name: &str) -> Result<Self, PgError> {
+        use arrow_array::cast::AsArray;
+        match a.data_type() {
+            DataType::Utf8 => Ok(Self::Plain(a.as_string::<i32>())),
+            DataType::LargeUtf8 => Ok(Self::Large(a.as_string::<i64>())),
+            DataType::Utf8View => Ok(Self::View(a.as_string_view())),
+            DataType::Dictionary(k, v)
+                if **k == DataType::Int32 && matches!(**v, DataType::Utf8 | DataType::LargeUtf8) =>
+            {
+                Ok(Self::Dict(a.as_dictionary()))
+            }
+            other => Err(corrupt(path, format!("its column {name} is {other}, not text"))),
+        }
+    }
+
+    /// Value `i`, or None if it is NULL.
+    pub(crate) fn get(&self, i: usize) -> Option<&'b str> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::Array;
+        match self {
+            Self::Plain(s) => s.is_valid(i).then(|| s.value(i)),
+            Self::Large(s) => s.is_valid(i).then(|| s.value(i)),
+            Self::View(s) => s.is_valid(i).then(|| s.value(i)),
+            Self::Dict(d) => {
+                let keys = d.keys();
+                if !keys.is_valid(i) {
+                    return None;
+                }
+                let (k, values) = (keys.value(i) as usize, d.values());
+                match values.data_type() {
+                    DataType::LargeUtf8 => {
+                        let v = values.as_string::<i64>();
+                        v.is_valid(k).then(|| v.value(k))
+                    }
+                    _ => {
+                        let v = values.as_string::<i32>();
+                        v.is_valid(k).then(|| v.value(k))
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Calls `f` with each record batch of a staged Parquet file, columns in
@@ -127,7 +159,7 @@ pub fn for_each_batch(
     let undecodable = |e: Box<dyn std::error::Error + Send + Sync>| {
         problem(FileProblem::Undecodable { path: path.to_path_buf(), source: e })
     };
-    let corrupt = |reason: String| problem(FileProblem::Corrupt { path: path.to_path_buf(), reason });
+    let corrupt = |reason: String| corrupt(path, reason);
     let file = File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => problem(FileProblem::Missing(path.to_path_buf())),
         _ => problem(FileProblem::Io { path: path.to_path_buf(), source: e }),

@@ -262,31 +262,37 @@ pub(super) fn check_defined(
         .map_err(PgError::db(what("check the agent types and properties")))?;
     let missing = |kind: &str| undefined.iter().find(|r| r.get::<_, &str>(0) == kind).map(|r| r.get::<_, String>(1));
     if let Some(ty) = missing("agent_type") {
-        if let Some(r) = tx
+        // The first observation that uses it: its value, time_index, agent_id.
+        let first = tx
             .query_opt(&sql(TRAJECTORY_LOAD.unknown_agent_type), &[&id])
-            .map_err(PgError::db(what("find the undefined agent type")))?
-        {
-            let (ty, t, a): (String, i32, i32) = (r.get(0), r.get(1), r.get(2));
-            return Err(PgError::Refused(format!(
-                "episode {id}: agent_type_id '{ty}' (time_index {t}, agent_id {a}) is not in {schema}.agent_types: add it there first"
-            )));
-        }
+            .map_err(PgError::db(what("find the undefined agent type")))?;
+        let (ty, at) = match first {
+            Some(r) => (r.get(0), format!(" (time_index {}, agent_id {})", r.get::<_, i32>(1), r.get::<_, i32>(2))),
+            None => (ty, String::new()),
+        };
         return Err(PgError::Refused(format!(
-            "episode {id}: agent_type_id '{ty}' is not in {schema}.agent_types: add it there first"
+            "episode {id}: agent_type_id '{ty}'{at} is not in {schema}.agent_types: add it there first"
         )));
     }
     if let Some(p) = missing("property") {
-        if let Some(r) = tx
+        // The first value that uses it: its property, time_index, agent_id, agent_type_id.
+        let first = tx
             .query_opt(&sql(TRAJECTORY_LOAD.unknown_property), &[])
-            .map_err(PgError::db(what("find the undefined property")))?
-        {
-            let (p, t, a, ty): (String, i32, i32, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
-            return Err(PgError::Refused(format!(
-                "episode {id}: property_id '{p}' (time_index {t}, agent_id {a}, agent_type_id {ty}) is not in {schema}.property_definitions: add it there first"
-            )));
-        }
+            .map_err(PgError::db(what("find the undefined property")))?;
+        let (p, at) = match first {
+            Some(r) => (
+                r.get(0),
+                format!(
+                    " (time_index {}, agent_id {}, agent_type_id {})",
+                    r.get::<_, i32>(1),
+                    r.get::<_, i32>(2),
+                    r.get::<_, String>(3)
+                ),
+            ),
+            None => (p, String::new()),
+        };
         return Err(PgError::Refused(format!(
-            "episode {id}: property_id '{p}' is not in {schema}.property_definitions: add it there first"
+            "episode {id}: property_id '{p}'{at} is not in {schema}.property_definitions: add it there first"
         )));
     }
     Ok(())

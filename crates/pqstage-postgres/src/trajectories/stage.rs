@@ -17,15 +17,12 @@ use std::path::PathBuf;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type};
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
+use arrow_array::{Array, RecordBatch};
 use pqstage_load::sql::literal;
-use pqstage_load::LoadError;
-use pqstage_stage::verify::FileProblem;
 
 use crate::encode::{HEADER, TRAILER};
 use crate::error::PgError;
-use crate::read::for_each_batch;
+use crate::read::{corrupt, for_each_batch, TextColumn};
 
 /// The long form's columns, as the staged files name them.
 const LONG: [&str; 6] = ["time_index", "agent_id", "agent_type_id", "property_id", "value_float", "value_text"];
@@ -47,8 +44,8 @@ impl Properties {
         let mut seen: std::collections::BTreeMap<String, (bool, bool)> = std::collections::BTreeMap::new();
         for path in paths {
             for_each_batch(path, &LONG[3..], |b| {
-                let ids = Text::of(b.column(0), path, "property_id")?;
-                let (floats, texts) = (floats(&b, 1, path)?, Text::of(b.column(2), path, "value_text")?);
+                let ids = TextColumn::of(b.column(0), path, "property_id")?;
+                let (floats, texts) = (floats(&b, 1, path)?, TextColumn::of(b.column(2), path, "value_text")?);
                 for i in 0..b.num_rows() {
                     let Some(id) = ids.get(i) else { continue };
                     let (f, t) = (floats.is_valid(i), texts.get(i).is_some());
@@ -170,10 +167,6 @@ fn floats<'b>(b: &'b RecordBatch, c: usize, path: &std::path::Path) -> Result<&'
         .ok_or_else(|| corrupt(path, format!("its column value_float is {}, not double", b.column(c).data_type())))
 }
 
-fn corrupt(path: &std::path::Path, reason: String) -> PgError {
-    PgError::Load(LoadError::File(FileProblem::Corrupt { path: path.to_path_buf(), reason }))
-}
-
 fn null(path: &std::path::Path, before: u64) -> PgError {
     corrupt(path, format!("value {} has a NULL natural key or property_id", before + 1))
 }
@@ -184,16 +177,18 @@ type Key<'a> = (i32, i32, &'a str);
 /// The stage row being gathered.
 struct Row<'p> {
     columns: &'p [(String, bool, bool)],
+    /// The fields of a stage row: the key's three and the value columns.
+    fields: i16,
     key: Option<(i32, i32, String)>,
     floats: Vec<Option<f64>>,
     texts: Vec<Option<String>>,
-    set: Vec<bool>,
 }
 
 impl<'p> Row<'p> {
     fn new(columns: &'p [(String, bool, bool)]) -> Self {
         let n = columns.len();
-        Self { columns, key: None, floats: vec![None; n], texts: vec![None; n], set: vec![false; n] }
+        let fields = 3 + columns.iter().map(|(_, f, t)| i16::from(*f) + i16::from(*t)).sum::<i16>();
+        Self { columns, fields, key: None, floats: vec![None; n], texts: vec![None; n] }
     }
 
     /// Whether the row is empty or gathers this key's values.
@@ -201,8 +196,9 @@ impl<'p> Row<'p> {
         self.key.as_ref().is_none_or(|(t, a, ty)| (*t, *a, ty.as_str()) == key)
     }
 
+    /// Whether property `k` has a value here (every value has a float or a text).
     fn has(&self, k: usize) -> bool {
-        self.set[k]
+        self.floats[k].is_some() || self.texts[k].is_some()
     }
 
     fn put(&mut self, key: Key<'_>, k: usize, f: Option<f64>, t: Option<&str>) {
@@ -211,14 +207,12 @@ impl<'p> Row<'p> {
         }
         self.floats[k] = f;
         self.texts[k] = t.map(str::to_string);
-        self.set[k] = true;
     }
 
     /// Appends the row in COPY's binary form and empties it; 1 if there was one.
     fn write(&mut self, buf: &mut Vec<u8>) -> u64 {
         let Some((t, a, ty)) = self.key.take() else { return 0 };
-        let fields: usize = 3 + self.columns.iter().map(|(_, f, t)| usize::from(*f) + usize::from(*t)).sum::<usize>();
-        buf.extend_from_slice(&(fields as i16).to_be_bytes());
+        buf.extend_from_slice(&self.fields.to_be_bytes());
         for v in [t, a] {
             buf.extend_from_slice(&4i32.to_be_bytes());
             buf.extend_from_slice(&v.to_be_bytes());
@@ -226,7 +220,7 @@ impl<'p> Row<'p> {
         put_text(buf, Some(&ty));
         for (k, (_, f, t)) in self.columns.iter().enumerate() {
             if *f {
-                match self.floats[k].take() {
+                match self.floats[k] {
                     Some(v) => {
                         buf.extend_from_slice(&8i32.to_be_bytes());
                         buf.extend_from_slice(&v.to_bits().to_be_bytes());
@@ -235,10 +229,11 @@ impl<'p> Row<'p> {
                 }
             }
             if *t {
-                put_text(buf, self.texts[k].take().as_deref());
+                put_text(buf, self.texts[k].as_deref());
             }
-            self.set[k] = false;
         }
+        self.floats.fill(None);
+        self.texts.fill(None);
         1
     }
 }
@@ -257,10 +252,10 @@ fn put_text(buf: &mut Vec<u8>, v: Option<&str>) {
 struct Long<'b> {
     time: &'b arrow_array::Int32Array,
     agent: &'b arrow_array::Int32Array,
-    ty: Text<'b>,
-    property: Text<'b>,
+    ty: TextColumn<'b>,
+    property: TextColumn<'b>,
     float: &'b arrow_array::Float64Array,
-    text: Text<'b>,
+    text: TextColumn<'b>,
 }
 
 impl<'b> Long<'b> {
@@ -274,10 +269,10 @@ impl<'b> Long<'b> {
         Ok(Self {
             time: int(0)?,
             agent: int(1)?,
-            ty: Text::of(b.column(2), path, LONG[2])?,
-            property: Text::of(b.column(3), path, LONG[3])?,
+            ty: TextColumn::of(b.column(2), path, LONG[2])?,
+            property: TextColumn::of(b.column(3), path, LONG[3])?,
             float,
-            text: Text::of(b.column(5), path, LONG[5])?,
+            text: TextColumn::of(b.column(5), path, LONG[5])?,
         })
     }
 
@@ -299,58 +294,11 @@ impl<'b> Long<'b> {
     }
 }
 
-/// A text column, plain or dictionary-encoded.
-enum Text<'b> {
-    Plain(&'b arrow_array::StringArray),
-    Large(&'b arrow_array::LargeStringArray),
-    Dict(&'b arrow_array::DictionaryArray<Int32Type>, &'b ArrayRef),
-}
-
-impl<'b> Text<'b> {
-    fn of(a: &'b ArrayRef, path: &std::path::Path, name: &str) -> Result<Self, PgError> {
-        match a.data_type() {
-            DataType::Utf8 => Ok(Self::Plain(a.as_string::<i32>())),
-            DataType::LargeUtf8 => Ok(Self::Large(a.as_string::<i64>())),
-            DataType::Dictionary(k, v)
-                if **k == DataType::Int32 && matches!(**v, DataType::Utf8 | DataType::LargeUtf8) =>
-            {
-                let d = a.as_dictionary::<Int32Type>();
-                Ok(Self::Dict(d, d.values()))
-            }
-            other => Err(corrupt(path, format!("its column {name} is {other}, not text"))),
-        }
-    }
-
-    fn get(&self, i: usize) -> Option<&'b str> {
-        match self {
-            Self::Plain(s) => s.is_valid(i).then(|| s.value(i)),
-            Self::Large(s) => s.is_valid(i).then(|| s.value(i)),
-            Self::Dict(d, values) => {
-                let k = d.keys();
-                if !k.is_valid(i) {
-                    return None;
-                }
-                let k = k.value(i) as usize;
-                match values.data_type() {
-                    DataType::LargeUtf8 => {
-                        let v = values.as_string::<i64>();
-                        v.is_valid(k).then(|| v.value(k))
-                    }
-                    _ => {
-                        let v = values.as_string::<i32>();
-                        v.is_valid(k).then(|| v.value(k))
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use arrow_array::{Float64Array, Int32Array, StringArray};
+    use arrow_array::{ArrayRef, Float64Array, Int32Array, StringArray};
     use parquet::arrow::ArrowWriter;
 
     use super::*;
