@@ -37,7 +37,7 @@ BEGIN
             CREATE TABLE pqstage.bulk_upkeep (
                 table_schema text    NOT NULL,
                 position     integer NOT NULL,  -- the order they were read in
-                kind         text    NOT NULL,  -- 'constraint' or 'index'
+                kind         text    NOT NULL,  -- 'constraint', 'index' or 'key'
                 table_name   text    NOT NULL,  -- qualified
                 name         text    NOT NULL,  -- qualified for an index
                 definition   text    NOT NULL,
@@ -378,8 +378,17 @@ SELECT NOT EXISTS (SELECT 1 FROM {schema}.observations);
 -- constraint needs. For a first load these are dropped inside the load's one
 -- transaction and made again, with exactly these definitions and names,
 -- before it commits: a set-based check of each foreign key and one sort per
--- index instead of a lookup per row. Parameter: the schema's name. Columns:
--- kind ('constraint' or 'index'), table (qualified), name, definition.
+-- index instead of a lookup per row. Also the primary key of
+-- extended_properties (kind 'key', its index's definition): nothing in a
+-- first load reads it, and inserting 800,000 entries an episode into it
+-- took 8.3 of the load's 43 CPU-seconds on 10 boids episodes, where
+-- building it after the data takes 3.5 (a key others may defer is left
+-- alone). Each episode is checked for a repeated value instead
+-- (duplicate_property). The primary key of observations stays: the
+-- properties find their observation through it. Parameter: the schema's
+-- name. Columns: kind ('constraint', 'index' or 'key'), table (qualified),
+-- name (qualified for an index; a key's index has the key's name),
+-- definition.
 WITH t AS (
     SELECT to_regclass(format('%I.observations', $1::text)) AS oid
     UNION ALL SELECT to_regclass(format('%I.extended_properties', $1::text))
@@ -392,6 +401,12 @@ SELECT 'index', i.indrelid::regclass::text, i.indexrelid::regclass::text, pg_get
 FROM pg_index i JOIN t ON i.indrelid = t.oid
 WHERE NOT i.indisprimary AND NOT i.indisunique
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+UNION ALL
+SELECT 'key', c.conrelid::regclass::text, c.conname::text, pg_get_indexdef(c.conindid)
+FROM pg_constraint c
+WHERE c.conrelid = to_regclass(format('%I.extended_properties', $1::text))
+  AND c.contype = 'p' AND NOT c.condeferrable
+  AND c.conname = (SELECT relname FROM pg_class WHERE oid = c.conindid)
 ORDER BY 1 DESC, 2, 3;
 
 -- name: drop_stages
@@ -403,11 +418,9 @@ DROP TABLE IF EXISTS pqstage_observation_stage, pqstage_property_wide;
 -- name: bulk_settings
 -- A transaction that makes keys and indexes again: its index builds use
 -- the server's parallel maintenance workers. A first load on several
--- connections makes observations' and extended_properties' on a connection
--- each, so that the checks of the foreign keys (one query each, on one
--- core: 2.8 s of the 12.3) run beside the other table's builds (on 10 boids
--- episodes, 10.7-11.1 s after the data against 13.3-14.0). Index builds
--- alone split over two connections took as long (15.3 s against 14.8).
+-- connections hands these transactions to two connections, so that the
+-- checks of the foreign keys (one query each, on one core) run beside
+-- index builds, and extended_properties' builds beside each other.
 SET LOCAL maintenance_work_mem = '512MB';
 SET LOCAL max_parallel_maintenance_workers = 2;
 
@@ -445,6 +458,26 @@ WHERE NOT EXISTS (SELECT 1 FROM {schema}.agent_types t WHERE t.type_id = a)
 UNION ALL
 SELECT 'property', p FROM unnest($2::text[]) p
 WHERE NOT EXISTS (SELECT 1 FROM {schema}.property_definitions d WHERE d.property_id = p);
+
+-- name: duplicate_property
+-- In a bulk load, whose primary key of extended_properties is made after
+-- the data: the first property value the episode's stage gives twice for
+-- one observation, so that the episode alone is refused, naming it. The
+-- stage holds one row per observation unless a key comes back, so only
+-- such keys are looked into. Columns: property_id, time_index, agent_id,
+-- agent_type_id.
+WITH twice AS (
+    SELECT time_index, agent_id, agent_type_id
+    FROM pqstage_property_wide
+    GROUP BY time_index, agent_id, agent_type_id
+    HAVING count(*) > 1
+)
+SELECT p.property_id::text, p.time_index, p.agent_id, p.agent_type_id::text
+FROM pqstage_property_stage p JOIN twice USING (time_index, agent_id, agent_type_id)
+GROUP BY p.property_id, p.time_index, p.agent_id, p.agent_type_id
+HAVING count(*) > 1
+ORDER BY p.time_index, p.agent_id, p.agent_type_id, p.property_id
+LIMIT 1;
 
 -- name: unknown_agent_type
 -- In a bulk load, once undefined_lookups found one: the first observation

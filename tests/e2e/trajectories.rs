@@ -1251,6 +1251,8 @@ fn killed_first_load(jobs: &str, name: &str) {
         (row.get(0), row.get(1))
     };
 
+    let primary_key = "SELECT count(*) FROM pg_constraint
+        WHERE conrelid = '{s}.extended_properties'::regclass AND contype = 'p' AND conname = 'extended_properties_pkey'";
     let pending = || -> i64 {
         target::pg()
             .query_one("SELECT count(*) FROM pqstage.bulk_upkeep WHERE table_schema = $1", &[&schema])
@@ -1308,15 +1310,24 @@ fn killed_first_load(jobs: &str, name: &str) {
         // Dropped and committed, as pg_restore --jobs does: the record says
         // what to make again. The episodes committed are whole.
         assert_eq!(upkeep(), (0, 2), "the keys and indexes of the two tables were dropped");
-        assert_eq!(pending(), 9, "four foreign keys and five indexes recorded");
+        assert_eq!(pg.int(primary_key), 0, "the primary key of extended_properties was dropped");
+        assert_eq!(pending(), 10, "four foreign keys, five indexes and that primary key recorded");
         let committed = pg.counts();
         for (episode, got) in &committed {
             assert_eq!(Some(got), counts_of(&want).get(episode), "episode {episode} is whole or absent");
         }
         // Had it been killed at the end instead, once the foreign keys were
-        // back NOT VALID (each table's connection then validates its keys
-        // and builds its indexes): the rerun makes them all again, valid.
+        // back NOT VALID and the primary key's index built but not yet made
+        // the key: the rerun makes them all again, valid.
         let mut c = target::pg();
+        let key_index: String = c
+            .query_one(
+                "SELECT definition FROM pqstage.bulk_upkeep WHERE table_schema = $1 AND kind = 'key'",
+                &[&schema],
+            )
+            .unwrap()
+            .get(0);
+        c.batch_execute(&key_index).unwrap();
         for r in c
             .query(
                 "SELECT table_name, name, definition FROM pqstage.bulk_upkeep WHERE table_schema = $1 AND kind = 'constraint'",
@@ -1338,6 +1349,7 @@ fn killed_first_load(jobs: &str, name: &str) {
     }
     assert!(out.contains("foreign keys, indexes and statistics made after the data"), "{out}");
     assert_eq!(upkeep(), (4, 7));
+    assert_eq!(pg.int(primary_key), 1, "the primary key of extended_properties is back");
     assert_eq!(pending(), 0, "the record is cleared once they are made");
     let invalid = "SELECT count(*) FROM pg_constraint WHERE NOT convalidated AND connamespace = '{s}'::regnamespace";
     assert_eq!(pg.int(invalid), 0, "every foreign key is validated");

@@ -39,7 +39,7 @@ pqstage_load::queries! {
         merge_properties, prune_properties, delete_observations, delete_episode, copy_observations, create_property_stage,
         copy_properties, insert_properties, table_is_empty, bulk_upkeep, drop_stages, bulk_settings,
         lock_schema, pending_upkeep, save_upkeep, forget_upkeep, lock_bulk_tables, qualify_names, unqualify_names,
-        analyze_loaded, analyze_observations, analyze_properties, undefined_lookups, unknown_agent_type, unknown_property
+        analyze_loaded, analyze_observations, analyze_properties, undefined_lookups, duplicate_property, unknown_agent_type, unknown_property
     }
 }
 

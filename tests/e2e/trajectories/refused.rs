@@ -189,3 +189,62 @@ fn an_undefined_property_refuses_the_episodes_that_use_it_naming_the_first_value
     }
     duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL");
 }
+
+/// A property value given twice for one observation. `convert` never stages
+/// one, so the stage was changed after it was written (here by hand, its
+/// manifest's counts made to agree and its checksums not verified). A bulk
+/// first load on PostgreSQL makes the primary key of extended_properties
+/// after the data, so it checks each episode itself: the episode alone is
+/// refused, naming the value; the others load and the key is made.
+#[test]
+fn a_property_staged_twice_refuses_its_episode_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 3, 38);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let bad = &eps[1].id;
+    let root = d.join("stage").join(BOIDS);
+    let mut m = manifest(&d.join("stage"), BOIDS);
+    let tables = m["tables"].as_array_mut().unwrap();
+    let props = tables.iter_mut().find(|t| t["name"] == "extended_properties").unwrap();
+    let part = props["partitions"].as_array_mut().unwrap().iter_mut().find(|p| p["key"] == bad.as_str()).unwrap();
+    let file = root.join(part["files"][0]["path"].as_str().unwrap());
+    // Its first value, given again at the end of the file (another run of
+    // the same key, not the row next to it).
+    let first = &source::rows(
+        &source::memory(),
+        &format!(
+            "SELECT property_id, time_index, agent_id, agent_type_id FROM read_parquet({}) LIMIT 1",
+            source::path_lit(&file)
+        ),
+    )[0];
+    source::rewrite_parquet(&file, "SELECT * FROM {src} UNION ALL (SELECT * FROM {src} LIMIT 1)");
+    let bump = |v: &mut serde_json::Value| *v = (v.as_u64().unwrap() + 1).into();
+    bump(&mut part["rows"]);
+    bump(&mut part["files"][0]["rows"]);
+    bump(&mut props["rows_written"]);
+    bump(&mut props["rows_read"]);
+    std::fs::write(root.join("_manifest.json"), serde_json::to_string(&m).unwrap()).unwrap();
+    let want = expected(&eps);
+    let pg = Target::pg("traj_twice");
+
+    let o = pg.load(d, "stage", BOIDS, &["--no-verify"]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(err.contains("1 episode(s) not loaded"), "{err}");
+    let result = result_of(&out, bad).unwrap_or_else(|| panic!("{bad} listed: {out}"));
+    assert!(result.starts_with("FAILED"), "{out}");
+    let [p, t, a, ty] = [0, 1, 2, 3].map(|i| first[i].clone().unwrap());
+    let named = format!("property_id '{p}' is staged twice for time_index {t}, agent_id {a}, agent_type_id '{ty}'");
+    assert!(out.contains(&named), "the value is named ({named}): {out}");
+    assert!(out.contains(&format!("episode_id={bad}")), "the episode's staged folder is named: {out}");
+    // The others are whole, the refused one absent, and the key is back.
+    let mut others = counts_of(&want);
+    others.remove(bad);
+    assert_eq!(pg.counts(), others);
+    let key =
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = '{s}.extended_properties'::regclass AND contype = 'p'";
+    assert_eq!(pg.int(key), 1, "the primary key of extended_properties is made after the data");
+    assert_eq!(pg.int("SELECT count(*) FROM pqstage.bulk_upkeep WHERE table_schema = '{s}'"), 0);
+}

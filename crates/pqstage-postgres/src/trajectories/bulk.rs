@@ -1,10 +1,11 @@
 //! A first load into empty tables, with the foreign keys of observations
-//! and extended_properties and their indexes no constraint needs made after
-//! the data (a set-based check per key and one sort per index, instead of a
+//! and extended_properties, their indexes no constraint needs and the
+//! primary key of extended_properties made after the data (a set-based check per key and one sort per index, instead of a
 //! lookup per row): on the `--jobs` connections as `pg_restore --jobs` does
 //! ([`load_parallel`]), or with `--jobs 1` in one transaction ([`load_bulk`]);
 //! each episode checked against the lookup tables the dropped foreign keys
-//! would have checked ([`check_defined`]).
+//! would have checked ([`check_defined`]) and for a value its primary key
+//! would have refused ([`check_unique`]).
 
 use std::path::Path;
 use std::time::Instant;
@@ -69,9 +70,27 @@ fn analyze(tx: &mut postgres::Transaction<'_>, ctx: &Ctx<'_>) -> Result<(), PgEr
     tx.batch_execute(&ctx.sql(TRAJECTORY_LOAD.analyze_loaded)).map_err(PgError::db("analyze the loaded tables"))
 }
 
-/// A foreign key or an index a bulk load drops and makes again: kind
-/// (`constraint` or `index`), table and name (qualified), definition.
+/// A foreign key, an index or a primary key a bulk load drops and makes
+/// again: kind (`constraint`, `index` or `key`), table (qualified), name
+/// (qualified for an index), definition (a key's: its index's).
 pub(super) type Upkeep = (String, String, String, String);
+
+/// A primary key's index, built on its own: the key is attached to it
+/// afterwards ([`attach_key`]), a moment's lock where building it as a key
+/// would block readers for the whole build.
+fn key_index((_, _, _, def): &Upkeep) -> String {
+    format!("{def};")
+}
+
+/// Makes a built index (with the key's name) the table's primary key.
+fn attach_key((_, table, name, _): &Upkeep) -> String {
+    let name = quote_ident(name);
+    format!("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name};")
+}
+
+fn is_key((kind, ..): &Upkeep) -> bool {
+    kind == "key"
+}
 
 /// The foreign keys of observations and extended_properties and their
 /// indexes no constraint needs, named so that another session can replay
@@ -95,6 +114,13 @@ fn drop_upkeep(upkeep: &[Upkeep]) -> String {
         .iter()
         .map(|(kind, table, name, _)| match kind.as_str() {
             "constraint" => format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};", quote_ident(name)),
+            // A key's index may stand alone: an interrupted load built it
+            // and did not attach it.
+            "key" => {
+                let schema = table.rsplit_once('.').map_or("", |(schema, _)| schema);
+                let name = quote_ident(name);
+                format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};\nDROP INDEX IF EXISTS {schema}.{name};")
+            }
             _ => format!("DROP INDEX IF EXISTS {name};"),
         })
         .collect();
@@ -105,9 +131,10 @@ fn make_upkeep(upkeep: &[Upkeep]) -> String {
     let make: Vec<String> = upkeep
         .iter()
         .rev()
-        .map(|(kind, table, name, def)| match kind.as_str() {
-            "constraint" => format!("ALTER TABLE {table} ADD CONSTRAINT {} {def};", quote_ident(name)),
-            _ => format!("{def};"),
+        .map(|item| match item.0.as_str() {
+            "constraint" => format!("ALTER TABLE {} ADD CONSTRAINT {} {};", item.1, quote_ident(&item.2), item.3),
+            "key" => format!("{}\n{}", key_index(item), attach_key(item)),
+            _ => format!("{};", item.3),
         })
         .collect();
     make.join("\n")
@@ -121,12 +148,13 @@ pub(super) fn pending_upkeep(client: &mut postgres::Client, schema: &str) -> Res
 }
 
 /// A first load on `--jobs` connections, as `pg_restore --jobs` does it: the
-/// foreign keys of observations and extended_properties and their indexes
-/// no constraint needs are dropped in one short transaction that also
-/// records them in `pqstage.bulk_upkeep`; the episodes load one transaction
-/// each on every connection (each checked against the lookup tables, a bad
-/// one refused alone); then the keys and indexes are made again, with the
-/// same names and definitions, one connection per table
+/// foreign keys of observations and extended_properties, their indexes no
+/// constraint needs and the primary key of extended_properties are dropped
+/// in one short transaction that also records them in
+/// `pqstage.bulk_upkeep`; the episodes load one transaction each on every
+/// connection (each checked against the lookup tables and for a repeated
+/// value, a bad one refused alone); then the keys and indexes are made
+/// again, with the same names and definitions, on two connections
 /// ([`make_upkeep_parallel`]), and the record is forgotten. Both
 /// server cores work on the data, where the one-transaction bulk load
 /// ([`load_bulk`], `--jobs 1`) keeps one busy: on 10 boids episodes the
@@ -172,6 +200,13 @@ pub(super) fn load_parallel(
     };
     tx.batch_execute(&drop_upkeep(&upkeep))
         .map_err(PgError::db("drop the foreign keys and indexes for the first load"))?;
+    // An episode the target recorded (an interrupted load's, or one whose
+    // rows were deleted by hand) is merged, which needs the primary key:
+    // it is made now, on the rows already there, and stays.
+    let merges = work.iter().any(|s| s.staged.is_some() && replaceable(&s.key));
+    let (keys_now, upkeep): (Vec<Upkeep>, Vec<Upkeep>) = upkeep.into_iter().partition(|u| merges && is_key(u));
+    let now: Vec<String> = keys_now.iter().map(|k| format!("{}\n{}", key_index(k), attach_key(k))).collect();
+    tx.batch_execute(&now.join("\n")).map_err(PgError::db("make the primary key of extended_properties"))?;
     tx.commit().map_err(PgError::db("commit the dropped foreign keys and indexes"))?;
     let outcomes = run_units(
         work,
@@ -181,20 +216,23 @@ pub(super) fn load_parallel(
     )?;
     let clock = Instant::now();
     make_upkeep_parallel(client, ctx, &upkeep, settings)?;
-    client.execute(TRAJECTORY_LOAD.forget_upkeep, &[schema]).map_err(PgError::db("clear pqstage.bulk_upkeep"))?;
     Ok((outcomes, clock.elapsed().as_secs_f64()))
 }
 
-/// Makes the foreign keys and indexes of a first load on several
-/// connections again, one connection per table, so that the checks of the
-/// foreign keys (one query each, on one core) run beside the other table's
-/// index builds: the keys are added `NOT VALID` in one short transaction
-/// (they hold for every row written from then on), then each table's
-/// connection validates its keys (a lock that lets the referenced table's
-/// indexes be built meanwhile), builds its indexes and gathers its
-/// statistics. Until both commit, readers see keys not yet validated, as
-/// they saw none during the load; if either fails, `pqstage.bulk_upkeep`
-/// still lists everything and the next load drops and makes it all again.
+/// Makes the foreign keys, indexes and primary keys of a first load on
+/// several connections again. The foreign keys come back `NOT VALID` in one
+/// short transaction (they hold for every row written from then on); then
+/// two connections take, in this order, one transaction each: the checks of
+/// extended_properties' keys, of observations' keys, observations' indexes
+/// and statistics, extended_properties' indexes, primary key and
+/// statistics. A key's check is one query on one core, and its lock lets
+/// the other table's indexes be built meanwhile; extended_properties'
+/// builds wait for its checks and then run side by side (each takes a
+/// lock the others share). Last, in one short transaction, each primary
+/// key is attached to its built index and `pqstage.bulk_upkeep` forgotten.
+/// Until then readers see keys not yet validated, as they saw none during
+/// the load; if anything fails, `pqstage.bulk_upkeep` still lists
+/// everything and the next load drops and makes it all again.
 fn make_upkeep_parallel(
     client: &mut postgres::Client,
     ctx: &Ctx<'_>,
@@ -217,28 +255,68 @@ fn make_upkeep_parallel(
     // The table is qualified, its schema quoted where needed.
     let (props, obs): (Vec<&Upkeep>, Vec<&Upkeep>) =
         upkeep.iter().partition(|(_, table, ..)| table.ends_with(".extended_properties"));
-    let streams = [(obs, TRAJECTORY_LOAD.analyze_observations), (props, TRAJECTORY_LOAD.analyze_properties)];
+    // A user's own NOT VALID key stays so.
+    let validate = |items: &[&Upkeep]| {
+        let checks: Vec<String> = items
+            .iter()
+            .filter(|(kind, _, _, def)| kind == "constraint" && !def.ends_with(" NOT VALID"))
+            .map(|(_, table, name, _)| format!("ALTER TABLE {table} VALIDATE CONSTRAINT {};", quote_ident(name)))
+            .collect();
+        (!checks.is_empty()).then(|| checks.join("\n"))
+    };
+    let builds = |items: &[&Upkeep]| {
+        let indexes = items.iter().filter(|(kind, ..)| kind == "index").map(|(.., def)| format!("{def};"));
+        indexes.chain(items.iter().filter(|u| is_key(u)).map(|u| key_index(u))).collect::<Vec<_>>()
+    };
+    let analyze = |query: &str| (!ctx.target.no_analyze).then(|| ctx.sql(query));
+    let mut jobs: Vec<String> = Vec::new();
+    jobs.extend(validate(&props));
+    jobs.extend(validate(&obs));
+    jobs.extend(builds(&obs));
+    jobs.extend(analyze(TRAJECTORY_LOAD.analyze_observations));
+    jobs.extend(builds(&props));
+    jobs.extend(analyze(TRAJECTORY_LOAD.analyze_properties));
     run_units(
-        &streams,
+        &jobs,
         2,
         || worker_connection(settings),
-        |client, (items, analyze)| {
+        |client, job| {
             let mut tx = client.transaction().map_err(PgError::db(failed))?;
             tx.batch_execute(TRAJECTORY_LOAD.bulk_settings).map_err(PgError::db("configure the index builds"))?;
-            let mut make: Vec<String> = items
-                .iter()
-                .filter(|(kind, _, _, def)| kind == "constraint" && !def.ends_with(" NOT VALID"))
-                .map(|(_, table, name, _)| format!("ALTER TABLE {table} VALIDATE CONSTRAINT {};", quote_ident(name)))
-                .collect();
-            make.extend(items.iter().filter(|(kind, ..)| kind == "index").map(|(.., def)| format!("{def};")));
-            tx.batch_execute(&make.join("\n")).map_err(PgError::db(failed))?;
-            if !ctx.target.no_analyze {
-                tx.batch_execute(&ctx.sql(analyze)).map_err(PgError::db("analyze the loaded tables"))?;
-            }
+            tx.batch_execute(job).map_err(PgError::db(failed))?;
             tx.commit().map_err(PgError::db("commit the foreign keys and indexes"))
         },
     )?;
-    Ok(())
+    let attach: Vec<String> = upkeep.iter().filter(|u| is_key(u)).map(attach_key).collect();
+    let mut tx = client.transaction().map_err(PgError::db(failed))?;
+    tx.batch_execute(&attach.join("\n")).map_err(PgError::db(failed))?;
+    tx.execute(TRAJECTORY_LOAD.forget_upkeep, &[&ctx.target.schema])
+        .map_err(PgError::db("clear pqstage.bulk_upkeep"))?;
+    tx.commit().map_err(PgError::db("commit the primary keys"))
+}
+
+/// Refuses an episode whose stage gives one property twice for one
+/// observation, naming the first such value: in a bulk load the primary key
+/// of extended_properties, which would refuse it, is made after the data.
+/// `convert` never stages one (its natural keys are unique and a spec names
+/// each property once), so this finds a stage changed since.
+pub(super) fn check_unique(tx: &mut postgres::Transaction<'_>, unit: &EpisodeUnit<'_>) -> Result<(), PgError> {
+    let id = unit.id.as_str();
+    let twice = tx
+        .query_opt(TRAJECTORY_LOAD.duplicate_property, &[])
+        .map_err(PgError::db(format!("look for repeated property values of episode {id}")))?;
+    match twice {
+        None => Ok(()),
+        Some(r) => Err(PgError::Refused(format!(
+            "episode {id} ({}): property_id '{}' is staged twice for time_index {}, agent_id {}, agent_type_id \
+             '{}'; convert never stages a value twice, so the stage was changed after it was written: convert again",
+            unit.path,
+            r.get::<_, String>(0),
+            r.get::<_, i32>(1),
+            r.get::<_, i32>(2),
+            r.get::<_, String>(3)
+        ))),
+    }
 }
 
 /// Refuses an episode whose agent types or properties the target does not

@@ -484,6 +484,7 @@ fn load_episode(
             // The foreign keys come back only at the end: check this episode's
             // values against the lookup tables now, so it alone is refused.
             bulk::check_defined(tx, ctx, unit, dir, &properties.ids())?;
+            bulk::check_unique(tx, unit)?;
         }
         let inserted = tx
             .execute(&sql(TRAJECTORY_LOAD.insert_properties), &[&id])
