@@ -419,9 +419,12 @@ fn load_episode(
     let prop_files: Vec<_> = unit.properties.files.iter().map(|f| dir.join(&f.path)).collect();
     let properties = Properties::of(&prop_files)?;
     let stage_properties = |tx: &mut postgres::Transaction<'_>| -> Result<(), PgError> {
-        let (columns, values) = properties.placeholders();
-        tx.batch_execute(&render(TRAJECTORY_LOAD.create_property_stage, &[("columns", &columns), ("values", &values)]))
-            .map_err(PgError::db(what("create the property stage")))?;
+        let (columns, branches) = properties.placeholders();
+        tx.batch_execute(&render(
+            TRAJECTORY_LOAD.create_property_stage,
+            &[("columns", &columns), ("branches", &branches)],
+        ))
+        .map_err(PgError::db(what("create the property stage")))?;
         let (read, sent, copied) =
             properties.copy(tx, TRAJECTORY_LOAD.copy_properties, &prop_files, &what("copy the properties"))?;
         LoadError::check_count("pqstage_property_stage", &unit.path, unit.properties.rows, read, Counted::Copied)?;

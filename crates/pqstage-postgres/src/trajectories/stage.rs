@@ -71,10 +71,11 @@ impl Properties {
     }
 
     /// The placeholders of `create_property_stage`: the stage's value
-    /// columns (`f<k>` float, `t<k>` text) and the view's VALUES list.
+    /// columns (`f<k>` float, `t<k>` text) and the view's branches, one
+    /// `SELECT` of a property's id and value each.
     pub(super) fn placeholders(&self) -> (String, String) {
         let mut columns = String::new();
-        let mut values = Vec::new();
+        let mut branches = Vec::new();
         for (k, (id, f, t)) in self.columns.iter().enumerate() {
             if *f {
                 columns.push_str(&format!(", f{k} double precision"));
@@ -84,12 +85,12 @@ impl Properties {
             }
             let float = if *f { format!("p.f{k}") } else { "NULL::double precision".into() };
             let text = if *t { format!("p.t{k}") } else { "NULL::text".into() };
-            values.push(format!("({}::varchar, {float}, {text})", literal(id)));
+            branches.push(format!("SELECT {}::varchar, {float}, {text}", literal(id)));
         }
-        if values.is_empty() {
-            values.push("(NULL::varchar, NULL::double precision, NULL::text)".into());
+        if branches.is_empty() {
+            branches.push("SELECT NULL::varchar, NULL::double precision, NULL::text".into());
         }
-        (columns, values.join(",\n        "))
+        (columns, branches.join("\n        UNION ALL "))
     }
 
     /// COPYs the files' values into the stage with `copy` ([`Self::encode`]).
@@ -380,10 +381,12 @@ mod tests {
         );
         let props = Properties::of(std::slice::from_ref(&path)).unwrap();
         assert_eq!(props.ids(), ["class", "speed"]);
-        let (columns, values) = props.placeholders();
+        let (columns, branches) = props.placeholders();
         assert_eq!(columns, ", t0 text, f1 double precision");
-        assert!(values.contains("('class'::varchar, NULL::double precision, p.t0)"), "{values}");
-        assert!(values.contains("('speed'::varchar, p.f1, NULL::text)"), "{values}");
+        assert_eq!(
+            branches,
+            "SELECT 'class'::varchar, NULL::double precision, p.t0\n        UNION ALL SELECT 'speed'::varchar, p.f1, NULL::text"
+        );
 
         let mut data = Vec::new();
         let (read, rows) = props
@@ -422,8 +425,8 @@ mod tests {
 
     #[test]
     fn an_episode_without_properties_gets_a_view_with_no_rows() {
-        let (columns, values) = Properties::default().placeholders();
+        let (columns, branches) = Properties::default().placeholders();
         assert_eq!(columns, "");
-        assert_eq!(values, "(NULL::varchar, NULL::double precision, NULL::text)");
+        assert_eq!(branches, "SELECT NULL::varchar, NULL::double precision, NULL::text");
     }
 }
