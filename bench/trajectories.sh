@@ -15,7 +15,8 @@
 # loaded with --fillfactor 50), then convert and load at
 # 4x the episodes (client RSS flat in the episode count). Each PostgreSQL
 # target is a fresh database on one throwaway server (tests/pg/pg.sh, port
-# 55450, default settings); every timed step starts after a CHECKPOINT.
+# 55450, default settings); every timed step starts once no autovacuum worker runs, after a
+# CHECKPOINT.
 #
 # Usage: bash bench/trajectories.sh          (make bench-trajectories)
 # Environment: EPISODES (default 10), JOBS (default nproc), PQSTAGE (binary),
@@ -57,7 +58,25 @@ start_pg 55450
 URL="postgres://pqtest@127.0.0.1:55450"
 sql() { "$PSQL" "$URL/pqstage" -qX -v ON_ERROR_STOP=1 "$@"; }
 fresh_db() { sql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; }
-settle() { sql -c CHECKPOINT; sync; }
+# Before a timed step: no autovacuum worker running (a VACUUM of the rows
+# the step before wrote is that step's aftermath, not the next one's cost;
+# seen taking 1.1 s of a 5.5 s changed episode), then a checkpoint.
+settle() {
+  local waited=0 quiet=0
+  while ((quiet < 2)); do
+    if [[ "$(sql -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" == 0 ]]; then
+      quiet=$((quiet + 1))
+    else
+      quiet=0
+      waited=$((waited + 1))
+      ((waited < 600)) || { log "autovacuum still running after 600 s: timing anyway"; break; }
+    fi
+    sleep 1
+  done
+  ((waited == 0)) || log "waited about ${waited} s for autovacuum"
+  sql -c CHECKPOINT
+  sync
+}
 
 STAGE="$OUT/stage"
 rm -rf "$STAGE" "$OUT"/*.duckdb
@@ -79,6 +98,7 @@ fresh_db pq_ff; settle
 once pg_load_ff50 "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq_ff" --no-progress -v --fillfactor 50
 settle
 once pg_rerun_ff50 "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq_ff" --no-progress --fillfactor 50
+settle
 once duck_load "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress -v
 once duck_rerun "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress
 
@@ -90,6 +110,7 @@ settle
 once pg_changed "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq" --no-progress -v
 settle
 once pg_changed_ff50 "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq_ff" --no-progress -v --fillfactor 50
+settle
 once duck_changed "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress -v
 # The changed target against a fresh load of the changed stage: same rows.
 fresh_db pq_check
@@ -119,6 +140,7 @@ if [[ "$PEERS" != 0 ]]; then
   "$PQSTAGE" convert "$SESSION" --spec "$SPEC" --to "$STAGE" --no-progress --quiet
   settle
   once pg_corrected "$PQSTAGE" load postgres "$STAGE" --db "$URL/pq" --no-progress -v
+  settle
   once duck_corrected "$PQSTAGE" load duckdb "$STAGE" --db "$OUT/pq.duckdb" --no-progress -v
   cp "$DATA/trajectories-e$EPISODES/$(basename "$SESSION")/$FIXED" "$SESSION/$FIXED"
 fi
@@ -128,6 +150,7 @@ if [[ "$PEERS" != 0 ]]; then
   once pg_to_sql "$TPY" "$BENCH/trajectories/to_sql_peer.py" --engine postgres --db "$URL/peer_to_sql" "$SESSION"
   fresh_db peer_copy; settle
   once pg_text_copy "$TPY" "$BENCH/trajectories/text_copy_peer.py" --db "$URL/peer_copy" "$SESSION"
+  settle
   once duck_to_sql "$TPY" "$BENCH/trajectories/to_sql_peer.py" --engine duckdb --db "$OUT/peer.duckdb" "$SESSION"
   for db in peer_to_sql peer_copy; do
     n="$("$PSQL" "$URL/$db" -qXAt -c "SELECT (SELECT count(*) FROM observations) || '/' || (SELECT count(*) FROM extended_properties)")"
@@ -141,6 +164,7 @@ rm -rf "$STAGE_BIG"
 once convert_x4 "$PQSTAGE" convert "$(ls -d "$DATA/trajectories-e$BIG"/*/)" --spec "$SPEC" --to "$STAGE_BIG" --no-progress
 fresh_db pq_big; settle
 once pg_load_x4 "$PQSTAGE" load postgres "$STAGE_BIG" --db "$URL/pq_big" --no-progress -v
+settle
 once duck_load_x4 "$PQSTAGE" load duckdb "$STAGE_BIG" --db "$OUT/pq-big.duckdb" --no-progress
 # DuckDB with its buffer pool capped, at both sizes.
 rm -f "$OUT"/capped*.duckdb
