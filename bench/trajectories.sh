@@ -15,8 +15,8 @@
 # loaded with --fillfactor 50), then convert and load at
 # 4x the episodes (client RSS flat in the episode count). Each PostgreSQL
 # target is a fresh database on one throwaway server (tests/pg/pg.sh, port
-# 55450, default settings); every timed step starts once no autovacuum worker runs, after a
-# CHECKPOINT.
+# 55450, default settings); every timed step starts once no autovacuum
+# worker runs, after a CHECKPOINT.
 #
 # Usage: bash bench/trajectories.sh          (make bench-trajectories)
 # Environment: EPISODES (default 10), JOBS (default nproc), PQSTAGE (binary),
