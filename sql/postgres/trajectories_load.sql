@@ -233,8 +233,9 @@ WITH merged AS (
     INSERT INTO {schema}.observations (episode_id, time_index, agent_id, agent_type_id, x, y, z, v_x, v_y, v_z)
     SELECT episode_id, time_index, agent_id, agent_type_id, x, y, z, v_x, v_y, v_z FROM pqstage_observation_stage
     ON CONFLICT (episode_id, time_index, agent_id, agent_type_id) DO UPDATE SET
-        observation_id = observations.observation_id, episode_id = excluded.episode_id,
-        time_index = excluded.time_index, agent_id = excluded.agent_id, agent_type_id = excluded.agent_type_id,
+        observation_id = observations.observation_id, episode_id = observations.episode_id,
+        time_index = observations.time_index, agent_id = observations.agent_id,
+        agent_type_id = observations.agent_type_id,
         x = excluded.x, y = excluded.y, z = excluded.z, v_x = excluded.v_x, v_y = excluded.v_y, v_z = excluded.v_z
     WHERE (observations.x, observations.y, observations.z, observations.v_x, observations.v_y, observations.v_z)
           IS DISTINCT FROM (excluded.x, excluded.y, excluded.z, excluded.v_x, excluded.v_y, excluded.v_z)
@@ -259,7 +260,8 @@ SELECT count(*) FROM {schema}.observations WHERE episode_id = $1;
 -- 13% of the server's time in a re-simulated episode. Naming the columns
 -- skips them, but in the primary keys, which still see the old version as
 -- a duplicate (1.6% left). Whether an update is HOT and whether a foreign
--- key is checked depend on the values, which are equal.
+-- key is checked depend on the values, which are the row's own. A users'
+-- trigger declared UPDATE OF a key column does fire.
 INSERT INTO {schema}.extended_properties (observation_id, property_id, value_float, value_text)
 SELECT o.observation_id, p.property_id, p.value_float, p.value_text
 FROM pqstage_property_stage p
@@ -267,7 +269,7 @@ JOIN {schema}.observations o
   ON o.episode_id = $1
  AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id
 ON CONFLICT (observation_id, property_id) DO UPDATE SET
-    observation_id = excluded.observation_id, property_id = excluded.property_id,
+    observation_id = extended_properties.observation_id, property_id = extended_properties.property_id,
     value_float = excluded.value_float, value_text = excluded.value_text
 WHERE (extended_properties.value_float, extended_properties.value_text)
       IS DISTINCT FROM (excluded.value_float, excluded.value_text);
@@ -411,6 +413,13 @@ FROM pg_constraint c
 WHERE c.conrelid = to_regclass(format('%I.extended_properties', $1::text))
   AND c.contype = 'p' AND NOT c.condeferrable
   AND c.conname = (SELECT relname FROM pg_class WHERE oid = c.conindid)
+  -- Nothing of the users' may depend on it (a foreign key that references
+  -- it, a view grouped by it): dropping it would fail, so it stays live.
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_depend d
+    WHERE d.deptype = 'n'
+      AND ((d.refclassid = 'pg_constraint'::regclass AND d.refobjid = c.oid)
+        OR (d.refclassid = 'pg_class'::regclass AND d.refobjid = c.conindid)))
 ORDER BY 1 DESC, 2, 3;
 
 -- name: drop_stages

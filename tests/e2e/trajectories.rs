@@ -1305,6 +1305,7 @@ fn killed_first_load(jobs: &str, name: &str) {
         // Four foreign keys of observations and extended_properties; seven idx_
         // indexes in all, five of them on those two tables.
         assert_eq!(upkeep(), (4, 7), "the foreign keys and indexes the killed load dropped are all there");
+        assert_eq!(pg.int(primary_key), 1, "so is the primary key of extended_properties");
         assert_eq!(pending(), 0);
     } else {
         // Dropped and committed, as pg_restore --jobs does: the record says

@@ -227,24 +227,27 @@ fn a_property_staged_twice_refuses_its_episode_alone() {
     bump(&mut props["rows_read"]);
     std::fs::write(root.join("_manifest.json"), serde_json::to_string(&m).unwrap()).unwrap();
     let want = expected(&eps);
-    let pg = Target::pg("traj_twice");
-
-    let o = pg.load(d, "stage", BOIDS, &["--no-verify"]);
-    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
-    assert!(err.contains("1 episode(s) not loaded"), "{err}");
-    let result = result_of(&out, bad).unwrap_or_else(|| panic!("{bad} listed: {out}"));
-    assert!(result.starts_with("FAILED"), "{out}");
     let [p, t, a, ty] = [0, 1, 2, 3].map(|i| first[i].clone().unwrap());
     let named = format!("property_id '{p}' is staged twice for time_index {t}, agent_id {a}, agent_type_id '{ty}'");
-    assert!(out.contains(&named), "the value is named ({named}): {out}");
-    assert!(out.contains(&format!("episode_id={bad}")), "the episode's staged folder is named: {out}");
-    // The others are whole, the refused one absent, and the key is back.
     let mut others = counts_of(&want);
     others.remove(bad);
-    assert_eq!(pg.counts(), others);
-    let key =
-        "SELECT count(*) FROM pg_constraint WHERE conrelid = '{s}.extended_properties'::regclass AND contype = 'p'";
-    assert_eq!(pg.int(key), 1, "the primary key of extended_properties is made after the data");
-    assert_eq!(pg.int("SELECT count(*) FROM pqstage.bulk_upkeep WHERE table_schema = '{s}'"), 0);
+    // On two connections (episodes committed one by one, the key made at the
+    // end) and on one (one transaction, the episode in a savepoint).
+    for jobs in ["2", "1"] {
+        let pg = Target::pg(&format!("traj_twice_{jobs}"));
+        let o = pg.load(d, "stage", BOIDS, &["--no-verify", "--jobs", jobs]);
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "--jobs {jobs}: {out}\n{err}");
+        assert!(err.contains("1 episode(s) not loaded"), "--jobs {jobs}: {err}");
+        let result = result_of(&out, bad).unwrap_or_else(|| panic!("--jobs {jobs}: {bad} listed: {out}"));
+        assert!(result.starts_with("FAILED"), "--jobs {jobs}: {out}");
+        assert!(out.contains(&named), "--jobs {jobs}: the value is named ({named}): {out}");
+        assert!(out.contains(&format!("episode_id={bad}")), "--jobs {jobs}: the staged folder is named: {out}");
+        // The others are whole, the refused one absent, and the key is back.
+        assert_eq!(pg.counts(), others, "--jobs {jobs}");
+        let key =
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = '{s}.extended_properties'::regclass AND contype = 'p'";
+        assert_eq!(pg.int(key), 1, "--jobs {jobs}: the primary key of extended_properties is made after the data");
+        assert_eq!(pg.int("SELECT count(*) FROM pqstage.bulk_upkeep WHERE table_schema = '{s}'"), 0, "--jobs {jobs}");
+    }
 }

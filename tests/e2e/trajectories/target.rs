@@ -196,10 +196,11 @@ impl Target {
                 .map(|s| s.to_string())
                 .chain([db.display().to_string(), "--schema".into(), schema.clone()])
                 .collect(),
+            // Two connections unless the caller says otherwise.
             Self::Pg(s) => ["load", "postgres", stage, "--dataset", dataset, "--db", &url(), "--schema", &s.0]
                 .iter()
                 .map(|s| s.to_string())
-                .chain(["--jobs".into(), "2".into()])
+                .chain(if extra.contains(&"--jobs") { vec![] } else { vec!["--jobs".into(), "2".into()] })
                 .collect(),
         };
         args.push("--no-progress".into());

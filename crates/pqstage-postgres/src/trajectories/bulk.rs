@@ -205,8 +205,11 @@ pub(super) fn load_parallel(
     // it is made now, on the rows already there, and stays.
     let merges = work.iter().any(|s| s.staged.is_some() && replaceable(&s.key));
     let (keys_now, upkeep): (Vec<Upkeep>, Vec<Upkeep>) = upkeep.into_iter().partition(|u| merges && is_key(u));
-    let now: Vec<String> = keys_now.iter().map(|k| format!("{}\n{}", key_index(k), attach_key(k))).collect();
-    tx.batch_execute(&now.join("\n")).map_err(PgError::db("make the primary key of extended_properties"))?;
+    if !keys_now.is_empty() {
+        let now: Vec<String> = keys_now.iter().map(|k| format!("{}\n{}", key_index(k), attach_key(k))).collect();
+        tx.batch_execute(&format!("{}\n{}", TRAJECTORY_LOAD.bulk_settings, now.join("\n")))
+            .map_err(PgError::db("make the primary key of extended_properties"))?;
+    }
     tx.commit().map_err(PgError::db("commit the dropped foreign keys and indexes"))?;
     let outcomes = run_units(
         work,
@@ -287,12 +290,26 @@ fn make_upkeep_parallel(
             tx.commit().map_err(PgError::db("commit the foreign keys and indexes"))
         },
     )?;
+    // Making an index the key takes an exclusive lock for a moment. While
+    // it waits for a reader, every later reader queues behind it, so it
+    // waits 2 s at most, then lets them through and tries again (for a
+    // minute; after that the record stays, and the next load finishes).
     let attach: Vec<String> = upkeep.iter().filter(|u| is_key(u)).map(attach_key).collect();
-    let mut tx = client.transaction().map_err(PgError::db(failed))?;
-    tx.batch_execute(&attach.join("\n")).map_err(PgError::db(failed))?;
-    tx.execute(TRAJECTORY_LOAD.forget_upkeep, &[&ctx.target.schema])
-        .map_err(PgError::db("clear pqstage.bulk_upkeep"))?;
-    tx.commit().map_err(PgError::db("commit the primary keys"))
+    let attach = format!("SET LOCAL lock_timeout = '2s';\n{}", attach.join("\n"));
+    let mut tries = 0;
+    loop {
+        let mut tx = client.transaction().map_err(PgError::db(failed))?;
+        match tx.batch_execute(&attach) {
+            Err(e) if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) && tries < 30 => {
+                tries += 1;
+                continue;
+            }
+            made => made.map_err(PgError::db(failed))?,
+        }
+        tx.execute(TRAJECTORY_LOAD.forget_upkeep, &[&ctx.target.schema])
+            .map_err(PgError::db("clear pqstage.bulk_upkeep"))?;
+        return tx.commit().map_err(PgError::db("commit the primary keys"));
+    }
 }
 
 /// Refuses an episode whose stage gives one property twice for one
