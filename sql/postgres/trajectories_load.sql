@@ -214,14 +214,25 @@ ANALYZE pqstage_observation_stage;
 ANALYZE pqstage_property_wide;
 
 -- name: delete_lost_observations
--- A changed episode's observations the new version no longer has; the
--- foreign key's cascade deletes their properties (one trigger call each, an
--- index probe: few rows unless the episode shrank). Parameter: episode_id.
-DELETE FROM {schema}.observations o
-WHERE o.episode_id = $1
-  AND NOT EXISTS (
-    SELECT 1 FROM pqstage_observation_stage s
-    WHERE s.time_index = o.time_index AND s.agent_id = o.agent_id AND s.agent_type_id = o.agent_type_id);
+-- A changed episode's observations the new version no longer has, and
+-- their properties. These are deleted here, not left to the foreign key's
+-- cascade: a first load that resumes an interrupted one merges the
+-- episodes it recorded while that key is still dropped, and their
+-- properties would stay behind (the key's validation at the end would then
+-- fail). With the key there, its cascade finds nothing left to delete (one
+-- index probe per lost observation: few unless the episode shrank).
+-- Parameter: episode_id.
+WITH lost AS (
+    SELECT o.observation_id
+    FROM {schema}.observations o
+    WHERE o.episode_id = $1
+      AND NOT EXISTS (
+        SELECT 1 FROM pqstage_observation_stage s
+        WHERE s.time_index = o.time_index AND s.agent_id = o.agent_id AND s.agent_type_id = o.agent_type_id)
+), properties AS (
+    DELETE FROM {schema}.extended_properties e USING lost l WHERE e.observation_id = l.observation_id
+)
+DELETE FROM {schema}.observations o USING lost l WHERE o.observation_id = l.observation_id;
 
 -- name: merge_observations
 -- A changed episode's observations: new keys inserted, changed values

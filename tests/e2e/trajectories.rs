@@ -1363,3 +1363,82 @@ fn killed_first_load(jobs: &str, name: &str) {
     duck.load_ok(d, "stage", BOIDS, &[]);
     duck.content().assert_same(&pg.content(), "DuckDB, then PostgreSQL after a killed first load");
 }
+
+/// A first load that resumes an interrupted one merges the episodes that
+/// one committed while their foreign keys are still dropped, so an episode
+/// that lost observations must lose their property values by hand, not by
+/// the cascade. The interrupted load is made here from a whole one: its
+/// foreign keys, indexes and primary key dropped and recorded as the loader
+/// records them, and episode 0 given observations (with values) its stage
+/// no longer has.
+#[test]
+fn a_resumed_first_load_deletes_the_properties_of_observations_an_episode_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sessions = boids(d, "src", 1, 3, 39);
+    let eps = episodes(Kind::Boids, &absolute(d, &sessions));
+    convert_ok(d, "boids.toml", &sessions, BOIDS);
+    let want = expected(&eps);
+    let pg = Target::pg("traj_resumed");
+    pg.load_ok(d, "stage", BOIDS, &[]);
+    let schema = pg.schema().to_string();
+    let sql = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/postgres/trajectories_load.sql"))
+        .unwrap();
+    let upkeep = sql.split("-- name: bulk_upkeep").nth(1).unwrap().split("-- name:").next().unwrap();
+    let upkeep = upkeep.replace("$1", &format!("'{schema}'"));
+    let upkeep = upkeep.trim().trim_end_matches(';');
+    let mut c = target::pg();
+    c.batch_execute(&format!(
+        "BEGIN; SET LOCAL search_path = pg_catalog;
+         INSERT INTO pqstage.bulk_upkeep (table_schema, position, kind, table_name, name, definition)
+         SELECT '{schema}', (row_number() OVER ())::int, kind, t, name, def FROM ({upkeep}) x (kind, t, name, def);
+         COMMIT;"
+    ))
+    .unwrap();
+    let recorded: Vec<(String, String, String)> = c
+        .query("SELECT kind, table_name, name FROM pqstage.bulk_upkeep WHERE table_schema = $1", &[&schema])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(recorded.len(), 10, "four foreign keys, five indexes, a primary key: {recorded:?}");
+    for (kind, table, name) in &recorded {
+        c.batch_execute(&match kind.as_str() {
+            "index" => format!("DROP INDEX {name}"),
+            _ => format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\""),
+        })
+        .unwrap();
+    }
+    let added = c
+        .execute(
+            &format!(
+                "WITH src AS (
+                     SELECT * FROM {schema}.observations
+                     WHERE episode_id = $1 AND time_index < 2 AND agent_type_id = 'agent'),
+                 ins AS (
+                     INSERT INTO {schema}.observations (episode_id, time_index, agent_id, agent_type_id, x, y)
+                     SELECT episode_id, time_index + 100000, agent_id, agent_type_id, x, y FROM src
+                     RETURNING observation_id, time_index, agent_id)
+                 INSERT INTO {schema}.extended_properties (observation_id, property_id, value_float)
+                 SELECT ins.observation_id, e.property_id, e.value_float
+                 FROM ins JOIN src ON src.time_index + 100000 = ins.time_index AND src.agent_id = ins.agent_id
+                 JOIN {schema}.extended_properties e ON e.observation_id = src.observation_id"
+            ),
+            &[&eps[0].id],
+        )
+        .unwrap();
+    assert!(added > 0, "values added to the lost observations");
+
+    let out = pg.load_ok(d, "stage", BOIDS, &["-v"]);
+    assert!(out.contains("foreign keys, indexes and statistics made after the data"), "{out}");
+    assert_eq!(pg.counts(), counts_of(&want), "the lost observations and their values are gone");
+    let orphans = "SELECT count(*) FROM {s}.extended_properties e
+        WHERE NOT EXISTS (SELECT 1 FROM {s}.observations o WHERE o.observation_id = e.observation_id)";
+    assert_eq!(pg.int(orphans), 0);
+    assert_eq!(pg.int("SELECT count(*) FROM pqstage.bulk_upkeep WHERE table_schema = '{s}'"), 0);
+    let invalid = "SELECT count(*) FROM pg_constraint WHERE NOT convalidated AND connamespace = '{s}'::regnamespace";
+    assert_eq!(pg.int(invalid), 0, "every foreign key is validated");
+    let key =
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = '{s}.extended_properties'::regclass AND contype = 'p'";
+    assert_eq!(pg.int(key), 1);
+}

@@ -117,9 +117,9 @@ fn drop_upkeep(upkeep: &[Upkeep]) -> String {
             // A key's index may stand alone: an interrupted load built it
             // and did not attach it.
             "key" => {
-                let schema = table.rsplit_once('.').map_or("", |(schema, _)| schema);
+                let schema = table.rsplit_once('.').map_or(String::new(), |(schema, _)| format!("{schema}."));
                 let name = quote_ident(name);
-                format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};\nDROP INDEX IF EXISTS {schema}.{name};")
+                format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};\nDROP INDEX IF EXISTS {schema}{name};")
             }
             _ => format!("DROP INDEX IF EXISTS {name};"),
         })
