@@ -1382,19 +1382,25 @@ fn a_resumed_first_load_deletes_the_properties_of_observations_an_episode_lost()
     let pg = Target::pg("traj_resumed");
     pg.load_ok(d, "stage", BOIDS, &[]);
     let schema = pg.schema().to_string();
-    let sql = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/postgres/trajectories_load.sql"))
-        .unwrap();
-    let upkeep = sql.split("-- name: bulk_upkeep").nth(1).unwrap().split("-- name:").next().unwrap();
-    let upkeep = upkeep.replace("$1", &format!("'{schema}'"));
-    let upkeep = upkeep.trim().trim_end_matches(';');
-    let mut c = target::pg();
-    c.batch_execute(&format!(
-        "BEGIN; SET LOCAL search_path = pg_catalog;
-         INSERT INTO pqstage.bulk_upkeep (table_schema, position, kind, table_name, name, definition)
-         SELECT '{schema}', (row_number() OVER ())::int, kind, t, name, def FROM ({upkeep}) x (kind, t, name, def);
-         COMMIT;"
-    ))
+    // What the loader records, by its own query, its names qualified as the loader qualifies them.
+    let queries = pqstage_load::sql::Queries::parse(
+        "trajectories_load.sql",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/postgres/trajectories_load.sql")),
+    )
     .unwrap();
+    let upkeep = queries.get("bulk_upkeep").unwrap().sql.trim_end_matches(';');
+    let mut c = target::pg();
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute("SET LOCAL search_path = pg_catalog").unwrap();
+    tx.execute(
+        &format!(
+            "INSERT INTO pqstage.bulk_upkeep (table_schema, position, kind, table_name, name, definition)
+             SELECT $1::text, (row_number() OVER ())::int, kind, t, name, def FROM ({upkeep}) x (kind, t, name, def)"
+        ),
+        &[&schema],
+    )
+    .unwrap();
+    tx.commit().unwrap();
     let recorded: Vec<(String, String, String)> = c
         .query("SELECT kind, table_name, name FROM pqstage.bulk_upkeep WHERE table_schema = $1", &[&schema])
         .unwrap()

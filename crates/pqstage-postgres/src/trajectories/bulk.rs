@@ -1,7 +1,8 @@
 //! A first load into empty tables, with the foreign keys of observations
 //! and extended_properties, their indexes no constraint needs and the
-//! primary key of extended_properties made after the data (a set-based check per key and one sort per index, instead of a
-//! lookup per row): on the `--jobs` connections as `pg_restore --jobs` does
+//! primary key of extended_properties made after the data (a set-based
+//! check per key and one sort per index, instead of a lookup per row): on
+//! the `--jobs` connections as `pg_restore --jobs` does
 //! ([`load_parallel`]), or with `--jobs 1` in one transaction ([`load_bulk`]);
 //! each episode checked against the lookup tables the dropped foreign keys
 //! would have checked ([`check_defined`]) and for a value its primary key
@@ -88,6 +89,11 @@ fn attach_key((_, table, name, _): &Upkeep) -> String {
     format!("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name};")
 }
 
+/// A primary key made in one go: its index, then the key.
+fn make_key(key: &Upkeep) -> String {
+    format!("{}\n{}", key_index(key), attach_key(key))
+}
+
 fn is_key((kind, ..): &Upkeep) -> bool {
     kind == "key"
 }
@@ -131,10 +137,10 @@ fn make_upkeep(upkeep: &[Upkeep]) -> String {
     let make: Vec<String> = upkeep
         .iter()
         .rev()
-        .map(|item| match item.0.as_str() {
-            "constraint" => format!("ALTER TABLE {} ADD CONSTRAINT {} {};", item.1, quote_ident(&item.2), item.3),
-            "key" => format!("{}\n{}", key_index(item), attach_key(item)),
-            _ => format!("{};", item.3),
+        .map(|item @ (kind, table, name, def)| match kind.as_str() {
+            "constraint" => format!("ALTER TABLE {table} ADD CONSTRAINT {} {def};", quote_ident(name)),
+            "key" => make_key(item),
+            _ => format!("{def};"),
         })
         .collect();
     make.join("\n")
@@ -206,7 +212,7 @@ pub(super) fn load_parallel(
     let merges = work.iter().any(|s| s.staged.is_some() && replaceable(&s.key));
     let (keys_now, upkeep): (Vec<Upkeep>, Vec<Upkeep>) = upkeep.into_iter().partition(|u| merges && is_key(u));
     if !keys_now.is_empty() {
-        let now: Vec<String> = keys_now.iter().map(|k| format!("{}\n{}", key_index(k), attach_key(k))).collect();
+        let now: Vec<String> = keys_now.iter().map(make_key).collect();
         tx.batch_execute(&format!("{}\n{}", TRAJECTORY_LOAD.bulk_settings, now.join("\n")))
             .map_err(PgError::db("make the primary key of extended_properties"))?;
     }
