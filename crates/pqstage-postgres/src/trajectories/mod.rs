@@ -469,9 +469,9 @@ fn load_episode(
             .map_err(PgError::db(what("merge the properties")))?;
         ctx.rewrites.lock().expect("no worker panicked").push((id.to_string(), written, unit.properties.rows));
         // What the episode holds now, less the property values it lost.
-        let row = tx
-            .query_one(&sql(TRAJECTORY_LOAD.prune_properties), &[&id])
-            .map_err(PgError::db(what("delete the properties it lost")))?;
+        let (count, ids) = properties.presence();
+        let prune = render(&sql(TRAJECTORY_LOAD.prune_properties), &[("count", &count), ("ids", &ids)]);
+        let row = tx.query_one(&prune, &[&id]).map_err(PgError::db(what("delete the properties it lost")))?;
         let (obs, held, gone): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
         let props = held - gone;
         LoadError::check_count(&obs_table, &unit.path, unit.observations.rows, obs as u64, Counted::Held)?;

@@ -93,6 +93,32 @@ impl Properties {
         (columns, branches.join("\n        UNION ALL "))
     }
 
+    /// The placeholders of `prune_properties`, over a stage row `w` (all
+    /// NULL where the stage has no row for an observation): `count`, how
+    /// many values the row gives its observation, and `ids`, their property
+    /// ids as a `varchar[]`. Read from the row itself, so that the long
+    /// form is never expanded and grouped again to count it.
+    pub(super) fn presence(&self) -> (String, String) {
+        let mut count = Vec::new();
+        let mut ids = Vec::new();
+        for (k, (id, f, t)) in self.columns.iter().enumerate() {
+            let tests: Vec<String> = [(*f, format!("w.f{k} IS NOT NULL")), (*t, format!("w.t{k} IS NOT NULL"))]
+                .into_iter()
+                .filter_map(|(has, test)| has.then_some(test))
+                .collect();
+            if tests.is_empty() {
+                continue;
+            }
+            let test = tests.join(" OR ");
+            count.push(format!("({test})::int"));
+            ids.push(format!("CASE WHEN {test} THEN {}::varchar END", literal(id)));
+        }
+        if count.is_empty() {
+            return ("0".into(), "ARRAY[]::varchar[]".into());
+        }
+        (count.join(" + "), format!("array_remove(ARRAY[{}], NULL)", ids.join(", ")))
+    }
+
     /// COPYs the files' values into the stage with `copy` ([`Self::encode`]).
     /// Returns the values read, the rows sent and the rows COPY took.
     pub(super) fn copy(
@@ -387,6 +413,13 @@ mod tests {
             branches,
             "SELECT 'class'::varchar, NULL::double precision, p.t0\n        UNION ALL SELECT 'speed'::varchar, p.f1, NULL::text"
         );
+        let (count, ids) = props.presence();
+        assert_eq!(count, "(w.t0 IS NOT NULL)::int + (w.f1 IS NOT NULL)::int");
+        assert_eq!(
+            ids,
+            "array_remove(ARRAY[CASE WHEN w.t0 IS NOT NULL THEN 'class'::varchar END, \
+             CASE WHEN w.f1 IS NOT NULL THEN 'speed'::varchar END], NULL)"
+        );
 
         let mut data = Vec::new();
         let (read, rows) = props
@@ -428,5 +461,6 @@ mod tests {
         let (columns, branches) = Properties::default().placeholders();
         assert_eq!(columns, "");
         assert_eq!(branches, "SELECT NULL::varchar, NULL::double precision, NULL::text");
+        assert_eq!(Properties::default().presence(), ("0".to_string(), "ARRAY[]::varchar[]".to_string()));
     }
 }
