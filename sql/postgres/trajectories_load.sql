@@ -188,7 +188,10 @@ WHERE o.episode_id = $1 AND p.observation_id = o.observation_id;
 -- estimates still pass jit_above_cost, and compiling them took 0.2-0.4 s a
 -- statement (EXPLAIN's JIT timing on a re-simulated boids episode) for
 -- nothing the probes gain.
+-- Their sorts and hashes of an episode's 93,000 observations spilled to
+-- disk at the default work_mem (4 MB).
 SET LOCAL jit = off;
+SET LOCAL work_mem = '64MB';
 
 -- name: create_observation_stage
 -- A changed episode's new observations, before they are compared with the
@@ -209,9 +212,11 @@ COPY pqstage_observation_stage (time_index, agent_id, agent_type_id, x, y, z, v_
 FROM STDIN (FORMAT binary);
 
 -- name: analyze_stages
--- Statistics of the stages, so the comparisons below are planned as hash joins.
-ANALYZE pqstage_observation_stage;
-ANALYZE pqstage_property_wide;
+-- Statistics of the stages, so the comparisons below are planned as hash
+-- joins: of the key columns only, the ones those joins match on (all the
+-- columns took 148 ms on a boids episode, the keys 71 ms).
+ANALYZE pqstage_observation_stage (time_index, agent_id, agent_type_id);
+ANALYZE pqstage_property_wide (time_index, agent_id, agent_type_id);
 
 -- name: delete_lost_observations
 -- A changed episode's observations the new version no longer has, and
@@ -239,7 +244,7 @@ DELETE FROM {schema}.observations o USING lost l WHERE o.observation_id = l.obse
 -- updated in place (observation_id kept, so the properties that point at it
 -- stay), unchanged rows not touched at all. Returns how many keys are new
 -- (an inserted row has xmax 0, an updated one the transaction's id).
--- The key columns are assigned their own values (see merge_properties).
+-- The key columns are assigned their own values (see update_properties).
 WITH merged AS (
     INSERT INTO {schema}.observations (episode_id, time_index, agent_id, agent_type_id, x, y, z, v_x, v_y, v_z)
     SELECT episode_id, time_index, agent_id, agent_type_id, x, y, z, v_x, v_y, v_z FROM pqstage_observation_stage
@@ -258,67 +263,91 @@ SELECT count(*) FILTER (WHERE inserted) FROM merged;
 -- An episode's observations. Parameter: episode_id.
 SELECT count(*) FROM {schema}.observations WHERE episode_id = $1;
 
--- name: merge_properties
--- A changed episode's properties, by the same join as insert_properties:
--- new ones inserted, changed values updated, unchanged ones not touched (no
--- foreign-key check fires for them). Parameter: episode_id.
--- The key columns are assigned their own values. An update that names no
--- column of an index tells PostgreSQL (14 and later) that the index's key
--- is unchanged, and when such an entry meets a full leaf page it first
--- visits the heap to delete old versions of that key (bottom-up deletion).
--- Here every old version belongs to this very transaction and none can go,
--- so on full pages (the default fillfactor) each of those visits is wasted:
--- 13% of the server's time in a re-simulated episode. Naming the columns
--- skips them, but in the primary keys, which still see the old version as
--- a duplicate (1.6% left). Whether an update is HOT and whether a foreign
--- key is checked depend on the values, which are the row's own. A users'
--- trigger declared UPDATE OF a key column does fire.
-INSERT INTO {schema}.extended_properties (observation_id, property_id, value_float, value_text)
-SELECT o.observation_id, p.property_id, p.value_float, p.value_text
-FROM pqstage_property_stage p
-JOIN {schema}.observations o
-  ON o.episode_id = $1
- AND o.time_index = p.time_index AND o.agent_id = p.agent_id AND o.agent_type_id = p.agent_type_id
-ON CONFLICT (observation_id, property_id) DO UPDATE SET
-    observation_id = extended_properties.observation_id, property_id = extended_properties.property_id,
-    value_float = excluded.value_float, value_text = excluded.value_text
-WHERE (extended_properties.value_float, extended_properties.value_text)
-      IS DISTINCT FROM (excluded.value_float, excluded.value_text);
+-- name: create_property_diff
+-- A changed episode's observations, each with the values its stage row
+-- gives it (the columns of pqstage_property_wide), the ids of those
+-- properties (ids) and the ids it holds before the merge (old). Dropped at
+-- commit. Placeholder: columns, as in create_property_stage.
+CREATE TEMPORARY TABLE pqstage_property_diff (
+    observation_id bigint NOT NULL{columns},
+    ids varchar[] NOT NULL,
+    old varchar[] NOT NULL
+) ON COMMIT DROP;
 
--- name: prune_properties
--- After a changed episode's merge: the rows it holds, and the property
--- values the new version no longer has deleted, in one pass over the
--- episode's observations. Each observation's properties are counted through
--- the index (the LATERAL count; a join let the planner scan every
--- episode's rows), and only an observation holding more than its stage row
--- gives it can have lost any: only its rows are compared with the ids that
--- row gives. The stage is read as it was sent, a row per observation:
--- counting its values in long form (the view expanded, then grouped, and
--- the kept values joined back) was 0.6 of the 1.0 s this took on a
--- re-simulated boids episode. Parameter: episode_id. Placeholders: count
--- and ids, over the stage row w (Properties::presence). Returns the
--- observations and properties held before the delete, and how many the
--- delete removed.
-WITH held AS (
-    SELECT o.observation_id, o.time_index, o.agent_id, o.agent_type_id, x.n
-    FROM {schema}.observations o
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS n FROM {schema}.extended_properties e WHERE e.observation_id = o.observation_id
-    ) x
-    WHERE o.episode_id = $1
-), surplus AS (
-    SELECT h.observation_id, {ids} AS ids
-    FROM held h
-    LEFT JOIN pqstage_property_wide w
-      ON w.time_index = h.time_index AND w.agent_id = h.agent_id AND w.agent_type_id = h.agent_type_id
-    WHERE h.n > {count}
-), gone AS (
-    DELETE FROM {schema}.extended_properties e
-    USING surplus u
-    WHERE e.observation_id = u.observation_id AND e.property_id <> ALL (u.ids)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM held), (SELECT coalesce(sum(n), 0) FROM held)::bigint, (SELECT count(*) FROM gone);
+-- name: diff_properties
+-- A changed episode's properties are compared observation by observation,
+-- not value by value (trajectories/merge.rs): one look into the index per
+-- observation finds the ids it holds. Parameter: episode_id. Placeholders:
+-- values and ids (Properties::diff).
+INSERT INTO pqstage_property_diff
+SELECT o.observation_id{values}, {ids},
+       coalesce(x.old, ARRAY[]::varchar[])
+FROM {schema}.observations o
+LEFT JOIN pqstage_property_wide w
+  ON w.time_index = o.time_index AND w.agent_id = o.agent_id AND w.agent_type_id = o.agent_type_id
+CROSS JOIN LATERAL (
+    SELECT array_agg(e.property_id) AS old FROM {schema}.extended_properties e WHERE e.observation_id = o.observation_id
+) x
+WHERE o.episode_id = $1;
+
+-- name: diff_summary
+-- The episode's observations, how many distinct ones (fewer when the stage
+-- gives one observation two rows), and the property values they held.
+SELECT count(*), count(DISTINCT observation_id), coalesce(sum(cardinality(old)), 0)::bigint
+FROM pqstage_property_diff;
+
+-- name: diff_plans
+-- The next two statements go through the episode's observations, each
+-- looking up its values in the index; as joins of the whole table
+-- (8 million values for 10 episodes) they read every value: 12 s against
+-- 1.9 s for the update.
+SET LOCAL enable_hashjoin = off;
+SET LOCAL enable_mergejoin = off;
+
+-- name: delete_lost_properties
+-- The values of properties the new version no longer gives an observation:
+-- deleted (only observations that held such a value are looked into).
+DELETE FROM {schema}.extended_properties e
+USING pqstage_property_diff d
+WHERE NOT (d.old <@ d.ids) AND e.observation_id = d.observation_id AND e.property_id <> ALL (d.ids);
+
+-- name: update_properties
+-- The values the new version changes, updated in place; unchanged ones are
+-- not touched, and no foreign key check fires for them. The key columns
+-- are assigned their own values: an update that names no column of an
+-- index tells PostgreSQL (14 and later) that the index's key is unchanged,
+-- and when such an entry meets a full leaf page it first visits the heap to
+-- delete old versions of that key (bottom-up deletion). Here every old
+-- version belongs to this very transaction and none can go, so on full
+-- pages (fillfactor 100) each of those visits is wasted: 13% of the
+-- server's time in a re-simulated episode. Whether an update is HOT and
+-- whether a foreign key is checked depend on the values, which are the
+-- row's own. A users' trigger declared UPDATE OF a key column does fire.
+-- Placeholders: float and text (Properties::diff).
+UPDATE {schema}.extended_properties e SET
+    observation_id = e.observation_id, property_id = e.property_id,
+    value_float = {float}, value_text = {text}
+FROM pqstage_property_diff d
+WHERE e.observation_id = d.observation_id AND e.property_id = ANY (d.ids)
+  AND (e.value_float, e.value_text) IS DISTINCT FROM ({float}, {text});
+
+-- name: diff_plans_reset
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+
+-- name: insert_added_properties
+-- The values of properties an observation did not hold (all of a new
+-- observation's): inserted. Placeholder: branches, as in
+-- create_property_stage.
+INSERT INTO {schema}.extended_properties (observation_id, property_id, value_float, value_text)
+SELECT p.observation_id, v.property_id, v.value_float, v.value_text
+FROM pqstage_property_diff p
+CROSS JOIN LATERAL (
+        {branches}
+    ) v (property_id, value_float, value_text)
+WHERE NOT (p.ids <@ p.old)
+  AND (v.value_float IS NOT NULL OR v.value_text IS NOT NULL)
+  AND v.property_id <> ALL (p.old);
 
 -- name: delete_observations
 -- A replaced or removed episode's observations. Parameter: episode_id.
@@ -431,7 +460,7 @@ ORDER BY 1 DESC, 2, 3;
 -- The stages of the previous episode of a bulk load (one transaction, so
 -- ON COMMIT DROP has not dropped them yet).
 DROP VIEW IF EXISTS pqstage_property_stage;
-DROP TABLE IF EXISTS pqstage_observation_stage, pqstage_property_wide;
+DROP TABLE IF EXISTS pqstage_observation_stage, pqstage_property_wide, pqstage_property_diff;
 
 -- name: bulk_settings
 -- A transaction that makes keys and indexes again: its index builds use

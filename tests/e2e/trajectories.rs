@@ -3,6 +3,7 @@
 //! source files say when DuckDB reads them directly ([`source`]), and the two
 //! engines' tables checked against each other row by row ([`target`]).
 
+mod changed;
 mod refused;
 mod source;
 mod target;

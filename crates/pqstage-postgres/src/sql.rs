@@ -36,7 +36,8 @@ pqstage_load::queries! {
         create_state, schema_exists, create_users_schema, tables_exist, table_columns, fillfactors, set_fillfactor, read_state, held_rows, record_episode, forget_episode,
         upsert_category, upsert_session, upsert_episode, delete_properties, merge_settings, create_observation_stage,
         copy_observation_stage, analyze_stages, delete_lost_observations, merge_observations, count_observations,
-        merge_properties, prune_properties, delete_observations, delete_episode, copy_observations, create_property_stage,
+        create_property_diff, diff_properties, diff_summary, diff_plans, delete_lost_properties, update_properties,
+        diff_plans_reset, insert_added_properties, delete_observations, delete_episode, copy_observations, create_property_stage,
         copy_properties, insert_properties, table_is_empty, bulk_upkeep, drop_stages, bulk_settings,
         lock_schema, pending_upkeep, save_upkeep, forget_upkeep, lock_bulk_tables, qualify_names, unqualify_names,
         analyze_loaded, analyze_observations, analyze_properties, undefined_lookups, duplicate_property, unknown_agent_type, unknown_property

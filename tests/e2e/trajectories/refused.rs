@@ -203,6 +203,10 @@ fn a_property_staged_twice_refuses_its_episode_alone() {
     let sessions = boids(d, "src", 1, 3, 38);
     let eps = episodes(Kind::Boids, &absolute(d, &sessions));
     convert_ok(d, "boids.toml", &sessions, BOIDS);
+    // A target that holds every episode as converted, for the merge below.
+    let merged = Target::pg("traj_twice_merge");
+    merged.load_ok(d, "stage", BOIDS, &[]);
+    let held = merged.counts();
     let bad = &eps[1].id;
     let root = d.join("stage").join(BOIDS);
     let mut m = manifest(&d.join("stage"), BOIDS);
@@ -250,4 +254,19 @@ fn a_property_staged_twice_refuses_its_episode_alone() {
         assert_eq!(pg.int(key), 1, "--jobs {jobs}: the primary key of extended_properties is made after the data");
         assert_eq!(pg.int("SELECT count(*) FROM pqstage.bulk_upkeep WHERE table_schema = '{s}'"), 0, "--jobs {jobs}");
     }
+
+    // Into the target that holds it, the episode is merged (its checksum
+    // changed): refused the same way, its old version kept whole.
+    let mut m = manifest(&d.join("stage"), BOIDS);
+    let tables = m["tables"].as_array_mut().unwrap();
+    let props = tables.iter_mut().find(|t| t["name"] == "extended_properties").unwrap();
+    let part = props["partitions"].as_array_mut().unwrap().iter_mut().find(|p| p["key"] == bad.as_str()).unwrap();
+    part["checksum"] = "0".repeat(32).into();
+    std::fs::write(root.join("_manifest.json"), serde_json::to_string(&m).unwrap()).unwrap();
+    let o = merged.load(d, "stage", BOIDS, &["--no-verify"]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(result_of(&out, bad).is_some_and(|r| r.starts_with("FAILED")), "{out}");
+    assert!(out.contains(&named), "the value is named ({named}): {out}");
+    assert_eq!(merged.counts(), held, "the episode keeps its old version, the others are unchanged");
 }

@@ -207,8 +207,10 @@ pub(super) fn load_parallel(
     tx.batch_execute(&drop_upkeep(&upkeep))
         .map_err(PgError::db("drop the foreign keys and indexes for the first load"))?;
     // An episode the target recorded (an interrupted load's, or one whose
-    // rows were deleted by hand) is merged, which needs the primary key:
-    // it is made now, on the rows already there, and stays.
+    // rows were deleted by hand) is merged, which looks up each
+    // observation's values through the primary key (the other indexes are
+    // dropped) and relies on it to refuse a value inserted twice: it is
+    // made now, on the rows already there, and stays.
     let merges = work.iter().any(|s| s.staged.is_some() && replaceable(&s.key));
     let (keys_now, upkeep): (Vec<Upkeep>, Vec<Upkeep>) = upkeep.into_iter().partition(|u| merges && is_key(u));
     if !keys_now.is_empty() {

@@ -15,6 +15,7 @@
 //! indexes after the data (`bulk.rs`).
 
 mod bulk;
+mod merge;
 mod stage;
 
 use std::collections::BTreeMap;
@@ -464,18 +465,10 @@ fn load_episode(
         }
         t.delete = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
-        let written = tx
-            .execute(&sql(TRAJECTORY_LOAD.merge_properties), &[&id])
-            .map_err(PgError::db(what("merge the properties")))?;
-        ctx.rewrites.lock().expect("no worker panicked").push((id.to_string(), written, unit.properties.rows));
-        // What the episode holds now, less the property values it lost.
-        let (count, ids) = properties.presence();
-        let prune = render(&sql(TRAJECTORY_LOAD.prune_properties), &[("count", &count), ("ids", &ids)]);
-        let row = tx.query_one(&prune, &[&id]).map_err(PgError::db(what("delete the properties it lost")))?;
-        let (obs, held, gone): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        let props = held - gone;
-        LoadError::check_count(&obs_table, &unit.path, unit.observations.rows, obs as u64, Counted::Held)?;
-        LoadError::check_count(&prop_table, &unit.path, unit.properties.rows, props as u64, Counted::Held)?;
+        let merged = merge::merge_properties(tx, ctx, unit, &properties)?;
+        ctx.rewrites.lock().expect("no worker panicked").push((id.to_string(), merged.written, unit.properties.rows));
+        LoadError::check_count(&obs_table, &unit.path, unit.observations.rows, merged.observations, Counted::Held)?;
+        LoadError::check_count(&prop_table, &unit.path, unit.properties.rows, merged.properties, Counted::Held)?;
         t.properties = clock.elapsed().as_secs_f64();
     } else {
         let clock = Instant::now();

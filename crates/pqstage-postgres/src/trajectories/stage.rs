@@ -38,6 +38,21 @@ pub(super) struct Properties {
     columns: Vec<(String, bool, bool)>,
 }
 
+/// The placeholders of a changed episode's property statements, over a
+/// stage row `w` (all NULL where the stage has no row for an observation)
+/// and a row `d` of `pqstage_property_diff` joined to a value `e`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Diff {
+    /// The stage row's value columns, each after a comma (`, w.f0, w.t1`).
+    pub(super) values: String,
+    /// The property ids the stage row gives values, a `varchar[]`.
+    pub(super) ids: String,
+    /// The new float value of `e` from `d` (a CASE on `e.property_id`).
+    pub(super) float: String,
+    /// The new text value of `e` from `d`.
+    pub(super) text: String,
+}
+
 impl Properties {
     /// Reads the property ids and which values they have from the files.
     pub(super) fn of(paths: &[PathBuf]) -> Result<Self, PgError> {
@@ -93,30 +108,46 @@ impl Properties {
         (columns, branches.join("\n        UNION ALL "))
     }
 
-    /// The placeholders of `prune_properties`, over a stage row `w` (all
-    /// NULL where the stage has no row for an observation): `count`, how
-    /// many values the row gives its observation, and `ids`, their property
-    /// ids as a `varchar[]`. Read from the row itself, so that the long
-    /// form is never expanded and grouped again to count it.
-    pub(super) fn presence(&self) -> (String, String) {
-        let mut count = Vec::new();
-        let mut ids = Vec::new();
+    /// The placeholders of a changed episode's property statements
+    /// (`diff_properties`, `update_properties`), read from the stage's row
+    /// per observation itself, so that the long form is never expanded to
+    /// compare it.
+    pub(super) fn diff(&self) -> Diff {
+        let mut values = String::new();
+        let (mut ids, mut float, mut text) = (Vec::new(), Vec::new(), Vec::new());
         for (k, (id, f, t)) in self.columns.iter().enumerate() {
-            let tests: Vec<String> = [(*f, format!("w.f{k} IS NOT NULL")), (*t, format!("w.t{k} IS NOT NULL"))]
-                .into_iter()
-                .filter_map(|(has, test)| has.then_some(test))
-                .collect();
-            if tests.is_empty() {
-                continue;
+            let mut tests = Vec::new();
+            if *f {
+                values.push_str(&format!(", w.f{k}"));
+                tests.push(format!("w.f{k} IS NOT NULL"));
+                float.push(format!(" WHEN {} THEN d.f{k}", literal(id)));
             }
-            let test = tests.join(" OR ");
-            count.push(format!("({test})::int"));
-            ids.push(format!("CASE WHEN {test} THEN {}::varchar END", literal(id)));
+            if *t {
+                values.push_str(&format!(", w.t{k}"));
+                tests.push(format!("w.t{k} IS NOT NULL"));
+                text.push(format!(" WHEN {} THEN d.t{k}", literal(id)));
+            }
+            if !tests.is_empty() {
+                ids.push(format!("CASE WHEN {} THEN {}::varchar END", tests.join(" OR "), literal(id)));
+            }
         }
-        if count.is_empty() {
-            return ("0".into(), "ARRAY[]::varchar[]".into());
+        let case = |whens: Vec<String>, ty: &str| {
+            if whens.is_empty() {
+                format!("NULL::{ty}")
+            } else {
+                format!("CASE e.property_id{} END", whens.concat())
+            }
+        };
+        Diff {
+            values,
+            ids: if ids.is_empty() {
+                "ARRAY[]::varchar[]".into()
+            } else {
+                format!("array_remove(ARRAY[{}], NULL)", ids.join(", "))
+            },
+            float: case(float, "double precision"),
+            text: case(text, "text"),
         }
-        (count.join(" + "), format!("array_remove(ARRAY[{}], NULL)", ids.join(", ")))
     }
 
     /// COPYs the files' values into the stage with `copy` ([`Self::encode`]).
@@ -413,13 +444,15 @@ mod tests {
             branches,
             "SELECT 'class'::varchar, NULL::double precision, p.t0\n        UNION ALL SELECT 'speed'::varchar, p.f1, NULL::text"
         );
-        let (count, ids) = props.presence();
-        assert_eq!(count, "(w.t0 IS NOT NULL)::int + (w.f1 IS NOT NULL)::int");
+        let diff = props.diff();
+        assert_eq!(diff.values, ", w.t0, w.f1");
         assert_eq!(
-            ids,
+            diff.ids,
             "array_remove(ARRAY[CASE WHEN w.t0 IS NOT NULL THEN 'class'::varchar END, \
              CASE WHEN w.f1 IS NOT NULL THEN 'speed'::varchar END], NULL)"
         );
+        assert_eq!(diff.float, "CASE e.property_id WHEN 'speed' THEN d.f1 END");
+        assert_eq!(diff.text, "CASE e.property_id WHEN 'class' THEN d.t0 END");
 
         let mut data = Vec::new();
         let (read, rows) = props
@@ -461,6 +494,8 @@ mod tests {
         let (columns, branches) = Properties::default().placeholders();
         assert_eq!(columns, "");
         assert_eq!(branches, "SELECT NULL::varchar, NULL::double precision, NULL::text");
-        assert_eq!(Properties::default().presence(), ("0".to_string(), "ARRAY[]::varchar[]".to_string()));
+        let diff = Properties::default().diff();
+        assert_eq!((diff.values.as_str(), diff.ids.as_str()), ("", "ARRAY[]::varchar[]"));
+        assert_eq!((diff.float.as_str(), diff.text.as_str()), ("NULL::double precision", "NULL::text"));
     }
 }
