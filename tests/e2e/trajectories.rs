@@ -705,11 +705,13 @@ fn a_fillfactor_lets_a_re_simulated_episode_be_rewritten_in_place() {
     let eps = episodes(Kind::Boids, &absolute(d, &sessions));
     convert_ok(d, "boids.toml", &sessions, BOIDS);
     let pg = Target::pg("traj_fillfactor");
-    let out = pg.load_ok(d, "stage", BOIDS, &["--fillfactor", "50", "--no-analyze", "-v"]);
+    // No --fillfactor: the boids spec's [postgres] fillfactor = 50 is set on
+    // the tables this load creates.
+    let out = pg.load_ok(d, "stage", BOIDS, &["--no-analyze", "-v"]);
     assert!(out.contains("first load: foreign keys and indexes made after the data"), "{out}");
     let half = "SELECT count(*) FROM pg_class WHERE reloptions @> ARRAY['fillfactor=50']
         AND oid IN ('{s}.observations'::regclass, '{s}.extended_properties'::regclass)";
-    assert_eq!(pg.int(half), 2, "both tables fill half their pages");
+    assert_eq!(pg.int(half), 2, "both tables fill half their pages, as the spec says");
     let analyzed = "SELECT max(analyze_count) FROM pg_stat_user_tables
         WHERE relid IN ('{s}.observations'::regclass, '{s}.extended_properties'::regclass)";
     assert_eq!(pg.int(analyzed), 0, "--no-analyze leaves the statistics to autovacuum");
@@ -744,7 +746,8 @@ fn a_fillfactor_lets_a_re_simulated_episode_be_rewritten_in_place() {
     pg.load_ok(d, "stage", BOIDS, &["--fillfactor", "70"]);
     assert_eq!(pg.int(&half.replace("=50", "=70")), 2, "another fillfactor is set on both tables");
 
-    // Back at fillfactor 100, an episode simulated again brings the advice.
+    // Back at fillfactor 100, an episode simulated again brings the advice:
+    // the tables exist, so the spec's fillfactor is not set on them again.
     pg.load_ok(d, "stage", BOIDS, &["--fillfactor", "100"]);
     std::fs::copy(&other[1].file, &eps[1].file).unwrap();
     convert_ok(d, "boids.toml", &sessions, BOIDS);
@@ -752,6 +755,9 @@ fn a_fillfactor_lets_a_re_simulated_episode_be_rewritten_in_place() {
     let note = format!("note: changed episode {} rewrote ", eps[1].id);
     assert!(err.contains(&note) && err.contains("loading with --fillfactor 50 leaves room"), "{err}");
     assert_eq!(err.matches("note:").count(), 1, "{err}");
+    let full = "SELECT count(*) FROM pg_class WHERE reloptions @> ARRAY['fillfactor=100']
+        AND oid IN ('{s}.observations'::regclass, '{s}.extended_properties'::regclass)";
+    assert_eq!(pg.int(full), 2, "existing tables keep their fillfactor");
 
     // Options of table datasets are refused, not ignored.
     let o = pg.load(d, "stage", BOIDS, &["--index", "x", "--no-patch"]);

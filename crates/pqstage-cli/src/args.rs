@@ -157,8 +157,9 @@ pub struct LoadPostgresArgs {
     pub patch_limit: f64,
     /// Percent of each page a loaded partition fills, 10-100 (default: 90 when the spec has a key, so updates of change sets find room on their page, else 100).
     /// Trajectory datasets: set on observations and extended_properties for the pages written
-    /// from then on (default: theirs as it is); 50 lets a re-simulated episode be rewritten in
-    /// place, at twice the space.
+    /// from then on (default: the spec's [postgres] fillfactor on tables the load creates, 50 in
+    /// the boids spec, else theirs as it is); 50 lets a re-simulated episode be rewritten in
+    /// place, at twice the space, 100 packs the pages full.
     #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u8).range(10..=100))]
     pub fillfactor: Option<u8>,
     /// How change sets' inserted and updated rows are written: update-insert (UPDATE of the rows the key look-up found, through their addresses, then INSERT of the new ones), merge (one MERGE on the key; delete-insert before PostgreSQL 15), on-conflict (INSERT … ON CONFLICT) or delete-insert.

@@ -76,6 +76,29 @@ pub struct TrajectorySpec {
     /// Which rows carry properties and where each comes from.
     #[serde(default)]
     pub properties: PropertyMap,
+    /// How the PostgreSQL tables are stored when pqstage creates them.
+    #[serde(default, skip_serializing_if = "PostgresStorage::is_unset")]
+    pub postgres: PostgresStorage,
+}
+
+/// How the PostgreSQL tables of a trajectory dataset are stored when
+/// pqstage creates them. Tables that already exist keep their settings
+/// unless the load is told otherwise (`--fillfactor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresStorage {
+    /// The fillfactor of observations and extended_properties, 10-100
+    /// (PostgreSQL's default is 100). A dataset whose episodes are
+    /// rewritten whole (a simulation run again) wants 50: each row's new
+    /// version then fits on its page, a HOT update that adds no index entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fillfactor: Option<u8>,
+}
+
+impl PostgresStorage {
+    fn is_unset(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 /// How a session folder becomes a `sessions` row.
@@ -338,6 +361,11 @@ impl TrajectorySpec {
             }
             if c.components == Some(0) {
                 return Err(SpecError::Invalid(format!("column '{}' has 0 components", c.name)));
+            }
+        }
+        if let Some(ff) = self.postgres.fillfactor {
+            if !(10..=100).contains(&ff) {
+                return Err(SpecError::Invalid(format!("postgres.fillfactor {ff} is not between 10 and 100")));
             }
         }
         if !self.session.id.contains("{folder}") {
@@ -682,7 +710,10 @@ mod tests {
         assert_eq!(props[3], ("target_mesh_closest_x".to_string(), ValueExpr::Component { column: c, index: 1 }));
         let when = boids.condition().unwrap().unwrap();
         assert_eq!((when.column, when.value.as_str(), when.equal), (boids.column("type").unwrap(), "agent", true));
+        assert_eq!(boids.postgres.fillfactor, Some(50));
         let tracking = TrajectorySpec::from_toml(TRACKING).unwrap();
+        assert_eq!(tracking.postgres, PostgresStorage::default());
+        assert!(!tracking.to_toml().contains("[postgres]"), "an unset section is not written");
         let obs = tracking.observation_exprs().unwrap();
         assert_eq!(obs.v_x, Some(ValueExpr::Rate(tracking.column("x").unwrap())));
         assert_eq!(obs.agent_type_id, ValueExpr::Coalesce(tracking.column("class").unwrap(), "bird".into()));
@@ -710,5 +741,10 @@ mod tests {
         assert!(msg(with("kind = \"trajectories\"", "kind = \"table\"")).contains("expected 'trajectories'"));
         assert!(msg(with("property = \"distance_to_scene_mesh\"", "property = \"distance_to_target_mesh\""))
             .contains("listed twice"));
+        assert!(
+            msg(with("fillfactor = 50", "fillfactor = 5")).contains("postgres.fillfactor 5 is not between 10 and 100")
+        );
+        assert!(msg(with("fillfactor = 50", "fillfactor = 101")).contains("postgres.fillfactor 101"));
+        assert!(msg(with("fillfactor = 50", "filfactor = 50")).contains("filfactor"));
     }
 }

@@ -56,7 +56,8 @@ pub struct PgTrajectoryTarget {
     /// indexes made after the data): load each episode on its own.
     pub per_episode: bool,
     /// The fillfactor of observations and extended_properties, set before
-    /// the episodes load (None: theirs as it is).
+    /// the episodes load (None: the spec's on tables the load creates,
+    /// else theirs as it is).
     pub fillfactor: Option<u8>,
     /// Leave the statistics after a first load to autovacuum.
     pub no_analyze: bool,
@@ -116,15 +117,19 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
         .map_err(|e| e.with_role(&role, &target.schema))?;
     client.batch_execute(TRAJECTORY_LOAD.create_state).map_err(PgError::db("create pqstage.episode_state"))?;
     check_columns(&mut client, &target.schema)?;
-    // The tables' fillfactors, read once: --fillfactor sets them only where
-    // they differ, and the advice at the end of a load depends on them.
+    // The tables' fillfactors, read once: --fillfactor sets them where they
+    // differ, the spec's ([postgres] fillfactor) only on the tables this
+    // load created (the users' own keep theirs), and the advice at the end
+    // of a load depends on them.
+    let spec = manifest.trajectories.as_ref().expect("checked by TrajectoryTables");
+    let wanted = target.fillfactor.or(if exists { None } else { spec.postgres.fillfactor });
     let mut fillfactors: Vec<i32> = client
         .query(TRAJECTORY_LOAD.fillfactors, &[&target.schema])
         .map_err(PgError::db("read the fillfactors"))?
         .iter()
         .map(|r| r.get(0))
         .collect();
-    if let Some(ff) = target.fillfactor {
+    if let Some(ff) = wanted {
         if fillfactors.iter().any(|&now| now != i32::from(ff)) {
             let set = render(TRAJECTORY_LOAD.set_fillfactor, &[("schema", &schema), ("fillfactor", &ff.to_string())]);
             client
@@ -142,7 +147,6 @@ pub fn load_trajectories(request: &Request<'_>, target: &PgTrajectoryTarget) -> 
     let ctx = Ctx { request, files: &files, target, schema: schema.clone(), rewrites: std::sync::Mutex::default() };
 
     // Category and sessions, in one transaction.
-    let spec = manifest.trajectories.as_ref().expect("checked by TrajectoryTables");
     let session_parts: Vec<&PartitionEntry> = tables.sessions.partitions.iter().collect();
     let fetched = fetch_parts(request, &files, "sessions", &session_parts)?;
     let mut tx = client.transaction().map_err(PgError::db("begin"))?;
