@@ -551,10 +551,12 @@ pub fn named_queries(schema: &str) -> Vec<(&'static str, &'static str, String)> 
 }
 
 /// When changed episodes that loaded rewrote at least half of their property
-/// values into tables at fillfactor 100, the advice to load with a lower one:
-/// each new row version then goes to another page and into every index
-/// (a re-simulated boids episode took 0.40x-0.42x of a full load), where at
-/// `--fillfactor 50` it stays on its page (0.17x-0.21x; BENCHMARKS.md).
+/// values into tables at fillfactor 100 (tables that existed before
+/// pqstage's first load, or loaded with `--fillfactor 100`), the advice to
+/// load with a lower one: each new row version then goes to another page and
+/// into every index, where at fillfactor 50 (the boids spec's) it stays on
+/// its page (a re-simulated boids episode: 8.2 s against 3.2 s;
+/// BENCHMARKS.md).
 fn fillfactor_note(ctx: &Ctx<'_>, episodes: &[EpisodeReport], full_pages: bool) -> Option<String> {
     use pqstage_stage::fmt::group_digits;
     if !full_pages {
@@ -575,6 +577,6 @@ fn fillfactor_note(ctx: &Ctx<'_>, episodes: &[EpisodeReport], full_pages: bool) 
         }
     };
     Some(format!(
-        "{what} in tables at fillfactor 100, where each new version goes to another page and into every index; loading with --fillfactor 50 leaves room on each page to rewrite an episode in place (a re-simulated episode then reloads about twice as fast), for tables twice the size"
+        "{what} in tables at fillfactor 100, where each new version goes to another page and into every index; loading with --fillfactor 50 leaves room on each page to rewrite an episode in place (a re-simulated episode then reloads in less than half the time), for tables twice the size"
     ))
 }
