@@ -25,10 +25,31 @@ pub fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Fills the `{name}` placeholders of a SQL template. Values are inserted as
-/// given: quote identifiers with [`quote_ident`] and text with [`literal`].
+/// Fills the `{name}` placeholders of a SQL template in one pass: a value
+/// is inserted as given and never searched for placeholders itself (a
+/// literal that reads `{text}` stays as it is). Quote identifiers with
+/// [`quote_ident`] and text with [`literal`]. Braces that name no variable
+/// are kept.
 pub fn render(template: &str, vars: &[(&str, &str)]) -> String {
-    vars.iter().fold(template.to_string(), |s, (k, v)| s.replace(&format!("{{{k}}}"), v))
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let inside = &rest[i + 1..];
+        let var = vars.iter().find(|(k, _)| inside.strip_prefix(k).is_some_and(|after| after.starts_with('}')));
+        match var {
+            Some((k, v)) => {
+                out.push_str(v);
+                rest = &inside[k.len() + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = inside;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One named query of a SQL file.
@@ -251,6 +272,12 @@ mod tests {
         assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
         assert_eq!(literal("it's"), "'it''s'");
         assert_eq!(render("CREATE TABLE {t} ({c})", &[("t", "x"), ("c", "y int")]), "CREATE TABLE x (y int)");
+        // One pass: a value holding a placeholder's name is not filled again,
+        // and braces that name no variable stay.
+        assert_eq!(
+            render("SELECT {float}, {text}, '{}', {other}", &[("float", "'{text}'"), ("text", "t")]),
+            "SELECT '{text}', t, '{}', {other}"
+        );
     }
 
     const FILE: &str = "-- The file's own comment.\n\n\

@@ -52,9 +52,9 @@ pub(super) fn merge_properties(
         // observation's values staged apart. convert writes neither.
         bulk::check_unique(tx, unit)?;
         return Err(PgError::Refused(format!(
-            "episode {id} ({}): the stage gives {} observations their property values in more than one row; \
-             convert writes an observation's values together, so the stage was changed after it was written: \
-             convert again",
+            "episode {id} ({}): the stage gives observations their property values in more than one row ({} rows \
+             more than observations); convert writes an observation's values together, so the stage was changed \
+             after it was written: convert again",
             unit.path,
             observations - distinct
         )));

@@ -1,8 +1,9 @@
 //! An episode's property values on their way to `extended_properties`: sent
 //! one row per observation, a column per property (the property stage), and
 //! turned back into one row per value on the server by the view
-//! `pqstage_property_stage`, which the insert and the merge read as the long
-//! form they join on the natural key.
+//! `pqstage_property_stage`, which the insert reads as the long form it
+//! joins on the natural key (a changed episode's merge reads the rows as
+//! they are, `merge.rs`).
 //!
 //! The staged files hold the values in long form, an observation's values
 //! next to each other. Sent as they are, each value repeats its
@@ -170,7 +171,8 @@ impl Properties {
     /// The files' values as binary COPY data of the stage, handed to `send`
     /// about a megabyte at a time: one row per run of values with the same
     /// natural key (a property met twice in a run starts a new row, so that
-    /// a duplicate still reaches the primary key). Returns the values read
+    /// a duplicate is still found: by the primary key, `duplicate_property`
+    /// or the merge's count of rows per observation). Returns the values read
     /// and the rows written.
     fn encode(
         &self,
