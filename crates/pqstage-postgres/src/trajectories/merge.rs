@@ -30,18 +30,19 @@ pub(super) struct Merged {
 }
 
 /// Merges the staged property values of `unit` (its stage and its merged
-/// observations in place) into `extended_properties`.
+/// observations in place) into `extended_properties`. `stage` is the
+/// stage's placeholders, `(columns, branches)` of [`Properties::placeholders`].
 pub(super) fn merge_properties(
     tx: &mut postgres::Transaction<'_>,
     ctx: &Ctx<'_>,
     unit: &EpisodeUnit<'_>,
     properties: &Properties,
+    (columns, branches): (&str, &str),
 ) -> Result<Merged, PgError> {
     let id = unit.id.as_str();
     let fail = |w: &str| PgError::db(format!("{w} of episode {id}"));
-    let (columns, branches) = properties.placeholders();
     let diff = properties.diff();
-    tx.batch_execute(&render(TRAJECTORY_LOAD.create_property_diff, &[("columns", &columns)]))
+    tx.batch_execute(&render(TRAJECTORY_LOAD.create_property_diff, &[("columns", columns)]))
         .map_err(fail("create the property comparison"))?;
     let compare = render(&ctx.sql(TRAJECTORY_LOAD.diff_properties), &[("values", &diff.values), ("ids", &diff.ids)]);
     tx.execute(&compare, &[&id]).map_err(fail("compare the properties"))?;
@@ -66,7 +67,7 @@ pub(super) fn merge_properties(
     let update = render(&ctx.sql(TRAJECTORY_LOAD.update_properties), &[("float", &diff.float), ("text", &diff.text)]);
     let updated = tx.execute(&update, &[]).map_err(fail("update the properties"))?;
     tx.batch_execute(TRAJECTORY_LOAD.diff_plans_reset).map_err(fail("plan the comparison"))?;
-    let add = render(&ctx.sql(TRAJECTORY_LOAD.insert_added_properties), &[("branches", &branches)]);
+    let add = render(&ctx.sql(TRAJECTORY_LOAD.insert_added_properties), &[("branches", branches)]);
     let added = tx.execute(&add, &[]).map_err(fail("insert the properties it gained"))?;
     Ok(Merged {
         observations: u64::try_from(observations).unwrap_or(0),

@@ -423,8 +423,8 @@ fn load_episode(
     };
     let prop_files: Vec<_> = unit.properties.files.iter().map(|f| dir.join(&f.path)).collect();
     let properties = Properties::of(&prop_files)?;
+    let (columns, branches) = properties.placeholders();
     let stage_properties = |tx: &mut postgres::Transaction<'_>| -> Result<(), PgError> {
-        let (columns, branches) = properties.placeholders();
         tx.batch_execute(&render(
             TRAJECTORY_LOAD.create_property_stage,
             &[("columns", &columns), ("branches", &branches)],
@@ -469,7 +469,7 @@ fn load_episode(
         }
         t.delete = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
-        let merged = merge::merge_properties(tx, ctx, unit, &properties)?;
+        let merged = merge::merge_properties(tx, ctx, unit, &properties, (&columns, &branches))?;
         ctx.rewrites.lock().expect("no worker panicked").push((id.to_string(), merged.written, unit.properties.rows));
         LoadError::check_count(&obs_table, &unit.path, unit.observations.rows, merged.observations, Counted::Held)?;
         LoadError::check_count(&prop_table, &unit.path, unit.properties.rows, merged.properties, Counted::Held)?;
