@@ -569,6 +569,19 @@ fn a_second_connection_prepares_the_changes_and_the_patch_goes_on_without_it() {
     // One connection only: neither reading ahead nor preparing can start.
     admin.batch_execute("ALTER ROLE chg_prep CONNECTION LIMIT 1").unwrap();
     drop(c);
+    // A closed connection's backend ends a moment later, and counts against
+    // the limit until it has: wait for it, or the load's first connection
+    // is the one refused.
+    let started = Instant::now();
+    while admin
+        .query_one("SELECT count(*) FROM pg_stat_activity WHERE usename = 'chg_prep'", &[])
+        .unwrap()
+        .get::<_, i64>(0)
+        > 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "a connection of chg_prep stays open");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     convert(d, "r4.csv", &[]);
     let (out, err) = load(d, &db, "violations");
     assert!(out.contains("applied changes to"), "{out}");
